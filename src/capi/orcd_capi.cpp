@@ -1,0 +1,311 @@
+// The C API: a thin shell that turns C calls into engine calls and engine
+// exceptions into status codes plus the thread-local detail string. No
+// exception crosses this file's functions.
+#include <orcd/orcd.h>
+
+#include "common/error.h"
+#include "engine/engine.h"
+#include "engine/job.h"
+#include "gguf/gguf.h"
+
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+
+struct orcd_device {
+    std::unique_ptr<orcd::Device> impl;
+};
+
+struct orcd_model {
+    orcd_device* device;
+    std::unique_ptr<orcd::Model> impl;
+};
+
+struct orcd_job {
+    std::unique_ptr<orcd::Job> impl;
+    std::string text;  // backing store of the last event's text
+};
+
+namespace {
+
+thread_local std::string t_detail;
+
+orcd_status set_error(orcd_status code, std::string detail) {
+    t_detail = std::move(detail);
+    return code;
+}
+
+// Runs f, mapping every exception to a status code and detail.
+template <typename F>
+orcd_status guarded(F&& f) {
+    try {
+        f();
+        return ORCD_OK;
+    } catch (const orcd::Error& e) {
+        return set_error(e.code(), e.what());
+    } catch (const orcd::gguf::GgufError& e) {
+        return set_error(ORCD_MODEL_LOAD_FAILED, e.what());
+    } catch (const std::bad_alloc&) {
+        return set_error(ORCD_INTERNAL, "host memory exhausted");
+    } catch (const std::exception& e) {
+        return set_error(ORCD_INTERNAL, std::string("unexpected error: ") + e.what());
+    } catch (...) {
+        return set_error(ORCD_INTERNAL, "unexpected non-standard exception");
+    }
+}
+
+#define ORCD_REQUIRE(cond, what)                                   \
+    do {                                                           \
+        if (!(cond)) return set_error(ORCD_INVALID_REQUEST, what); \
+    } while (0)
+
+struct ErrorRow {
+    const char* name;
+    const char* message;
+    int retriable;
+};
+
+constexpr ErrorRow kErrors[ORCD_STATUS_COUNT] = {
+    {"OK", "success", 0},
+    {"INVALID_REQUEST", "the request or an argument is invalid", 0},
+    {"BUSY", "the worker is busy with another job or is draining", 1},
+    {"MODEL_LOAD_FAILED", "the model could not be loaded", 0},
+    {"INSUFFICIENT_VRAM", "the model and its KV cache do not fit in free device memory", 0},
+    {"VRAM_OOM", "a device memory allocation failed during the job", 1},
+    {"CUDA_ERROR", "a CUDA operation failed or the device is not usable", 1},
+    {"INFERENCE_TIMEOUT", "the job ran past its inference timeout", 1},
+    {"CANCELLED", "the job was cancelled", 0},
+    {"INTERNAL", "internal error", 0},
+};
+
+const ErrorRow* row(int code) { return code >= 0 && code < ORCD_STATUS_COUNT ? &kErrors[code] : nullptr; }
+
+}  // namespace
+
+extern "C" {
+
+const char* orcd_version_string(void) { return "0.1.0"; }
+int orcd_abi_version(void) { return ORCD_ABI_VERSION; }
+
+const char* orcd_error_message(int code) {
+    const ErrorRow* r = row(code);
+    return r ? r->message : "unknown error code";
+}
+const char* orcd_error_name(int code) {
+    const ErrorRow* r = row(code);
+    return r ? r->name : "UNKNOWN";
+}
+int orcd_error_retriable(int code) {
+    const ErrorRow* r = row(code);
+    return r ? r->retriable : 0;
+}
+const char* orcd_last_error_detail(void) { return t_detail.c_str(); }
+
+orcd_device_params orcd_device_default_params(void) {
+    orcd_device_params p;
+    std::memset(&p, 0, sizeof p);
+    p.kind = ORCD_DEVICE_CUDA;
+    p.gpu_index = 0;
+    p.cpu_threads = 0;
+    return p;
+}
+
+orcd_status orcd_device_open(const orcd_device_params* params, orcd_device** out) {
+    ORCD_REQUIRE(out, "orcd_device_open: out is NULL");
+    *out = nullptr;
+    const orcd_device_params p = params ? *params : orcd_device_default_params();
+    return guarded([&] {
+        auto d = std::make_unique<orcd_device>();
+        if (p.kind == ORCD_DEVICE_CPU)
+            d->impl = orcd::make_cpu_device(p.cpu_threads);
+        else if (p.kind == ORCD_DEVICE_CUDA)
+            d->impl = orcd::make_cuda_device(p.gpu_index);
+        else
+            orcd::fail(ORCD_INVALID_REQUEST, "unknown device kind " + std::to_string(int(p.kind)));
+        *out = d.release();
+    });
+}
+
+void orcd_device_close(orcd_device* device) { delete device; }
+
+orcd_status orcd_device_get_info(const orcd_device* device, orcd_device_info* out) {
+    ORCD_REQUIRE(device && out, "orcd_device_get_info: NULL argument");
+    return guarded([&] { *out = device->impl->info(); });
+}
+
+orcd_model_params orcd_model_default_params(void) {
+    orcd_model_params p;
+    std::memset(&p, 0, sizeof p);
+    p.n_ctx = 0;
+    p.load_chunk_bytes = 16ull << 20;
+    return p;
+}
+
+orcd_status orcd_model_load(orcd_device* device, const char* path, const orcd_model_params* params, orcd_model** out) {
+    ORCD_REQUIRE(out, "orcd_model_load: out is NULL");
+    *out = nullptr;
+    ORCD_REQUIRE(device, "orcd_model_load: device is NULL");
+    ORCD_REQUIRE(path && *path, "orcd_model_load: path is empty");
+    const orcd_model_params p = params ? *params : orcd_model_default_params();
+    ORCD_REQUIRE(p.load_chunk_bytes >= 4096, "orcd_model_load: load_chunk_bytes must be at least 4096");
+    return guarded([&] {
+        orcd::ModelLoadParams lp;
+        lp.n_ctx = p.n_ctx;
+        lp.load.chunk_bytes = p.load_chunk_bytes;
+        if (p.progress) {
+            const orcd_progress_fn fn = p.progress;
+            void* user = p.progress_user;
+            lp.load.progress = [fn, user](int pct, uint64_t done, uint64_t total) { fn(user, pct, done, total); };
+        }
+        auto m = std::make_unique<orcd_model>();
+        m->device = device;
+        m->impl = orcd::Model::load(*device->impl, path, lp);
+        *out = m.release();
+    });
+}
+
+void orcd_model_free(orcd_model* model) { delete model; }
+
+orcd_status orcd_model_get_info(const orcd_model* model, orcd_model_info* out) {
+    ORCD_REQUIRE(model && out, "orcd_model_get_info: NULL argument");
+    *out = model->impl->info();
+    return ORCD_OK;
+}
+
+orcd_status orcd_model_check_residency(orcd_model* model, int32_t* resident) {
+    ORCD_REQUIRE(model && resident, "orcd_model_check_residency: NULL argument");
+    return guarded([&] { *resident = model->impl->backend().check_residency() ? 1 : 0; });
+}
+
+orcd_status orcd_model_memory_stats(const orcd_model* model, orcd_memory_stats* out) {
+    ORCD_REQUIRE(model && out, "orcd_model_memory_stats: NULL argument");
+    return guarded([&] {
+        const orcd::MemoryStats s = model->impl->backend().memory_stats();
+        std::memset(out, 0, sizeof *out);
+        out->total_bytes = s.total();
+        out->weights_bytes = s.weights;
+        out->kv_cache_bytes = s.kv_cache;
+        out->activations_bytes = s.activations;
+        out->workspace_bytes = s.workspace;
+        out->sampling_bytes = s.sampling;
+        out->device_free_bytes = s.device_free;
+        out->device_total_bytes = s.device_total;
+    });
+}
+
+orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len, int32_t add_bos, int32_t* out,
+                          size_t cap, size_t* n_out) {
+    ORCD_REQUIRE(model && n_out, "orcd_tokenize: NULL argument");
+    ORCD_REQUIRE(text || text_len == 0, "orcd_tokenize: text is NULL");
+    ORCD_REQUIRE(out || cap == 0, "orcd_tokenize: out is NULL");
+    *n_out = 0;
+    std::vector<int32_t> ids;
+    const orcd_status st = guarded([&] {
+        ids = model->impl->tokenizer().encode(std::string_view(text ? text : "", text_len), add_bos != 0);
+    });
+    if (st != ORCD_OK) return st;
+    *n_out = ids.size();
+    if (ids.size() > cap) return cap == 0 ? ORCD_OK : set_error(ORCD_INVALID_REQUEST, "orcd_tokenize: output buffer too small");
+    std::memcpy(out, ids.data(), ids.size() * sizeof(int32_t));
+    return ORCD_OK;
+}
+
+orcd_status orcd_detokenize(const orcd_model* model, const int32_t* ids, size_t n_ids, char* out, size_t cap,
+                            size_t* n_out) {
+    ORCD_REQUIRE(model && n_out, "orcd_detokenize: NULL argument");
+    ORCD_REQUIRE(ids || n_ids == 0, "orcd_detokenize: ids is NULL");
+    ORCD_REQUIRE(out || cap == 0, "orcd_detokenize: out is NULL");
+    *n_out = 0;
+    const orcd::Tokenizer& tok = model->impl->tokenizer();
+    for (size_t i = 0; i < n_ids; ++i)
+        if (ids[i] < 0 || size_t(ids[i]) >= tok.vocab_size())
+            return set_error(ORCD_INVALID_REQUEST, "orcd_detokenize: id " + std::to_string(ids[i]) + " out of range");
+    std::string text;
+    const orcd_status st = guarded([&] { text = tok.decode(std::vector<int32_t>(ids, ids + n_ids)); });
+    if (st != ORCD_OK) return st;
+    *n_out = text.size();
+    if (text.size() > cap) return cap == 0 ? ORCD_OK : set_error(ORCD_INVALID_REQUEST, "orcd_detokenize: output buffer too small");
+    std::memcpy(out, text.data(), text.size());
+    return ORCD_OK;
+}
+
+orcd_job_params orcd_job_default_params(void) {
+    orcd_job_params p;
+    std::memset(&p, 0, sizeof p);
+    p.max_tokens = 2048;
+    p.temperature = 1.0f;
+    p.top_p = 1.0f;
+    p.top_k = 0;
+    p.min_p = 0.0f;
+    p.repetition_penalty = 1.0f;
+    p.repetition_last_n = 64;
+    p.has_seed = 0;
+    p.stop = nullptr;
+    p.n_stop = 0;
+    p.timeout_seconds = 0;
+    return p;
+}
+
+orcd_status orcd_job_create(orcd_model* model, const char* prompt, size_t prompt_len, const orcd_job_params* params,
+                            orcd_job** out) {
+    ORCD_REQUIRE(out, "orcd_job_create: out is NULL");
+    *out = nullptr;
+    ORCD_REQUIRE(model, "orcd_job_create: model is NULL");
+    ORCD_REQUIRE(prompt || prompt_len == 0, "orcd_job_create: prompt is NULL");
+    const orcd_job_params p = params ? *params : orcd_job_default_params();
+    ORCD_REQUIRE(p.n_stop <= ORCD_MAX_STOP_SEQUENCES, "orcd_job_create: at most 4 stop sequences");
+    ORCD_REQUIRE(p.stop || p.n_stop == 0, "orcd_job_create: stop is NULL");
+    return guarded([&] {
+        orcd::JobParams jp;
+        jp.max_tokens = p.max_tokens;
+        jp.sampling.temperature = p.temperature;
+        jp.sampling.top_p = p.top_p;
+        jp.sampling.top_k = p.top_k;
+        jp.sampling.min_p = p.min_p;
+        jp.sampling.repetition_penalty = p.repetition_penalty;
+        jp.sampling.repetition_last_n = p.repetition_last_n;
+        if (p.has_seed) jp.seed = p.seed;
+        for (size_t i = 0; i < p.n_stop; ++i) {
+            if (!p.stop[i]) orcd::fail(ORCD_INVALID_REQUEST, "orcd_job_create: stop sequence is NULL");
+            jp.stop.emplace_back(p.stop[i]);
+        }
+        jp.timeout_seconds = p.timeout_seconds;
+        auto j = std::make_unique<orcd_job>();
+        j->impl = std::make_unique<orcd::Job>(*model->impl, std::string_view(prompt ? prompt : "", prompt_len), jp);
+        *out = j.release();
+    });
+}
+
+orcd_status orcd_job_next(orcd_job* job, orcd_job_event* event) {
+    ORCD_REQUIRE(job && event, "orcd_job_next: NULL argument");
+    return guarded([&] {
+        orcd::JobEvent ev = job->impl->next();
+        job->text = std::move(ev.text);
+        event->token = ev.token;
+        event->index = ev.index;
+        event->text = job->text.c_str();
+        event->text_len = job->text.size();
+        event->done = ev.done ? 1 : 0;
+        event->stop_reason = ev.stop_reason;
+    });
+}
+
+void orcd_job_cancel(orcd_job* job) {
+    if (job && job->impl) job->impl->cancel();
+}
+
+orcd_status orcd_job_get_stats(const orcd_job* job, orcd_job_stats* out) {
+    ORCD_REQUIRE(job && out, "orcd_job_get_stats: NULL argument");
+    *out = job->impl->stats();
+    return ORCD_OK;
+}
+
+void orcd_job_free(orcd_job* job) { delete job; }
+
+orcd_status orcd_job_last_logits(const orcd_job* job, float* out, size_t cap) {
+    ORCD_REQUIRE(job && out, "orcd_job_last_logits: NULL argument");
+    return guarded([&] { job->impl->last_logits(std::span<float>(out, cap)); });
+}
+
+}  // extern "C"

@@ -1,0 +1,76 @@
+#include "common/fault_injection.h"
+
+#if defined(ORCD_FAULT_INJECTION)
+
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace orcd::fault {
+namespace {
+
+constexpr std::array<std::string_view, size_t(Point::Count)> kNames = {
+    "device_alloc", "job_alloc", "kernel_launch", "file_read", "tokenizer"};
+
+struct State {
+    std::mutex mu;
+    std::array<long, size_t(Point::Count)> seen{};    // events counted so far
+    std::array<long, size_t(Point::Count)> fail_at{}; // 0 = not armed
+};
+
+State& state() {
+    static State* s = [] {
+        auto* st = new State();
+        // ORCD_FAULT_INJECT="point[@N],point[@N]"
+        if (const char* env = std::getenv("ORCD_FAULT_INJECT")) {
+            std::string_view spec(env);
+            while (!spec.empty()) {
+                const size_t comma = spec.find(',');
+                std::string_view item = spec.substr(0, comma);
+                spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+                long n = 1;
+                if (const size_t at = item.find('@'); at != std::string_view::npos) {
+                    n = std::strtol(std::string(item.substr(at + 1)).c_str(), nullptr, 10);
+                    item = item.substr(0, at);
+                }
+                for (size_t i = 0; i < kNames.size(); ++i)
+                    if (kNames[i] == item && n >= 1) st->fail_at[i] = n;
+            }
+        }
+        return st;
+    }();
+    return *s;
+}
+
+}  // namespace
+
+bool should_fail(Point p) {
+    State& s = state();
+    std::lock_guard<std::mutex> lock(s.mu);
+    const size_t i = size_t(p);
+    const long n = ++s.seen[i];
+    if (s.fail_at[i] != 0 && n == s.fail_at[i]) {
+        s.fail_at[i] = 0;  // one failure per arming
+        return true;
+    }
+    return false;
+}
+
+void arm(Point p, int n) {
+    State& s = state();
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.fail_at[size_t(p)] = s.seen[size_t(p)] + (n < 1 ? 1 : n);
+}
+
+void disarm_all() {
+    State& s = state();
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.fail_at.fill(0);
+}
+
+}  // namespace orcd::fault
+
+#endif  // ORCD_FAULT_INJECTION

@@ -1,0 +1,81 @@
+#include "engine/engine.h"
+
+#include "common/error.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+namespace orcd {
+
+namespace {
+
+constexpr uint32_t kMaxContext = 1u << 20;
+constexpr uint32_t kPrefillChunk = 512;  // tokens per forward() during prefill
+
+void copy_str(char* dst, size_t cap, std::string_view s) {
+    const size_t n = std::min(cap - 1, s.size());
+    std::memcpy(dst, s.data(), n);
+    dst[n] = '\0';
+}
+
+std::string base_name(const std::string& path) {
+    const size_t slash = path.find_last_of('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(Device& device, const std::string& path, const ModelLoadParams& params) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::unique_ptr<Model> m(new Model());
+    try {
+        m->file_ = gguf::File::open(path);
+        m->cfg_ = ModelConfig::from_gguf(*m->file_);
+        m->weights_ = ModelWeights::bind(*m->file_, m->cfg_);
+        m->tok_ = Tokenizer::from_gguf(*m->file_);
+    } catch (const gguf::GgufError& e) {
+        fail(ORCD_MODEL_LOAD_FAILED, "'" + path + "': " + e.what());
+    } catch (const Error& e) {
+        if (e.code() == ORCD_MODEL_LOAD_FAILED) fail(ORCD_MODEL_LOAD_FAILED, "'" + path + "': " + e.what());
+        throw;
+    }
+    const ModelConfig& c = m->cfg_;
+    if (m->tok_->vocab_size() != c.n_vocab)
+        fail(ORCD_MODEL_LOAD_FAILED, "'" + path + "': tokenizer and embedding disagree on the vocabulary size");
+
+    const uint32_t n_ctx = params.n_ctx ? params.n_ctx : c.n_ctx_train;
+    if (n_ctx > kMaxContext)
+        fail(ORCD_INVALID_REQUEST, "context size " + std::to_string(n_ctx) + " exceeds the maximum " + std::to_string(kMaxContext));
+    KvLayout layout{c.n_layer, n_ctx, c.n_head_kv, c.head_dim, 4};
+    m->kv_ = KvCache(layout);
+    m->max_batch_ = std::min(n_ctx, kPrefillChunk);
+    m->backend_ = device.create_backend();
+    m->backend_->load(c, m->weights_, layout, m->max_batch_, params.load);
+
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    orcd_model_info& i = m->info_;
+    copy_str(i.architecture, sizeof i.architecture, c.architecture);
+    copy_str(i.name, sizeof i.name, c.name.empty() ? base_name(path) : c.name);
+    copy_str(i.quant_kind, sizeof i.quant_kind, m->weights_.quant_kind());
+    copy_str(i.tokenizer_kind, sizeof i.tokenizer_kind, m->tok_->kind());
+    i.vocab_size = c.n_vocab;
+    i.context_length = n_ctx;
+    i.train_context_length = c.n_ctx_train;
+    i.n_layer = c.n_layer;
+    i.n_embd = c.n_embd;
+    i.n_head = c.n_head;
+    i.n_head_kv = c.n_head_kv;
+    i.n_ff = c.n_ff;
+    i.bos_token = m->tok_->bos();
+    i.eos_token = m->tok_->eos();
+    i.weight_bytes = m->backend_->weight_bytes();
+    i.kv_cache_bytes = m->backend_->kv_bytes();
+    i.bytes_resident = m->backend_->memory_stats().total();
+    i.load_seconds = secs;
+    i.load_gbps = secs > 0 ? double(i.weight_bytes) / secs / 1e9 : 0.0;
+    return m;
+}
+
+}  // namespace orcd

@@ -1,0 +1,58 @@
+// The sampling pipeline (CPU reference; the CUDA sampler reproduces it).
+//
+// Order, fixed and documented (docs/sampling.md):
+//   1. repetition penalty over the last `repetition_last_n` tokens of
+//      prompt + output (0 = all), each distinct token once: a positive logit
+//      is divided by the penalty, a negative one multiplied (llama.cpp);
+//   2. temperature: logits / T; T == 0 short-circuits to greedy argmax
+//      (lowest id wins ties) with no random draw;
+//   3. top-k (0 = off, clamped to the vocabulary);
+//   4. top-p: keep candidates, best first, up to and including the one whose
+//      cumulative probability reaches p (at least one always survives);
+//   5. min-p: drop candidates whose probability is below min_p x the largest;
+//   6. softmax over the survivors, then one draw u = philox_uniform(seed,
+//      step) walked along the survivors (best first) by cumulative mass.
+// Candidates are ordered by logit descending, then id ascending, so the order
+// (and so the draw) is fully determined by the logits.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace orcd {
+
+struct SamplingConfig {
+    float temperature = 1.0f;
+    int32_t top_k = 0;
+    float top_p = 1.0f;
+    float min_p = 0.0f;
+    float repetition_penalty = 1.0f;
+    int32_t repetition_last_n = 64;
+};
+
+struct Candidate {
+    int32_t id;
+    float logit;  // after penalty and temperature
+    float p;      // probability (filled by the softmax steps)
+};
+
+// Greedy argmax: the largest logit, the lowest id on ties.
+int32_t argmax(std::span<const float> logits);
+
+// Step 1, in place. `history` is prompt + output so far, oldest first.
+void apply_repetition_penalty(std::span<float> logits, std::span<const int32_t> history,
+                              float penalty, int32_t last_n);
+
+// Steps 2-5: returns the surviving candidates, best first, with `p` set to
+// their renormalised probabilities (they sum to 1). temperature must be > 0.
+std::vector<Candidate> filter_candidates(std::span<const float> logits, const SamplingConfig& cfg);
+
+// Step 6: the draw. u in [0, 1).
+int32_t draw(const std::vector<Candidate>& survivors, float u);
+
+// The whole pipeline on a copy of the logits.
+int32_t sample_token(std::span<const float> logits, const SamplingConfig& cfg,
+                     std::span<const int32_t> history, uint64_t seed, uint64_t step);
+
+}  // namespace orcd

@@ -1,0 +1,73 @@
+// Tokenizer interface. One implementation per vocabulary kind; the factory
+// picks it from `tokenizer.ggml.model`. SentencePiece ("llama") is here now;
+// byte-level BPE ("gpt2") and a tokenizer.json loader join behind the same
+// interface.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace orcd::gguf { class File; }
+
+namespace orcd {
+
+enum class TokenAttr : uint8_t { Normal, Control, Byte, Unknown, UserDefined, Unused };
+
+class Tokenizer {
+public:
+    virtual ~Tokenizer() = default;
+
+    // Builds the tokenizer the GGUF file describes; MODEL_LOAD_FAILED when
+    // the kind is unsupported or the vocabulary is malformed.
+    static std::unique_ptr<Tokenizer> from_gguf(const gguf::File& file);
+
+    // "spm" for SentencePiece, "bpe" for byte-level BPE.
+    virtual const char* kind() const = 0;
+    // Encodes UTF-8 text (special-token strings in the text are not parsed as
+    // special tokens). add_bos prepends BOS when the vocabulary asks for it.
+    virtual std::vector<int32_t> encode(std::string_view text, bool add_bos) const = 0;
+    // The raw bytes a token stands for: "▁" becomes ' ', a byte token
+    // <0xNN> its single byte, control tokens (BOS/EOS/...) nothing. May be a
+    // partial UTF-8 sequence.
+    virtual std::string token_bytes(int32_t id) const = 0;
+
+    virtual size_t vocab_size() const = 0;
+    virtual int32_t bos() const = 0;
+    virtual int32_t eos() const = 0;
+    virtual bool add_bos_default() const = 0;
+    // True for tokens that end generation (EOS, and EOT-like tokens).
+    virtual bool is_end_of_generation(int32_t id) const = 0;
+
+    // Decodes a whole sequence (UTF-8 repaired with U+FFFD where invalid).
+    std::string decode(const std::vector<int32_t>& ids) const;
+};
+
+// Streaming, UTF-8-safe decoding: fed one token at a time, it returns only
+// complete UTF-8 characters, holding back a split multi-byte sequence until
+// its last byte arrives. Invalid bytes become U+FFFD as soon as they are
+// known to be invalid; finish() flushes an incomplete tail as U+FFFD.
+class StreamDecoder {
+public:
+    explicit StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
+    std::string push(int32_t id);
+    std::string finish();
+
+private:
+    const Tokenizer& tok_;
+    std::string pending_;  // bytes of an incomplete UTF-8 character
+};
+
+// UTF-8 helpers shared by the tokenizer, the stream decoder and the server.
+namespace utf8 {
+// Length of the sequence a lead byte starts (1..4), or 0 for an invalid lead.
+int sequence_length(unsigned char lead);
+// True when s is entirely valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+bool is_valid(std::string_view s);
+// Number of code points in valid UTF-8 (invalid bytes count one each).
+size_t count_code_points(std::string_view s);
+}  // namespace utf8
+
+}  // namespace orcd

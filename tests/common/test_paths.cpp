@@ -1,0 +1,31 @@
+#include "common/test_paths.h"
+
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include <unistd.h>
+
+namespace orcd::test {
+
+std::string shared_dir() {
+    if (const char* env = std::getenv("ORCD_SHARED_DIR"); env && *env) return env;
+    return ORCD_SHARED_DIR_DEFAULT;
+}
+
+std::string shared_path(const std::string& rel) { return shared_dir() + "/" + rel; }
+
+std::string stories_model() { return shared_path("models/stories260K.gguf"); }
+
+std::string bin_dir() {
+    if (const char* env = std::getenv("ORCD_BIN_DIR"); env && *env) return env;
+    return std::string(ORCD_BINARY_DIR) + "/bin";
+}
+
+std::string temp_dir() {
+    std::string tmpl = "/tmp/orcd-test-XXXXXX";
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    return tmpl;
+}
+
+}  // namespace orcd::test

@@ -1,0 +1,121 @@
+// worker-orcd-cli: load a model and generate from a prompt, through the C API.
+// The first thing a person tries, and what tests use without the server.
+#include <orcd/orcd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+void usage() {
+    std::fprintf(stderr,
+                 "usage: worker-orcd-cli --model PATH [--prompt TEXT] [options]\n"
+                 "  --device cpu|cuda      backend (default cuda)\n"
+                 "  --gpu-device N         CUDA device ordinal (default 0)\n"
+                 "  --ctx-size N           KV cache positions (default: the model's)\n"
+                 "  --max-tokens N         tokens to generate (default 128)\n"
+                 "  --temperature F        0 = greedy (default 0)\n"
+                 "  --top-k N --top-p F --min-p F\n"
+                 "  --repeat-penalty F --repeat-last-n N\n"
+                 "  --seed N               RNG seed (default: generated, printed)\n"
+                 "  --stop TEXT            stop sequence (up to 4)\n"
+                 "  --tokenize             print the prompt's token ids and exit\n"
+                 "  --ids                  print generated token ids instead of text\n");
+}
+
+[[noreturn]] void die(const char* what, int code) {
+    std::fprintf(stderr, "error: %s: %s (%s)\n", what, orcd_error_name(code), orcd_last_error_detail());
+    std::exit(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string model_path, prompt = "Once upon a time";
+    orcd_device_params dp = orcd_device_default_params();
+    orcd_model_params mp = orcd_model_default_params();
+    orcd_job_params jp = orcd_job_default_params();
+    jp.max_tokens = 128;
+    jp.temperature = 0.0f;
+    std::vector<std::string> stops;
+    bool tokenize_only = false, print_ids = false;
+
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto val = [&]() -> const char* {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "error: %s needs a value\n", a.c_str());
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--model") model_path = val();
+        else if (a == "--prompt") prompt = val();
+        else if (a == "--device") {
+            const std::string d = val();
+            if (d == "cpu") dp.kind = ORCD_DEVICE_CPU;
+            else if (d == "cuda") dp.kind = ORCD_DEVICE_CUDA;
+            else { std::fprintf(stderr, "error: --device must be cpu or cuda\n"); return 2; }
+        } else if (a == "--gpu-device") { dp.kind = ORCD_DEVICE_CUDA; dp.gpu_index = std::atoi(val()); }
+        else if (a == "--ctx-size") mp.n_ctx = uint32_t(std::strtoul(val(), nullptr, 10));
+        else if (a == "--max-tokens") jp.max_tokens = uint32_t(std::strtoul(val(), nullptr, 10));
+        else if (a == "--temperature") jp.temperature = std::strtof(val(), nullptr);
+        else if (a == "--top-k") jp.top_k = std::atoi(val());
+        else if (a == "--top-p") jp.top_p = std::strtof(val(), nullptr);
+        else if (a == "--min-p") jp.min_p = std::strtof(val(), nullptr);
+        else if (a == "--repeat-penalty") jp.repetition_penalty = std::strtof(val(), nullptr);
+        else if (a == "--repeat-last-n") jp.repetition_last_n = std::atoi(val());
+        else if (a == "--seed") { jp.seed = std::strtoull(val(), nullptr, 10); jp.has_seed = 1; }
+        else if (a == "--stop") stops.emplace_back(val());
+        else if (a == "--tokenize") tokenize_only = true;
+        else if (a == "--ids") print_ids = true;
+        else if (a == "--help" || a == "-h") { usage(); return 0; }
+        else { std::fprintf(stderr, "error: unknown flag %s\n", a.c_str()); usage(); return 2; }
+    }
+    if (model_path.empty()) { usage(); return 2; }
+
+    orcd_device* dev = nullptr;
+    if (int rc = orcd_device_open(&dp, &dev)) die("opening the device", rc);
+    orcd_model* model = nullptr;
+    if (int rc = orcd_model_load(dev, model_path.c_str(), &mp, &model)) die("loading the model", rc);
+
+    if (tokenize_only) {
+        size_t n = 0;
+        orcd_tokenize(model, prompt.data(), prompt.size(), 1, nullptr, 0, &n);
+        std::vector<int32_t> ids(n);
+        if (int rc = orcd_tokenize(model, prompt.data(), prompt.size(), 1, ids.data(), ids.size(), &n)) die("tokenizing", rc);
+        for (size_t i = 0; i < n; ++i) std::printf("%s%d", i ? " " : "", ids[i]);
+        std::printf("\n");
+    } else {
+        std::vector<const char*> stop_ptrs;
+        for (const std::string& s : stops) stop_ptrs.push_back(s.c_str());
+        jp.stop = stop_ptrs.data();
+        jp.n_stop = stop_ptrs.size();
+        orcd_job* job = nullptr;
+        if (int rc = orcd_job_create(model, prompt.data(), prompt.size(), &jp, &job)) die("starting the job", rc);
+        orcd_job_event ev{};
+        do {
+            if (int rc = orcd_job_next(job, &ev)) die("generating", rc);
+            if (print_ids) {
+                std::printf("%s%d", ev.index ? " " : "", ev.token);
+            } else {
+                std::fwrite(ev.text, 1, ev.text_len, stdout);
+            }
+            std::fflush(stdout);
+        } while (!ev.done);
+        std::printf("\n");
+        orcd_job_stats st{};
+        orcd_job_get_stats(job, &st);
+        static const char* reasons[] = {"none", "max_tokens", "eos", "stop_sequence"};
+        std::fprintf(stderr, "seed=%llu prompt_tokens=%u tokens_out=%u stop=%s prefill_ms=%.2f decode_ms=%.2f tok/s=%.1f\n",
+                     (unsigned long long)st.seed, st.prompt_tokens, st.tokens_out, reasons[st.stop_reason], st.prefill_ms,
+                     st.decode_ms, st.decode_ms > 0 ? 1000.0 * st.tokens_out / st.decode_ms : 0.0);
+        orcd_job_free(job);
+    }
+    orcd_model_free(model);
+    orcd_device_close(dev);
+    return 0;
+}
