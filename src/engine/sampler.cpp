@@ -1,1 +1,182 @@
-// PLACEHOLDER: not written yet
+// The CPU reference sampler. Every float operation and its order is part of
+// the contract in docs/sampling.md: the CUDA sampler repeats them one for one,
+// so both pick the same token from the same logits and (seed, step).
+#include "engine/sampler.h"
+
+#include "common/error.h"
+#include "engine/philox.h"
+#include "engine/softmax_exp.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace orcd {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// Logit descending, then id ascending: a strict total order on candidates
+// without NaN, so any sorting algorithm (here or on the GPU) yields the same
+// sequence.
+bool ranks_before(const Candidate& a, const Candidate& b) {
+    if (a.logit != b.logit) return a.logit > b.logit;
+    return a.id < b.id;
+}
+
+// The candidates with temperature applied, validated on the way.
+std::vector<Candidate> scaled_candidates(std::span<const float> logits, float temperature) {
+    std::vector<Candidate> cands(logits.size());
+    for (size_t i = 0; i < logits.size(); ++i) {
+        const float raw = logits[i];
+        // NaN or +inf can only come from a broken forward pass.
+        if (!(raw < kInf)) {
+            fail(ORCD_INTERNAL, "sampler: logit " + std::to_string(i) + " is " + std::to_string(raw));
+        }
+        const float scaled = raw / temperature;
+        if (scaled == kInf) {
+            fail(ORCD_INVALID_REQUEST, "sampler: temperature " + std::to_string(temperature) +
+                                           " is too small: logit " + std::to_string(i) + " overflows");
+        }
+        cands[i] = Candidate{int32_t(i), scaled, 0.0f};
+    }
+    return cands;
+}
+
+// Sorts best first, keeping only the best k when 0 < k < size.
+void sort_and_truncate(std::vector<Candidate>& cands, int32_t top_k) {
+    if (top_k > 0 && size_t(top_k) < cands.size()) {
+        const auto kth = cands.begin() + top_k;
+        std::nth_element(cands.begin(), kth, cands.end(), ranks_before);
+        cands.erase(kth, cands.end());
+    }
+    std::sort(cands.begin(), cands.end(), ranks_before);
+}
+
+// p_i = softmax_exp(l_i - l_max) / sum, the sum accumulated in float in
+// candidate order.
+void softmax(std::vector<Candidate>& cands) {
+    const float l_max = cands.front().logit;
+    if (l_max == -kInf) fail(ORCD_INTERNAL, "sampler: every logit is -inf");
+    float sum = 0.0f;
+    for (Candidate& c : cands) {
+        c.p = softmax_exp(c.logit - l_max);
+        sum += c.p;
+    }
+    for (Candidate& c : cands) c.p = c.p / sum;
+}
+
+// Keeps candidates up to and including the first whose cumulative
+// probability reaches top_p; top_p >= 1 is off, so float rounding of the
+// running sum can never drop the tail.
+void apply_top_p(std::vector<Candidate>& cands, float top_p) {
+    if (!(top_p < 1.0f)) return;
+    float cum = 0.0f;
+    for (size_t i = 0; i < cands.size(); ++i) {
+        cum += cands[i].p;
+        if (cum >= top_p) {
+            cands.resize(i + 1);
+            return;
+        }
+    }
+}
+
+// Drops every candidate after the first whose probability is below min_p x
+// the best one. A filter, not a prefix cut, so the rule does not depend on
+// exp() being monotone; the best is never compared, so min_p > 1 cannot
+// leave nothing to draw from.
+void apply_min_p(std::vector<Candidate>& cands, float min_p) {
+    if (!(min_p > 0.0f)) return;
+    const float threshold = min_p * cands.front().p;
+    const auto dropped = std::remove_if(cands.begin() + 1, cands.end(),
+                                        [threshold](const Candidate& c) { return c.p < threshold; });
+    cands.erase(dropped, cands.end());
+}
+
+void renormalise(std::vector<Candidate>& cands) {
+    float sum = 0.0f;
+    for (const Candidate& c : cands) sum += c.p;
+    for (Candidate& c : cands) c.p = c.p / sum;
+}
+
+}  // namespace
+
+int32_t argmax(std::span<const float> logits) {
+    if (logits.empty()) fail(ORCD_INTERNAL, "sampler: empty logits");
+    size_t best = 0;
+    for (size_t i = 0; i < logits.size(); ++i) {
+        if (std::isnan(logits[i])) fail(ORCD_INTERNAL, "sampler: logit " + std::to_string(i) + " is NaN");
+        // Strictly greater: the lowest id keeps a tie.
+        if (logits[i] > logits[best]) best = i;
+    }
+    return int32_t(best);
+}
+
+void apply_repetition_penalty(std::span<float> logits, std::span<const int32_t> history,
+                              float penalty, int32_t last_n) {
+    if (!(penalty > 0.0f)) {
+        fail(ORCD_INVALID_REQUEST, "sampler: repetition penalty must be > 0, got " + std::to_string(penalty));
+    }
+    if (penalty == 1.0f || history.empty()) return;
+    size_t window = history.size();
+    if (last_n > 0 && size_t(last_n) < window) window = size_t(last_n);
+    std::vector<int32_t> ids(history.end() - std::ptrdiff_t(window), history.end());
+    // Each distinct token is penalised once, however often it occurs.
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (const int32_t id : ids) {
+        if (id < 0 || size_t(id) >= logits.size()) {
+            fail(ORCD_INVALID_REQUEST, "sampler: token id " + std::to_string(id) +
+                                           " outside the vocabulary of " + std::to_string(logits.size()));
+        }
+        float& l = logits[size_t(id)];
+        // llama.cpp's rule: move the logit towards "less likely" either way.
+        if (l <= 0.0f) {
+            l = l * penalty;
+        } else {
+            l = l / penalty;
+        }
+    }
+}
+
+std::vector<Candidate> filter_candidates(std::span<const float> logits, const SamplingConfig& cfg) {
+    if (logits.empty()) fail(ORCD_INTERNAL, "sampler: empty logits");
+    if (!(cfg.temperature > 0.0f)) {
+        fail(ORCD_INTERNAL, "sampler: filter_candidates needs temperature > 0, got " +
+                                std::to_string(cfg.temperature));
+    }
+    std::vector<Candidate> cands = scaled_candidates(logits, cfg.temperature);
+    sort_and_truncate(cands, cfg.top_k);
+    softmax(cands);
+    apply_top_p(cands, cfg.top_p);
+    apply_min_p(cands, cfg.min_p);
+    renormalise(cands);
+    return cands;
+}
+
+int32_t draw(const std::vector<Candidate>& survivors, float u) {
+    if (survivors.empty()) fail(ORCD_INTERNAL, "sampler: no candidate to draw from");
+    float total = 0.0f;
+    for (const Candidate& c : survivors) total += c.p;
+    const float threshold = u * total;
+    float cum = 0.0f;
+    for (const Candidate& c : survivors) {
+        cum += c.p;
+        if (cum > threshold) return c.id;
+    }
+    return survivors.back().id;
+}
+
+int32_t sample_token(std::span<const float> logits, const SamplingConfig& cfg,
+                     std::span<const int32_t> history, uint64_t seed, uint64_t step) {
+    if (!(cfg.temperature >= 0.0f)) {
+        fail(ORCD_INVALID_REQUEST, "sampler: temperature must be >= 0, got " + std::to_string(cfg.temperature));
+    }
+    std::vector<float> penalised(logits.begin(), logits.end());
+    apply_repetition_penalty(penalised, history, cfg.repetition_penalty, cfg.repetition_last_n);
+    if (cfg.temperature == 0.0f) return argmax(penalised);
+    return draw(filter_candidates(penalised, cfg), philox_uniform(seed, step));
+}
+
+}  // namespace orcd

@@ -7,10 +7,11 @@
 //   2. temperature: logits / T; T == 0 short-circuits to greedy argmax
 //      (lowest id wins ties) with no random draw;
 //   3. top-k (0 = off, clamped to the vocabulary);
-//   4. top-p: keep candidates, best first, up to and including the one whose
-//      cumulative probability reaches p (at least one always survives);
+//   4. top-p: softmax over the top-k survivors, then keep candidates, best
+//      first, up to and including the one whose cumulative probability
+//      reaches p (at least one always survives);
 //   5. min-p: drop candidates whose probability is below min_p x the largest;
-//   6. softmax over the survivors, then one draw u = philox_uniform(seed,
+//   6. renormalise the survivors, then one draw u = philox_uniform(seed,
 //      step) walked along the survivors (best first) by cumulative mass.
 // Candidates are ordered by logit descending, then id ascending, so the order
 // (and so the draw) is fully determined by the logits.

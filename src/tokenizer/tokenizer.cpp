@@ -1,1 +1,34 @@
-// PLACEHOLDER: not written yet
+#include "tokenizer/tokenizer.h"
+
+#include "common/error.h"
+#include "gguf/gguf.h"
+#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/utf8_repair.h"
+
+namespace orcd {
+
+std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
+    try {
+        const gguf::Value* model = file.find("tokenizer.ggml.model");
+        if (!model) fail(ORCD_MODEL_LOAD_FAILED, "tokenizer: tokenizer.ggml.model is missing");
+        if (model->type != gguf::ValueType::STRING)
+            fail(ORCD_MODEL_LOAD_FAILED, std::string("tokenizer: tokenizer.ggml.model must be a string, not ") +
+                                             gguf::value_type_name(model->type));
+        if (model->str == "llama") return std::make_unique<SpmTokenizer>(read_spm_vocab(file));
+        fail(ORCD_MODEL_LOAD_FAILED, "unsupported tokenizer model '" + std::string(model->str) + "'");
+    } catch (const gguf::GgufError& e) {
+        // Metadata of the wrong shape is a model that cannot load.
+        fail(ORCD_MODEL_LOAD_FAILED, std::string("tokenizer: ") + e.what());
+    }
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+    std::string bytes;
+    for (int32_t id : ids) bytes += token_bytes(id);
+    std::string out;
+    out.reserve(bytes.size());
+    utf8::detail::append_repaired(bytes, out, /*final=*/true);
+    return out;
+}
+
+}  // namespace orcd

@@ -1,0 +1,79 @@
+// SentencePiece BPE ("llama" vocabularies), bit-for-bit what llama.cpp's
+// llm_tokenizer_spm produces: escape spaces as U+2581, split into UTF-8
+// characters, greedily merge the adjacent pair whose concatenation is the
+// highest-scoring vocabulary entry (leftmost on ties), and spell whatever
+// stays outside the vocabulary as <0xNN> byte tokens.
+#pragma once
+
+#include "tokenizer/tokenizer.h"
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace orcd {
+
+// Everything a SentencePiece vocabulary carries; ids are -1 when absent.
+struct SpmVocab {
+    std::vector<std::string> tokens;
+    std::vector<float> scores;
+    std::vector<TokenAttr> attrs;
+    int32_t bos = -1;
+    int32_t eos = -1;
+    int32_t unk = -1;
+    std::vector<int32_t> extra_end_ids;  // EOT / EOM tokens the file names
+    bool add_bos = true;
+    bool add_space_prefix = true;
+};
+
+// Reads the tokenizer.ggml.* keys of a "llama" vocabulary; MODEL_LOAD_FAILED
+// with the offending key when the arrays or ids are malformed.
+SpmVocab read_spm_vocab(const gguf::File& file);
+
+class SpmTokenizer final : public Tokenizer {
+public:
+    // Validates the vocabulary (MODEL_LOAD_FAILED on any inconsistency).
+    explicit SpmTokenizer(SpmVocab vocab);
+
+    const char* kind() const override { return "spm"; }
+    std::vector<int32_t> encode(std::string_view text, bool add_bos) const override;
+    std::string token_bytes(int32_t id) const override;
+    size_t vocab_size() const override { return v_.tokens.size(); }
+    int32_t bos() const override { return v_.bos; }
+    int32_t eos() const override { return v_.eos; }
+    bool add_bos_default() const override { return v_.add_bos; }
+    bool is_end_of_generation(int32_t id) const override;
+
+    bool add_space_prefix() const { return v_.add_space_prefix; }
+    // The token's text as stored in the vocabulary; -1 when no token has it.
+    int32_t find(std::string_view text) const;
+
+private:
+    struct Hash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    struct Fragment {
+        std::string_view text;  // raw text, used when id < 0
+        int32_t id = -1;        // a user-defined token matched verbatim
+    };
+
+    std::vector<Fragment> split_user_defined(std::string_view text) const;
+    // Runs the merge loop on escaped text and appends the resulting ids.
+    void encode_escaped(std::string_view text, std::vector<int32_t>& out) const;
+    void append_bytes(std::string_view piece, std::vector<int32_t>& out) const;
+
+    SpmVocab v_;
+    std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> ids_;
+    std::vector<std::string> pieces_;      // token_bytes() of every id
+    std::array<int32_t, 256> byte_ids_{};  // <0xNN> token of each byte, or -1
+    std::vector<int32_t> user_defined_;    // longest text first, as llama.cpp matches them
+    std::vector<bool> end_of_generation_;
+    size_t max_token_len_ = 0;
+};
+
+}  // namespace orcd
