@@ -65,6 +65,10 @@ public:
     virtual uint64_t weight_bytes() const = 0;
     virtual uint64_t kv_bytes() const = 0;
 
+    // The device stream the backend's work runs on (cudaStream_t on CUDA),
+    // so benchmarks can bracket it with device events; nullptr on the CPU.
+    virtual void* native_stream() const { return nullptr; }
+
 protected:
     std::vector<float> logits_host_;  // scratch for the default sample()
     uint32_t n_vocab_ = 0;

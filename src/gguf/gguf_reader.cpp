@@ -423,6 +423,9 @@ std::string_view File::get_string(std::string_view key) const {
 
 uint64_t File::get_uint(std::string_view key) const {
     const Value& v = require(*this, key);
+    if (v.type == ValueType::UINT8 || v.type == ValueType::UINT16 || v.type == ValueType::UINT32 ||
+        v.type == ValueType::UINT64)
+        return v.u;  // the full unsigned range, including >= 2^63
     const int64_t x = v.as_int(key);
     if (x < 0) error(ErrorKind::WrongKeyType, "key '" + std::string(key) + "' is negative");
     return uint64_t(x);
