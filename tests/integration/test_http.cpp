@@ -1,0 +1,60 @@
+// HTTP behaviour around the endpoints: keep-alive, slow and half-open
+// clients, Expect: 100-continue.
+#include "http_client.h"
+#include "stream_checks.h"
+#include "worker_process.h"
+
+#include <gtest/gtest.h>
+
+namespace orcd::itest {
+namespace {
+
+using nlohmann::json;
+
+TEST(Http, KeepAliveServesSeveralRequestsOnOneConnection) {
+    WorkerProcess w;
+    Connection c(w.port());
+    for (int i = 0; i < 3; ++i) {
+        c.send_all(build_request("GET", "/health", "", {}, true));
+        const HttpResponse r = c.read_response(10s);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.json()["status"], "healthy");
+    }
+    c.send_all(build_request("POST", "/execute", "{}", {{"Content-Type", "application/json"}}, true));
+    EXPECT_EQ(c.read_response(10s).status, 400);
+    c.send_all(build_request("GET", "/metrics", "", {}, true));
+    EXPECT_EQ(c.read_response(10s).status, 200);
+}
+
+TEST(Http, HalfSentRequestsDoNotStallOthers) {
+    WorkerProcess w;
+    // Clients that stop in the middle of a header or a body.
+    std::vector<std::unique_ptr<Connection>> stalled;
+    for (int i = 0; i < 20; ++i) {
+        stalled.push_back(std::make_unique<Connection>(w.port()));
+        stalled.back()->send_all(i % 2 ? "GET /health HTTP/1.1\r\nHost: x\r\n"
+                                       : "POST /execute HTTP/1.1\r\nContent-Type: application/json\r\n"
+                                         "Content-Length: 500\r\n\r\n{\"job_id\":");
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(http_get(w.port(), "/health").status, 200);
+    const StreamResult r = execute(w.port(), exec_body("through", kShortPrompt, {{"max_tokens", 4}}));
+    EXPECT_EQ(terminal_type(r.events), "end");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+TEST(Http, ExpectContinueIsHonoured) {
+    WorkerProcess w;
+    Connection c(w.port());
+    const std::string body = exec_body("cont", kShortPrompt, {{"max_tokens", 3}}).dump();
+    c.send_all("POST /execute HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+    const HttpResponse interim = c.read_head(5s);
+    EXPECT_EQ(interim.status, 100);
+    c.send_all(body);
+    const HttpResponse head = c.read_head(10s);
+    EXPECT_EQ(head.status, 200);
+}
+
+}  // namespace
+}  // namespace orcd::itest
