@@ -57,6 +57,9 @@ public:
 
     // Called at the start of each job. Debug builds poison the cache.
     virtual void reset_kv() {}
+    // Called when a job ends (normally or not): releases per-job memory so the
+    // tracked bytes return to the post-load baseline between jobs.
+    virtual void end_job() {}
 
     // Every device allocation is device memory on our device (CPU: true).
     virtual bool check_residency() { return true; }

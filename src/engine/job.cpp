@@ -71,7 +71,15 @@ Job::Job(Model& model, std::string_view prompt, const JobParams& params)
     stats_.stop_sequence_index = -1;
 }
 
-Job::~Job() { model_.release(); }
+Job::~Job() {
+    try {
+        model_.backend().end_job();
+    } catch (...) {
+        // A failing release must not take the process down; the next job's
+        // reset reclaims the memory.
+    }
+    model_.release();
+}
 
 void Job::check_interrupts() const {
     if (cancelled_.load(std::memory_order_relaxed)) fail(ORCD_CANCELLED, "the job was cancelled");

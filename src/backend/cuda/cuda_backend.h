@@ -1,0 +1,95 @@
+// The production backend: a Llama model in VRAM, the forward pass as CUDA
+// kernels and cuBLAS, sampling on the device. It mirrors the CPU reference
+// backend step by step (backend/cpu), with an F16 KV cache.
+#pragma once
+
+#include "backend/cuda/cuda_context.h"
+#include "backend/cuda/device_memory.h"
+#include "backend/cuda/matmul.h"
+#include "backend/cuda/sampling.h"
+#include "backend/cuda/weight_upload.h"
+#include "engine/backend.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace orcd::cuda {
+
+// What a model needs on the device, computed before anything is allocated.
+// Each allocation is counted rounded up to the driver's 2 MiB granularity.
+struct VramBudget {
+    uint64_t weights = 0, kv_cache = 0, activations = 0, workspace = 0, sampling = 0;
+    uint64_t total() const { return weights + kv_cache + activations + workspace + sampling; }
+    std::string describe() const;  // "weights=... kv_cache=... ..."
+};
+
+class CudaBackend final : public Backend {
+public:
+    explicit CudaBackend(std::shared_ptr<CudaContext> ctx);
+    ~CudaBackend() override;
+
+    void load(const ModelConfig& cfg, const ModelWeights& w, const KvLayout& kv, uint32_t max_batch,
+              const LoadOptions& opt) override;
+    void forward(const int32_t* tokens, uint32_t n, uint32_t pos) override;
+    void read_logits(std::span<float> out) override;
+    int32_t sample(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
+                   uint64_t step) override;
+    void reset_kv() override;
+    bool check_residency() override;
+    MemoryStats memory_stats() const override;
+    uint64_t weight_bytes() const override { return image_bytes_; }
+    uint64_t kv_bytes() const override { return kv_layout_.total_bytes(); }
+    void* native_stream() const override { return ctx_ ? static_cast<void*>(ctx_->stream) : nullptr; }
+
+    // End of a job: returns the job's device allocations (the sampling
+    // history buffer), so that between jobs the tracked bytes equal the
+    // post-load baseline.
+    void end_job() override;
+
+    // For tests, tools and benchmarks.
+    static VramBudget plan(const ModelConfig& cfg, const ModelWeights& w, const KvLayout& kv, uint32_t max_batch);
+    const UploadStats& load_stats() const { return load_stats_; }
+    const float* device_logits() const;
+    const std::string& residency_error() const { return residency_error_; }
+    const CudaContext& context() const { return *ctx_; }
+    bool job_buffer_held() const { return sampler_ && sampler_->holds_job_buffer(); }
+
+private:
+    struct Layer {
+        const float* attn_norm;
+        const float* ffn_norm;
+        DeviceMatrix wq, wk, wv, wo, w_gate, w_up, w_down;
+    };
+    struct Activations {  // offsets into act_, in bytes
+        uint64_t tokens, x, xb, q, k, v, att, proj, gate, up, xlast, logits, total;
+    };
+    static Activations act_layout(const ModelConfig& cfg, uint32_t max_batch);
+    static uint64_t x16_elems(const ModelConfig& cfg, uint32_t max_batch);
+    template <class T>
+    T* act(uint64_t off) const {
+        return reinterpret_cast<T*>(act_.as<uint8_t>() + off);
+    }
+    void release_all();
+
+    std::shared_ptr<CudaContext> ctx_;  // first: outlives every buffer below
+    ModelConfig cfg_;
+    KvLayout kv_layout_;
+    uint32_t max_batch_ = 0;
+    uint64_t image_bytes_ = 0;
+    bool loaded_ = false;
+
+    DeviceBuffer weights_, kv_, act_, x16_, split_ws_;
+    std::unique_ptr<Gemm> gemm_;
+    std::unique_ptr<GpuSampler> sampler_;
+    Activations a_{};
+    const void* tok_embd_ = nullptr;
+    gguf::TensorType tok_embd_type_ = gguf::TensorType::F32;
+    const float* output_norm_ = nullptr;
+    DeviceMatrix output_;
+    std::vector<Layer> layers_;
+    UploadStats load_stats_;
+    std::string residency_error_;
+};
+
+}  // namespace orcd::cuda

@@ -1,0 +1,66 @@
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/matmul.h"
+#include "common/error.h"
+
+#include <cublas_v2.h>
+
+#include <string>
+
+namespace orcd::cuda {
+namespace {
+
+void check_cublas(cublasStatus_t s, const char* what) {
+    if (s == CUBLAS_STATUS_SUCCESS) return;
+    const std::string detail = std::string("cuBLAS ") + cublasGetStatusName(s) + " (" + cublasGetStatusString(s) +
+                               ") in " + what;
+    // Its own allocations (handle state) failing is an out-of-memory case.
+    fail(s == CUBLAS_STATUS_ALLOC_FAILED ? ORCD_VRAM_OOM : ORCD_CUDA_ERROR, detail);
+}
+
+}  // namespace
+
+Gemm::Gemm(DeviceAllocator& alloc, cudaStream_t stream) : stream_(stream) {
+    workspace_ = alloc.alloc(kWorkspaceBytes, MemCategory::Workspace);
+    cublasHandle_t h = nullptr;
+    check_cublas(cublasCreate(&h), "cublasCreate");
+    handle_ = h;
+    check_cublas(cublasSetStream(h, stream), "cublasSetStream");
+    check_cublas(cublasSetWorkspace(h, workspace_.get(), workspace_.bytes()), "cublasSetWorkspace");
+    check_cublas(cublasSetAtomicsMode(h, CUBLAS_ATOMICS_NOT_ALLOWED), "cublasSetAtomicsMode");
+    check_cublas(cublasSetMathMode(h, cublasMath_t(CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)),
+                 "cublasSetMathMode");
+}
+
+Gemm::~Gemm() {
+    if (handle_) (void)cublasDestroy(handle_);
+}
+
+void Gemm::matmul(float* y, const float* x, const DeviceMatrix& W, uint32_t n_tokens, f16_bits* x16) {
+    if (n_tokens == 1)
+        matvec(y, x, W, stream_);
+    else
+        gemm(y, x, W, n_tokens, x16);
+}
+
+void Gemm::gemm(float* y, const float* x, const DeviceMatrix& W, uint32_t n_tokens, f16_bits* x16) {
+    if (n_tokens == 0 || W.ne1 == 0) return;
+    if (W.ne0 > 0x7fffffffull || W.ne1 > 0x7fffffffull) fail(ORCD_INTERNAL, "gemm: matrix too large for cuBLAS");
+    const int m = int(W.ne1), n = int(n_tokens), k = int(W.ne0);
+    const float alpha = 1.0f, beta = 0.0f;
+    cublasStatus_t s;
+    if (W.type == gguf::TensorType::F32) {
+        s = cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, W.data, CUDA_R_32F, k, x, CUDA_R_32F, k,
+                         &beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT);
+    } else if (W.type == gguf::TensorType::F16) {
+        if (!x16) fail(ORCD_INTERNAL, "gemm: F16 weights need the F16 activation scratch");
+        to_f16(x16, x, uint64_t(n_tokens) * W.ne0, stream_);
+        s = cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, W.data, CUDA_R_16F, k, x16, CUDA_R_16F, k,
+                         &beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    } else {
+        fail(ORCD_INTERNAL, std::string("gemm: unsupported weight type ") + gguf::tensor_type_name(W.type));
+    }
+    check_cublas(s, "cublasGemmEx");
+    check_launch("cublasGemmEx");
+}
+
+}  // namespace orcd::cuda

@@ -1,0 +1,68 @@
+// y = W x for the weight matrices of the model, F32 or F16 as stored in the
+// file, always with F32 accumulation and F32 output.
+//
+// Layout: a matrix W has ne1 rows of ne0 contiguous elements (row-major
+// W[out][in], the GGUF order, ne0 = the input dimension). Activations are
+// row-major [n_tokens][ne0] in, [n_tokens][ne1] out:
+//   y[t][r] = sum_i W[r][i] * x[t][i].
+// For cuBLAS (column-major) the same bytes are W^T (ne0 x ne1, lda = ne0),
+// X^T (ne0 x n, ldb = ne0) and Y^T (ne1 x n, ldc = ne1), so the product is
+// Y^T = op_T(W^T) * X^T: gemm(transa = T, transb = N, m = ne1, n = n_tokens,
+// k = ne0).
+//
+// A quantized type slots in as another `type` of DeviceMatrix with its own
+// matvec kernel and a dequantize-to-F16 step before the GEMM.
+#pragma once
+
+#include "backend/cuda/device_memory.h"
+#include "backend/cuda/kernels.h"
+#include "gguf/gguf.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+struct cublasContext;
+
+namespace orcd::cuda {
+
+struct DeviceMatrix {
+    gguf::TensorType type = gguf::TensorType::F32;
+    uint64_t ne0 = 0, ne1 = 0;
+    const void* data = nullptr;
+};
+
+// Batch-1 product (decode): one warp per output row streams the row with
+// 16-byte loads (when the row length and address allow it) and sums in a
+// fixed order: each lane over its strided chunks in index order, then a
+// butterfly across the warp. Bandwidth-bound by design.
+void matvec(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream);
+
+// cuBLAS in a deterministic configuration: its own handle bound to the
+// stream, a fixed workspace from the tracked allocator (no allocation inside
+// cuBLAS), atomics disallowed, CUBLAS_GEMM_DEFAULT, no reduced-precision
+// reductions. F32 weights use CUBLAS_COMPUTE_32F_PEDANTIC (no TF32); F16
+// weights take the activations rounded to F16 (`x16` scratch) and compute in
+// F32 (CUBLAS_COMPUTE_32F, tensor cores).
+class Gemm {
+public:
+    static constexpr uint64_t kWorkspaceBytes = 32ull << 20;
+
+    Gemm(DeviceAllocator& alloc, cudaStream_t stream);
+    ~Gemm();
+    Gemm(const Gemm&) = delete;
+    Gemm& operator=(const Gemm&) = delete;
+
+    // n_tokens == 1 runs matvec(); more use cuBLAS. x16 must hold
+    // n_tokens * W.ne0 halves when W is F16 and n_tokens > 1.
+    void matmul(float* y, const float* x, const DeviceMatrix& W, uint32_t n_tokens, f16_bits* x16);
+    // Always cuBLAS (tests compare both paths).
+    void gemm(float* y, const float* x, const DeviceMatrix& W, uint32_t n_tokens, f16_bits* x16);
+
+private:
+    cublasContext* handle_ = nullptr;
+    cudaStream_t stream_;
+    DeviceBuffer workspace_;
+};
+
+}  // namespace orcd::cuda

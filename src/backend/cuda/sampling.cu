@@ -1,0 +1,240 @@
+#include "backend/cuda/sampling.h"
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kernels.h"
+#include "backend/cuda/reduce.cuh"
+#include "common/error.h"
+#include "engine/philox.h"
+#include "engine/softmax_exp.h"
+
+#include <cub/device/device_radix_sort.cuh>
+
+#include <algorithm>
+
+namespace orcd::cuda {
+namespace {
+
+constexpr int kFinalThreads = 1024;
+
+__global__ void iota_kernel(int32_t* ids, uint32_t n) {
+    for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) ids[i] = int32_t(i);
+}
+
+// The sums of docs/sampling.md are sequential in candidate order. One warp
+// runs each of them: the lanes load 32 consecutive values (coalesced) and
+// every lane then adds all 32 in order via shuffles, so each lane holds the
+// same sequential float sum the CPU computes, bit for bit.
+// Negative entries mark candidates dropped by min-p and are skipped.
+__device__ float warp_sequential_sum(const float* p, uint32_t n) {
+    const uint32_t lane = threadIdx.x & 31;
+    float s = 0.0f;
+    for (uint32_t base = 0; base < n; base += 32) {
+        const float v = base + lane < n ? p[base + lane] : 0.0f;
+        const uint32_t m = min(32u, n - base);
+        for (uint32_t j = 0; j < m; ++j) {
+            const float x = __shfl_sync(0xffffffffu, v, int(j));
+            if (x >= 0.0f) s = __fadd_rn(s, x);
+        }
+    }
+    return s;
+}
+
+// keys/ids: all n candidates in candidate order (temperature applied);
+// p: scratch of n floats. out[0] = token, out[1] = survivors, or out[1] < 0
+// when the logits need the host sampler's error handling (NaN, +inf, all
+// -inf).
+__global__ void __launch_bounds__(kFinalThreads) finalize_kernel(int32_t* out, const float* keys, const int32_t* ids,
+                                                                 float* p, uint32_t n, int32_t top_k, float top_p,
+                                                                 float min_p, float u) {
+    __shared__ float s_sum;
+    __shared__ uint32_t s_n;
+    __shared__ int32_t s_pick;
+    const uint32_t tid = threadIdx.x, lane = tid & 31;
+    const bool warp0 = tid < 32;
+    const float inf = __int_as_float(0x7f800000);
+    const float l_max = keys[0];
+    if (!(l_max < inf) || l_max == -inf || keys[n - 1] != keys[n - 1]) {
+        if (tid == 0) out[1] = -1;
+        return;  // uniform across the block
+    }
+    const uint32_t nk = (top_k > 0 && uint32_t(top_k) < n) ? uint32_t(top_k) : n;
+
+    // softmax: e_i in parallel (exact per element), the sum in order
+    for (uint32_t i = tid; i < nk; i += blockDim.x) p[i] = softmax_exp(__fsub_rn(keys[i], l_max));
+    __syncthreads();
+    if (warp0) {
+        const float s = warp_sequential_sum(p, nk);
+        if (lane == 0) s_sum = s;
+    }
+    __syncthreads();
+    const float sum = s_sum;
+    for (uint32_t i = tid; i < nk; i += blockDim.x) p[i] = __fdiv_rn(p[i], sum);
+    __syncthreads();
+
+    // top-p: the first candidate whose running sum reaches top_p is the last
+    if (warp0) {
+        uint32_t keep = nk;
+        if (top_p < 1.0f) {
+            float cum = 0.0f;
+            bool found = false;
+            for (uint32_t base = 0; base < nk && !found; base += 32) {
+                const float v = base + lane < nk ? p[base + lane] : 0.0f;
+                const uint32_t m = min(32u, nk - base);
+                for (uint32_t j = 0; j < m; ++j) {
+                    cum = __fadd_rn(cum, __shfl_sync(0xffffffffu, v, int(j)));
+                    if (cum >= top_p) {
+                        keep = base + j + 1;
+                        found = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if (lane == 0) s_n = keep;
+    }
+    __syncthreads();
+    const uint32_t n_surv = s_n;
+
+    // min-p: a filter after the first candidate; dropped ones become -1
+    if (min_p > 0.0f) {
+        const float threshold = __fmul_rn(min_p, p[0]);
+        __syncthreads();  // everyone has read p[0] before anything changes
+        for (uint32_t i = 1 + tid; i < n_surv; i += blockDim.x)
+            if (p[i] < threshold) p[i] = -1.0f;
+        __syncthreads();
+    }
+
+    // renormalise over the survivors (always)
+    if (warp0) {
+        const float s = warp_sequential_sum(p, n_surv);
+        if (lane == 0) s_sum = s;
+    }
+    __syncthreads();
+    const float s2 = s_sum;
+    for (uint32_t i = tid; i < n_surv; i += blockDim.x)
+        if (p[i] >= 0.0f) p[i] = __fdiv_rn(p[i], s2);
+    __syncthreads();
+
+    // draw: threshold = u * total, the first survivor whose running sum
+    // exceeds it, else the last survivor
+    if (warp0) {
+        const float total = warp_sequential_sum(p, n_surv);
+        const float threshold = __fmul_rn(u, total);
+        float cum = 0.0f;
+        int32_t pick = -1, last = 0;
+        for (uint32_t base = 0; base < n_surv && pick < 0; base += 32) {
+            const float v = base + lane < n_surv ? p[base + lane] : -1.0f;
+            const uint32_t m = min(32u, n_surv - base);
+            for (uint32_t j = 0; j < m; ++j) {
+                const float x = __shfl_sync(0xffffffffu, v, int(j));
+                if (x < 0.0f) continue;
+                last = int32_t(base + j);
+                cum = __fadd_rn(cum, x);
+                if (cum > threshold) {
+                    pick = int32_t(base + j);
+                    break;
+                }
+            }
+        }
+        if (lane == 0) s_pick = pick >= 0 ? pick : last;
+    }
+    __syncthreads();
+    if (tid == 0) {
+        out[0] = ids[s_pick];
+        out[1] = int32_t(n_surv);
+    }
+}
+
+uint64_t sort_temp_bytes(uint32_t n_vocab) {
+    size_t bytes = 0;
+    ORCD_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(nullptr, bytes, static_cast<const float*>(nullptr),
+                                                              static_cast<float*>(nullptr),
+                                                              static_cast<const int32_t*>(nullptr),
+                                                              static_cast<int32_t*>(nullptr), int(n_vocab)));
+    return bytes;
+}
+
+}  // namespace
+
+uint64_t GpuSampler::load_bytes(uint32_t n_vocab) {
+    const uint64_t v = (uint64_t(n_vocab) * 4 + 255) / 256 * 256;
+    return 5 * v + (sort_temp_bytes(n_vocab) + 255) / 256 * 256 + 256;
+}
+
+uint64_t GpuSampler::job_bytes(uint32_t history_cap) { return (uint64_t(history_cap) * 4 + 255) / 256 * 256; }
+
+GpuSampler::GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t history_cap, cudaStream_t stream)
+    : alloc_(alloc), n_vocab_(n_vocab), history_cap_(history_cap), stream_(stream) {
+    const uint64_t v = uint64_t(n_vocab) * 4;
+    work_ = alloc.alloc(v, MemCategory::Sampling);
+    keys_sorted_ = alloc.alloc(v, MemCategory::Sampling);
+    ids_ = alloc.alloc(v, MemCategory::Sampling);
+    ids_sorted_ = alloc.alloc(v, MemCategory::Sampling);
+    probs_ = alloc.alloc(v, MemCategory::Sampling);
+    sort_temp_bytes_ = sort_temp_bytes(n_vocab);
+    sort_temp_ = alloc.alloc(sort_temp_bytes_, MemCategory::Sampling);
+    result_ = alloc.alloc(2 * sizeof(int32_t), MemCategory::Sampling);
+    iota_kernel<<<(n_vocab + 255) / 256, 256, 0, stream>>>(ids_.as<int32_t>(), n_vocab);
+    check_launch("iota");
+}
+
+void GpuSampler::begin_job() { history_.reset(); }
+
+void GpuSampler::end_job() { history_.reset(); }
+
+int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::span<const int32_t> history,
+                           uint64_t seed, uint64_t step) {
+    // Invalid requests go to the host sampler, which raises the documented
+    // error for each of them.
+    if (!(cfg.temperature >= 0.0f) || !(cfg.repetition_penalty > 0.0f)) return -1;
+    // The distinct ids of the penalty window, on the host where the history
+    // already is (same window rule as apply_repetition_penalty).
+    window_.clear();
+    if (cfg.repetition_penalty != 1.0f && !history.empty()) {
+        size_t w = history.size();
+        if (cfg.repetition_last_n > 0 && size_t(cfg.repetition_last_n) < w) w = size_t(cfg.repetition_last_n);
+        window_.assign(history.end() - std::ptrdiff_t(w), history.end());
+        std::sort(window_.begin(), window_.end());
+        window_.erase(std::unique(window_.begin(), window_.end()), window_.end());
+        if (window_.front() < 0 || uint32_t(window_.back()) >= n_vocab_ || window_.size() > history_cap_) return -1;
+    }
+    if (!history_) history_ = alloc_.alloc(job_bytes(history_cap_), MemCategory::Sampling, AllocPhase::Job);
+
+    float* work = work_.as<float>();
+    ORCD_CUDA_CHECK(cudaMemcpyAsync(work, logits, uint64_t(n_vocab_) * 4, cudaMemcpyDeviceToDevice, stream_));
+    if (!window_.empty()) {
+        ORCD_CUDA_CHECK(cudaMemcpyAsync(history_.get(), window_.data(), window_.size() * sizeof(int32_t),
+                                        cudaMemcpyHostToDevice, stream_));
+        repetition_penalty(work, n_vocab_, history_.as<int32_t>(), uint32_t(window_.size()), cfg.repetition_penalty,
+                           stream_);
+    }
+    int32_t result[2] = {0, 0};
+    if (cfg.temperature == 0.0f) {
+        argmax(result_.as<int32_t>(), work, n_vocab_, stream_);
+    } else {
+        scale_temperature(work, n_vocab_, cfg.temperature, stream_);
+        size_t temp_bytes = sort_temp_bytes_;
+        ORCD_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(sort_temp_.get(), temp_bytes, work,
+                                                                  keys_sorted_.as<float>(), ids_.as<const int32_t>(),
+                                                                  ids_sorted_.as<int32_t>(), int(n_vocab_), 0, 32,
+                                                                  stream_));
+        check_launch("radix_sort");
+        const float u = philox_uniform(seed, step);
+        finalize_kernel<<<1, kFinalThreads, 0, stream_>>>(result_.as<int32_t>(), keys_sorted_.as<float>(),
+                                                          ids_sorted_.as<int32_t>(), probs_.as<float>(), n_vocab_,
+                                                          cfg.top_k, cfg.top_p, cfg.min_p, u);
+        check_launch("sample_finalize");
+    }
+    ORCD_CUDA_CHECK(cudaMemcpyAsync(result, result_.get(), 2 * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+    ORCD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    if (cfg.temperature == 0.0f) {
+        if (result[1] != 0) return -1;  // a NaN logit: the host sampler reports it
+        last_survivors_ = 1;
+        return result[0];
+    }
+    if (result[1] < 0) return -1;
+    last_survivors_ = uint32_t(result[1]);
+    return result[0];
+}
+
+}  // namespace orcd::cuda

@@ -1,0 +1,57 @@
+// The sampling pipeline of engine/sampler.h on the device, drawing with the
+// same Philox stream, so that on the same logits it picks the token the CPU
+// sampler picks (up to float rounding of probabilities at a cut or draw
+// boundary, see docs/cuda-backend.md).
+//
+//   penalty (distinct ids of the history window)    kernel
+//   T == 0: argmax, lowest id on ties               kernel, no draw
+//   logits / T                                      kernel
+//   order by logit desc, id asc                     CUB radix sort (stable)
+//   top-k, softmax, top-p, min-p, renormalise, draw one block, fixed order
+#pragma once
+
+#include "backend/cuda/device_memory.h"
+#include "engine/sampler.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace orcd::cuda {
+
+class GpuSampler {
+public:
+    GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t history_cap, cudaStream_t stream);
+    // Bytes the sampler takes at load, plus its per-job history buffer.
+    static uint64_t load_bytes(uint32_t n_vocab);
+    static uint64_t job_bytes(uint32_t history_cap);
+
+    // Job bracket: the history buffer is a per-job allocation (job phase),
+    // made by the first sample() of a job and returned by end_job() (or by
+    // the next begin_job()).
+    void begin_job();
+    void end_job();
+    bool holds_job_buffer() const { return bool(history_); }
+
+    // Samples from n_vocab device logits (left unchanged). Returns -1 when
+    // the request cannot run on the device (a history window larger than
+    // history_cap); the caller then samples on the host.
+    int32_t sample(const float* logits, const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
+                   uint64_t step);
+    // Survivors of the last stochastic draw (for tests and diagnostics).
+    uint32_t last_survivors() const { return last_survivors_; }
+
+private:
+    DeviceAllocator& alloc_;
+    uint32_t n_vocab_, history_cap_;
+    cudaStream_t stream_;
+    uint64_t sort_temp_bytes_ = 0;
+    DeviceBuffer work_, keys_sorted_, ids_, ids_sorted_, probs_, sort_temp_, result_;
+    DeviceBuffer history_;  // per job
+    std::vector<int32_t> window_;
+    uint32_t last_survivors_ = 0;
+};
+
+}  // namespace orcd::cuda
