@@ -5,7 +5,7 @@
 #
 # usage: scripts/gate1-report.sh [--require-gpu] [--build DIR] [--out DIR] [--no-run JUNIT.xml]
 #   --require-gpu  also exit non-zero when a GPU item did not run
-#   --no-run FILE  use an existing CTest JUnit file instead of running ctest
+#   --no-run FILES use existing CTest JUnit files (comma-separated) instead of running ctest
 # Exit code: 1 when any item fails (or, with --require-gpu, did not run).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,9 +23,14 @@ done
 [[ -d "$build" ]] || { echo "gate1-report: $build missing: run scripts/setup.sh first" >&2; exit 2; }
 mkdir -p "$out"
 if [[ -z "$junit" ]]; then
-  junit="$out/gate1-ctest.xml"
-  # Failures are reported per item below; ctest's own exit status is not the verdict.
-  ctest --test-dir "$build" --output-junit "$junit" --timeout 900 -j"$(nproc)" >"$out/gate1-ctest.log" 2>&1 || true
+  # Failures are reported per item below; ctest's own exit status is not the
+  # verdict. GPU tests run one at a time: the leak tests read the card's free
+  # memory, which parallel tests would disturb.
+  ctest --test-dir "$build" -LE gpu --output-junit "$out/gate1-ctest-cpu.xml" --timeout 900 -j"$(nproc)" \
+    >"$out/gate1-ctest-cpu.log" 2>&1 || true
+  ctest --test-dir "$build" -L gpu --output-junit "$out/gate1-ctest-gpu.xml" --timeout 900 \
+    >"$out/gate1-ctest-gpu.log" 2>&1 || true
+  junit="$out/gate1-ctest-cpu.xml,$out/gate1-ctest-gpu.xml"
 fi
 exec python3 "$root/scripts/gate1/report.py" --junit "$junit" --out "$out" --root "$root" \
   --require-gpu "$require_gpu"

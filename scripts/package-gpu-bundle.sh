@@ -19,6 +19,8 @@ trap 'rm -rf "$stage"' EXIT
 cd "$root"
 
 mkdir -p "$stage/build/bin"
+# Where the tree was built: CTest files name these paths.
+echo "$root" > "$stage/build/source-root.txt"
 for f in build/bin/*; do
   [[ -f "$f" && -x "$f" ]] || continue
   strip -o "$stage/build/bin/$(basename "$f")" "$f" 2>/dev/null || cp "$f" "$stage/build/bin/"

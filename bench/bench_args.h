@@ -1,0 +1,47 @@
+// Command-line flags of worker-orcd-bench. A bad flag is an ArgError naming
+// it; main() prints it with the usage and exits 2.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace orcd::bench {
+
+struct Args {
+    std::string model;
+    bool cpu = false;               // --device cpu: a smoke run on the CPU backend
+    int gpu = 0;                    // --gpu-device
+    int cpu_threads = 0;            // 0 = all cores
+    std::string json_path;          // --json; empty = no file
+    bool skip_load = false, skip_prefill = false, skip_decode = false, skip_http = false, skip_copy = false;
+    std::vector<uint32_t> prompts{128, 512, 2048};
+    std::vector<uint32_t> depths{0, 1024, 4096};
+    uint32_t decode_steps = 128;
+    int reps = 5;                   // timed repetitions of each figure
+    int warmup = 1;                 // untimed repetitions first
+    uint32_t n_ctx = 0;             // 0 = what the largest prompt / depth needs
+    uint64_t copy_bytes = 4ull << 30;  // size of the device-to-device copy
+    int copy_reps = 20;
+    std::string worker;             // default: worker-orcd next to this binary
+    uint32_t http_prompt_tokens = 128;
+    uint32_t http_max_tokens = 256;
+    int http_runs = 5;
+    double ready_timeout_s = 600;   // the worker loads the model from scratch
+    double request_timeout_s = 300;
+    uint64_t seed = 1234;           // prompt token ids and HTTP request seeds
+};
+
+class ArgError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct HelpRequested {};
+
+// Throws ArgError or HelpRequested.
+Args parse_args(int argc, const char* const* argv);
+std::string usage();
+
+}  // namespace orcd::bench

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# On a GPU host, from the checkout's root, with the bundle that
+# scripts/package-gpu-bundle.sh made: runs every GPU check of the suite and
+# the Gate 1 report, then prints a short table. Logs go to $OUT (or
+# /tmp/gpu-validate).
+#   scripts/gpu-validate.sh [--bench SHAPES] [--skip-gate1]
+set -u
+root=$(pwd)
+out=${OUT:-/tmp/gpu-validate}
+bench_shapes="" skip_gate1=0
+while (($#)); do
+  case "$1" in
+    --bench) bench_shapes=$2; shift ;;
+    --skip-gate1) skip_gate1=1 ;;
+  esac
+  shift
+done
+mkdir -p "$out"
+[[ -f .gpu-carry/bundle.tar.xz ]] && tar -xJf .gpu-carry/bundle.tar.xz
+export ORCD_SHARED_DIR=$root/gpu-data
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+# CTest's files name the build machine's paths: make them resolve here.
+src_root=$(cat build/source-root.txt 2>/dev/null || echo "$root")
+if [[ "$src_root" != "$root" ]]; then
+  mkdir -p "$(dirname "$src_root")"
+  ln -sfn "$root" "$src_root"
+  ln -sfn "$root/gpu-data" "$(dirname "$src_root")/shared"
+fi
+ln -sfn "$root/gpu-data" "$root/../shared" 2>/dev/null || true
+
+declare -a rows
+row() { rows+=("$(printf '| %-34s | %-8s | %s |' "$1" "$2" "$3")"); }
+run() {  # name, log, command...
+  local name=$1 log=$2; shift 2
+  local t0=$SECONDS
+  "$@" >"$out/$log" 2>&1
+  local rc=$?
+  local verdict=pass; ((rc == 0)) || verdict="FAIL($rc)"
+  row "$name" "$verdict" "$((SECONDS - t0)) s, log $log"
+  return $rc
+}
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
+
+OUT="$out" run "gpu-check (kernels, model, VRAM)" gpu-check.log env ORCD_GPU_CTEST=0 scripts/gpu-check.sh build
+itest=$(ls build/bin/*integration* 2>/dev/null | head -1)
+if [[ -n "$itest" ]]; then
+  run "HTTP->C API->CUDA integration" itest-gpu.log env ORCD_ITEST_DEVICE=cuda ORCD_ITEST_GPU=0 \
+    "$itest" --gtest_output=xml:"$out/itest-gpu.xml"
+fi
+if ((skip_gate1 == 0)); then
+  run "Gate 1 report --require-gpu" gate1.log scripts/gate1-report.sh --require-gpu --out "$out"
+fi
+if [[ -n "$bench_shapes" ]]; then
+  run "benchmarks ($bench_shapes)" bench.log scripts/bench.sh --vocab gpu-data/tokenizer --out "$out/bench" \
+    --build build --shapes "$bench_shapes" --type f16 --gpu 0
+fi
+
+echo
+tail -n 40 "$out/gpu-check.log" | sed -n '/^|/p' | tail -n 45
+[[ -f "$out/gate1-report.md" ]] && sed -n '/^| #/,/^$/p' "$out/gate1-report.md"
+echo
+printf '| %-34s | %-8s | %s |\n' step result detail
+printf '%s\n' "${rows[@]}"
