@@ -3,15 +3,17 @@
 # scripts/package-gpu-bundle.sh made: runs every GPU check of the suite and
 # the Gate 1 report, then prints a short table. Logs go to $OUT (or
 # /tmp/gpu-validate).
-#   scripts/gpu-validate.sh [--bench SHAPES] [--skip-gate1]
+#   scripts/gpu-validate.sh [--bench SHAPES] [--skip-gate1] [--skip-check] [--skip-itest]
 set -u
 root=$(pwd)
 out=${OUT:-/tmp/gpu-validate}
-bench_shapes="" skip_gate1=0
+bench_shapes="" skip_gate1=0 skip_check=0 skip_itest=0
 while (($#)); do
   case "$1" in
     --bench) bench_shapes=$2; shift ;;
     --skip-gate1) skip_gate1=1 ;;
+    --skip-check) skip_check=1 ;;
+    --skip-itest) skip_itest=1 ;;
   esac
   shift
 done
@@ -42,9 +44,10 @@ run() {  # name, log, command...
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
 
-OUT="$out" run "gpu-check (kernels, model, VRAM)" gpu-check.log env ORCD_GPU_CTEST=0 scripts/gpu-check.sh build
+((skip_check)) || OUT="$out" run "gpu-check (kernels, model, VRAM)" gpu-check.log \
+  env ORCD_GPU_CTEST=0 scripts/gpu-check.sh build
 itest=$(ls build/bin/*integration* 2>/dev/null | head -1)
-if [[ -n "$itest" ]]; then
+if [[ -n "$itest" ]] && ((skip_itest == 0)); then
   run "HTTP->C API->CUDA integration" itest-gpu.log env ORCD_ITEST_DEVICE=cuda ORCD_ITEST_GPU=0 \
     "$itest" --gtest_output=xml:"$out/itest-gpu.xml"
 fi
@@ -57,8 +60,11 @@ if [[ -n "$bench_shapes" ]]; then
 fi
 
 echo
-tail -n 40 "$out/gpu-check.log" | sed -n '/^|/p' | tail -n 45
+[[ -f "$out/gpu-check.log" ]] && sed -n '/GPU test summary/,$p' "$out/gpu-check.log"
+for f in "$out"/bench/bench-*.md; do [[ -f "$f" ]] && cat "$f"; done
 [[ -f "$out/gate1-report.md" ]] && sed -n '/^| #/,/^$/p' "$out/gate1-report.md"
+# At most a few files come back from a GPU host: pack the logs into one.
+tar -C "$out" -czf /tmp/gpu-validate-logs.tgz --exclude='*.tgz' . && mv /tmp/gpu-validate-logs.tgz "$out/logs.tgz"
 echo
 printf '| %-34s | %-8s | %s |\n' step result detail
 printf '%s\n' "${rows[@]}"

@@ -22,7 +22,8 @@ mkdir -p "$stage/build/bin"
 # Where the tree was built: CTest files name these paths.
 echo "$root" > "$stage/build/source-root.txt"
 for f in build/bin/*; do
-  [[ -f "$f" && -x "$f" ]] || continue
+  [[ -f "$f" ]] || continue
+  [[ -x "$f" ]] || { cp "$f" "$stage/build/bin/"; continue; }
   strip -o "$stage/build/bin/$(basename "$f")" "$f" 2>/dev/null || cp "$f" "$stage/build/bin/"
 done
 # CTest's test lists, including the ones test discovery wrote at build time.
@@ -33,7 +34,7 @@ find build -path build/bin -prune -o \( -name CTestTestfile.cmake -o -name '*_te
 mkdir -p "$stage/gpu-data/models" "$stage/gpu-data/golden" "$stage/gpu-data/tokenizer"
 cp "$shared/models/stories260K.gguf" "$stage/gpu-data/models/"
 cp "$shared/golden/"* "$stage/gpu-data/golden/"
-cp "$shared/tokenizer/ggml-vocab-llama-spm.gguf" "$stage/gpu-data/tokenizer/"
+cp "$shared/tokenizer/"ggml-vocab-{llama-spm,phi-3}.gguf* "$stage/gpu-data/tokenizer/"
 
 mkdir -p "$out"
 tar -C "$stage" -cf - build gpu-data | xz -T2 -6 > "$out/bundle.tar.xz"
