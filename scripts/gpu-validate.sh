@@ -51,6 +51,9 @@ if [[ -n "$itest" ]] && ((skip_itest == 0)); then
   run "HTTP->C API->CUDA integration" itest-gpu.log env ORCD_ITEST_DEVICE=cuda ORCD_ITEST_GPU=0 \
     "$itest" --gtest_output=xml:"$out/itest-gpu.xml"
 fi
+# The TinyLlama-shape model gpu-check generated (if it ran) serves the gate too.
+tl="${TMPDIR:-/tmp}/orcd-gpu-check/tinyllama-1.1b-f16.gguf"
+[[ -z "${ORCD_TINYLLAMA_GGUF:-}" && -s "$tl" ]] && export ORCD_TINYLLAMA_GGUF=$tl
 if ((skip_gate1 == 0)); then
   run "Gate 1 report --require-gpu" gate1.log scripts/gate1-report.sh --require-gpu --out "$out"
 fi

@@ -23,7 +23,7 @@ ITEMS = [
                r"^CudaCapi\.ModelIsResidentAndReportsMemory$", r"^Health\.ReportsTheModelAndWorker$"]},
     {"title": "VRAM-only enforcement operational (no RAM fallback)", "gpu": True,
      "tests": [r"^VramAudit\.", r"^CudaVram\.(ResidencyScan|ModelIsResident|ContextTooLarge|Injected|Capi)",
-               r"^Faults\."]},
+               r"^GpuIntegration\."]},
     {"title": "Device memory RAII working", "gpu": True,
      "tests": [r"^CudaVram\.AllocatorTracksCategories", r"^CudaVram\.(Capi)?HundredJobs",
                r"^CudaVram\.InjectedLoadAllocationFailureReleasesEverything$"]},
@@ -48,6 +48,6 @@ ITEMS = [
     {"title": "HTTP-FFI-CUDA integration test passing", "gpu": True,
      "tests": [r"^GpuIntegration"]},
     {"title": "Error handling working across all layers",
-     "tests": [r"^Faults\.", r"^Cli\.", r"^BadFlag\.", r"^Control\.(Cancel|Inference|Disconnect|Second)",
+     "tests": [r"^Faults\.(Tokenizer|Unreadable)", r"^GpuIntegration\.", r"^Cli\.", r"^BadFlag\.", r"^Control\.(Cancel|Inference|Disconnect|Second)",
                r"^CApiErrors\.", r"^CudaVram\.Injected", r"^Shutdown\."]},
 ]
