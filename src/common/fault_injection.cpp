@@ -19,6 +19,9 @@ struct State {
     std::mutex mu;
     std::array<long, size_t(Point::Count)> seen{};    // events counted so far
     std::array<long, size_t(Point::Count)> fail_at{}; // 0 = not armed
+    // `point@jobN`: N counted from the first job; armed once a job starts.
+    std::array<long, size_t(Point::Count)> fail_in_job{};
+    bool job_seen = false;
 };
 
 State& state() {
@@ -32,12 +35,18 @@ State& state() {
                 std::string_view item = spec.substr(0, comma);
                 spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
                 long n = 1;
+                bool in_job = false;
                 if (const size_t at = item.find('@'); at != std::string_view::npos) {
-                    n = std::strtol(std::string(item.substr(at + 1)).c_str(), nullptr, 10);
+                    std::string_view count = item.substr(at + 1);
+                    if (count.substr(0, 3) == "job") {
+                        in_job = true;
+                        count.remove_prefix(3);
+                    }
+                    n = std::strtol(std::string(count).c_str(), nullptr, 10);
                     item = item.substr(0, at);
                 }
                 for (size_t i = 0; i < kNames.size(); ++i)
-                    if (kNames[i] == item && n >= 1) st->fail_at[i] = n;
+                    if (kNames[i] == item && n >= 1) (in_job ? st->fail_in_job : st->fail_at)[i] = n;
             }
         }
         return st;
@@ -63,6 +72,15 @@ void arm(Point p, int n) {
     State& s = state();
     std::lock_guard<std::mutex> lock(s.mu);
     s.fail_at[size_t(p)] = s.seen[size_t(p)] + (n < 1 ? 1 : n);
+}
+
+void job_started() {
+    State& s = state();
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (s.job_seen) return;
+    s.job_seen = true;
+    for (size_t i = 0; i < s.fail_in_job.size(); ++i)
+        if (s.fail_in_job[i] != 0) s.fail_at[i] = s.seen[i] + s.fail_in_job[i];
 }
 
 void disarm_all() {

@@ -7,8 +7,9 @@
 // that the compiler removes, and no environment variable or call reaches it.
 //
 // Arming: the environment variable ORCD_FAULT_INJECT holds a comma-separated
-// list of `point[@N]`: fail the N-th event at that point counted from process
-// start (N defaults to 1). Points:
+// list of `point[@N]` or `point@jobN`: fail the N-th event at that point
+// counted from process start (N defaults to 1), or counted from the start of
+// the first job (so a failure can be aimed past start-up). Points:
 //   device_alloc      any tracked device allocation
 //   job_alloc         a device allocation made while a job runs
 //   kernel_launch     a CUDA kernel launch check
@@ -26,9 +27,12 @@ enum class Point { DeviceAlloc, JobAlloc, KernelLaunch, FileRead, Tokenizer, Cou
 bool should_fail(Point p);
 // Makes the n-th next event at `p` fail (n >= 1).
 void arm(Point p, int n = 1);
+// Marks the start of a job: `point@jobN` arming counts from the first call.
+void job_started();
 void disarm_all();
 #else
 constexpr bool should_fail(Point) { return false; }
+inline void job_started() {}
 #endif
 
 }  // namespace orcd::fault

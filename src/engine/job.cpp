@@ -49,6 +49,7 @@ Job::Job(Model& model, std::string_view prompt, const JobParams& params)
     : model_(model), params_(params), decoder_(model.tokenizer()), stop_(params.stop), created_(Clock::now()) {
     validate(params_, model_);
     if (!model_.try_acquire()) fail(ORCD_BUSY, "another job is running on this model");
+    fault::job_started();
     try {
         if (fault::should_fail(fault::Point::Tokenizer)) fail(ORCD_INTERNAL, "tokenizer failure (injected)");
         prompt_ = model_.tokenizer().encode(prompt, true);

@@ -109,8 +109,11 @@ int main(int argc, char** argv) {
     } catch (const DeviceOpenError& e) {
         log.error("error", {{"code", e.name()}, {"message", e.what()}});
         stop_io();
-        return fail_flag(cfg.device == ORCD_DEVICE_CPU ? "--device" : (cfg.gpu_index != 0 ? "--gpu-device" : "--device"),
-                         std::string("cannot open the device: ") + e.name() + ": " + e.what());
+        // The flag was well-formed but the device cannot be used (no such GPU,
+        // no CUDA in this build): a start-up failure, exit 1, naming the flag.
+        fail_flag(cfg.device == ORCD_DEVICE_CPU ? "--device" : (cfg.gpu_index != 0 ? "--gpu-device" : "--device"),
+                  std::string("cannot open the device: ") + e.name() + ": " + e.what());
+        return 1;
     } catch (const EngineError& e) {
         log.error("error", {{"code", e.name()}, {"message", e.what()}});
         std::fprintf(stderr, "worker-orcd: %s: %s\n", e.name(), e.what());

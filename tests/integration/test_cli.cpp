@@ -148,3 +148,18 @@ TEST(Cli, StartupLogsModelLoadProgress) {
 
 }  // namespace
 }  // namespace orcd::itest
+
+namespace orcd::itest {
+namespace {
+
+TEST(Cli, OutOfRangeGpuDeviceExitsOneNamingTheFlag) {
+    // Well-formed, but no such device (or no CUDA at all): a start-up failure.
+    const ProcessResult r = run_worker_to_exit(
+        {"--model", orcd::test::stories_model(), "--port", std::to_string(free_port()), "--gpu-device", "999"}, 30s);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("--gpu-device"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("CUDA_ERROR"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace orcd::itest

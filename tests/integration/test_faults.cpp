@@ -66,6 +66,21 @@ TEST(Faults, JobAllocationFailureIsVramOom) {
     expect_next_request_served(w.port());
 }
 
+TEST(Faults, KernelLaunchFailureInAJobIsCudaErrorAndTheWorkerKeepsServing) {
+    if (!testing_on_gpu()) GTEST_SKIP() << "needs the CUDA backend (ORCD_ITEST_DEVICE=cuda)";
+    // The third kernel launch after the first job starts: inside prefill.
+    WorkerProcess w(with_fault("kernel_launch@job3"));
+    const StreamResult r = execute(w.port(), exec_body("launch", kShortPrompt, {{"max_tokens", 8}}));
+    ASSERT_EQ(r.head.status, 200) << r.head.body;
+    ASSERT_TRUE(well_formed(r.events));
+    const json err = terminal_data(r.events);
+    EXPECT_EQ(terminal_type(r.events), "error");
+    EXPECT_EQ(err["code"], "CUDA_ERROR");
+    EXPECT_EQ(err["retriable"], true);
+    EXPECT_TRUE(w.wait_for_event("execute_end", {{"job_id", "launch"}, {"code", "CUDA_ERROR"}}, 5s));
+    expect_next_request_served(w.port());
+}
+
 TEST(Faults, DeviceAllocationFailureAtLoadExitsOne) {
     if (!testing_on_gpu()) GTEST_SKIP() << "needs the CUDA backend (ORCD_ITEST_DEVICE=cuda)";
     std::vector<std::string> args = {"--model", orcd::test::stories_model(), "--port", std::to_string(free_port())};
