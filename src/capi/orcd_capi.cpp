@@ -4,10 +4,12 @@
 #include <orcd/orcd.h>
 
 #include "common/error.h"
+#include "common/fault_injection.h"
 #include "engine/engine.h"
 #include "engine/job.h"
 #include "gguf/gguf.h"
 
+#include <atomic>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -175,7 +177,17 @@ orcd_status orcd_model_get_info(const orcd_model* model, orcd_model_info* out) {
 
 orcd_status orcd_model_check_residency(orcd_model* model, int32_t* resident) {
     ORCD_REQUIRE(model && resident, "orcd_model_check_residency: NULL argument");
-    return guarded([&] { *resident = model->impl->backend().check_residency() ? 1 : 0; });
+    return guarded([&] {
+        *resident = model->impl->backend().check_residency() ? 1 : 0;
+#if defined(ORCD_FAULT_INJECTION)
+        // Test builds can make the check fail, and keep failing (sticky).
+        static std::atomic<bool> lost{false};
+        if (lost.load() || orcd::fault::should_fail(orcd::fault::Point::Residency)) {
+            lost.store(true);
+            *resident = 0;
+        }
+#endif
+    });
 }
 
 orcd_status orcd_model_memory_stats(const orcd_model* model, orcd_memory_stats* out) {

@@ -13,7 +13,7 @@ namespace orcd::fault {
 namespace {
 
 constexpr std::array<std::string_view, size_t(Point::Count)> kNames = {
-    "device_alloc", "job_alloc", "kernel_launch", "file_read", "tokenizer"};
+    "device_alloc", "job_alloc", "kernel_launch", "file_read", "tokenizer", "residency"};
 
 struct State {
     std::mutex mu;

@@ -15,12 +15,14 @@
 //   kernel_launch     a CUDA kernel launch check
 //   file_read         reading the model file
 //   tokenizer         encoding a prompt
+//   residency         a residency check; from this event on every check
+//                     fails (memory that left the device does not come back)
 // Tests may also arm points in-process with arm().
 #pragma once
 
 namespace orcd::fault {
 
-enum class Point { DeviceAlloc, JobAlloc, KernelLaunch, FileRead, Tokenizer, Count };
+enum class Point { DeviceAlloc, JobAlloc, KernelLaunch, FileRead, Tokenizer, Residency, Count };
 
 #if defined(ORCD_FAULT_INJECTION)
 // Counts an event at `p`; true when this event must fail.

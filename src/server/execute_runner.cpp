@@ -119,9 +119,13 @@ void JobRunner::run(ExecuteTask& task) {
 
     // ---- 1. capacity: prompt tokens + max_tokens must fit the context ----
     size_t prompt_tokens = 0;
+    bool resident = true;
     try {
         engine.lock();
         prompt_tokens = model.count_tokens(req.prompt);
+        // Residency is verified before every job: a model whose memory is no
+        // longer on the device must not run (and the worker turns unhealthy).
+        resident = model.resident();
         engine.unlock();
     } catch (const EngineError& e) {
         if (engine.owns_lock()) engine.unlock();
@@ -130,6 +134,16 @@ void JobRunner::run(ExecuteTask& task) {
                           Outcome::invalid_request);
         return reject(task, http_status_for(e.code()), error_body(e.name(), e.what(), e.retriable()),
                       outcome_of(e.code(), false));
+    }
+    if (!resident) {
+        state_.set_status(Status::unhealthy);
+        engine.lock();
+        state_.refresh_memory_locked();  // /health shows resident: false at once
+        engine.unlock();
+        return reject(task, 503,
+                      error_body(orcd_error_name(ORCD_CUDA_ERROR), "the model's memory is not resident on the device",
+                                 true),
+                      Outcome::unavailable);
     }
     uint32_t max_tokens = 0;
     if (req.max_tokens) {

@@ -164,12 +164,15 @@ void HttpSession::handle_execute() {
     const auto& req = parser_->get();
     const Status status = ctx_.state.status();
     if (status != Status::healthy) {
+        // Unhealthy means the device or the model's residency failed: say so
+        // (CUDA_ERROR); loading and draining are plain BUSY. Both retriable.
+        const char* code = status == Status::unhealthy ? "CUDA_ERROR" : "BUSY";
         ctx_.metrics.count_request(Outcome::unavailable);
         ctx_.log.info("execute_rejected", {{"correlation_id", correlation_id_},
                                            {"http_status", 503},
-                                           {"code", "BUSY"},
+                                           {"code", code},
                                            {"status", status_name(status)}});
-        return respond_json(503, error_body("BUSY", std::string("the worker is ") + status_name(status), true), false,
+        return respond_json(503, error_body(code, std::string("the worker is ") + status_name(status), true), false,
                             true);
     }
     if (!is_json_content_type(req[http::field::content_type])) {

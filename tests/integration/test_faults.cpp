@@ -38,6 +38,21 @@ TEST(Faults, TokenizerFailureIsInternalAndTheWorkerKeepsServing) {
     expect_next_request_served(w.port());
 }
 
+TEST(Faults, LostResidencyMakesTheWorkerUnhealthyAndRefusesWithCudaError) {
+    // Check 1 runs right after load; check 2 is the one before the first job.
+    WorkerProcess w(with_fault("residency@2"));
+    const HttpResponse r = http_post_json(w.port(), "/execute", exec_body("res", kShortPrompt).dump());
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(r.json()["code"], "CUDA_ERROR");
+    EXPECT_EQ(r.json()["retriable"], true);
+    const json health = json::parse(http_get(w.port(), "/health").body);
+    EXPECT_EQ(health["status"], "unhealthy") << health;
+    EXPECT_EQ(health["resident"], false) << health;
+    const HttpResponse again = http_post_json(w.port(), "/execute", exec_body("res2", kShortPrompt).dump());
+    EXPECT_EQ(again.status, 503) << again.body;
+    EXPECT_EQ(again.json()["code"], "CUDA_ERROR");
+}
+
 TEST(Faults, UnreadableModelFileExitsOne) {
     const ProcessResult r = run_worker_to_exit(
         {"--model", orcd::test::stories_model(), "--port", std::to_string(free_port()), "--device", "cpu"}, 20s,

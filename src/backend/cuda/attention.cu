@@ -23,11 +23,37 @@ constexpr uint32_t kMinKeysPerSplit = 256;
 
 __device__ __forceinline__ float neg_inf() { return -__int_as_float(0x7f800000); }
 
+// How a single query's keys are split: a function of the number of keys
+// only, so the same context always merges the same partial results.
+struct Split {
+    uint32_t n, keys;  // splits, keys per split
+};
+__device__ __forceinline__ Split split_for(uint32_t n_keys) {
+    if (n_keys <= kMinKeysPerSplit) return {1, 0xffffffffu};
+    uint32_t kps = kMinKeysPerSplit;
+    if ((n_keys + kps - 1) / kps > kMaxSplits) kps = ((n_keys + kMaxSplits - 1) / kMaxSplits + kTile - 1) / kTile * kTile;
+    return {(n_keys + kps - 1) / kps, kps};
+}
+
+// Splits the grid must hold for any context up to max_keys keys: below
+// kMaxSplits * kMinKeysPerSplit keys the count grows with the context, above
+// it is at most kMaxSplits (not monotone there, hence the bound).
+uint32_t max_splits_for(uint32_t max_keys) {
+    const uint32_t n = (max_keys + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
+    return n < 1 ? 1 : (n > kMaxSplits ? kMaxSplits : n);
+}
+
+__device__ __forceinline__ uint32_t position(uint32_t pos0, const uint32_t* dev_pos) {
+    return dev_pos ? pos0 + *dev_pos : pos0;
+}
+
+// With `split` (a single query), blockIdx.z is the key split; blocks past the
+// split count of the actual context leave before any barrier.
 template <bool kVec>
 __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const float* q, const __half* k,
-                                                          const __half* v, uint32_t pos0, uint32_t n_head,
-                                                          uint32_t n_head_kv, uint32_t head_dim, float scale,
-                                                          uint32_t keys_per_split, float* split_ws) {
+                                                          const __half* v, uint32_t pos_base, const uint32_t* dev_pos,
+                                                          uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
+                                                          float scale, bool split, float* split_ws) {
     extern __shared__ float smem[];
     float* qs = smem;
     float* acc = qs + head_dim;
@@ -36,7 +62,10 @@ __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const floa
 
     const uint32_t h = blockIdx.x, t = blockIdx.y, z = blockIdx.z;
     const uint32_t kvh = h / (n_head / n_head_kv);
-    const uint32_t n_keys = pos0 + t + 1;
+    const uint32_t n_keys = position(pos_base, dev_pos) + t + 1;
+    const Split sp = split ? split_for(n_keys) : Split{1, 0xffffffffu};
+    if (z >= sp.n) return;  // uniform across the block
+    const uint32_t keys_per_split = sp.keys;
     const uint32_t j_begin = z * keys_per_split;
     const uint32_t j_end = min(n_keys, j_begin + keys_per_split);
     const uint64_t row = uint64_t(n_head_kv) * head_dim;
@@ -87,8 +116,8 @@ __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const floa
         __syncthreads();  // p[] is rewritten by the next tile
     }
 
-    if (gridDim.z > 1) {
-        float* ws = split_ws + (uint64_t(h) * gridDim.z + z) * (head_dim + 2);
+    if (sp.n > 1) {
+        float* ws = split_ws + (uint64_t(h) * kMaxSplits + z) * (head_dim + 2);
         if (threadIdx.x == 0) {
             ws[0] = m;
             ws[1] = l;
@@ -100,9 +129,12 @@ __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const floa
     }
 }
 
-__global__ void attention_merge_kernel(float* out, const float* split_ws, uint32_t n_split, uint32_t head_dim) {
+__global__ void attention_merge_kernel(float* out, const float* split_ws, uint32_t pos_base, const uint32_t* dev_pos,
+                                       uint32_t head_dim) {
+    const uint32_t n_split = split_for(position(pos_base, dev_pos) + 1).n;
+    if (n_split == 1) return;  // the attention kernel wrote `out` itself
     const uint32_t h = blockIdx.x;
-    const float* ws = split_ws + uint64_t(h) * n_split * (head_dim + 2);
+    const float* ws = split_ws + uint64_t(h) * kMaxSplits * (head_dim + 2);
     float m = neg_inf();
     for (uint32_t z = 0; z < n_split; ++z) m = fmaxf(m, ws[uint64_t(z) * (head_dim + 2)]);
     float l = 0.0f;
@@ -127,7 +159,8 @@ uint64_t attention_split_floats(uint32_t n_head, uint32_t head_dim) {
 }
 
 void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v, uint32_t n_tokens, uint32_t pos0,
-               uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws, cudaStream_t stream) {
+               uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws, cudaStream_t stream,
+               const uint32_t* dev_pos, uint32_t max_keys) {
     if (n_tokens == 0) return;
     const float scale = 1.0f / std::sqrt(float(head_dim));
     const size_t smem = (2 * size_t(head_dim) + kTile + 32) * sizeof(float);
@@ -136,26 +169,19 @@ void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v,
     const bool vec = head_dim % 8 == 0;
 
     // A single query over a long context: split the keys so the whole GPU
-    // works on it. The split depends only on the context length, so the
-    // same step always merges the same partial results.
-    uint32_t n_split = 1, keys_per_split = 0xffffffffu;
-    const uint32_t n_keys = pos0 + 1;
-    if (n_tokens == 1 && split_ws != nullptr && n_keys > kMinKeysPerSplit) {
-        keys_per_split = kMinKeysPerSplit;
-        if ((n_keys + keys_per_split - 1) / keys_per_split > kMaxSplits)
-            keys_per_split = ((n_keys + kMaxSplits - 1) / kMaxSplits + kTile - 1) / kTile * kTile;
-        n_split = (n_keys + keys_per_split - 1) / keys_per_split;
-    }
+    // works on it (split_for, on the device, from the actual context).
+    const bool split = n_tokens == 1 && split_ws != nullptr;
+    const uint32_t n_split = split ? max_splits_for(dev_pos ? max_keys : pos0 + 1) : 1;
     const dim3 grid(n_head, n_tokens, n_split);
     if (vec)
-        attention_kernel<true><<<grid, kTile, smem, stream>>>(out, q, kh, vh, pos0, n_head, n_head_kv, head_dim, scale,
-                                                               keys_per_split, split_ws);
+        attention_kernel<true><<<grid, kTile, smem, stream>>>(out, q, kh, vh, pos0, dev_pos, n_head, n_head_kv,
+                                                               head_dim, scale, split, split_ws);
     else
-        attention_kernel<false><<<grid, kTile, smem, stream>>>(out, q, kh, vh, pos0, n_head, n_head_kv, head_dim,
-                                                                scale, keys_per_split, split_ws);
+        attention_kernel<false><<<grid, kTile, smem, stream>>>(out, q, kh, vh, pos0, dev_pos, n_head, n_head_kv,
+                                                                head_dim, scale, split, split_ws);
     check_launch("attention");
     if (n_split > 1) {
-        attention_merge_kernel<<<n_head, 128, 0, stream>>>(out, split_ws, n_split, head_dim);
+        attention_merge_kernel<<<n_head, 128, 0, stream>>>(out, split_ws, pos0, dev_pos, head_dim);
         check_launch("attention_merge");
     }
 }

@@ -41,12 +41,21 @@ __global__ void rmsnorm_kernel(float* out, const float* x, const float* w, uint3
     for (uint32_t i = threadIdx.x; i < n; i += blockDim.x) o[i] = xr[i] * scale * w[i];
 }
 
+__device__ __forceinline__ uint32_t position(uint32_t pos0, const uint32_t* dev_pos) {
+    return dev_pos ? pos0 + *dev_pos : pos0;
+}
+
+__global__ void set_step_kernel(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos) {
+    ids[0] = token;
+    *dev_pos = pos;
+}
+
 __global__ void rope_kernel(float* x, uint32_t n_heads, uint32_t head_dim, uint32_t rope_dim, uint32_t pos0,
-                            float freq_base) {
+                            const uint32_t* dev_pos, float freq_base) {
     // block: one token; threads walk (head, pair).
     const uint32_t t = blockIdx.x;
     const uint32_t pairs = rope_dim / 2;
-    const float pos = float(pos0 + t);
+    const float pos = float(position(pos0, dev_pos) + t);
     float* xt = x + uint64_t(t) * n_heads * head_dim;
     for (uint32_t k = threadIdx.x; k < n_heads * pairs; k += blockDim.x) {
         const uint32_t h = k / pairs, i = k % pairs;
@@ -83,7 +92,12 @@ __global__ void to_f16_kernel(__half* out, const float* x, uint64_t n) {
         out[i] = __float2half_rn(x[i]);
 }
 
-__global__ void store_kv_kernel(__half* kdst, __half* vdst, const float* k, const float* v, uint64_t n) {
+// kdst, vdst: the layer's K and V blocks at position 0; `row` elements per position.
+__global__ void store_kv_kernel(__half* kdst, __half* vdst, const float* k, const float* v, uint64_t n, uint64_t row,
+                                uint32_t pos0, const uint32_t* dev_pos) {
+    const uint64_t at = uint64_t(position(pos0, dev_pos)) * row;
+    kdst += at;
+    vdst += at;
     for (uint64_t i = blockIdx.x * uint64_t(blockDim.x) + threadIdx.x; i < n; i += uint64_t(gridDim.x) * blockDim.x) {
         kdst[i] = __float2half_rn(k[i]);
         vdst[i] = __float2half_rn(v[i]);
@@ -170,10 +184,15 @@ void rmsnorm(float* out, const float* x, const float* w, uint32_t n_rows, uint32
     check_launch("rmsnorm");
 }
 
+void set_step(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos, cudaStream_t stream) {
+    set_step_kernel<<<1, 1, 0, stream>>>(ids, dev_pos, token, pos);
+    check_launch("set_step");
+}
+
 void rope(float* x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim, uint32_t rope_dim, uint32_t pos0,
-          float freq_base, cudaStream_t stream) {
+          float freq_base, cudaStream_t stream, const uint32_t* dev_pos) {
     if (n_tokens == 0 || rope_dim < 2) return;
-    rope_kernel<<<n_tokens, 128, 0, stream>>>(x, n_heads, head_dim, rope_dim, pos0, freq_base);
+    rope_kernel<<<n_tokens, 128, 0, stream>>>(x, n_heads, head_dim, rope_dim, pos0, dev_pos, freq_base);
     check_launch("rope");
 }
 
@@ -202,12 +221,13 @@ void to_f16(f16_bits* out, const float* x, uint64_t n, cudaStream_t stream) {
 }
 
 void store_kv(f16_bits* cache, const KvLayout& layout, uint32_t layer, uint32_t pos, const float* k, const float* v,
-              uint32_t n_tokens, cudaStream_t stream) {
+              uint32_t n_tokens, cudaStream_t stream, const uint32_t* dev_pos) {
     const uint64_t n = uint64_t(n_tokens) * layout.row_elems();
     if (n == 0) return;
     __half* base = reinterpret_cast<__half*>(cache);
-    store_kv_kernel<<<grid_for(n), kThreads, 0, stream>>>(base + layout.offset(layer, 0, pos),
-                                                          base + layout.offset(layer, 1, pos), k, v, n);
+    store_kv_kernel<<<grid_for(n), kThreads, 0, stream>>>(base + layout.offset(layer, 0, 0),
+                                                          base + layout.offset(layer, 1, 0), k, v, n,
+                                                          layout.row_elems(), pos, dev_pos);
     check_launch("store_kv");
 }
 

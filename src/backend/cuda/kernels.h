@@ -26,9 +26,18 @@ void embedding(float* out, const void* table, gguf::TensorType type, uint64_t ro
 void rmsnorm(float* out, const float* x, const float* w, uint32_t n_rows, uint32_t n, float eps,
              cudaStream_t stream);
 
-// RoPE in place on x [n_tokens][n_heads][head_dim]; token t sits at pos0 + t.
+// Positions: the kernels that depend on the position take a host value
+// `pos0` plus, when `dev_pos` is given, the device word *dev_pos (read when
+// the kernel runs). The forward pass keeps the position in device memory
+// (set_step) so that one captured decode graph serves every step.
+
+// ids[0] = token, *dev_pos = pos: the per-step inputs of the forward pass.
+void set_step(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos, cudaStream_t stream);
+
+// RoPE in place on x [n_tokens][n_heads][head_dim]; token t sits at
+// pos0 (+ *dev_pos) + t.
 void rope(float* x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim, uint32_t rope_dim, uint32_t pos0,
-          float freq_base, cudaStream_t stream);
+          float freq_base, cudaStream_t stream, const uint32_t* dev_pos = nullptr);
 
 // out[i] = silu(gate[i]) * up[i] (out may alias gate).
 void swiglu(float* out, const float* gate, const float* up, uint64_t n, cudaStream_t stream);
@@ -43,9 +52,10 @@ void scale_temperature(float* x, uint64_t n, float temperature, cudaStream_t str
 void to_f16(f16_bits* out, const float* x, uint64_t n, cudaStream_t stream);
 
 // Writes n_tokens rows of K and V (each [n_tokens][n_head_kv * head_dim] F32)
-// into layer `layer` of the cache at positions [pos, pos + n_tokens), as F16.
+// into layer `layer` of the cache at positions [p, p + n_tokens), as F16,
+// with p = pos (+ *dev_pos).
 void store_kv(f16_bits* cache, const KvLayout& layout, uint32_t layer, uint32_t pos, const float* k, const float* v,
-              uint32_t n_tokens, cudaStream_t stream);
+              uint32_t n_tokens, cudaStream_t stream, const uint32_t* dev_pos = nullptr);
 
 // out[0] = index of the largest x[i], the lowest index on ties (NaN never
 // wins); out[1] = 1 when some x[i] is NaN, else 0.
@@ -62,8 +72,13 @@ void repetition_penalty(float* logits, uint32_t n_vocab, const int32_t* ids, uin
 // a long context, the keys are split across blocks (flash-decoding) and the
 // partial results merged in a fixed order; `split_ws` must then hold
 // attention_split_floats() floats (it may be null when n_tokens > 1).
+// The split depends only on the number of keys, and is computed on the
+// device: the grid holds enough splits for `max_keys` keys (with dev_pos;
+// without it, exactly pos0 + n_tokens), and blocks past the split count of
+// the actual context leave at once.
 void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v, uint32_t n_tokens, uint32_t pos0,
-               uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws, cudaStream_t stream);
+               uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws, cudaStream_t stream,
+               const uint32_t* dev_pos = nullptr, uint32_t max_keys = 0);
 uint64_t attention_split_floats(uint32_t n_head, uint32_t head_dim);
 
 }  // namespace orcd::cuda
