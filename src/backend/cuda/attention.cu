@@ -85,6 +85,9 @@ __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const floa
             const __half* kr = k + uint64_t(j) * row + uint64_t(kvh) * head_dim;
             float dot = 0.0f;
             if constexpr (kVec) {
+                // Unrolled so that several 16-byte loads of the key row are
+                // in flight; the products are still added in index order.
+#pragma unroll 4
                 for (uint32_t c = 0; c < head_dim; c += 8) {
                     const uint4 raw = *reinterpret_cast<const uint4*>(kr + c);
                     const __half2* h2 = reinterpret_cast<const __half2*>(&raw);
@@ -109,6 +112,8 @@ __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const floa
         for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
             float a = acc[d] * corr;
             const __half* vc = v + uint64_t(j0) * row + uint64_t(kvh) * head_dim + d;
+            // Unrolled for loads in flight; the sum stays in key order.
+#pragma unroll 8
             for (uint32_t jj = 0; jj < n_in; ++jj) a += p[jj] * __half2float(vc[uint64_t(jj) * row]);
             acc[d] = a;
         }

@@ -5,6 +5,7 @@
 #include "common/error.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <unordered_map>
 
@@ -76,6 +77,7 @@ CudaBackend::~CudaBackend() { release_all(); }
 
 void CudaBackend::release_all() {
     if (ctx_ && ctx_->stream) (void)cudaStreamSynchronize(ctx_->stream);
+    drop_decode_graph();
     sampler_.reset();
     gemm_.reset();
     split_ws_.reset();
@@ -96,6 +98,7 @@ CudaBackend::Activations CudaBackend::act_layout(const ModelConfig& c, uint32_t 
         return o;
     };
     const uint64_t qd = uint64_t(c.n_head) * c.head_dim, kvd = uint64_t(c.n_head_kv) * c.head_dim;
+    a.step = take(4);  // the position, read by the kernels (set_step)
     a.tokens = take(uint64_t(b) * 4);
     a.x = take(uint64_t(b) * c.n_embd * 4);
     a.xb = take(uint64_t(b) * c.n_embd * 4);
@@ -224,6 +227,25 @@ void CudaBackend::forward(const int32_t* tokens, uint32_t n, uint32_t pos) {
                                            std::to_string(cfg_.n_vocab) + ")");
     bind_device(ctx_->device);
     cudaStream_t s = ctx_->stream;
+    int32_t* ids = act<int32_t>(a_.tokens);
+    // A decode step's inputs travel as kernel arguments of set_step (no host
+    // copy); a prompt chunk's ids are copied, then set_step writes the
+    // position (and ids[0] again, the same value).
+    if (n > 1) ORCD_CUDA_CHECK(cudaMemcpyAsync(ids, tokens, uint64_t(n) * sizeof(int32_t), cudaMemcpyHostToDevice, s));
+    set_step(ids, act<uint32_t>(a_.step), tokens[0], pos, s);
+    if (n == 1 && decode_graph_ && graph_enabled_) {
+        count_launches(graph_launches_);
+        ORCD_CUDA_CHECK(cudaGraphLaunch(decode_graph_, s));
+        ++graph_steps_;
+        return;
+    }
+    encode(n, s);
+    // After the first plain decode step every kernel of the step is loaded,
+    // so the capture records launches only (it runs nothing).
+    if (n == 1 && graph_enabled_ && !graph_tried_) capture_decode_graph();
+}
+
+void CudaBackend::encode(uint32_t n, cudaStream_t s) {
     const ModelConfig& c = cfg_;
     const uint32_t E = c.n_embd;
     float* x = act<float>(a_.x);
@@ -235,35 +257,110 @@ void CudaBackend::forward(const int32_t* tokens, uint32_t n, uint32_t pos) {
     float* proj = act<float>(a_.proj);
     float* gate = act<float>(a_.gate);
     float* up = act<float>(a_.up);
-    int32_t* ids = act<int32_t>(a_.tokens);
+    const int32_t* ids = act<int32_t>(a_.tokens);
+    const uint32_t* P = act<uint32_t>(a_.step);
     f16_bits* x16 = x16_.as<f16_bits>();
     f16_bits* cache = kv_.as<f16_bits>();
 
-    ORCD_CUDA_CHECK(cudaMemcpyAsync(ids, tokens, uint64_t(n) * sizeof(int32_t), cudaMemcpyHostToDevice, s));
     embedding(x, tok_embd_, tok_embd_type_, E, ids, n, s);
     for (uint32_t l = 0; l < c.n_layer; ++l) {
         const Layer& L = layers_[l];
         rmsnorm(xb, x, L.attn_norm, n, E, c.rms_eps, s);
-        gemm_->matmul(q, xb, L.wq, n, x16);
-        gemm_->matmul(k, xb, L.wk, n, x16);
-        gemm_->matmul(v, xb, L.wv, n, x16);
-        rope(q, n, c.n_head, c.head_dim, c.rope_dim, pos, c.rope_freq_base, s);
-        rope(k, n, c.n_head_kv, c.head_dim, c.rope_dim, pos, c.rope_freq_base, s);
-        store_kv(cache, kv_layout_, l, pos, k, v, n, s);
-        attention(att, q, cache + kv_layout_.offset(l, 0, 0), cache + kv_layout_.offset(l, 1, 0), n, pos, c.n_head,
-                  c.n_head_kv, c.head_dim, split_ws_.as<float>(), s);
-        gemm_->matmul(proj, att, L.wo, n, x16);
-        add_inplace(x, proj, uint64_t(n) * E, s);
+        if (n == 1) {
+            matvec_qkv(q, k, v, xb, L.wq, L.wk, L.wv, s);
+        } else {
+            gemm_->matmul(q, xb, L.wq, n, x16);
+            gemm_->matmul(k, xb, L.wk, n, x16);
+            gemm_->matmul(v, xb, L.wv, n, x16);
+        }
+        rope_store_kv(q, k, v, cache, kv_layout_, l, n, c.n_head, c.rope_dim, c.rope_freq_base, 0, s, P);
+        attention(att, q, cache + kv_layout_.offset(l, 0, 0), cache + kv_layout_.offset(l, 1, 0), n, 0, c.n_head,
+                  c.n_head_kv, c.head_dim, split_ws_.as<float>(), s, P, kv_layout_.n_ctx);
+        // Batch 1 fuses the residual add and SwiGLU into the products (same
+        // bits as the separate kernels, fewer launches and passes).
+        if (n == 1) {
+            matvec_add(x, att, L.wo, s);
+        } else {
+            gemm_->matmul(proj, att, L.wo, n, x16);
+            add_inplace(x, proj, uint64_t(n) * E, s);
+        }
         rmsnorm(xb, x, L.ffn_norm, n, E, c.rms_eps, s);
-        gemm_->matmul(gate, xb, L.w_gate, n, x16);
-        gemm_->matmul(up, xb, L.w_up, n, x16);
-        swiglu(gate, gate, up, uint64_t(n) * c.n_ff, s);
-        gemm_->matmul(proj, gate, L.w_down, n, x16);
-        add_inplace(x, proj, uint64_t(n) * E, s);
+        if (n == 1 && L.w_gate.type == L.w_up.type) {
+            matvec_swiglu(gate, xb, L.w_gate, L.w_up, s);
+        } else {
+            gemm_->matmul(gate, xb, L.w_gate, n, x16);
+            gemm_->matmul(up, xb, L.w_up, n, x16);
+            swiglu(gate, gate, up, uint64_t(n) * c.n_ff, s);
+        }
+        if (n == 1) {
+            matvec_add(x, gate, L.w_down, s);
+        } else {
+            gemm_->matmul(proj, gate, L.w_down, n, x16);
+            add_inplace(x, proj, uint64_t(n) * E, s);
+        }
     }
     float* xlast = act<float>(a_.xlast);
     rmsnorm(xlast, x + uint64_t(n - 1) * E, output_norm_, 1, E, c.rms_eps, s);
     matvec(act<float>(a_.logits), xlast, output_, s);
+}
+
+void CudaBackend::capture_decode_graph() {
+    graph_tried_ = true;
+    std::string why;
+    std::vector<const char*> names;
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    // A private stream: nothing else (another backend on the shared stream)
+    // can slip work into the capture.
+    cudaStream_t cs = nullptr;
+    cudaError_t e = cudaStreamCreateWithFlags(&cs, cudaStreamNonBlocking);
+    if (e == cudaSuccess) e = cudaStreamBeginCapture(cs, cudaStreamCaptureModeThreadLocal);
+    if (e != cudaSuccess) {
+        why = std::string("begin capture: ") + cudaGetErrorName(e);
+    } else {
+        try {
+            LaunchRecording rec(&names);
+            encode(1, cs);
+        } catch (const Error& err) {
+            why = err.what();
+        }
+        e = cudaStreamEndCapture(cs, &graph);
+        if (why.empty() && e != cudaSuccess) why = std::string("end capture: ") + cudaGetErrorName(e);
+    }
+    if (why.empty()) {
+        e = cudaGraphInstantiate(&exec, graph, 0);
+        if (e != cudaSuccess) {
+            why = std::string("instantiate: ") + cudaGetErrorName(e);
+            exec = nullptr;
+        }
+    }
+    if (graph) (void)cudaGraphDestroy(graph);
+    if (cs) (void)cudaStreamDestroy(cs);
+    if (!why.empty()) {
+        // Capture errors are not sticky; clear them so that the next launch
+        // check does not report them. Decode keeps the plain launches.
+        (void)cudaGetLastError();
+        graph_error_ = why;
+        std::fprintf(stderr, "worker-orcd: CUDA decode graph not used (plain launches): %s\n", why.c_str());
+        return;
+    }
+    decode_graph_ = exec;
+    graph_launches_ = std::move(names);
+}
+
+void CudaBackend::drop_decode_graph() {
+    if (decode_graph_) (void)cudaGraphExecDestroy(decode_graph_);
+    decode_graph_ = nullptr;
+    graph_launches_.clear();
+    graph_tried_ = false;
+    graph_error_.clear();
+    graph_steps_ = 0;
+}
+
+std::string CudaBackend::decode_graph_status() const {
+    if (!graph_error_.empty()) return "plain launches: capture failed: " + graph_error_;
+    if (!graph_enabled_) return "disabled";
+    return decode_graph_ ? "graph" : "not captured yet";
 }
 
 const float* CudaBackend::device_logits() const { return loaded_ ? act<float>(a_.logits) : nullptr; }

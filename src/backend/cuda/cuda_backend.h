@@ -55,6 +55,19 @@ public:
     const CudaContext& context() const { return *ctx_; }
     bool job_buffer_held() const { return sampler_ && sampler_->holds_job_buffer(); }
 
+    // Decode steps (forward of one token) replay a CUDA graph of the whole
+    // step, captured after the first plain decode step of the model (when
+    // every kernel is loaded). The graph runs the same kernels with the same
+    // arguments in the same order as the plain launches: it only removes the
+    // launch cost. Disabling it (tests comparing both paths) makes decode
+    // steps launch kernel by kernel; the captured graph is kept.
+    void set_decode_graph_enabled(bool on) { graph_enabled_ = on; }
+    // "graph", "not captured yet", "disabled", or "plain launches: capture
+    // failed: <why>".
+    std::string decode_graph_status() const;
+    // Decode steps run through the graph since load.
+    uint64_t decode_graph_steps() const { return graph_steps_; }
+
 private:
     struct Layer {
         const float* attn_norm;
@@ -62,7 +75,7 @@ private:
         DeviceMatrix wq, wk, wv, wo, w_gate, w_up, w_down;
     };
     struct Activations {  // offsets into act_, in bytes
-        uint64_t tokens, x, xb, q, k, v, att, proj, gate, up, xlast, logits, total;
+        uint64_t step, tokens, x, xb, q, k, v, att, proj, gate, up, xlast, logits, total;
     };
     static Activations act_layout(const ModelConfig& cfg, uint32_t max_batch);
     static uint64_t x16_elems(const ModelConfig& cfg, uint32_t max_batch);
@@ -71,6 +84,12 @@ private:
         return reinterpret_cast<T*>(act_.as<uint8_t>() + off);
     }
     void release_all();
+    // Launches the forward pass of n tokens on `s`, reading the token ids and
+    // the position from the device (set_step), so the launches do not depend
+    // on the step: the decode graph is a capture of encode(1, ...).
+    void encode(uint32_t n, cudaStream_t s);
+    void capture_decode_graph();
+    void drop_decode_graph();
 
     std::shared_ptr<CudaContext> ctx_;  // first: outlives every buffer below
     ModelConfig cfg_;
@@ -90,6 +109,13 @@ private:
     std::vector<Layer> layers_;
     UploadStats load_stats_;
     std::string residency_error_;
+
+    cudaGraphExec_t decode_graph_ = nullptr;
+    std::vector<const char*> graph_launches_;  // the launch checks a replay counts
+    bool graph_enabled_ = true;
+    bool graph_tried_ = false;
+    std::string graph_error_;
+    uint64_t graph_steps_ = 0;
 };
 
 }  // namespace orcd::cuda

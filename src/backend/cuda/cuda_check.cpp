@@ -20,8 +20,23 @@ void throw_cuda_error(cudaError_t e, const char* expr, const char* file, int lin
                               expr + " at " + base_name(file) + ":" + std::to_string(line));
 }
 
+namespace {
+thread_local std::vector<const char*>* t_recording = nullptr;
+}  // namespace
+
+LaunchRecording::LaunchRecording(std::vector<const char*>* names) { t_recording = names; }
+LaunchRecording::~LaunchRecording() { t_recording = nullptr; }
+
+void count_launches(const std::vector<const char*>& names) {
+    for (const char* kernel : names)
+        if (fault::should_fail(fault::Point::KernelLaunch))
+            fail(ORCD_CUDA_ERROR, std::string("injected kernel launch failure in ") + kernel);
+}
+
 void check_launch(const char* kernel) {
-    if (fault::should_fail(fault::Point::KernelLaunch))
+    if (t_recording)
+        t_recording->push_back(kernel);
+    else if (fault::should_fail(fault::Point::KernelLaunch))
         fail(ORCD_CUDA_ERROR, std::string("injected kernel launch failure in ") + kernel);
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess)

@@ -5,6 +5,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include <vector>
+
 namespace orcd::cuda {
 
 [[noreturn]] void throw_cuda_error(cudaError_t e, const char* expr, const char* file, int line);
@@ -16,6 +18,20 @@ inline void check(cudaError_t e, const char* expr, const char* file, int line) {
 // After a kernel launch: the test-only KernelLaunch fault point, then the
 // launch error (bad configuration, missing image, sticky device error).
 void check_launch(const char* kernel);
+
+// While a CUDA graph is captured on this thread, check_launch() appends the
+// kernel names to `names` instead of counting the KernelLaunch fault point
+// (the launches of a capture do not run); each replay of the graph then
+// counts them through count_launches(), so the fault point sees the same
+// events with and without the graph.
+class LaunchRecording {
+public:
+    explicit LaunchRecording(std::vector<const char*>* names);
+    ~LaunchRecording();
+    LaunchRecording(const LaunchRecording&) = delete;
+    LaunchRecording& operator=(const LaunchRecording&) = delete;
+};
+void count_launches(const std::vector<const char*>& names);
 
 // Makes `device` current on the calling thread: the runtime's current device
 // is per thread, and the C API may be driven from several threads.

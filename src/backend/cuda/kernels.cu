@@ -1,6 +1,7 @@
 #include "backend/cuda/kernels.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/pointwise.cuh"
 #include "backend/cuda/reduce.cuh"
 
 #include <cuda_fp16.h>
@@ -34,10 +35,15 @@ __global__ void rmsnorm_kernel(float* out, const float* x, const float* w, uint3
     const float* xr = x + uint64_t(blockIdx.x) * n;
     float* o = out + uint64_t(blockIdx.x) * n;
     float ss = 0.0f;
+    // A decode step normalises one row with one block: unrolled so that a
+    // thread's loads overlap instead of paying the latency once per element
+    // (the sum stays in index order).
+#pragma unroll 4
     for (uint32_t i = threadIdx.x; i < n; i += blockDim.x) ss += xr[i] * xr[i];
     ss = block_sum(ss, scratch);
     // As the reference: one scale 1 / sqrt(mean + eps), then x * scale * w.
     const float scale = 1.0f / sqrtf(ss / float(n) + eps);
+#pragma unroll 4
     for (uint32_t i = threadIdx.x; i < n; i += blockDim.x) o[i] = xr[i] * scale * w[i];
 }
 
@@ -51,29 +57,60 @@ __global__ void set_step_kernel(int32_t* ids, uint32_t* dev_pos, int32_t token, 
 }
 
 __global__ void rope_kernel(float* x, uint32_t n_heads, uint32_t head_dim, uint32_t rope_dim, uint32_t pos0,
-                            const uint32_t* dev_pos, float freq_base) {
+                            float freq_base) {
     // block: one token; threads walk (head, pair).
     const uint32_t t = blockIdx.x;
     const uint32_t pairs = rope_dim / 2;
-    const float pos = float(position(pos0, dev_pos) + t);
+    const float pos = float(pos0 + t);
     float* xt = x + uint64_t(t) * n_heads * head_dim;
     for (uint32_t k = threadIdx.x; k < n_heads * pairs; k += blockDim.x) {
         const uint32_t h = k / pairs, i = k % pairs;
-        const float freq = powf(freq_base, -float(2 * i) / float(rope_dim));
-        const float theta = pos * freq;
-        float s, c;
-        sincosf(theta, &s, &c);
         float* p = xt + uint64_t(h) * head_dim + 2 * i;
         const float a = p[0], b = p[1];
-        p[0] = a * c - b * s;
-        p[1] = a * s + b * c;
+        rope_pair(a, b, pos, i, rope_dim, freq_base, p[0], p[1]);
+    }
+}
+
+// rope() of q and k plus store_kv() in one launch, one block per token. The
+// rotated k goes straight to the cache (k itself is left as it was); each
+// thread computes the pair of the element it stores, so no thread reads
+// what another writes.
+__global__ void rope_store_kernel(float* q, const float* k, const float* v, __half* kc, __half* vc, uint32_t n_head,
+                                  uint32_t n_head_kv, uint32_t head_dim, uint32_t rope_dim, uint32_t pos0,
+                                  const uint32_t* dev_pos, float freq_base) {
+    const uint32_t t = blockIdx.x;
+    const uint32_t p = position(pos0, dev_pos) + t;
+    const float pos = float(p);
+    const uint32_t pairs = rope_dim / 2;
+    float* qt = q + uint64_t(t) * n_head * head_dim;
+    for (uint32_t j = threadIdx.x; j < n_head * pairs; j += blockDim.x) {
+        const uint32_t h = j / pairs, i = j % pairs;
+        float* e = qt + uint64_t(h) * head_dim + 2 * i;
+        const float a = e[0], b = e[1];
+        rope_pair(a, b, pos, i, rope_dim, freq_base, e[0], e[1]);
+    }
+    const uint64_t row = uint64_t(n_head_kv) * head_dim;
+    const float* kt = k + uint64_t(t) * row;
+    const float* vt = v + uint64_t(t) * row;
+    __half* kd = kc + uint64_t(p) * row;
+    __half* vd = vc + uint64_t(p) * row;
+    for (uint32_t e = threadIdx.x; e < row; e += blockDim.x) {
+        const uint32_t d = e % head_dim;
+        float val = kt[e];
+        if (d < 2 * pairs) {
+            const uint32_t e0 = e - (d & 1);
+            float o0, o1;
+            rope_pair(kt[e0], kt[e0 + 1], pos, d / 2, rope_dim, freq_base, o0, o1);
+            val = (d & 1) ? o1 : o0;
+        }
+        kd[e] = __float2half_rn(val);
+        vd[e] = __float2half_rn(vt[e]);
     }
 }
 
 __global__ void swiglu_kernel(float* out, const float* gate, const float* up, uint64_t n) {
     for (uint64_t i = blockIdx.x * uint64_t(blockDim.x) + threadIdx.x; i < n; i += uint64_t(gridDim.x) * blockDim.x) {
-        const float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+        out[i] = silu_mul(gate[i], up[i]);
     }
 }
 
@@ -92,12 +129,7 @@ __global__ void to_f16_kernel(__half* out, const float* x, uint64_t n) {
         out[i] = __float2half_rn(x[i]);
 }
 
-// kdst, vdst: the layer's K and V blocks at position 0; `row` elements per position.
-__global__ void store_kv_kernel(__half* kdst, __half* vdst, const float* k, const float* v, uint64_t n, uint64_t row,
-                                uint32_t pos0, const uint32_t* dev_pos) {
-    const uint64_t at = uint64_t(position(pos0, dev_pos)) * row;
-    kdst += at;
-    vdst += at;
+__global__ void store_kv_kernel(__half* kdst, __half* vdst, const float* k, const float* v, uint64_t n) {
     for (uint64_t i = blockIdx.x * uint64_t(blockDim.x) + threadIdx.x; i < n; i += uint64_t(gridDim.x) * blockDim.x) {
         kdst[i] = __float2half_rn(k[i]);
         vdst[i] = __float2half_rn(v[i]);
@@ -190,10 +222,22 @@ void set_step(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos, cuda
 }
 
 void rope(float* x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim, uint32_t rope_dim, uint32_t pos0,
-          float freq_base, cudaStream_t stream, const uint32_t* dev_pos) {
+          float freq_base, cudaStream_t stream) {
     if (n_tokens == 0 || rope_dim < 2) return;
-    rope_kernel<<<n_tokens, 128, 0, stream>>>(x, n_heads, head_dim, rope_dim, pos0, dev_pos, freq_base);
+    rope_kernel<<<n_tokens, 128, 0, stream>>>(x, n_heads, head_dim, rope_dim, pos0, freq_base);
     check_launch("rope");
+}
+
+void rope_store_kv(float* q, const float* k, const float* v, f16_bits* cache, const KvLayout& layout, uint32_t layer,
+                   uint32_t n_tokens, uint32_t n_head, uint32_t rope_dim, float freq_base, uint32_t pos0,
+                   cudaStream_t stream, const uint32_t* dev_pos) {
+    if (n_tokens == 0) return;
+    __half* base = reinterpret_cast<__half*>(cache);
+    rope_store_kernel<<<n_tokens, kThreads, 0, stream>>>(q, k, v, base + layout.offset(layer, 0, 0),
+                                                         base + layout.offset(layer, 1, 0), n_head, layout.n_head_kv,
+                                                         layout.head_dim, rope_dim, pos0, dev_pos,
+                                                         freq_base);
+    check_launch("rope_store_kv");
 }
 
 void swiglu(float* out, const float* gate, const float* up, uint64_t n, cudaStream_t stream) {
@@ -221,13 +265,12 @@ void to_f16(f16_bits* out, const float* x, uint64_t n, cudaStream_t stream) {
 }
 
 void store_kv(f16_bits* cache, const KvLayout& layout, uint32_t layer, uint32_t pos, const float* k, const float* v,
-              uint32_t n_tokens, cudaStream_t stream, const uint32_t* dev_pos) {
+              uint32_t n_tokens, cudaStream_t stream) {
     const uint64_t n = uint64_t(n_tokens) * layout.row_elems();
     if (n == 0) return;
     __half* base = reinterpret_cast<__half*>(cache);
-    store_kv_kernel<<<grid_for(n), kThreads, 0, stream>>>(base + layout.offset(layer, 0, 0),
-                                                          base + layout.offset(layer, 1, 0), k, v, n,
-                                                          layout.row_elems(), pos, dev_pos);
+    store_kv_kernel<<<grid_for(n), kThreads, 0, stream>>>(base + layout.offset(layer, 0, pos),
+                                                          base + layout.offset(layer, 1, pos), k, v, n);
     check_launch("store_kv");
 }
 

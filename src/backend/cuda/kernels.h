@@ -34,10 +34,17 @@ void rmsnorm(float* out, const float* x, const float* w, uint32_t n_rows, uint32
 // ids[0] = token, *dev_pos = pos: the per-step inputs of the forward pass.
 void set_step(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos, cudaStream_t stream);
 
-// RoPE in place on x [n_tokens][n_heads][head_dim]; token t sits at
-// pos0 (+ *dev_pos) + t.
+// RoPE in place on x [n_tokens][n_heads][head_dim]; token t sits at pos0 + t.
 void rope(float* x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim, uint32_t rope_dim, uint32_t pos0,
-          float freq_base, cudaStream_t stream, const uint32_t* dev_pos = nullptr);
+          float freq_base, cudaStream_t stream);
+
+// rope() of q ([n_tokens][n_head][head_dim], in place) and of k, then
+// store_kv() of the rotated k and of v, in one launch with the same floats
+// as the three separate calls (which remain as the tested reference). k
+// itself is not modified. Token t sits at pos0 (+ *dev_pos) + t.
+void rope_store_kv(float* q, const float* k, const float* v, f16_bits* cache, const KvLayout& layout, uint32_t layer,
+                   uint32_t n_tokens, uint32_t n_head, uint32_t rope_dim, float freq_base, uint32_t pos0,
+                   cudaStream_t stream, const uint32_t* dev_pos = nullptr);
 
 // out[i] = silu(gate[i]) * up[i] (out may alias gate).
 void swiglu(float* out, const float* gate, const float* up, uint64_t n, cudaStream_t stream);
@@ -52,10 +59,9 @@ void scale_temperature(float* x, uint64_t n, float temperature, cudaStream_t str
 void to_f16(f16_bits* out, const float* x, uint64_t n, cudaStream_t stream);
 
 // Writes n_tokens rows of K and V (each [n_tokens][n_head_kv * head_dim] F32)
-// into layer `layer` of the cache at positions [p, p + n_tokens), as F16,
-// with p = pos (+ *dev_pos).
+// into layer `layer` of the cache at positions [pos, pos + n_tokens), as F16.
 void store_kv(f16_bits* cache, const KvLayout& layout, uint32_t layer, uint32_t pos, const float* k, const float* v,
-              uint32_t n_tokens, cudaStream_t stream, const uint32_t* dev_pos = nullptr);
+              uint32_t n_tokens, cudaStream_t stream);
 
 // out[0] = index of the largest x[i], the lowest index on ties (NaN never
 // wins); out[1] = 1 when some x[i] is NaN, else 0.

@@ -32,11 +32,21 @@ struct DeviceMatrix {
     const void* data = nullptr;
 };
 
-// Batch-1 product (decode): one warp per output row streams the row with
-// 16-byte loads (when the row length and address allow it) and sums in a
-// fixed order: each lane over its strided chunks in index order, then a
-// butterfly across the warp. Bandwidth-bound by design.
+// Batch-1 products (decode), bandwidth-bound by design: a block of 256
+// threads streams 4 rows with 16-byte loads (when the row length and
+// addresses allow it) and sums in a fixed order: each thread over its strided
+// chunks in index order, a butterfly across each warp, the 8 warp sums in
+// warp order. A row gets the same bits in every variant below, so the fused
+// variants equal the unfused sequence bit for bit.
+//   matvec:        y = W x
+//   matvec_add:    y = y + W x                (the residual add fused)
+//   matvec_qkv:    q = Wq x, k = Wk x, v = Wv x in one launch
+//   matvec_swiglu: out = silu(Wg x) * (Wu x)  (as swiglu(); Wg, Wu of one type and shape)
 void matvec(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream);
+void matvec_add(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream);
+void matvec_qkv(float* q, float* k, float* v, const float* x, const DeviceMatrix& Wq, const DeviceMatrix& Wk,
+                const DeviceMatrix& Wv, cudaStream_t stream);
+void matvec_swiglu(float* out, const float* x, const DeviceMatrix& Wg, const DeviceMatrix& Wu, cudaStream_t stream);
 
 // cuBLAS in a deterministic configuration: its own handle bound to the
 // stream, a fixed workspace from the tracked allocator (no allocation inside

@@ -1,94 +1,257 @@
+// The batch-1 matrix-vector products of a decode step. Batch 1 reads every
+// weight once per token, so the kernel exists to keep HBM busy: a block of
+// 256 threads owns kDots rows, every thread issues all its 16-byte weight
+// loads for two column sweeps (2 * kDots independent loads) before the first
+// multiply, and the activation chunk it multiplies is loaded once for all
+// kDots rows. Grids have thousands of blocks, several per SM.
+//
+// Sums have a fixed order: each thread adds its chunks (columns tid*per +
+// k*256*per, k = 0, 1, ...) in index order, a warp butterfly combines the 32
+// lanes, and one thread per row adds the 8 warp sums in warp order. No
+// atomics. The same row of the same matrix gets the same bits whichever
+// fused variant (QKV, SwiGLU, residual) computes it, so fusing changes no
+// result.
 #include "backend/cuda/matmul.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/pointwise.cuh"
 #include "backend/cuda/reduce.cuh"
 #include "common/error.h"
 
 #include <cuda_fp16.h>
 
+#include <climits>
+#include <initializer_list>
+#include <string>
+
 namespace orcd::cuda {
 namespace {
 
-constexpr int kThreads = 256;  // 8 warps = 8 rows per block
+constexpr int kThreads = 256;
+constexpr int kWarps = kThreads / 32;
+constexpr int kDots = 4;  // row products per block
 
-__device__ __forceinline__ float dot16(const uint4& raw, const float* x, const __half*) {
+enum class Epilogue { Store, Add, SwiGlu };
+
+// Up to three matrices of the same type and row length, multiplied by the
+// same x in one launch (Q, K, V). Blocks [block_begin, next block_begin) work
+// on segment s. SwiGlu uses one segment: w = gate, w_up = up.
+struct Segment {
+    const void* w;
+    float* y;
+    uint32_t rows;
+    uint32_t block_begin;
+};
+struct Args {
+    Segment seg[3];
+    const void* w_up;
+    const float* x;
+    uint32_t cols;
+};
+
+// Products of one 16-byte weight chunk with its activations, in element order.
+__device__ __forceinline__ float dot_chunk(const uint4& raw, const float* xs, const __half*) {
     const __half2* h2 = reinterpret_cast<const __half2*>(&raw);
-    const float4 xa = *reinterpret_cast<const float4*>(x);
-    const float4 xb = *reinterpret_cast<const float4*>(x + 4);
     const float2 w0 = __half22float2(h2[0]), w1 = __half22float2(h2[1]);
     const float2 w2 = __half22float2(h2[2]), w3 = __half22float2(h2[3]);
-    float s = w0.x * xa.x;
-    s += w0.y * xa.y;
-    s += w1.x * xa.z;
-    s += w1.y * xa.w;
-    s += w2.x * xb.x;
-    s += w2.y * xb.y;
-    s += w3.x * xb.z;
-    s += w3.y * xb.w;
+    float s = w0.x * xs[0];
+    s += w0.y * xs[1];
+    s += w1.x * xs[2];
+    s += w1.y * xs[3];
+    s += w2.x * xs[4];
+    s += w2.y * xs[5];
+    s += w3.x * xs[6];
+    s += w3.y * xs[7];
     return s;
 }
 
-__device__ __forceinline__ float dot16(const uint4& raw, const float* x, const float*) {
+__device__ __forceinline__ float dot_chunk(const uint4& raw, const float* xs, const float*) {
     const float4 w = *reinterpret_cast<const float4*>(&raw);
-    const float4 xa = *reinterpret_cast<const float4*>(x);
-    float s = w.x * xa.x;
-    s += w.y * xa.y;
-    s += w.z * xa.z;
-    s += w.w * xa.w;
+    float s = w.x * xs[0];
+    s += w.y * xs[1];
+    s += w.z * xs[2];
+    s += w.w * xs[3];
     return s;
 }
 
 __device__ __forceinline__ float to_float(__half h) { return __half2float(h); }
 __device__ __forceinline__ float to_float(float f) { return f; }
 
-template <typename T, bool kVec>
-__global__ void __launch_bounds__(kThreads) matvec_kernel(float* __restrict__ y, const float* __restrict__ x,
-                                                          const T* __restrict__ W, uint32_t rows, uint32_t cols) {
-    const uint32_t lane = threadIdx.x & 31;
-    const uint32_t r = blockIdx.x * (kThreads / 32) + (threadIdx.x >> 5);
-    if (r >= rows) return;  // whole warps leave together: the shuffles stay full
-    const T* w = W + uint64_t(r) * cols;
-    float sum = 0.0f;
+template <typename T, bool kVec, Epilogue kEpi>
+__global__ void __launch_bounds__(kThreads) matvec_kernel(const Args a) {
+    // SwiGLU: the first half of the products are gate rows, the second half
+    // the same rows of up.
+    constexpr int kOut = kEpi == Epilogue::SwiGlu ? kDots / 2 : kDots;
+    __shared__ float part[kDots][kWarps];
+
+    Segment g = a.seg[0];
+    if (blockIdx.x >= a.seg[1].block_begin) g = a.seg[1];
+    if (blockIdx.x >= a.seg[2].block_begin) g = a.seg[2];
+    const uint32_t cols = a.cols;
+    const uint32_t r0 = (blockIdx.x - g.block_begin) * kOut;
+
+    // Rows past the end repeat the last row (their results are dropped), so
+    // every thread runs the same loop and the barriers stay uniform.
+    const T* w[kDots];
+#pragma unroll
+    for (int i = 0; i < kDots; ++i) {
+        const uint32_t r = min(r0 + uint32_t(i % kOut), g.rows - 1);
+        const void* base = (kEpi == Epilogue::SwiGlu && i >= kOut) ? a.w_up : g.w;
+        w[i] = static_cast<const T*>(base) + uint64_t(r) * cols;
+    }
+    const float* __restrict__ x = a.x;
+
+    float acc[kDots];
+#pragma unroll
+    for (int i = 0; i < kDots; ++i) acc[i] = 0.0f;
+
     if constexpr (kVec) {
         constexpr uint32_t kPer = 16 / sizeof(T);
-        // Unrolled so several 16-byte loads are in flight per lane; the sum
-        // still runs over the chunks in index order.
-#pragma unroll 4
-        for (uint32_t c = lane * kPer; c < cols; c += 32 * kPer) {
-            const uint4 raw = __ldcs(reinterpret_cast<const uint4*>(w + c));
-            sum += dot16(raw, x + c, static_cast<const T*>(nullptr));
+        constexpr uint32_t kSweep = kThreads * kPer;
+        for (uint32_t c0 = threadIdx.x * kPer; c0 < cols; c0 += 2 * kSweep) {
+            const uint32_t c1 = c0 + kSweep;
+            const bool has1 = c1 < cols;
+            // All weight loads first: 2 * kDots requests in flight per thread.
+            uint4 w0[kDots], w1[kDots];
+#pragma unroll
+            for (int i = 0; i < kDots; ++i) w0[i] = __ldcs(reinterpret_cast<const uint4*>(w[i] + c0));
+#pragma unroll
+            for (int i = 0; i < kDots; ++i)
+                w1[i] = has1 ? __ldcs(reinterpret_cast<const uint4*>(w[i] + c1)) : make_uint4(0, 0, 0, 0);
+            float xs[kPer];
+#pragma unroll
+            for (uint32_t e = 0; e < kPer; e += 4) *reinterpret_cast<float4*>(xs + e) = *reinterpret_cast<const float4*>(x + c0 + e);
+#pragma unroll
+            for (int i = 0; i < kDots; ++i) acc[i] += dot_chunk(w0[i], xs, static_cast<const T*>(nullptr));
+            if (has1) {
+#pragma unroll
+                for (uint32_t e = 0; e < kPer; e += 4)
+                    *reinterpret_cast<float4*>(xs + e) = *reinterpret_cast<const float4*>(x + c1 + e);
+#pragma unroll
+                for (int i = 0; i < kDots; ++i) acc[i] += dot_chunk(w1[i], xs, static_cast<const T*>(nullptr));
+            }
         }
     } else {
-        for (uint32_t c = lane; c < cols; c += 32) sum += to_float(w[c]) * x[c];
+        for (uint32_t c = threadIdx.x; c < cols; c += kThreads) {
+            const float xv = x[c];
+#pragma unroll
+            for (int i = 0; i < kDots; ++i) acc[i] += to_float(w[i][c]) * xv;
+        }
     }
-    sum = warp_sum(sum);
-    if (lane == 0) y[r] = sum;
+
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int i = 0; i < kDots; ++i) {
+        const float v = warp_sum(acc[i]);
+        if (lane == 0) part[i][warp] = v;
+    }
+    __syncthreads();
+    if (threadIdx.x < uint32_t(kOut)) {
+        const uint32_t o = threadIdx.x, r = r0 + o;
+        if (r < g.rows) {
+            float s = 0.0f;
+            for (int k = 0; k < kWarps; ++k) s += part[o][k];
+            if constexpr (kEpi == Epilogue::Store) {
+                g.y[r] = s;
+            } else if constexpr (kEpi == Epilogue::Add) {
+                g.y[r] = g.y[r] + s;  // the residual add of kernels.cu, x + proj
+            } else {
+                float u = 0.0f;
+                for (int k = 0; k < kWarps; ++k) u += part[o + kOut][k];
+                g.y[r] = silu_mul(s, u);  // as swiglu() in kernels.cu
+            }
+        }
+    }
 }
 
-template <typename T>
-void launch(float* y, const float* x, const T* w, uint32_t rows, uint32_t cols, cudaStream_t stream) {
-    constexpr uint32_t kPer = 16 / sizeof(T);
-    const bool vec = cols % kPer == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0 &&
-                     reinterpret_cast<uintptr_t>(x) % 16 == 0;
-    const unsigned grid = (rows + kThreads / 32 - 1) / (kThreads / 32);
+uint32_t checked_rows(const DeviceMatrix& W) {
+    if (W.ne0 > 0xffffffffull || W.ne1 > 0x7fffffffull) fail(ORCD_INTERNAL, "matvec: matrix too large");
+    if (W.type != gguf::TensorType::F32 && W.type != gguf::TensorType::F16)
+        fail(ORCD_INTERNAL, std::string("matvec: unsupported weight type ") + gguf::tensor_type_name(W.type));
+    return uint32_t(W.ne1);
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+template <Epilogue kEpi, typename T>
+void launch_typed(const Args& a, bool vec, unsigned grid, cudaStream_t stream) {
     if (vec)
-        matvec_kernel<T, true><<<grid, kThreads, 0, stream>>>(y, x, w, rows, cols);
+        matvec_kernel<T, true, kEpi><<<grid, kThreads, 0, stream>>>(a);
     else
-        matvec_kernel<T, false><<<grid, kThreads, 0, stream>>>(y, x, w, rows, cols);
+        matvec_kernel<T, false, kEpi><<<grid, kThreads, 0, stream>>>(a);
+}
+
+// One launch over the segments of `a` (all of type `type`); `ws` lists every
+// weight pointer for the 16-byte path's alignment check.
+template <Epilogue kEpi>
+void launch(Args a, uint32_t n_seg, gguf::TensorType type, std::initializer_list<const void*> ws,
+            cudaStream_t stream, const char* name) {
+    constexpr uint32_t kOut = kEpi == Epilogue::SwiGlu ? kDots / 2 : kDots;
+    uint32_t blocks = 0;
+    for (uint32_t s = 0; s < 3; ++s) {
+        if (s < n_seg) {
+            a.seg[s].block_begin = blocks;
+            blocks += (a.seg[s].rows + kOut - 1) / kOut;
+        } else {
+            a.seg[s].block_begin = UINT_MAX;
+        }
+    }
+    if (blocks == 0) return;
+    const uint32_t per = type == gguf::TensorType::F16 ? 8 : 4;
+    bool vec = a.cols % per == 0 && aligned16(a.x);
+    for (const void* w : ws) vec = vec && aligned16(w);
+    if (type == gguf::TensorType::F16)
+        launch_typed<kEpi, __half>(a, vec, blocks, stream);
+    else
+        launch_typed<kEpi, float>(a, vec, blocks, stream);
+    check_launch(name);
+}
+
+Args args_for(const float* x, uint32_t cols) {
+    Args a{};
+    a.x = x;
+    a.cols = cols;
+    return a;
 }
 
 }  // namespace
 
 void matvec(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream) {
-    if (W.ne0 > 0xffffffffull || W.ne1 > 0x7fffffffull) fail(ORCD_INTERNAL, "matvec: matrix too large");
-    const uint32_t rows = uint32_t(W.ne1), cols = uint32_t(W.ne0);
-    if (rows == 0) return;
-    switch (W.type) {
-        case gguf::TensorType::F32: launch(y, x, static_cast<const float*>(W.data), rows, cols, stream); break;
-        case gguf::TensorType::F16: launch(y, x, static_cast<const __half*>(W.data), rows, cols, stream); break;
-        default: fail(ORCD_INTERNAL, std::string("matvec: unsupported weight type ") + gguf::tensor_type_name(W.type));
+    Args a = args_for(x, uint32_t(W.ne0));
+    a.seg[0] = Segment{W.data, y, checked_rows(W), 0};
+    launch<Epilogue::Store>(a, 1, W.type, {W.data}, stream, "matvec");
+}
+
+void matvec_add(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream) {
+    Args a = args_for(x, uint32_t(W.ne0));
+    a.seg[0] = Segment{W.data, y, checked_rows(W), 0};
+    launch<Epilogue::Add>(a, 1, W.type, {W.data}, stream, "matvec_add");
+}
+
+void matvec_qkv(float* q, float* k, float* v, const float* x, const DeviceMatrix& Wq, const DeviceMatrix& Wk,
+                const DeviceMatrix& Wv, cudaStream_t stream) {
+    if (Wq.type != Wk.type || Wq.type != Wv.type || Wq.ne0 != Wk.ne0 || Wq.ne0 != Wv.ne0) {
+        // Mixed types or lengths cannot share one kernel instance: the same
+        // kernel, one launch per matrix (same bits per row).
+        matvec(q, x, Wq, stream);
+        matvec(k, x, Wk, stream);
+        matvec(v, x, Wv, stream);
+        return;
     }
-    check_launch("matvec");
+    Args a = args_for(x, uint32_t(Wq.ne0));
+    a.seg[0] = Segment{Wq.data, q, checked_rows(Wq), 0};
+    a.seg[1] = Segment{Wk.data, k, checked_rows(Wk), 0};
+    a.seg[2] = Segment{Wv.data, v, checked_rows(Wv), 0};
+    launch<Epilogue::Store>(a, 3, Wq.type, {Wq.data, Wk.data, Wv.data}, stream, "matvec_qkv");
+}
+
+void matvec_swiglu(float* out, const float* x, const DeviceMatrix& Wg, const DeviceMatrix& Wu, cudaStream_t stream) {
+    if (Wg.type != Wu.type || Wg.ne0 != Wu.ne0 || Wg.ne1 != Wu.ne1)
+        fail(ORCD_INTERNAL, "matvec_swiglu: gate and up matrices differ in type or shape");
+    Args a = args_for(x, uint32_t(Wg.ne0));
+    a.seg[0] = Segment{Wg.data, out, checked_rows(Wg), 0};
+    a.w_up = Wu.data;
+    launch<Epilogue::SwiGlu>(a, 1, Wg.type, {Wg.data, Wu.data}, stream, "matvec_swiglu");
 }
 
 }  // namespace orcd::cuda

@@ -201,7 +201,10 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
     if (!history_) history_ = alloc_.alloc(job_bytes(history_cap_), MemCategory::Sampling, AllocPhase::Job);
 
     float* work = work_.as<float>();
-    ORCD_CUDA_CHECK(cudaMemcpyAsync(work, logits, uint64_t(n_vocab_) * 4, cudaMemcpyDeviceToDevice, stream_));
+    // Greedy without a penalty only reads the logits: no working copy.
+    const bool reads_only = cfg.temperature == 0.0f && window_.empty();
+    if (!reads_only)
+        ORCD_CUDA_CHECK(cudaMemcpyAsync(work, logits, uint64_t(n_vocab_) * 4, cudaMemcpyDeviceToDevice, stream_));
     if (!window_.empty()) {
         ORCD_CUDA_CHECK(cudaMemcpyAsync(history_.get(), window_.data(), window_.size() * sizeof(int32_t),
                                         cudaMemcpyHostToDevice, stream_));
@@ -210,7 +213,7 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
     }
     int32_t result[2] = {0, 0};
     if (cfg.temperature == 0.0f) {
-        argmax(result_.as<int32_t>(), work, n_vocab_, stream_);
+        argmax(result_.as<int32_t>(), reads_only ? logits : work, n_vocab_, stream_);
     } else {
         scale_temperature(work, n_vocab_, cfg.temperature, stream_);
         size_t temp_bytes = sort_temp_bytes_;
