@@ -20,6 +20,7 @@ done
 mkdir -p "$out"
 [[ -f .gpu-carry/bundle.tar.xz ]] && tar -xJf .gpu-carry/bundle.tar.xz
 export ORCD_SHARED_DIR=$root/gpu-data
+[[ -z "${ORCD_COMMIT:-}" && -f build/commit.txt ]] && export ORCD_COMMIT=$(cat build/commit.txt)
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 # CTest's files name the build machine's paths: make them resolve here.
 src_root=$(cat build/source-root.txt 2>/dev/null || echo "$root")

@@ -7,6 +7,7 @@ its tests were skipped (the GPU tests say "skipped: no CUDA device")."""
 import argparse
 import datetime
 import json
+import os
 import re
 import subprocess
 import sys
@@ -27,7 +28,7 @@ def machine(root):
     name, driver = (gpu.split(", ") + [""])[:2] if gpu else ("no CUDA device", "")
     cuda = sh("nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\\([0-9.]*\\).*/\\1/p' | head -1")
     return {
-        "commit": sh(f"git -C '{root}' rev-parse HEAD") or "unknown",
+        "commit": os.environ.get("ORCD_COMMIT") or sh(f"git -C '{root}' rev-parse --verify -q HEAD") or "unknown",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "gpu": name,
         "driver": driver or "n/a",
