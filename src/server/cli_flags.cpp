@@ -52,6 +52,7 @@ std::string usage() {
            "  --device cpu|cuda            backend (default cuda)\n"
            "  --gpu-device N               CUDA device ordinal (implies --device cuda)\n"
            "  --cpu-threads N              CPU backend threads, 0 = all cores (default 0)\n"
+           "  --load-chunk-mb N            host-to-device staging chunk while loading (default 16)\n"
            "  --bind ADDR                  listen address (default 127.0.0.1)\n"
            "  --ctx-size N                 KV cache positions (default: the model's context)\n"
            "  --max-tokens-out N           largest max_tokens a request may ask (default 2048)\n"
@@ -80,7 +81,7 @@ Config parse_flags(int argc, const char* const* argv) {
     }
 
     static const char* const known[] = {"--model", "--port", "--worker-id", "--device", "--gpu-device",
-                                        "--cpu-threads", "--bind", "--ctx-size", "--max-tokens-out",
+                                        "--cpu-threads", "--load-chunk-mb", "--bind", "--ctx-size", "--max-tokens-out",
                                         "--inference-timeout-sec", "--shutdown-timeout-sec", "--log-format"};
     for (const auto& [name, value] : values) {
         bool ok = false;
@@ -128,6 +129,8 @@ Config parse_flags(int argc, const char* const* argv) {
         cfg.gpu_index = static_cast<int32_t>(parse_int("--gpu-device", *gpu, 0, 1023));
     }
     if (auto v = take("--cpu-threads")) cfg.cpu_threads = static_cast<int32_t>(parse_int("--cpu-threads", *v, 0, 1024));
+    if (auto v = take("--load-chunk-mb"))
+        cfg.load_chunk_bytes = static_cast<uint64_t>(parse_int("--load-chunk-mb", *v, 1, 1024)) << 20;
 
     if (auto v = take("--bind")) {
         boost::system::error_code ec;

@@ -20,6 +20,7 @@ struct Config {
     orcd_device_kind device = ORCD_DEVICE_CUDA;
     int32_t gpu_index = 0;
     int32_t cpu_threads = 0;        // CPU backend threads; 0 = all cores
+    uint64_t load_chunk_bytes = 16ull << 20;  // staging chunk of the weight upload
     std::string bind = "127.0.0.1";
     uint32_t ctx_size = 0;          // 0 = the model's context
     uint32_t max_tokens_out = 2048;

@@ -36,6 +36,7 @@ LoadedModel load_model(const Config& cfg, Logger& log) {
                                   {"ctx_size", cfg.ctx_size}});
     orcd_model_params mp = orcd_model_default_params();
     mp.n_ctx = cfg.ctx_size;
+    mp.load_chunk_bytes = cfg.load_chunk_bytes;
     mp.progress = &log_progress;
     mp.progress_user = &log;
     Model model = Model::load(device, cfg.model_path, mp);

@@ -69,6 +69,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlagCase{"NegativeInferenceTimeout", {"--inference-timeout-sec", "-1"}, "--inference-timeout-sec"},
         BadFlagCase{"BadShutdownTimeout", {"--shutdown-timeout-sec", "soon"}, "--shutdown-timeout-sec"},
         BadFlagCase{"BadLogFormat", {"--log-format", "xml"}, "--log-format"},
+        BadFlagCase{"LoadChunkZero", {"--load-chunk-mb", "0"}, "--load-chunk-mb"},
         BadFlagCase{"UnknownFlag", {"--bogus", "1"}, "--bogus"},
         BadFlagCase{"FlagWithoutValue", {"--log-format"}, "--log-format"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
