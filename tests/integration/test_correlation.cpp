@@ -18,16 +18,7 @@ bool looks_like_uuid(const std::string& s) {
     return std::regex_match(s, re);
 }
 
-class Correlation : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() { worker_ = new WorkerProcess(); }
-    static void TearDownTestSuite() {
-        delete worker_;
-        worker_ = nullptr;
-    }
-    static WorkerProcess* worker_;
-};
-WorkerProcess* Correlation::worker_ = nullptr;
+class Correlation : public SharedWorkerSuite<Correlation> {};
 
 TEST_F(Correlation, EchoedOnEveryKindOfResponse) {
     const Headers h = {{"X-Correlation-Id", "orch-42:attempt/1"}};

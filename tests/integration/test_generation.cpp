@@ -37,14 +37,8 @@ std::vector<Golden> load_golden() {
     return out;
 }
 
-class Generation : public ::testing::Test {
+class Generation : public SharedWorkerSuite<Generation> {
 protected:
-    static void SetUpTestSuite() { worker_ = new WorkerProcess(); }
-    static void TearDownTestSuite() {
-        delete worker_;
-        worker_ = nullptr;
-    }
-    static uint16_t port() { return worker_->port(); }
     static StreamResult run(const json& body) {
         StreamResult r = execute(port(), body);
         EXPECT_EQ(r.head.status, 200) << r.head.body;
@@ -52,9 +46,7 @@ protected:
         EXPECT_TRUE(r.ended_cleanly);
         return r;
     }
-    static WorkerProcess* worker_;
 };
-WorkerProcess* Generation::worker_ = nullptr;
 
 TEST_F(Generation, GreedyReproducesEveryGoldenText) {
     const auto golden = load_golden();

@@ -29,16 +29,7 @@ void expect_clean_stream(const StreamResult& r) {
     EXPECT_TRUE(is_valid_utf8(text));
 }
 
-class Utf8 : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() { worker_ = new WorkerProcess(); }
-    static void TearDownTestSuite() {
-        delete worker_;
-        worker_ = nullptr;
-    }
-    static WorkerProcess* worker_;
-};
-WorkerProcess* Utf8::worker_ = nullptr;
+class Utf8 : public SharedWorkerSuite<Utf8> {};
 
 TEST_F(Utf8, MixedScriptPromptGreedy) {
     const StreamResult r = execute(worker_->port(), exec_body("u0", kMixedPrompt, {{"temperature", 0}, {"max_tokens", 200}}));

@@ -14,14 +14,8 @@ using nlohmann::json;
 
 // One worker for the whole suite: rejected requests do not change its state
 // (each test also checks it stayed idle).
-class Validation : public ::testing::Test {
+class Validation : public SharedWorkerSuite<Validation> {
 protected:
-    static void SetUpTestSuite() { worker_ = new WorkerProcess(); }
-    static void TearDownTestSuite() {
-        delete worker_;
-        worker_ = nullptr;
-    }
-    static uint16_t port() { return worker_->port(); }
 
     // Expects a 400 INVALID_REQUEST naming field first; returns the body.
     static json expect_invalid(const HttpResponse& r, const std::string& field) {
@@ -42,9 +36,7 @@ protected:
         return body;
     }
 
-    static WorkerProcess* worker_;
 };
-WorkerProcess* Validation::worker_ = nullptr;
 
 struct RuleCase {
     const char* name;

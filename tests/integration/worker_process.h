@@ -4,6 +4,8 @@
 // the worker's log when the current test has failed.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -88,5 +90,20 @@ bool testing_on_gpu();
 // A TCP port nobody listens on right now.
 uint16_t free_port();
 std::string worker_binary();
+
+// A test suite whose tests share one worker, started before the suite's
+// first test and stopped after its last: for tests that leave the worker as
+// they found it. Suites that change its state get a worker of their own.
+template <typename Suite>
+class SharedWorkerSuite : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { worker_ = new WorkerProcess(); }
+    static void TearDownTestSuite() {
+        delete worker_;
+        worker_ = nullptr;
+    }
+    static uint16_t port() { return worker_->port(); }
+    static inline WorkerProcess* worker_ = nullptr;
+};
 
 }  // namespace orcd::itest
