@@ -136,8 +136,8 @@ void compare_graph_and_plain(const Model& m, uint32_t prompt_len, int steps, uin
     EXPECT_EQ(p.decode_graph_steps(), 0u);
 }
 
-// stories260K (F32): positions 250..289 cross the first attention split
-// (more than 256 keys). Also against the CPU backend, which checks the
+// stories260K (F32): positions 250..289 run 16-19 attention splits whose
+// number changes with the position. Also against the CPU backend, which checks the
 // split computed on the device: 5e-2 absolute on logits of magnitude ~10-20
 // (test_cuda_model.cpp bounds the F16-cache error by 2e-2 on short
 // contexts; here up to 290 keys are rounded to F16, while a wrong split or
@@ -148,9 +148,8 @@ TEST(CudaGraph, DecodeGraphEqualsPlainLaunchesBitwise) {
     compare_graph_and_plain(m, 250, 40, 600, "stories260K", 5e-2);
 }
 
-// Long context: the grid holds 32 splits and the actual count changes with
-// the position (32 up to 8192 keys, 22 at 8193): the graph reads it from the
-// device at every step.
+// Long context: 64 splits whose size changes at 8193 keys; the graph reads
+// the context length from the device at every step.
 TEST(CudaGraph, DecodeGraphEqualsPlainLaunchesAtLongContext) {
     ORCD_REQUIRE_CUDA();
     Model m(test::stories_model());

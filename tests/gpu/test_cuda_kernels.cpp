@@ -207,9 +207,10 @@ TEST(CudaKernels, PrefillAttentionMatchesReference) {
 TEST(CudaKernels, DecodeAttentionMatchesReference) {
     ORCD_REQUIRE_CUDA();
     check_attention(1, 0, 32, 4, 64, true);      // one key
-    check_attention(1, 200, 32, 4, 64, true);    // below the split threshold
-    check_attention(1, 3000, 32, 4, 64, true);   // 12 splits
-    check_attention(1, 12000, 8, 8, 128, true);  // more keys than 32 default splits hold
+    check_attention(1, 200, 32, 4, 64, true);    // 13 splits, one warp without keys
+    check_attention(1, 3000, 32, 4, 64, true);   // 64 splits (the cap) of 47 keys
+    check_attention(1, 12000, 8, 8, 128, true);  // one head per block, long splits
+    check_attention(1, 700, 16, 4, 128, true);   // four heads per block, head_dim 128
     check_attention(1, 1000, 8, 2, 12, true);    // scalar path, split
 }
 

@@ -1,10 +1,18 @@
-// Causal GQA attention over the F16 KV cache, one block per (query head,
-// token[, key split]). Keys are processed in tiles of kTile with an online
-// softmax (running max m, running sum l, rescaled accumulator), so no score
-// buffer grows with the context. Every sum has a fixed order: the tile sums
-// go through block_sum's fixed tree, the weighted V sum runs over the tile's
-// keys in index order in the thread owning that dimension, and split results
-// are merged in split order.
+// Causal GQA attention over the F16 KV cache.
+//
+// Prefill (and head_dims the decode kernel does not cover): one block per
+// (query head, token[, key split]). Keys are processed in tiles of kTile with
+// an online softmax (running max m, running sum l, rescaled accumulator), so
+// no score buffer grows with the context. The tile sums go through
+// block_sum's fixed tree, the weighted V sum runs over the tile's keys in
+// index order in the thread owning that dimension.
+//
+// Decode (one query): decode_attention_kernel, one block per (group of query
+// heads sharing a KV head, key split), so each K/V row is read once for the
+// whole group; see there.
+//
+// Split results are merged in split order; the split is a function of the
+// number of keys (and the model shape) only.
 #include "backend/cuda/kernels.h"
 
 #include "backend/cuda/cuda_check.h"
@@ -17,43 +25,56 @@
 namespace orcd::cuda {
 namespace {
 
-constexpr int kTile = 128;  // keys per tile = threads per block
-constexpr uint32_t kMaxSplits = 32;
-constexpr uint32_t kMinKeysPerSplit = 256;
+constexpr int kTile = 128;  // keys per tile = threads per block (prefill kernel)
+constexpr uint32_t kMaxSplits = 64;
+constexpr uint32_t kMinKeysPerSplit = 16;
+// Splits are chosen so that (blocks per split) x splits reaches this many
+// blocks: ~4 per SM on a 132-SM part, enough warps to keep K/V loads in
+// flight at moderate depths.
+constexpr uint32_t kTargetBlocks = 512;
+
+constexpr int kDecWarps = 4;
+constexpr int kDecThreads = kDecWarps * 32;
 
 __device__ __forceinline__ float neg_inf() { return -__int_as_float(0x7f800000); }
 
-// How a single query's keys are split: a function of the number of keys
-// only, so the same context always merges the same partial results.
+// How a single query's keys are split: a function of the number of keys and
+// of s_max (fixed by the model shape), so the same context always merges the
+// same partial results. Every split holds at least one key.
 struct Split {
     uint32_t n, keys;  // splits, keys per split
 };
-__device__ __forceinline__ Split split_for(uint32_t n_keys) {
-    if (n_keys <= kMinKeysPerSplit) return {1, 0xffffffffu};
-    uint32_t kps = kMinKeysPerSplit;
-    if ((n_keys + kps - 1) / kps > kMaxSplits) kps = ((n_keys + kMaxSplits - 1) / kMaxSplits + kTile - 1) / kTile * kTile;
+__host__ __device__ __forceinline__ Split split_for(uint32_t n_keys, uint32_t s_max) {
+    uint32_t kps = (n_keys + s_max - 1) / s_max;
+    if (kps < kMinKeysPerSplit) kps = kMinKeysPerSplit;
     return {(n_keys + kps - 1) / kps, kps};
 }
 
-// Splits the grid must hold for any context up to max_keys keys: below
-// kMaxSplits * kMinKeysPerSplit keys the count grows with the context, above
-// it is at most kMaxSplits (not monotone there, hence the bound).
-uint32_t max_splits_for(uint32_t max_keys) {
+// The most splits of a model with `blocks` blocks per split.
+uint32_t split_limit(uint32_t blocks) {
+    const uint32_t s = (kTargetBlocks + blocks - 1) / blocks;
+    return s < 1 ? 1 : (s > kMaxSplits ? kMaxSplits : s);
+}
+
+// Splits the grid must hold for any context up to max_keys keys: split_for
+// gives at most ceil(n / kMinKeysPerSplit) and at most s_max (not monotone
+// in n, hence the bound).
+uint32_t grid_splits(uint32_t max_keys, uint32_t s_max) {
     const uint32_t n = (max_keys + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
-    return n < 1 ? 1 : (n > kMaxSplits ? kMaxSplits : n);
+    return n < 1 ? 1 : (n > s_max ? s_max : n);
 }
 
 __device__ __forceinline__ uint32_t position(uint32_t pos0, const uint32_t* dev_pos) {
     return dev_pos ? pos0 + *dev_pos : pos0;
 }
 
-// With `split` (a single query), blockIdx.z is the key split; blocks past the
-// split count of the actual context leave before any barrier.
+// With s_max > 1 (a single query), blockIdx.z is the key split; blocks past
+// the split count of the actual context leave before any barrier.
 template <bool kVec>
 __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const float* q, const __half* k,
                                                           const __half* v, uint32_t pos_base, const uint32_t* dev_pos,
                                                           uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
-                                                          float scale, bool split, float* split_ws) {
+                                                          float scale, uint32_t s_max, float* split_ws) {
     extern __shared__ float smem[];
     float* qs = smem;
     float* acc = qs + head_dim;
@@ -63,7 +84,7 @@ __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const floa
     const uint32_t h = blockIdx.x, t = blockIdx.y, z = blockIdx.z;
     const uint32_t kvh = h / (n_head / n_head_kv);
     const uint32_t n_keys = position(pos_base, dev_pos) + t + 1;
-    const Split sp = split ? split_for(n_keys) : Split{1, 0xffffffffu};
+    const Split sp = s_max > 1 ? split_for(n_keys, s_max) : Split{1, 0xffffffffu};
     if (z >= sp.n) return;  // uniform across the block
     const uint32_t keys_per_split = sp.keys;
     const uint32_t j_begin = z * keys_per_split;
@@ -134,27 +155,250 @@ __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const floa
     }
 }
 
+// 8 F16 values of a 16-byte chunk as floats, in element order.
+__device__ __forceinline__ void unpack8(const uint4& raw, float (&f)[8]) {
+    const __half2* h2 = reinterpret_cast<const __half2*>(&raw);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+        const float2 t = __half22float2(h2[e]);
+        f[2 * e] = t.x;
+        f[2 * e + 1] = t.y;
+    }
+}
+
+// Softmax state of keys seen so far for one head: running max, sum and the
+// unnormalised V sum (8 dimensions per lane).
+template <int kGt>
+struct DecodeState {
+    float m[kGt], l[kGt], acc[kGt][8];
+};
+
+// A single query. Block (blockIdx.x, blockIdx.y) = (kGt query heads sharing
+// one KV head, key split). head_dim / 8 lanes (lpk) cover one key row, one
+// 16-byte load each, so a warp works on 32 / lpk keys per step; each warp
+// owns a contiguous range of the split's keys, and starts the K and V loads
+// of kSteps (4 or 8) steps before any arithmetic. Fixed order everywhere: a lane's 8
+// products in element order, a butterfly over the lpk lanes of a key (every
+// lane of the key gets the same bits), per lane group the online softmax
+// over its keys in step order, lane groups merged by a butterfly whose
+// combination is symmetric (explicitly rounded products and sums, so both
+// partners get the same bits), warps merged in warp order through shared
+// memory. Needs head_dim in {8, 16, 32, 64, 128, 256}.
+template <int kGt>
+__global__ void __launch_bounds__(kDecThreads)
+    decode_attention_kernel(float* out, const float* q, const __half* k, const __half* v, uint32_t pos_base,
+                            const uint32_t* dev_pos, uint32_t n_head_kv, uint32_t group, uint32_t head_dim,
+                            float scale, uint32_t s_max, float* split_ws) {
+    extern __shared__ float4 smem4[];  // float4: 16-byte aligned rows of q
+    float* qs = reinterpret_cast<float*>(smem4);  // [kGt][head_dim]
+    float* warp_st = qs + kGt * head_dim;         // [kDecWarps][kGt][2 + head_dim]
+    constexpr unsigned kAll = 0xffffffffu;
+    // Warp steps whose K and V loads are started together: more where few
+    // heads leave registers free (fewer round trips per warp at depth).
+    constexpr int kSteps = kGt <= 2 ? 8 : 4;
+
+    const uint32_t n_keys = position(pos_base, dev_pos) + 1;
+    const Split sp = split_for(n_keys, s_max);
+    const uint32_t z = blockIdx.y;
+    if (z >= sp.n) return;  // uniform across the block
+
+    const uint32_t h0 = blockIdx.x * kGt;
+    const uint32_t kvh = h0 / group;
+    const uint32_t lpk = head_dim / 8;      // lanes per key row
+    const uint32_t per_step = 32 / lpk;     // keys per warp step
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const uint32_t kg = lane / lpk, chunk = lane % lpk;
+
+    for (uint32_t i = threadIdx.x; i < kGt * head_dim; i += kDecThreads) qs[i] = q[uint64_t(h0) * head_dim + i];
+    __syncthreads();
+
+    const uint32_t j_begin = z * sp.keys;
+    const uint32_t j_end = min(n_keys, j_begin + sp.keys);
+    const uint32_t per_warp = (j_end - j_begin + kDecWarps - 1) / kDecWarps;
+    const uint32_t w_begin = min(j_end, j_begin + warp * per_warp);
+    const uint32_t w_end = min(j_end, w_begin + per_warp);
+
+    const uint64_t row = uint64_t(n_head_kv) * head_dim;
+    const __half* kb = k + uint64_t(kvh) * head_dim + chunk * 8;
+    const __half* vb = v + uint64_t(kvh) * head_dim + chunk * 8;
+
+    DecodeState<kGt> st;
+#pragma unroll
+    for (int g = 0; g < kGt; ++g) {
+        st.m[g] = neg_inf();
+        st.l[g] = 0.0f;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) st.acc[g][e] = 0.0f;
+    }
+
+    // The loop bounds are uniform across the warp (shuffles inside).
+    for (uint32_t j0 = w_begin; j0 < w_end; j0 += kSteps * per_step) {
+        uint4 kr[kSteps], vr[kSteps];
+        bool valid[kSteps];
+#pragma unroll
+        for (int u = 0; u < kSteps; ++u) {
+            const uint32_t j = j0 + u * per_step + kg;
+            valid[u] = j < w_end;
+            kr[u] = make_uint4(0, 0, 0, 0);
+            vr[u] = make_uint4(0, 0, 0, 0);
+            if (valid[u]) {
+                kr[u] = *reinterpret_cast<const uint4*>(kb + uint64_t(j) * row);
+                vr[u] = *reinterpret_cast<const uint4*>(vb + uint64_t(j) * row);
+            }
+        }
+
+        float s[kGt][kSteps];
+#pragma unroll
+        for (int g = 0; g < kGt; ++g) {
+            float qf[8];
+            *reinterpret_cast<float4*>(qf) = *reinterpret_cast<const float4*>(qs + g * head_dim + chunk * 8);
+            *reinterpret_cast<float4*>(qf + 4) = *reinterpret_cast<const float4*>(qs + g * head_dim + chunk * 8 + 4);
+#pragma unroll
+            for (int u = 0; u < kSteps; ++u) {
+                float kf[8];
+                unpack8(kr[u], kf);
+                float d = qf[0] * kf[0];
+#pragma unroll
+                for (int e = 1; e < 8; ++e) d += qf[e] * kf[e];
+                s[g][u] = d;
+            }
+        }
+        for (uint32_t o = lpk / 2; o > 0; o >>= 1) {
+#pragma unroll
+            for (int g = 0; g < kGt; ++g) {
+#pragma unroll
+                for (int u = 0; u < kSteps; ++u) s[g][u] += __shfl_xor_sync(kAll, s[g][u], o);
+            }
+        }
+
+        float vf[kSteps][8];
+#pragma unroll
+        for (int u = 0; u < kSteps; ++u) unpack8(vr[u], vf[u]);
+#pragma unroll
+        for (int g = 0; g < kGt; ++g) {
+            float mx = st.m[g];
+#pragma unroll
+            for (int u = 0; u < kSteps; ++u) {
+                s[g][u] = valid[u] ? s[g][u] * scale : neg_inf();
+                mx = fmaxf(mx, s[g][u]);
+            }
+            if (mx == neg_inf()) continue;  // no key of this lane group yet
+            const float corr = expf(st.m[g] - mx);
+            float p[kSteps];
+#pragma unroll
+            for (int u = 0; u < kSteps; ++u) p[u] = expf(s[g][u] - mx);  // 0 for invalid keys
+            float l = st.l[g] * corr;
+#pragma unroll
+            for (int u = 0; u < kSteps; ++u) l += p[u];
+            st.l[g] = l;
+#pragma unroll
+            for (int e = 0; e < 8; ++e) {
+                float a = st.acc[g][e] * corr;
+#pragma unroll
+                for (int u = 0; u < kSteps; ++u) a += p[u] * vf[u][e];
+                st.acc[g][e] = a;
+            }
+            st.m[g] = mx;
+        }
+    }
+
+    // Lane groups of the warp (same chunk, other keys), butterfly.
+    for (uint32_t o = lpk; o < 32; o <<= 1) {
+#pragma unroll
+        for (int g = 0; g < kGt; ++g) {
+            const float mo = __shfl_xor_sync(kAll, st.m[g], o);
+            const float lo = __shfl_xor_sync(kAll, st.l[g], o);
+            const float mx = fmaxf(st.m[g], mo);
+            const bool empty = mx == neg_inf();  // both sides saw no key
+            const float cs = empty ? 0.0f : expf(st.m[g] - mx);
+            const float co = empty ? 0.0f : expf(mo - mx);
+            st.l[g] = __fadd_rn(__fmul_rn(st.l[g], cs), __fmul_rn(lo, co));
+#pragma unroll
+            for (int e = 0; e < 8; ++e) {
+                const float ao = __shfl_xor_sync(kAll, st.acc[g][e], o);
+                st.acc[g][e] = __fadd_rn(__fmul_rn(st.acc[g][e], cs), __fmul_rn(ao, co));
+            }
+            st.m[g] = mx;
+        }
+    }
+    if (kg == 0) {
+#pragma unroll
+        for (int g = 0; g < kGt; ++g) {
+            float* w = warp_st + (uint32_t(warp) * kGt + g) * (head_dim + 2);
+            if (chunk == 0) {
+                w[0] = st.m[g];
+                w[1] = st.l[g];
+            }
+#pragma unroll
+            for (int e = 0; e < 8; ++e) w[2 + chunk * 8 + e] = st.acc[g][e];
+        }
+    }
+    __syncthreads();
+
+    // Warps in warp order. The block has at least one key, so the maximum is
+    // finite and a warp without keys (m = -inf) gets weight 0.
+    for (uint32_t i = threadIdx.x; i < kGt * head_dim; i += kDecThreads) {
+        const uint32_t g = i / head_dim, d = i % head_dim;
+        float mx = neg_inf();
+        for (int w = 0; w < kDecWarps; ++w) mx = fmaxf(mx, warp_st[(w * kGt + g) * (head_dim + 2)]);
+        float l = 0.0f, a = 0.0f;
+        for (int w = 0; w < kDecWarps; ++w) {
+            const float* ws = warp_st + (w * kGt + g) * (head_dim + 2);
+            const float c = expf(ws[0] - mx);
+            l += ws[1] * c;
+            a += ws[2 + d] * c;
+        }
+        const uint32_t h = h0 + g;
+        if (sp.n > 1) {
+            float* ws = split_ws + (uint64_t(h) * kMaxSplits + z) * (head_dim + 2);
+            if (d == 0) {
+                ws[0] = mx;
+                ws[1] = l;
+            }
+            ws[2 + d] = a;
+        } else {
+            out[uint64_t(h) * head_dim + d] = a / l;
+        }
+    }
+}
+
+// One block per query head (blockDim a multiple of 32, at least kMaxSplits):
+// each split's weight exp(m_z - m) computed once, then every sum over the
+// splits in split order.
 __global__ void attention_merge_kernel(float* out, const float* split_ws, uint32_t pos_base, const uint32_t* dev_pos,
-                                       uint32_t head_dim) {
-    const uint32_t n_split = split_for(position(pos_base, dev_pos) + 1).n;
+                                       uint32_t head_dim, uint32_t s_max) {
+    __shared__ float weight[kMaxSplits], lw[kMaxSplits], scratch[32];
+    const uint32_t n_split = split_for(position(pos_base, dev_pos) + 1, s_max).n;
     if (n_split == 1) return;  // the attention kernel wrote `out` itself
     const uint32_t h = blockIdx.x;
-    const float* ws = split_ws + uint64_t(h) * kMaxSplits * (head_dim + 2);
-    float m = neg_inf();
-    for (uint32_t z = 0; z < n_split; ++z) m = fmaxf(m, ws[uint64_t(z) * (head_dim + 2)]);
-    float l = 0.0f;
-    for (uint32_t z = 0; z < n_split; ++z) {
-        const float* w = ws + uint64_t(z) * (head_dim + 2);
-        l += w[1] * expf(w[0] - m);
+    const uint64_t stride = head_dim + 2;
+    const float* ws = split_ws + uint64_t(h) * kMaxSplits * stride;
+    const float mz = threadIdx.x < n_split ? ws[threadIdx.x * stride] : neg_inf();
+    const float m = block_max(mz, scratch);
+    if (threadIdx.x < n_split) {
+        const float w = expf(mz - m);
+        weight[threadIdx.x] = w;
+        lw[threadIdx.x] = ws[threadIdx.x * stride + 1] * w;
     }
+    __syncthreads();
+    float l = 0.0f;
+    for (uint32_t z = 0; z < n_split; ++z) l += lw[z];
     for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float a = 0.0f;
-        for (uint32_t z = 0; z < n_split; ++z) {
-            const float* w = ws + uint64_t(z) * (head_dim + 2);
-            a += w[2 + d] * expf(w[0] - m);
-        }
+        for (uint32_t z = 0; z < n_split; ++z) a += ws[z * stride + 2 + d] * weight[z];
         out[uint64_t(h) * head_dim + d] = a / l;
     }
+}
+
+// Query heads per decode block: the largest of 8, 4, 2, 1 dividing the group.
+uint32_t heads_per_block(uint32_t group) {
+    for (uint32_t gt : {8u, 4u, 2u})
+        if (group % gt == 0) return gt;
+    return 1;
+}
+
+bool decode_kernel_fits(uint32_t head_dim) {
+    return head_dim % 8 == 0 && head_dim <= 256 && 32 % (head_dim / 8) == 0;
 }
 
 }  // namespace
@@ -168,25 +412,47 @@ void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v,
                const uint32_t* dev_pos, uint32_t max_keys) {
     if (n_tokens == 0) return;
     const float scale = 1.0f / std::sqrt(float(head_dim));
-    const size_t smem = (2 * size_t(head_dim) + kTile + 32) * sizeof(float);
     const __half* kh = reinterpret_cast<const __half*>(k);
     const __half* vh = reinterpret_cast<const __half*>(v);
-    const bool vec = head_dim % 8 == 0;
+    const uint32_t keys_bound = dev_pos ? max_keys : pos0 + n_tokens;
+    const uint32_t group = n_head / n_head_kv;
 
-    // A single query over a long context: split the keys so the whole GPU
-    // works on it (split_for, on the device, from the actual context).
-    const bool split = n_tokens == 1 && split_ws != nullptr;
-    const uint32_t n_split = split ? max_splits_for(dev_pos ? max_keys : pos0 + 1) : 1;
+    // A single query: split the keys so the whole GPU works on it (split_for,
+    // on the device, from the actual context); the grid holds the most splits
+    // any context up to keys_bound can have.
+    if (n_tokens == 1 && decode_kernel_fits(head_dim)) {
+        const uint32_t gt = heads_per_block(group);
+        const uint32_t s_max = split_ws ? split_limit(n_head / gt) : 1;
+        const dim3 grid(n_head / gt, grid_splits(keys_bound, s_max));
+        const size_t smem = (size_t(gt) * head_dim + size_t(kDecWarps) * gt * (head_dim + 2)) * sizeof(float);
+        auto* kernel = gt == 8   ? decode_attention_kernel<8>
+                       : gt == 4 ? decode_attention_kernel<4>
+                       : gt == 2 ? decode_attention_kernel<2>
+                                 : decode_attention_kernel<1>;
+        kernel<<<grid, kDecThreads, smem, stream>>>(out, q, kh, vh, pos0, dev_pos, n_head_kv, group, head_dim, scale,
+                                                    s_max, split_ws);
+        check_launch("attention");
+        if (grid.y > 1) {
+            attention_merge_kernel<<<n_head, 128, 0, stream>>>(out, split_ws, pos0, dev_pos, head_dim, s_max);
+            check_launch("attention_merge");
+        }
+        return;
+    }
+
+    const size_t smem = (2 * size_t(head_dim) + kTile + 32) * sizeof(float);
+    const bool vec = head_dim % 8 == 0;
+    const uint32_t s_max = n_tokens == 1 && split_ws ? split_limit(n_head) : 1;
+    const uint32_t n_split = s_max > 1 ? grid_splits(keys_bound, s_max) : 1;
     const dim3 grid(n_head, n_tokens, n_split);
     if (vec)
         attention_kernel<true><<<grid, kTile, smem, stream>>>(out, q, kh, vh, pos0, dev_pos, n_head, n_head_kv,
-                                                               head_dim, scale, split, split_ws);
+                                                               head_dim, scale, s_max, split_ws);
     else
         attention_kernel<false><<<grid, kTile, smem, stream>>>(out, q, kh, vh, pos0, dev_pos, n_head, n_head_kv,
-                                                                head_dim, scale, split, split_ws);
+                                                                head_dim, scale, s_max, split_ws);
     check_launch("attention");
     if (n_split > 1) {
-        attention_merge_kernel<<<n_head, 128, 0, stream>>>(out, split_ws, pos0, dev_pos, head_dim);
+        attention_merge_kernel<<<n_head, 128, 0, stream>>>(out, split_ws, pos0, dev_pos, head_dim, s_max);
         check_launch("attention_merge");
     }
 }
