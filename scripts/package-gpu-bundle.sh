@@ -22,7 +22,10 @@ mkdir -p "$stage/build/bin"
 # Where the tree was built: CTest files name these paths.
 echo "$root" > "$stage/build/source-root.txt"
 # The commit the binaries were built from (the GPU host may have no git history).
-git -C "$root" rev-parse HEAD > "$stage/build/commit.txt" 2>/dev/null || echo unknown > "$stage/build/commit.txt"
+# A tree with uncommitted changes to tracked files is marked "-dirty".
+commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
+[[ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]] && commit="$commit-dirty"
+echo "$commit" > "$stage/build/commit.txt"
 for f in build/bin/*; do
   [[ -f "$f" ]] || continue
   [[ -x "$f" ]] || { cp "$f" "$stage/build/bin/"; continue; }
