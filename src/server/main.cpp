@@ -58,7 +58,14 @@ int main(int argc, char** argv) {
                          {"model_path", cfg.model_path},
                          {"max_tokens_out", cfg.max_tokens_out},
                          {"inference_timeout_sec", cfg.inference_timeout_sec},
-                         {"shutdown_timeout_sec", cfg.shutdown_timeout_sec}});
+                         {"shutdown_timeout_sec", cfg.shutdown_timeout_sec},
+#if defined(ORCD_FAULT_INJECTION)
+                         // A test build: ORCD_FAULT_INJECT can make it fail on purpose.
+                         {"fault_injection", true}
+#else
+                         {"fault_injection", false}
+#endif
+                        });
 
     WorkerState state(cfg.worker_id);
     Metrics metrics;

@@ -16,6 +16,7 @@
 #include "backend/cuda/kernels.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/prefill_attention.h"
 #include "backend/cuda/reduce.cuh"
 
 #include <cuda_fp16.h>
@@ -397,11 +398,42 @@ uint32_t heads_per_block(uint32_t group) {
     return 1;
 }
 
+// One block per row (token t = blockIdx.x, head blockIdx.y) of S. The row's
+// max and sum go through block_max/block_sum (per-thread strided partials in
+// index order, then the fixed tree); exp is recomputed for the output (the
+// same bits as in the sum).
+constexpr int kSoftmaxThreads = 256;
+__global__ void __launch_bounds__(kSoftmaxThreads)
+    causal_softmax_kernel(__half* p, const float* s, uint32_t n_tokens, uint32_t pos0, uint32_t n_keys, uint64_t ld) {
+    __shared__ float scratch[32];
+    const uint64_t r = uint64_t(blockIdx.y) * n_tokens + blockIdx.x;
+    const float* sr = s + r * ld;
+    __half* pr = p + r * ld;
+    const uint32_t n_valid = pos0 + blockIdx.x + 1;  // keys [0, pos0 + t]
+    float m = neg_inf();
+    for (uint32_t j = threadIdx.x; j < n_valid; j += kSoftmaxThreads) m = fmaxf(m, sr[j]);
+    m = block_max(m, scratch);
+    float l = 0.0f;
+    for (uint32_t j = threadIdx.x; j < n_valid; j += kSoftmaxThreads) l += expf(sr[j] - m);
+    l = block_sum(l, scratch);
+    for (uint32_t j = threadIdx.x; j < n_keys; j += kSoftmaxThreads)
+        pr[j] = __float2half_rn(j < n_valid ? expf(sr[j] - m) / l : 0.0f);
+}
+
 bool decode_kernel_fits(uint32_t head_dim) {
     return head_dim % 8 == 0 && head_dim <= 256 && 32 % (head_dim / 8) == 0;
 }
 
 }  // namespace
+
+void causal_softmax_f16(f16_bits* p, const float* s, uint32_t n_heads, uint32_t n_tokens, uint32_t pos0,
+                        uint32_t n_keys, uint64_t ld, cudaStream_t stream) {
+    if (n_heads == 0 || n_tokens == 0) return;
+    const dim3 grid(n_tokens, n_heads);
+    causal_softmax_kernel<<<grid, kSoftmaxThreads, 0, stream>>>(reinterpret_cast<__half*>(p), s, n_tokens, pos0,
+                                                                n_keys, ld);
+    check_launch("causal_softmax");
+}
 
 uint64_t attention_split_floats(uint32_t n_head, uint32_t head_dim) {
     return uint64_t(n_head) * kMaxSplits * (head_dim + 2);

@@ -81,6 +81,8 @@ void CudaBackend::release_all() {
     sampler_.reset();
     gemm_.reset();
     split_ws_.reset();
+    prefill_ws_.reset();
+    prefill_plan_ = {};
     x16_.reset();
     act_.reset();
     kv_.reset();
@@ -125,8 +127,10 @@ VramBudget CudaBackend::plan(const ModelConfig& cfg, const ModelWeights& w, cons
     v.weights = align_up(plan_image(w).bytes, kGranule);
     v.kv_cache = align_up(f16_layout(kv).total_bytes(), kGranule);
     v.activations = align_up(act_layout(cfg, b).total, kGranule);
+    const PrefillAttentionPlan prefill = plan_prefill_attention(cfg.n_head, cfg.n_head_kv, cfg.head_dim, b, kv.n_ctx);
     v.workspace = align_up(Gemm::kWorkspaceBytes, kGranule) + align_up(x16_elems(cfg, b) * 2, kGranule) +
-                  align_up(attention_split_floats(cfg.n_head, cfg.head_dim) * 4, kGranule);
+                  align_up(attention_split_floats(cfg.n_head, cfg.head_dim) * 4, kGranule) +
+                  align_up(prefill.bytes, kGranule);
     v.sampling = align_up(GpuSampler::load_bytes(cfg.n_vocab) + GpuSampler::job_bytes(kv.n_ctx), kGranule);
     return v;
 }
@@ -187,6 +191,8 @@ void CudaBackend::load(const ModelConfig& cfg, const ModelWeights& w, const KvLa
         x16_ = alloc.alloc(x16_elems(cfg, max_batch_) * 2, MemCategory::Workspace);
         split_ws_ = alloc.alloc(attention_split_floats(cfg.n_head, cfg.head_dim) * 4, MemCategory::Workspace);
         gemm_ = std::make_unique<Gemm>(alloc, s);
+        prefill_plan_ = plan_prefill_attention(cfg.n_head, cfg.n_head_kv, cfg.head_dim, max_batch_, kv.n_ctx);
+        if (prefill_plan_.enabled()) prefill_ws_ = alloc.alloc(prefill_plan_.bytes, MemCategory::Workspace);
         sampler_ = std::make_unique<GpuSampler>(alloc, cfg.n_vocab, kv.n_ctx, s);
         // Stale cache contents are never read (attention covers [0, pos]);
         // NaN makes any read past pos visible in the logits.
@@ -239,13 +245,13 @@ void CudaBackend::forward(const int32_t* tokens, uint32_t n, uint32_t pos) {
         ++graph_steps_;
         return;
     }
-    encode(n, s);
+    encode(n, pos, s);
     // After the first plain decode step every kernel of the step is loaded,
     // so the capture records launches only (it runs nothing).
     if (n == 1 && graph_enabled_ && !graph_tried_) capture_decode_graph();
 }
 
-void CudaBackend::encode(uint32_t n, cudaStream_t s) {
+void CudaBackend::encode(uint32_t n, uint32_t pos, cudaStream_t s) {
     const ModelConfig& c = cfg_;
     const uint32_t E = c.n_embd;
     float* x = act<float>(a_.x);
@@ -274,8 +280,15 @@ void CudaBackend::encode(uint32_t n, cudaStream_t s) {
             gemm_->matmul(v, xb, L.wv, n, x16);
         }
         rope_store_kv(q, k, v, cache, kv_layout_, l, n, c.n_head, c.rope_dim, c.rope_freq_base, 0, s, P);
-        attention(att, q, cache + kv_layout_.offset(l, 0, 0), cache + kv_layout_.offset(l, 1, 0), n, 0, c.n_head,
-                  c.n_head_kv, c.head_dim, split_ws_.as<float>(), s, P, kv_layout_.n_ctx);
+        const f16_bits* kc = cache + kv_layout_.offset(l, 0, 0);
+        const f16_bits* vc = cache + kv_layout_.offset(l, 1, 0);
+        // A prompt chunk: tensor-core products (prefill_attention.h); the
+        // kernel when the plan is off (a context too large for the cap).
+        if (n > 1 && prefill_plan_.enabled())
+            prefill_attention(*gemm_, prefill_plan_, prefill_ws_.get(), att, q, kc, vc, n, pos);
+        else
+            attention(att, q, kc, vc, n, 0, c.n_head, c.n_head_kv, c.head_dim, split_ws_.as<float>(), s, P,
+                      kv_layout_.n_ctx);
         // Batch 1 fuses the residual add and SwiGLU into the products (same
         // bits as the separate kernels, fewer launches and passes).
         if (n == 1) {
@@ -320,7 +333,7 @@ void CudaBackend::capture_decode_graph() {
     } else {
         try {
             LaunchRecording rec(&names);
-            encode(1, cs);
+            encode(1, 0, cs);
         } catch (const Error& err) {
             why = err.what();
         }

@@ -6,6 +6,7 @@
 #include "backend/cuda/cuda_context.h"
 #include "backend/cuda/device_memory.h"
 #include "backend/cuda/matmul.h"
+#include "backend/cuda/prefill_attention.h"
 #include "backend/cuda/sampling.h"
 #include "backend/cuda/weight_upload.h"
 #include "engine/backend.h"
@@ -85,9 +86,11 @@ private:
     }
     void release_all();
     // Launches the forward pass of n tokens on `s`, reading the token ids and
-    // the position from the device (set_step), so the launches do not depend
-    // on the step: the decode graph is a capture of encode(1, ...).
-    void encode(uint32_t n, cudaStream_t s);
+    // the position from the device (set_step), so the launches of a decode
+    // step do not depend on the step: the decode graph is a capture of
+    // encode(1, ...). A prompt chunk (n > 1) also sizes its attention
+    // products from the host position `pos`.
+    void encode(uint32_t n, uint32_t pos, cudaStream_t s);
     void capture_decode_graph();
     void drop_decode_graph();
 
@@ -98,7 +101,8 @@ private:
     uint64_t image_bytes_ = 0;
     bool loaded_ = false;
 
-    DeviceBuffer weights_, kv_, act_, x16_, split_ws_;
+    DeviceBuffer weights_, kv_, act_, x16_, split_ws_, prefill_ws_;
+    PrefillAttentionPlan prefill_plan_;
     std::unique_ptr<Gemm> gemm_;
     std::unique_ptr<GpuSampler> sampler_;
     Activations a_{};

@@ -63,4 +63,17 @@ void Gemm::gemm(float* y, const float* x, const DeviceMatrix& W, uint32_t n_toke
     check_launch("cublasGemmEx");
 }
 
+void Gemm::batched_f16(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f16_bits* A, int lda,
+                       long long stride_a, const f16_bits* B, int ldb, long long stride_b, float* C, int ldc,
+                       long long stride_c, int batch) {
+    if (m <= 0 || n <= 0 || k <= 0 || batch <= 0) return;
+    const float beta = 0.0f;
+    const cublasStatus_t s = cublasGemmStridedBatchedEx(
+        handle_, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, A,
+        CUDA_R_16F, lda, stride_a, B, CUDA_R_16F, ldb, stride_b, &beta, C, CUDA_R_32F, ldc, stride_c, batch,
+        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    check_cublas(s, "cublasGemmStridedBatchedEx");
+    check_launch("cublasGemmStridedBatchedEx");
+}
+
 }  // namespace orcd::cuda

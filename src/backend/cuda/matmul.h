@@ -68,6 +68,14 @@ public:
     void matmul(float* y, const float* x, const DeviceMatrix& W, uint32_t n_tokens, f16_bits* x16);
     // Always cuBLAS (tests compare both paths).
     void gemm(float* y, const float* x, const DeviceMatrix& W, uint32_t n_tokens, f16_bits* x16);
+    // Column-major C_b = alpha * op(A_b) * op(B_b) for b < batch, where
+    // X_b = X + b * stride_x (elements): F16 A and B, F32 C, CUBLAS_COMPUTE_32F
+    // (tensor cores), same handle and settings as gemm(). Attention's
+    // products (prefill_attention.h).
+    void batched_f16(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f16_bits* A, int lda,
+                     long long stride_a, const f16_bits* B, int ldb, long long stride_b, float* C, int ldc,
+                     long long stride_c, int batch);
+    cudaStream_t stream() const { return stream_; }
 
 private:
     cublasContext* handle_ = nullptr;
