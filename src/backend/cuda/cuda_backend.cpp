@@ -283,8 +283,9 @@ void CudaBackend::encode(uint32_t n, uint32_t pos, cudaStream_t s) {
         const f16_bits* kc = cache + kv_layout_.offset(l, 0, 0);
         const f16_bits* vc = cache + kv_layout_.offset(l, 1, 0);
         // A prompt chunk: tensor-core products (prefill_attention.h); the
-        // kernel when the plan is off (a context too large for the cap).
-        if (n > 1 && prefill_plan_.enabled())
+        // kernel when the plan is off (a context too large for the cap) or
+        // the chunk is too small for the products to pay off.
+        if (prefill_attention_pays_off(prefill_plan_, n, pos + n))
             prefill_attention(*gemm_, prefill_plan_, prefill_ws_.get(), att, q, kc, vc, n, pos);
         else
             attention(att, q, kc, vc, n, 0, c.n_head, c.n_head_kv, c.head_dim, split_ws_.as<float>(), s, P,

@@ -91,4 +91,12 @@ void prefill_attention(Gemm& gemm, const PrefillAttentionPlan& plan, void* ws, f
     }
 }
 
+bool prefill_attention_pays_off(const PrefillAttentionPlan& plan, uint32_t n_tokens, uint32_t n_keys) {
+    // Multiply-adds of one scores product. 2^24 lies between the two
+    // measured cases: 7B pp128 (2^26 per product, faster with cuBLAS) and
+    // TinyLlama-shape pp128 (2^22, slower); not tuned further.
+    const uint64_t work = uint64_t(n_tokens) * n_keys * plan.kv_per_pass * plan.head_dim;
+    return plan.enabled() && n_tokens > 1 && work >= (uint64_t(1) << 24);
+}
+
 }  // namespace orcd::cuda

@@ -42,6 +42,13 @@ struct PrefillAttentionPlan {
 PrefillAttentionPlan plan_prefill_attention(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, uint32_t max_batch,
                                             uint32_t n_ctx, uint64_t cap = kPrefillAttentionCap);
 
+// Whether a chunk of n_tokens queries over n_keys keys is worth the cuBLAS
+// path: each pass issues 2 x (GQA group) batched products, so a small chunk
+// on a narrow model pays more in calls than it saves (measured on an H200:
+// TinyLlama-shape pp128 fell from 39k to 17k tok/s while 7B pp128 gained).
+// A pure function of the shapes, so a request always takes the same path.
+bool prefill_attention_pays_off(const PrefillAttentionPlan& plan, uint32_t n_tokens, uint32_t n_keys);
+
 // cpu::attention for n_tokens (2..plan.max_batch) queries at positions
 // pos0.. (pos0 + n_tokens <= plan.n_ctx) over one layer's F16 cache blocks k,
 // v ([n_ctx][n_head_kv][head_dim]), on gemm's stream. `ws` holds plan.bytes.
