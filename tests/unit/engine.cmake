@@ -6,3 +6,4 @@ if(ORCD_SERVER)
   orcd_add_test(test_engine_wrappers LABELS unit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_engine_wrappers.cpp
                 LIBS orcd_server)
 endif()
+orcd_add_test(test_tied_output LABELS unit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_tied_output.cpp)
