@@ -5,6 +5,11 @@
 
 #include "backend/cuda/cuda_context.h"
 #include "backend/cuda/device_memory.h"
+#include "engine/backend.h"
+#include "engine/kv_cache.h"
+#include "engine/model_config.h"
+#include "engine/weights.h"
+#include "gguf/gguf.h"
 
 #include <gtest/gtest.h>
 
@@ -60,6 +65,26 @@ private:
     void copy_out(void* dst, const void* src, uint64_t bytes);
     std::shared_ptr<cuda::CudaContext> ctx_;
 };
+
+// A GGUF model's file, hyper-parameters and bound weights, as the engine
+// holds them, for tests that drive backends directly.
+struct HostModel {
+    std::unique_ptr<gguf::File> file;
+    ModelConfig cfg;
+    ModelWeights w;
+    explicit HostModel(const std::string& path) : file(gguf::File::open(path)) {
+        cfg = ModelConfig::from_gguf(*file);
+        w = ModelWeights::bind(*file, cfg);
+    }
+    KvLayout kv(uint32_t n_ctx) const { return KvLayout{cfg.n_layer, n_ctx, cfg.n_head_kv, cfg.head_dim, 4}; }
+};
+
+// The backend's latest logits on the host.
+inline std::vector<float> logits_of(Backend& b, uint32_t n_vocab) {
+    std::vector<float> l(n_vocab);
+    b.read_logits(l);
+    return l;
+}
 
 std::vector<float> random_floats(size_t n, uint64_t seed, float lo, float hi);
 std::vector<uint16_t> to_f16(const std::vector<float>& v);

@@ -26,29 +26,15 @@ namespace {
 
 using test::Gpu;
 
-struct Model {
-    std::unique_ptr<gguf::File> file;
-    ModelConfig cfg;
-    ModelWeights w;
-    explicit Model(const std::string& path) : file(gguf::File::open(path)) {
-        cfg = ModelConfig::from_gguf(*file);
-        w = ModelWeights::bind(*file, cfg);
-    }
-    KvLayout kv(uint32_t n_ctx) const { return KvLayout{cfg.n_layer, n_ctx, cfg.n_head_kv, cfg.head_dim, 4}; }
-};
+using test::HostModel;
+using test::logits_of;
 
-std::unique_ptr<Backend> load_cuda(Device& dev, const Model& m, uint32_t n_ctx, uint32_t max_batch, bool graph) {
+std::unique_ptr<Backend> load_cuda(Device& dev, const HostModel& m, uint32_t n_ctx, uint32_t max_batch, bool graph) {
     auto be = dev.create_backend();
     static_cast<cuda::CudaBackend&>(*be).set_decode_graph_enabled(graph);
     be->load(m.cfg, m.w, m.kv(n_ctx), max_batch, LoadOptions{});
     be->reset_kv();
     return be;
-}
-
-std::vector<float> logits_of(Backend& b, uint32_t n_vocab) {
-    std::vector<float> l(n_vocab);
-    b.read_logits(l);
-    return l;
 }
 
 // Index of the first element whose bits differ, or -1.
@@ -72,7 +58,7 @@ std::vector<int32_t> random_prompt(uint32_t n, uint32_t n_vocab, uint32_t seed) 
 // step bit for bit. Optionally also against the CPU backend (`cpu_bound`
 // absolute on the logits), which checks the device-side attention split
 // against the reference.
-void compare_graph_and_plain(const Model& m, uint32_t prompt_len, int steps, uint32_t n_ctx, const char* name,
+void compare_graph_and_plain(const HostModel& m, uint32_t prompt_len, int steps, uint32_t n_ctx, const char* name,
                              double cpu_bound = -1) {
     const uint32_t max_batch = 64;
     auto dev = make_cuda_device(0);
@@ -144,7 +130,7 @@ void compare_graph_and_plain(const Model& m, uint32_t prompt_len, int steps, uin
 // merge is off by O(1)).
 TEST(CudaGraph, DecodeGraphEqualsPlainLaunchesBitwise) {
     ORCD_REQUIRE_CUDA();
-    Model m(test::stories_model());
+    HostModel m(test::stories_model());
     compare_graph_and_plain(m, 250, 40, 600, "stories260K", 5e-2);
 }
 
@@ -152,7 +138,7 @@ TEST(CudaGraph, DecodeGraphEqualsPlainLaunchesBitwise) {
 // the context length from the device at every step.
 TEST(CudaGraph, DecodeGraphEqualsPlainLaunchesAtLongContext) {
     ORCD_REQUIRE_CUDA();
-    Model m(test::stories_model());
+    HostModel m(test::stories_model());
     compare_graph_and_plain(m, 8180, 24, 8300, "stories260K long context");
 }
 
@@ -162,7 +148,7 @@ TEST(CudaGraph, TinyLlamaShapeF16DecodeGraphEqualsPlainLaunches) {
     if (!path || !*path)
         GTEST_SKIP() << "skipped: ORCD_TINYLLAMA_GGUF is not set (generate the file with worker-orcd-synth, shape "
                         "tinyllama-1.1b, F16)";
-    Model m(path);
+    HostModel m(path);
     compare_graph_and_plain(m, 250, 12, 512, "tinyllama-shape F16");
 }
 
@@ -172,7 +158,7 @@ TEST(CudaGraph, TinyLlamaShapeF16DecodeGraphEqualsPlainLaunches) {
 // decodes normally, through the graph.
 TEST(CudaGraph, InjectedLaunchFailureFailsAGraphStep) {
     ORCD_REQUIRE_CUDA();
-    Model m(test::stories_model());
+    HostModel m(test::stories_model());
     auto dev = make_cuda_device(0);
     auto be = load_cuda(*dev, m, 64, 16, true);
     auto& cb = static_cast<cuda::CudaBackend&>(*be);

@@ -19,11 +19,9 @@ namespace {
 
 using cuda::MemCategory;
 
-struct Stories {
-    std::unique_ptr<gguf::File> file = gguf::File::open(test::stories_model());
-    ModelConfig cfg = ModelConfig::from_gguf(*file);
-    ModelWeights w = ModelWeights::bind(*file, cfg);
-    KvLayout kv(uint32_t n_ctx) const { return KvLayout{cfg.n_layer, n_ctx, cfg.n_head_kv, cfg.head_dim, 4}; }
+// stories260K bound on the host.
+struct Stories : test::HostModel {
+    Stories() : HostModel(test::stories_model()) {}
 };
 
 template <class B>

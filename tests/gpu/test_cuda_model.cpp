@@ -17,22 +17,8 @@
 namespace orcd {
 namespace {
 
-struct Model {
-    std::unique_ptr<gguf::File> file;
-    ModelConfig cfg;
-    ModelWeights w;
-    explicit Model(const std::string& path) : file(gguf::File::open(path)) {
-        cfg = ModelConfig::from_gguf(*file);
-        w = ModelWeights::bind(*file, cfg);
-    }
-    KvLayout kv(uint32_t n_ctx) const { return KvLayout{cfg.n_layer, n_ctx, cfg.n_head_kv, cfg.head_dim, 4}; }
-};
-
-std::vector<float> logits_of(Backend& b, uint32_t n_vocab) {
-    std::vector<float> l(n_vocab);
-    b.read_logits(l);
-    return l;
-}
+using test::HostModel;
+using test::logits_of;
 
 struct Diff {
     double max_abs = 0, max_ref = 0;
@@ -57,7 +43,7 @@ Diff diff(const std::vector<float>& gpu, const std::vector<float>& cpu) {
 
 // Prefill `prompt`, then `steps` greedy decode steps driven by the CPU's
 // choice, comparing the logits at every step against `bound(max |ref|)`.
-void compare_backends(const Model& m, const std::vector<int32_t>& prompt, int steps, uint32_t max_batch,
+void compare_backends(const HostModel& m, const std::vector<int32_t>& prompt, int steps, uint32_t max_batch,
                       double abs_bound, double rel_bound, const char* name) {
     const uint32_t n_ctx = uint32_t(prompt.size()) + steps + 8;
     auto cpu_dev = make_cpu_device(0);
@@ -105,7 +91,7 @@ void compare_backends(const Model& m, const std::vector<int32_t>& prompt, int st
 // 1.4e-2 on this model (shared/golden/README.md).
 TEST(CudaModel, Stories260KLogitsMatchCpuBackend) {
     ORCD_REQUIRE_CUDA();
-    Model m(test::stories_model());
+    HostModel m(test::stories_model());
     const std::vector<int32_t> prompt = {1, 403, 407, 261, 378};  // "Once upon a time"
     compare_backends(m, prompt, 40, 64, 2e-2, 0, "stories260K prefill-batch");
     compare_backends(m, prompt, 10, 1, 2e-2, 0, "stories260K token-by-token");
@@ -121,7 +107,7 @@ TEST(CudaModel, TinyLlamaShapeF16LogitsMatchCpuBackend) {
     if (!path || !*path)
         GTEST_SKIP() << "skipped: ORCD_TINYLLAMA_GGUF is not set (generate the file with worker-orcd-synth, shape "
                         "tinyllama-1.1b, F16)";
-    Model m(path);
+    HostModel m(path);
     std::vector<int32_t> prompt = {1};
     std::mt19937 rng(3);
     for (int i = 0; i < 11; ++i) prompt.push_back(int32_t(rng() % m.cfg.n_vocab));
@@ -131,7 +117,7 @@ TEST(CudaModel, TinyLlamaShapeF16LogitsMatchCpuBackend) {
 // Decode speed as a first data point (not a target): CUDA events around
 // 128 decode steps after a 16-token prompt, sampling excluded.
 void report_decode_speed(const std::string& path, const char* name) {
-    Model m(path);
+    HostModel m(path);
     auto dev = make_cuda_device(0);
     auto be_base = dev->create_backend();
     auto* be = static_cast<cuda::CudaBackend*>(be_base.get());
@@ -173,7 +159,7 @@ TEST(CudaModel, DecodeSpeedDataPoint) {
 // results are bitwise identical (same kernels, fixed reduction orders).
 TEST(CudaModel, KvCacheWriteAttendAndResetPerJob) {
     ORCD_REQUIRE_CUDA();
-    Model m(test::stories_model());
+    HostModel m(test::stories_model());
     auto dev = make_cuda_device(0);
     auto be = dev->create_backend();
     be->load(m.cfg, m.w, m.kv(64), 16, LoadOptions{});
@@ -201,7 +187,7 @@ TEST(CudaModel, KvCacheWriteAttendAndResetPerJob) {
 
 TEST(CudaModel, KvCacheCapacityIsEnforced) {
     ORCD_REQUIRE_CUDA();
-    Model m(test::stories_model());
+    HostModel m(test::stories_model());
     auto dev = make_cuda_device(0);
     auto be = dev->create_backend();
     be->load(m.cfg, m.w, m.kv(8), 8, LoadOptions{});
@@ -220,7 +206,7 @@ TEST(CudaModel, KvCacheCapacityIsEnforced) {
 // counts that end at the total.
 TEST(CudaModel, LoadReportsProgressAndBandwidth) {
     ORCD_REQUIRE_CUDA();
-    Model m(test::stories_model());
+    HostModel m(test::stories_model());
     auto dev = make_cuda_device(0);
     auto be_base = dev->create_backend();
     auto* be = static_cast<cuda::CudaBackend*>(be_base.get());
