@@ -4,7 +4,7 @@
 #   scripts/gpu-check.sh [BUILD_DIR]        (default: build)
 # Environment:
 #   OUT                    logs go to $OUT/gpu-check (else BUILD_DIR/gpu-check-logs)
-#   ORCD_SHARED_DIR        the shared data folder (found automatically otherwise)
+#   ORCD_DATA_DIR          the test data folder (default testdata/)
 #   ORCD_TINYLLAMA_GGUF    the synthetic TinyLlama-shape F16 model; generated with
 #                          bin/worker-orcd-synth into $TMPDIR when unset
 #   ORCD_GPU_MEMCHECK=0    skip the compute-sanitizer memcheck runs
@@ -23,18 +23,13 @@ mkdir -p "$LOG"
 
 if [ ! -d "$BIN" ]; then echo "gpu-check: no $BIN (build first: this script does not build)" >&2; exit 2; fi
 
-# Shared data: $ORCD_SHARED_DIR, ../shared, ./shared.
-if [ -z "${ORCD_SHARED_DIR:-}" ]; then
-  for d in "$ROOT/../shared" "$ROOT/shared"; do
-    if [ -f "$d/models/stories260K.gguf" ]; then export ORCD_SHARED_DIR=$(cd "$d" && pwd); break; fi
-  done
-fi
+export ORCD_DATA_DIR=${ORCD_DATA_DIR:-$ROOT/testdata}
 export ORCD_BIN_DIR=$(cd "$BIN" && pwd)
 
 {
   echo "date: $(date -u +%FT%TZ)"
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "shared: ${ORCD_SHARED_DIR:-not found}"
+  echo "data: $ORCD_DATA_DIR"
   if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
   else
@@ -42,13 +37,13 @@ export ORCD_BIN_DIR=$(cd "$BIN" && pwd)
   fi
 } | tee "$LOG/machine.txt"
 
-if [ -z "${ORCD_TINYLLAMA_GGUF:-}" ] && [ -x "$BIN/worker-orcd-synth" ] && [ -n "${ORCD_SHARED_DIR:-}" ]; then
+if [ -z "${ORCD_TINYLLAMA_GGUF:-}" ] && [ -x "$BIN/worker-orcd-synth" ] ; then
   f="${TMPDIR:-/tmp}/orcd-gpu-check/tinyllama-1.1b-f16.gguf"
   mkdir -p "$(dirname "$f")"
   if [ ! -s "$f" ]; then
     echo "generating $f"
     "$BIN/worker-orcd-synth" -o "$f" --shape tinyllama-1.1b --type f16 --seed 1 \
-      --vocab "$ORCD_SHARED_DIR/tokenizer/ggml-vocab-llama-spm.gguf" > "$LOG/synth.log" 2>&1 || rm -f "$f"
+      --vocab "$ORCD_DATA_DIR/tokenizer/ggml-vocab-llama-spm.gguf" > "$LOG/synth.log" 2>&1 || rm -f "$f"
   fi
   [ -s "$f" ] && export ORCD_TINYLLAMA_GGUF=$f
 fi

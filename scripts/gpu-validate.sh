@@ -19,7 +19,7 @@ while (($#)); do
 done
 mkdir -p "$out"
 [[ -f .gpu-carry/bundle.tar.xz ]] && tar -xJf .gpu-carry/bundle.tar.xz
-export ORCD_SHARED_DIR=$root/gpu-data
+export ORCD_DATA_DIR=$root/testdata
 [[ -z "${ORCD_COMMIT:-}" && -f build/commit.txt ]] && export ORCD_COMMIT=$(cat build/commit.txt)
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 # CTest's files name the build machine's paths: make them resolve here.
@@ -27,9 +27,7 @@ src_root=$(cat build/source-root.txt 2>/dev/null || echo "$root")
 if [[ "$src_root" != "$root" ]]; then
   mkdir -p "$(dirname "$src_root")"
   ln -sfn "$root" "$src_root"
-  ln -sfn "$root/gpu-data" "$(dirname "$src_root")/shared"
 fi
-ln -sfn "$root/gpu-data" "$root/../shared" 2>/dev/null || true
 
 declare -a rows
 row() { rows+=("$(printf '| %-34s | %-8s | %s |' "$1" "$2" "$3")"); }
@@ -59,7 +57,7 @@ if ((skip_gate1 == 0)); then
   run "Gate 1 report --require-gpu" gate1.log scripts/gate1-report.sh --require-gpu --out "$out"
 fi
 if [[ -n "$bench_shapes" ]]; then
-  run "benchmarks ($bench_shapes)" bench.log scripts/bench.sh --vocab gpu-data/tokenizer --out "$out/bench" \
+  run "benchmarks ($bench_shapes)" bench.log scripts/bench.sh --vocab testdata/tokenizer --out "$out/bench" \
     --build build --shapes "$bench_shapes" --type f16 --gpu 0
 fi
 

@@ -4,7 +4,7 @@
 # or an out-of-memory input; the reproducer is left in build-fuzz/fuzz/artifacts/.
 #
 # usage: scripts/run-fuzz.sh [SECONDS]        (default 60; env FUZZ_SECONDS too)
-#   env: ORCD_SHARED_DIR  shared data (default ../shared beside the checkout)
+#   env: ORCD_DATA_DIR    test data (default testdata/ of the checkout)
 #        FUZZ_JOBS        parallel fuzzing workers (default 1)
 #        FUZZ_RSS_MB      memory limit per input run (default 2048)
 #        FUZZ_TIMEOUT_S   per-input time limit (default 10)
@@ -12,7 +12,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-${FUZZ_SECONDS:-60}}"
-shared="${ORCD_SHARED_DIR:-$root/../shared}"
+data="${ORCD_DATA_DIR:-$root/testdata}"
 jobs="${FUZZ_JOBS:-1}"
 build="$root/build-fuzz"
 work="$build/fuzz"
@@ -23,7 +23,7 @@ cmake --build "$build" -j"${BUILD_JOBS:-2}" --target fuzz_gguf gguf_seed_corpus
 
 rm -rf "$work/seed"
 mkdir -p "$work/seed" "$work/corpus" "$work/artifacts"
-stories="$shared/models/stories260K.gguf"
+stories="$data/models/stories260K.gguf"
 if [[ -f "$stories" ]]; then
   "$build/bin/gguf_seed_corpus" "$work/seed" "$stories"
 else

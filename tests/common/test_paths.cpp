@@ -8,14 +8,14 @@
 
 namespace orcd::test {
 
-std::string shared_dir() {
-    if (const char* env = std::getenv("ORCD_SHARED_DIR"); env && *env) return env;
-    return ORCD_SHARED_DIR_DEFAULT;
+std::string data_dir() {
+    if (const char* env = std::getenv("ORCD_DATA_DIR"); env && *env) return env;
+    return ORCD_DATA_DIR_DEFAULT;
 }
 
-std::string shared_path(const std::string& rel) { return shared_dir() + "/" + rel; }
+std::string data_path(const std::string& rel) { return data_dir() + "/" + rel; }
 
-std::string stories_model() { return shared_path("models/stories260K.gguf"); }
+std::string stories_model() { return data_path("models/stories260K.gguf"); }
 
 std::string bin_dir() {
     if (const char* env = std::getenv("ORCD_BIN_DIR"); env && *env) return env;

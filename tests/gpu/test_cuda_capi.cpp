@@ -62,8 +62,8 @@ TEST(CudaCapi, GreedyStories260KMatchesGolden) {
     test::CapiDevice dev;
     test::CapiModel model;
     test::open_cuda_model(dev, model, test::stories_model());
-    std::ifstream in(test::shared_path("golden/stories260K-greedy.jsonl"));
-    ASSERT_TRUE(in) << "cannot read " << test::shared_path("golden/stories260K-greedy.jsonl");
+    std::ifstream in(test::data_path("golden/stories260K-greedy.jsonl"));
+    ASSERT_TRUE(in) << "cannot read " << test::data_path("golden/stories260K-greedy.jsonl");
     std::string line;
     int prompts = 0;
     size_t compared_total = 0;

@@ -88,7 +88,7 @@ void compare_backends(const HostModel& m, const std::vector<int32_t>& prompt, in
 // stories260K (F32 weights). Bound: 2e-2 absolute on logits of magnitude
 // ~10-20: the GPU's KV cache is F16 (relative 2^-11 per K/V element), the
 // CPU's F32; llama.cpp's own F16-cache logits differ from F32 by up to
-// 1.4e-2 on this model (shared/golden/README.md).
+// 1.4e-2 on this model (testdata/README.md).
 TEST(CudaModel, Stories260KLogitsMatchCpuBackend) {
     ORCD_REQUIRE_CUDA();
     HostModel m(test::stories_model());

@@ -24,7 +24,7 @@ struct Golden {
 };
 
 std::vector<Golden> load_golden() {
-    std::ifstream in(orcd::test::shared_path("golden/stories260K-greedy.jsonl"));
+    std::ifstream in(orcd::test::data_path("golden/stories260K-greedy.jsonl"));
     std::vector<Golden> out;
     std::string line;
     while (std::getline(in, line)) {

@@ -639,7 +639,7 @@ TEST(GgufWriter, UnfinishedFileLeavesNothingBehind) {
 }
 
 TEST(GgufWriter, CopiesTokenizerMetadata) {
-    const auto vocab = g::File::open(orcd::test::shared_path("tokenizer/ggml-vocab-llama-spm.gguf"));
+    const auto vocab = g::File::open(orcd::test::data_path("tokenizer/ggml-vocab-llama-spm.gguf"));
     size_t expected = 0;
     for (const auto& kv : vocab->metadata()) expected += kv.key.starts_with("tokenizer.") ? 1 : 0;
     ASSERT_GT(expected, 0u);
@@ -667,7 +667,7 @@ TEST(GgufWriter, CopiesTokenizerMetadata) {
 TEST(GgufRealFile, Stories260KParses) {
     const auto f = g::File::open(orcd::test::stories_model());
     EXPECT_EQ(f->version(), 3u);
-    // dim 64, 5 layers, vocab 512 (shared/README.md): 9 tensors per layer,
+    // dim 64, 5 layers, vocab 512 (testdata/README.md): 9 tensors per layer,
     // plus token_embd, output_norm and output.
     EXPECT_EQ(f->tensors().size(), 5u * 9u + 3u);
     EXPECT_EQ(f->get_string("general.architecture"), "llama");

@@ -1,5 +1,5 @@
 // The real model through the C API on the CPU backend: every golden prompt's
-// greedy ids and text must equal llama.cpp's (../shared/golden).
+// greedy ids and text must equal llama.cpp's (testdata/golden).
 #include "common/test_paths.h"
 
 #include <orcd/orcd.h>
@@ -20,7 +20,7 @@ struct Golden {
 };
 
 std::vector<Golden> load_golden() {
-    std::ifstream in(orcd::test::shared_path("golden/stories260K-greedy.jsonl"));
+    std::ifstream in(orcd::test::data_path("golden/stories260K-greedy.jsonl"));
     std::vector<Golden> out;
     std::string line;
     while (std::getline(in, line)) {
@@ -51,7 +51,7 @@ protected:
 
 TEST_F(GoldenCapi, EveryPromptGreedyIdsAndTextMatchLlamaCpp) {
     const auto golden = load_golden();
-    ASSERT_EQ(golden.size(), 8u) << "golden file not found or changed: " << orcd::test::shared_path("golden");
+    ASSERT_EQ(golden.size(), 8u) << "golden file not found or changed: " << orcd::test::data_path("golden");
     for (const Golden& g : golden) {
         SCOPED_TRACE(g.prompt);
         // The prompt's tokens, BOS first.
@@ -89,7 +89,7 @@ TEST_F(GoldenCapi, EveryPromptGreedyIdsAndTextMatchLlamaCpp) {
 TEST_F(GoldenCapi, FirstStepLogitsAgreeWithLlamaCppTop5) {
     // llama.cpp kept its KV cache in F16, so its logits carry that rounding
     // (golden/README.md: up to 1.4e-2); the ranking must be identical.
-    std::ifstream in(orcd::test::shared_path("golden/stories260K-greedy.jsonl"));
+    std::ifstream in(orcd::test::data_path("golden/stories260K-greedy.jsonl"));
     std::string line;
     int checked = 0;
     while (std::getline(in, line)) {

@@ -82,7 +82,7 @@ std::string escaped(const std::string& s) {
 
 class VocabVectors : public ::testing::TestWithParam<const char*> {
 protected:
-    std::string base() const { return test::shared_path(std::string("tokenizer/") + GetParam() + ".gguf"); }
+    std::string base() const { return test::data_path(std::string("tokenizer/") + GetParam() + ".gguf"); }
 };
 
 TEST_P(VocabVectors, EncodesEveryReferenceVector) {
@@ -133,7 +133,7 @@ INSTANTIATE_TEST_SUITE_P(Spm, VocabVectors, ::testing::Values("ggml-vocab-llama-
                          });
 
 std::vector<nlohmann::json> golden_runs() {
-    std::ifstream in(test::shared_path("golden/stories260K-greedy.jsonl"));
+    std::ifstream in(test::data_path("golden/stories260K-greedy.jsonl"));
     if (!in) throw std::runtime_error("cannot read golden/stories260K-greedy.jsonl");
     std::vector<nlohmann::json> runs;
     for (std::string line; std::getline(in, line);)
@@ -181,7 +181,7 @@ TEST(Stories260K, EndOfGenerationIsEos) {
 }
 
 TEST(Phi3, EndOfTurnTokenEndsGeneration) {
-    const auto tok = load(test::shared_path("tokenizer/ggml-vocab-phi-3.gguf"));
+    const auto tok = load(test::data_path("tokenizer/ggml-vocab-phi-3.gguf"));
     const auto* spm = dynamic_cast<const SpmTokenizer*>(tok.get());
     ASSERT_NE(spm, nullptr);
     const int32_t end = spm->find("<|end|>");
@@ -192,7 +192,7 @@ TEST(Phi3, EndOfTurnTokenEndsGeneration) {
 }
 
 TEST(TokenBytes, RendersEachTokenKind) {
-    const auto tok = load(test::shared_path("tokenizer/ggml-vocab-llama-spm.gguf"));
+    const auto tok = load(test::data_path("tokenizer/ggml-vocab-llama-spm.gguf"));
     const auto* spm = dynamic_cast<const SpmTokenizer*>(tok.get());
     ASSERT_NE(spm, nullptr);
     EXPECT_EQ(tok->token_bytes(spm->find("\xE2\x96\x81Hello")), " Hello");
@@ -213,7 +213,7 @@ TEST(TokenBytes, RendersEachTokenKind) {
 // far inside a prefill's budget; the bound is loose against machine noise
 // but an O(n^2) merge loop misses it by orders of magnitude.
 TEST(Performance, Encodes32KCharactersQuickly) {
-    const auto tok = load(test::shared_path("tokenizer/ggml-vocab-llama-spm.gguf"));
+    const auto tok = load(test::data_path("tokenizer/ggml-vocab-llama-spm.gguf"));
     const std::string unit = "Once upon a time, 3 little pigs built 1234 houses; \xE4\xBD\xA0\xE5\xA5\xBD! ";
     std::string text;
     while (text.size() < 32768) text += unit;
