@@ -206,15 +206,18 @@ orcd_status orcd_model_memory_stats(const orcd_model* model, orcd_memory_stats* 
     });
 }
 
-orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len, int32_t add_bos, int32_t* out,
+orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len, int32_t flags, int32_t* out,
                           size_t cap, size_t* n_out) {
     ORCD_REQUIRE(model && n_out, "orcd_tokenize: NULL argument");
+    ORCD_REQUIRE((flags & ~(ORCD_TOKENIZE_ADD_BOS | ORCD_TOKENIZE_PARSE_SPECIAL)) == 0, "orcd_tokenize: unknown flag bits");
     ORCD_REQUIRE(text || text_len == 0, "orcd_tokenize: text is NULL");
     ORCD_REQUIRE(out || cap == 0, "orcd_tokenize: out is NULL");
     *n_out = 0;
     std::vector<int32_t> ids;
     const orcd_status st = guarded([&] {
-        ids = model->impl->tokenizer().encode(std::string_view(text ? text : "", text_len), add_bos != 0);
+        ids = model->impl->tokenizer().encode(std::string_view(text ? text : "", text_len),
+                                              (flags & ORCD_TOKENIZE_ADD_BOS) != 0,
+                                              (flags & ORCD_TOKENIZE_PARSE_SPECIAL) != 0);
     });
     if (st != ORCD_OK) return st;
     *n_out = ids.size();
@@ -256,6 +259,7 @@ orcd_job_params orcd_job_default_params(void) {
     p.stop = nullptr;
     p.n_stop = 0;
     p.timeout_seconds = 0;
+    p.parse_special = 0;
     return p;
 }
 
@@ -283,6 +287,7 @@ orcd_status orcd_job_create(orcd_model* model, const char* prompt, size_t prompt
             jp.stop.emplace_back(p.stop[i]);
         }
         jp.timeout_seconds = p.timeout_seconds;
+        jp.parse_special = p.parse_special != 0;
         auto j = std::make_unique<orcd_job>();
         j->impl = std::make_unique<orcd::Job>(*model->impl, std::string_view(prompt ? prompt : "", prompt_len), jp);
         *out = j.release();
