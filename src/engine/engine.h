@@ -36,6 +36,8 @@ public:
     KvCache& kv() { return kv_; }
     uint32_t max_batch() const { return max_batch_; }
     const orcd_model_info& info() const { return info_; }
+    // The mapped GGUF file (metadata such as the chat template).
+    const gguf::File& file() const { return *file_; }
 
     // The single job slot: true when the caller now owns it.
     bool try_acquire() { return !busy_.exchange(true); }

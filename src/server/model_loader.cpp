@@ -56,7 +56,9 @@ LoadedModel load_model(const Config& cfg, Logger& log) {
         f.sm = "sm_" + std::to_string(dinfo.sm_major) + std::to_string(dinfo.sm_minor);
         f.cuda_runtime_version = version_string(dinfo.cuda_runtime_version);
     }
+    f.chat = chat_setup(model);
     log.info("model_load_complete", {{"model", f.name},
+                                     {"chat_template", f.chat.family ? chat::family_name(*f.chat.family) : "none"},
                                      {"architecture", f.architecture},
                                      {"quant_kind", f.quant_kind},
                                      {"context_length", f.context_length},
