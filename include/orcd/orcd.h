@@ -180,12 +180,23 @@ ORCD_API orcd_status orcd_model_chat_template(const orcd_model* model, const cha
 
 /* ---- Tokenizer --------------------------------------------------------- */
 
-/* Encodes UTF-8 text. add_bos: 1 prepends BOS when the model's tokenizer
- * asks for it (tokenizer.ggml.add_bos_token, default true for SentencePiece).
- * Writes at most cap ids; *n_out receives the full count, so a call with
- * cap = 0 measures. Returns ORCD_INVALID_REQUEST when cap is too small. */
+/* Flags of orcd_tokenize, combined with |. */
+/* Prepend BOS when the model's tokenizer asks for it
+ * (tokenizer.ggml.add_bos_token; default true for SentencePiece, false for
+ * byte-level BPE). */
+#define ORCD_TOKENIZE_ADD_BOS 1
+/* Match control tokens written in the text (e.g. "<|im_start|>"), longest
+ * first. Without it no text ever becomes a control token: what a user typed
+ * is encoded as text. User-defined tokens are matched either way. */
+#define ORCD_TOKENIZE_PARSE_SPECIAL 2
+
+/* Encodes UTF-8 text. flags: ORCD_TOKENIZE_* bits (0 = plain text, no BOS;
+ * callers of ABI 1 that passed add_bos = 1 keep their meaning); any other bit
+ * is ORCD_INVALID_REQUEST. Writes at most cap ids; *n_out receives the full
+ * count, so a call with cap = 0 measures. Returns ORCD_INVALID_REQUEST when
+ * cap is too small. */
 ORCD_API orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len,
-                                   int32_t add_bos, int32_t* out, size_t cap, size_t* n_out);
+                                   int32_t flags, int32_t* out, size_t cap, size_t* n_out);
 /* Decodes ids to UTF-8 (control tokens render as nothing). Same sizing
  * contract as orcd_tokenize, in bytes; no terminating NUL is written. */
 ORCD_API orcd_status orcd_detokenize(const orcd_model* model, const int32_t* ids, size_t n_ids,
@@ -219,7 +230,9 @@ typedef struct orcd_job_params {
     const char* const* stop;      /* up to ORCD_MAX_STOP_SEQUENCES strings   */
     size_t n_stop;
     double timeout_seconds;       /* default 0 = none; else INFERENCE_TIMEOUT*/
-    /* Appended in ABI 2. */
+    int32_t parse_special;        /* default 0: the prompt is plain text; 1 =
+                                     control tokens in it are matched, as
+                                     ORCD_TOKENIZE_PARSE_SPECIAL (ABI 2)      */
     float presence_penalty;       /* default 0 (off); -2..2, OpenAI's rule  */
     float frequency_penalty;      /* default 0 (off); -2..2                  */
     int32_t logprobs;             /* default 0; 1 keeps each step's chosen-
@@ -269,7 +282,8 @@ typedef struct orcd_job_stats {
 } orcd_job_stats;
 
 ORCD_API orcd_job_params orcd_job_default_params(void);
-/* Validates params, tokenizes the prompt (BOS added) and checks capacity:
+/* Validates params, tokenizes the prompt (BOS added when the model's
+ * tokenizer asks for it; control tokens only with parse_special) and checks capacity:
  * prompt tokens + max_tokens must fit the context (ORCD_INVALID_REQUEST
  * otherwise, before any work). One job per model at a time: a second live
  * job answers ORCD_BUSY. Prefill runs in the first orcd_job_next(). */

@@ -117,6 +117,7 @@ orcd::JobParams to_job_params(const orcd_job_params& p) {
         jp.stop.emplace_back(p.stop[i]);
     }
     jp.timeout_seconds = p.timeout_seconds;
+    jp.parse_special = p.parse_special != 0;
     if (p.top_logprobs < 0) orcd::fail(ORCD_INVALID_REQUEST, "orcd_job_create: top_logprobs must be >= 0");
     jp.logprobs = p.logprobs != 0;
     jp.top_logprobs = uint32_t(p.top_logprobs);
@@ -229,9 +230,10 @@ orcd_status orcd_model_get_info(const orcd_model* model, orcd_model_info* out) {
 
 orcd_status orcd_model_chat_template(const orcd_model* model, const char** text, size_t* len) {
     ORCD_REQUIRE(model && text && len, "orcd_model_chat_template: NULL argument");
-    const auto t = model->impl->file().try_string("tokenizer.chat_template");
-    *text = t ? t->data() : nullptr;
-    *len = t ? t->size() : 0;
+    const auto& meta = model->impl->metadata();
+    const auto it = meta.find("tokenizer.chat_template");
+    *text = it == meta.end() ? nullptr : it->second.c_str();
+    *len = it == meta.end() ? 0 : it->second.size();
     return ORCD_OK;
 }
 
@@ -266,15 +268,18 @@ orcd_status orcd_model_memory_stats(const orcd_model* model, orcd_memory_stats* 
     });
 }
 
-orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len, int32_t add_bos, int32_t* out,
+orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len, int32_t flags, int32_t* out,
                           size_t cap, size_t* n_out) {
     ORCD_REQUIRE(model && n_out, "orcd_tokenize: NULL argument");
+    ORCD_REQUIRE((flags & ~(ORCD_TOKENIZE_ADD_BOS | ORCD_TOKENIZE_PARSE_SPECIAL)) == 0, "orcd_tokenize: unknown flag bits");
     ORCD_REQUIRE(text || text_len == 0, "orcd_tokenize: text is NULL");
     ORCD_REQUIRE(out || cap == 0, "orcd_tokenize: out is NULL");
     *n_out = 0;
     std::vector<int32_t> ids;
     const orcd_status st = guarded([&] {
-        ids = model->impl->tokenizer().encode(std::string_view(text ? text : "", text_len), add_bos != 0);
+        ids = model->impl->tokenizer().encode(std::string_view(text ? text : "", text_len),
+                                              (flags & ORCD_TOKENIZE_ADD_BOS) != 0,
+                                              (flags & ORCD_TOKENIZE_PARSE_SPECIAL) != 0);
     });
     if (st != ORCD_OK) return st;
     *n_out = ids.size();
@@ -304,9 +309,10 @@ orcd_status orcd_token_text(const orcd_model* model, int32_t id, char* out, size
     ORCD_REQUIRE(out || cap == 0, "orcd_token_text: out is NULL");
     *n_out = 0;
     ORCD_REQUIRE(valid_token(model, id), "orcd_token_text: id out of range");
-    const orcd::gguf::Value* tokens = model->impl->file().find("tokenizer.ggml.tokens");
-    ORCD_REQUIRE(tokens && size_t(id) < tokens->arr.size(), "orcd_token_text: the vocabulary has no token texts");
-    return copy_out(tokens->arr[size_t(id)].str, out, cap, n_out, "orcd_token_text");
+    std::string text;
+    const orcd_status st = guarded([&] { text = model->impl->tokenizer().token_text(id); });
+    if (st != ORCD_OK) return st;
+    return copy_out(text, out, cap, n_out, "orcd_token_text");
 }
 
 orcd_status orcd_token_piece(const orcd_model* model, int32_t id, char* out, size_t cap, size_t* n_out) {
@@ -334,6 +340,7 @@ orcd_job_params orcd_job_default_params(void) {
     p.stop = nullptr;
     p.n_stop = 0;
     p.timeout_seconds = 0;
+    p.parse_special = 0;
     return p;
 }
 

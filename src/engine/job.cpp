@@ -51,7 +51,7 @@ double ms_since(std::chrono::steady_clock::time_point t) {
 Job::Job(Model& model, std::string_view prompt, const JobParams& params)
     : Job(model, params, [&] {
           if (fault::should_fail(fault::Point::Tokenizer)) fail(ORCD_INTERNAL, "tokenizer failure (injected)");
-          return model.tokenizer().encode(prompt, true);
+          return model.tokenizer().encode(prompt, /*add_bos=*/true, params.parse_special);
       }) {}
 
 Job::Job(Model& model, std::span<const int32_t> prompt_ids, const JobParams& params)
@@ -111,7 +111,7 @@ void Job::prefill() {
     Backend& be = model_.backend();
     KvCache& kv = model_.kv();
     kv.reset();
-    be.reset_kv();
+    be.begin_job();
     for (size_t at = 0; at < prompt_.size(); at += model_.max_batch()) {
         check_interrupts();
         const uint32_t n = uint32_t(std::min<size_t>(model_.max_batch(), prompt_.size() - at));

@@ -27,6 +27,7 @@ struct JobParams {
     double timeout_seconds = 0;    // 0 = no deadline
     bool logprobs = false;         // keep each step's chosen-token log-probability
     uint32_t top_logprobs = 0;     // ... and the most likely tokens (<= kMaxTopLogprobs)
+    bool parse_special = false;    // control tokens written in the prompt are matched
 };
 
 constexpr uint32_t kMaxTopLogprobs = 20;

@@ -100,20 +100,22 @@ public:
         check(orcd_model_memory_stats(handle_.get(), &out));
         return out;
     }
-    // Number of tokens text encodes to, BOS included (a measuring call).
-    size_t count_tokens(const std::string& text) const {
+    // Number of tokens a job's prompt encodes to, BOS included (a measuring
+    // call); parse_special as the job will use it.
+    size_t count_tokens(const std::string& text, bool parse_special) const {
         size_t n = 0;
-        check(orcd_tokenize(handle_.get(), text.data(), text.size(), 1, nullptr, 0, &n));
+        const int32_t flags = ORCD_TOKENIZE_ADD_BOS | (parse_special ? ORCD_TOKENIZE_PARSE_SPECIAL : 0);
+        check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, nullptr, 0, &n));
         return n;
     }
     // Ids of text with nothing added; markup (a chat template's own text) is
     // meant to be tokenized with special tokens parsed, content never.
     std::vector<int32_t> tokenize(const std::string& text, bool markup) const {
-        (void)markup;  // parse_special arrives with the tokenizer's flags
+        const int32_t flags = markup ? ORCD_TOKENIZE_PARSE_SPECIAL : 0;
         size_t n = 0;
-        check(orcd_tokenize(handle_.get(), text.data(), text.size(), 0, nullptr, 0, &n));
+        check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, nullptr, 0, &n));
         std::vector<int32_t> ids(n);
-        if (n) check(orcd_tokenize(handle_.get(), text.data(), text.size(), 0, ids.data(), ids.size(), &n));
+        if (n) check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, ids.data(), ids.size(), &n));
         return ids;
     }
     std::string detokenize(const std::vector<int32_t>& ids) const {

@@ -148,7 +148,7 @@ void JobRunner::run(ExecuteTask& task) {
             prompt_ids = tokenize_segments(model, *task.segments);
             prompt_tokens = prompt_ids.size();
         } else {
-            prompt_tokens = model.count_tokens(req.prompt);
+            prompt_tokens = model.count_tokens(req.prompt, req.parse_special);
         }
         // Residency is verified before every job: a model whose memory is no
         // longer on the device must not run (and the worker turns unhealthy).
@@ -210,6 +210,7 @@ void JobRunner::run(ExecuteTask& task) {
     params.stop = stops.empty() ? nullptr : stops.data();
     params.n_stop = stops.size();
     params.timeout_seconds = config_.inference_timeout_sec;
+    params.parse_special = req.parse_special ? 1 : 0;
     task.protocol->configure(params);
     JobProtocol& proto = *task.protocol;
 

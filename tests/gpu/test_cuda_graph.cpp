@@ -32,8 +32,8 @@ using test::logits_of;
 std::unique_ptr<Backend> load_cuda(Device& dev, const HostModel& m, uint32_t n_ctx, uint32_t max_batch, bool graph) {
     auto be = dev.create_backend();
     static_cast<cuda::CudaBackend&>(*be).set_decode_graph_enabled(graph);
-    be->load(m.cfg, m.w, m.kv(n_ctx), max_batch, LoadOptions{});
-    be->reset_kv();
+    m.load_into(*be, n_ctx, max_batch);
+    be->begin_job();
     return be;
 }
 
@@ -69,8 +69,8 @@ void compare_graph_and_plain(const HostModel& m, uint32_t prompt_len, int steps,
     if (cpu_bound >= 0) {
         cpu_dev = make_cpu_device(0);
         cpu = cpu_dev->create_backend();
-        cpu->load(m.cfg, m.w, m.kv(n_ctx), max_batch, LoadOptions{});
-        cpu->reset_kv();
+        m.load_into(*cpu, n_ctx, max_batch);
+        cpu->begin_job();
     }
     const std::vector<int32_t> prompt = random_prompt(prompt_len, m.cfg.n_vocab, 11);
     uint32_t pos = 0;

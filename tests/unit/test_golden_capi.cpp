@@ -57,7 +57,7 @@ TEST_F(GoldenCapi, EveryPromptGreedyIdsAndTextMatchLlamaCpp) {
         // The prompt's tokens, BOS first.
         size_t n = 0;
         std::vector<int32_t> ids(256);
-        ASSERT_EQ(orcd_tokenize(model_, g.prompt.data(), g.prompt.size(), 1, ids.data(), ids.size(), &n), ORCD_OK);
+        ASSERT_EQ(orcd_tokenize(model_, g.prompt.data(), g.prompt.size(), ORCD_TOKENIZE_ADD_BOS, ids.data(), ids.size(), &n), ORCD_OK);
         ids.resize(n);
         EXPECT_EQ(ids, g.prompt_ids);
 
