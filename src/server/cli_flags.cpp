@@ -58,7 +58,8 @@ std::string usage() {
            "  --max-tokens-out N           largest max_tokens a request may ask (default 2048)\n"
            "  --inference-timeout-sec S    per-job deadline (default 300)\n"
            "  --shutdown-timeout-sec S     drain time before a running job is cancelled (default 5)\n"
-           "  --log-format json|text       log line format (default json)\n";
+           "  --log-format json|text       log line format (default json)\n"
+           "  --version                    print the version and build commit, then exit\n";
 }
 
 Config parse_flags(int argc, const char* const* argv) {
@@ -66,6 +67,7 @@ Config parse_flags(int argc, const char* const* argv) {
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") throw HelpRequested{};
+        if (arg == "--version") throw VersionRequested{};
         if (arg.rfind("--", 0) != 0) throw FlagError(arg, "unexpected argument");
         std::string name = arg, value;
         if (auto eq = arg.find('='); eq != std::string::npos) {

@@ -41,6 +41,8 @@ private:
 
 // Thrown for --help: main() prints usage() and exits 0.
 struct HelpRequested {};
+// Thrown for --version: main() prints the version and build commit, exits 0.
+struct VersionRequested {};
 
 // Parses argv (accepting "--flag value" and "--flag=value"). Throws FlagError
 // or HelpRequested.

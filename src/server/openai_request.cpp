@@ -32,9 +32,11 @@ public:
     std::optional<int64_t> integer(const char* name, int64_t lo, int64_t hi) {
         const json* v = get(name);
         if (!v) return std::nullopt;
-        const bool in_range = v->is_number_integer() &&
-                              (v->is_number_unsigned() ? v->get<uint64_t>() <= static_cast<uint64_t>(hi)
-                                                       : v->get<int64_t>() >= lo && v->get<int64_t>() <= hi);
+        const bool in_range =
+            v->is_number_integer() &&
+            (v->is_number_unsigned()
+                 ? v->get<uint64_t>() <= static_cast<uint64_t>(hi) && static_cast<int64_t>(v->get<uint64_t>()) >= lo
+                 : v->get<int64_t>() >= lo && v->get<int64_t>() <= hi);
         if (!v->is_number_integer()) add(name, "type", std::string(name) + " must be an integer");
         else if (!in_range)
             add(name, "range", std::string(name) + " must be in " + std::to_string(lo) + ".." + std::to_string(hi));
