@@ -96,8 +96,19 @@ orcd_status copy_out(std::string_view bytes, char* out, size_t cap, size_t* n_ou
     return ORCD_OK;
 }
 
-bool valid_token(const orcd_model* model, int32_t id) {
-    return id >= 0 && size_t(id) < model->impl->tokenizer().vocab_size();
+// A function that returns some bytes of one token (its text, its piece).
+template <typename Get>
+orcd_status one_token(const orcd_model* model, int32_t id, char* out, size_t cap, size_t* n_out, const char* fn,
+                      Get&& get) {
+    if (!model || !n_out) return set_error(ORCD_INVALID_REQUEST, std::string(fn) + ": NULL argument");
+    if (!out && cap != 0) return set_error(ORCD_INVALID_REQUEST, std::string(fn) + ": out is NULL");
+    *n_out = 0;
+    const orcd::Tokenizer& tok = model->impl->tokenizer();
+    if (id < 0 || size_t(id) >= tok.vocab_size()) return set_error(ORCD_INVALID_REQUEST, std::string(fn) + ": id out of range");
+    std::string bytes;
+    const orcd_status st = guarded([&] { bytes = get(tok, id); });
+    if (st != ORCD_OK) return st;
+    return copy_out(bytes, out, cap, n_out, fn);
 }
 
 orcd::JobParams to_job_params(const orcd_job_params& p) {
@@ -305,25 +316,13 @@ orcd_status orcd_detokenize(const orcd_model* model, const int32_t* ids, size_t 
 }
 
 orcd_status orcd_token_text(const orcd_model* model, int32_t id, char* out, size_t cap, size_t* n_out) {
-    ORCD_REQUIRE(model && n_out, "orcd_token_text: NULL argument");
-    ORCD_REQUIRE(out || cap == 0, "orcd_token_text: out is NULL");
-    *n_out = 0;
-    ORCD_REQUIRE(valid_token(model, id), "orcd_token_text: id out of range");
-    std::string text;
-    const orcd_status st = guarded([&] { text = model->impl->tokenizer().token_text(id); });
-    if (st != ORCD_OK) return st;
-    return copy_out(text, out, cap, n_out, "orcd_token_text");
+    return one_token(model, id, out, cap, n_out, "orcd_token_text",
+                     [](const orcd::Tokenizer& t, int32_t i) { return t.token_text(i); });
 }
 
 orcd_status orcd_token_piece(const orcd_model* model, int32_t id, char* out, size_t cap, size_t* n_out) {
-    ORCD_REQUIRE(model && n_out, "orcd_token_piece: NULL argument");
-    ORCD_REQUIRE(out || cap == 0, "orcd_token_piece: out is NULL");
-    *n_out = 0;
-    ORCD_REQUIRE(valid_token(model, id), "orcd_token_piece: id out of range");
-    std::string bytes;
-    const orcd_status st = guarded([&] { bytes = model->impl->tokenizer().token_bytes(id); });
-    if (st != ORCD_OK) return st;
-    return copy_out(bytes, out, cap, n_out, "orcd_token_piece");
+    return one_token(model, id, out, cap, n_out, "orcd_token_piece",
+                     [](const orcd::Tokenizer& t, int32_t i) { return t.token_bytes(i); });
 }
 
 orcd_job_params orcd_job_default_params(void) {

@@ -18,6 +18,7 @@ struct ChatSetup {
     std::string bos_token, eos_token;
 };
 
-ChatSetup chat_setup(const Model& model);
+// override_text, when given, stands for the model's own template.
+ChatSetup chat_setup(const Model& model, const std::optional<std::string>& override_text);
 
 }  // namespace orcd::server

@@ -128,6 +128,18 @@ TEST(OpenAi, TextPartsAndAssistantNullContentAreAccepted) {
     EXPECT_EQ(r.json()["object"], "chat.completion");
 }
 
+TEST(OpenAi, AChatTemplateFileStandsForTheModelsOwn) {
+    WorkerProcess w(with_args({"--chat-template-file", test::data_path("chat/templates/llama3.jinja")}));
+    EXPECT_EQ(http_get(w.port(), "/v1/models").json()["data"][0]["chat_template"], "llama3");
+    const HttpResponse r =
+        http_post_json(w.port(), "/v1/chat/completions", chat({{{"role", "user"}, {"content", "Hi"}}}).dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    const ProcessResult bad = run_worker_to_exit(
+        {"--model", test::stories_model(), "--port", "1", "--chat-template-file", "/nonexistent.jinja"}, 10s);
+    EXPECT_EQ(bad.exit_code, 2) << bad.output;
+    EXPECT_NE(bad.output.find("--chat-template-file"), std::string::npos) << bad.output;
+}
+
 TEST(OpenAi, VersionFlagPrintsTheBuildCommit) {
     const ProcessResult r = run_worker_to_exit({"--version"}, 10s);
     EXPECT_EQ(r.exit_code, 0) << r.output;
