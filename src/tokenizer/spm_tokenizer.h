@@ -44,6 +44,7 @@ public:
     const char* kind() const override { return "spm"; }
     std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const override;
     std::string token_bytes(int32_t id) const override;
+    std::string token_text(int32_t id) const override { return v_.tokens.at(size_t(id)); }
     size_t vocab_size() const override { return v_.tokens.size(); }
     int32_t bos() const override { return v_.bos; }
     int32_t eos() const override { return v_.eos; }

@@ -37,6 +37,9 @@ public:
     // <0xNN> its single byte, control tokens (BOS/EOS/...) nothing. May be a
     // partial UTF-8 sequence.
     virtual std::string token_bytes(int32_t id) const = 0;
+    // The token's text as the vocabulary stores it ("<s>", "\u2581the",
+    // "<0x0A>"): what a chat template prints for bos_token / eos_token.
+    virtual std::string token_text(int32_t id) const = 0;
 
     virtual size_t vocab_size() const = 0;
     virtual int32_t bos() const = 0;
