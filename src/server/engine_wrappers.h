@@ -108,14 +108,13 @@ public:
         check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, nullptr, 0, &n));
         return n;
     }
-    // Ids of text with nothing added; markup (a chat template's own text) is
-    // meant to be tokenized with special tokens parsed, content never.
-    std::vector<int32_t> tokenize(const std::string& text, bool markup) const {
-        const int32_t flags = markup ? ORCD_TOKENIZE_PARSE_SPECIAL : 0;
+    // Ids of a rendered chat template, nothing added: markup (the template's
+    // own text) with special tokens parsed, content never.
+    std::vector<int32_t> tokenize_segments(const std::vector<orcd_text_segment>& segments) const {
         size_t n = 0;
-        check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, nullptr, 0, &n));
+        check(orcd_tokenize_segments(handle_.get(), segments.data(), segments.size(), 0, nullptr, 0, &n));
         std::vector<int32_t> ids(n);
-        if (n) check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, ids.data(), ids.size(), &n));
+        if (n) check(orcd_tokenize_segments(handle_.get(), segments.data(), segments.size(), 0, ids.data(), n, &n));
         return ids;
     }
     std::string detokenize(const std::vector<int32_t>& ids) const {
