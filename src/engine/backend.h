@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace orcd {
@@ -110,5 +111,10 @@ std::unique_ptr<Device> make_cpu_device(int threads);
 // Defined by the CUDA backend; in a build without CUDA it throws CUDA_ERROR
 // ("built without CUDA support").
 std::unique_ptr<Device> make_cuda_device(int gpu_index);
+
+// The weight formats each backend's format table computes ("F32, F16, ..."),
+// read off the tables themselves; "" for CUDA in a build without it.
+std::string cpu_weight_formats();
+std::string cuda_weight_formats();
 
 }  // namespace orcd

@@ -49,21 +49,25 @@ std::string value_text(const gguf::Value& v) {
 }  // namespace
 
 std::optional<std::string> Model::metadata(const std::string& key) const {
-    if (auto it = meta_.find(key); it != meta_.end()) return it->second;
+    if (const std::string* t = metadata_text(key)) return *t;
     return std::nullopt;
+}
+
+const std::string* Model::metadata_text(const std::string& key) const {
+    auto it = meta_.find(key);
+    return it == meta_.end() ? nullptr : &it->second;
 }
 
 std::unique_ptr<Model> Model::load(Device& device, const std::string& path, const ModelLoadParams& params) {
     const auto t0 = std::chrono::steady_clock::now();
     std::unique_ptr<Model> m(new Model());
     std::unique_ptr<gguf::File> file;
-    std::string kind;
     try {
         file = gguf::File::open(path);
         m->adapter_ = make_adapter(*file);
         m->tok_ = Tokenizer::from_gguf(*file);
         for (const gguf::KeyValue& kv : file->metadata()) m->meta_[std::string(kv.key)] = value_text(kv.value);
-        kind = quant_kind(*file, m->adapter_->weights());
+        m->weight_format_ = quant_kind(*file, m->adapter_->weights());
     } catch (const gguf::GgufError& e) {
         fail(ORCD_MODEL_LOAD_FAILED, "'" + path + "': " + e.what());
     } catch (const Error& e) {
@@ -95,7 +99,7 @@ std::unique_ptr<Model> Model::load(Device& device, const std::string& path, cons
     orcd_model_info& i = m->info_;
     copy_str(i.architecture, sizeof i.architecture, c.architecture);
     copy_str(i.name, sizeof i.name, c.name.empty() ? base_name(path) : c.name);
-    copy_str(i.quant_kind, sizeof i.quant_kind, kind);
+    copy_str(i.quant_kind, sizeof i.quant_kind, m->weight_format_);
     copy_str(i.tokenizer_kind, sizeof i.tokenizer_kind, m->tok_->kind());
     i.vocab_size = c.n_vocab;
     i.context_length = n_ctx;

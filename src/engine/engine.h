@@ -37,6 +37,9 @@ public:
     // A GGUF metadata value as text (numbers in decimal, booleans as
     // true/false, arrays as "array[N]"), or nullopt when the key is absent.
     std::optional<std::string> metadata(const std::string& key) const;
+    // The same text in place (valid while the model lives), or null.
+    const std::string* metadata_text(const std::string& key) const;
+    const std::string& weight_format() const { return weight_format_; }
     const std::map<std::string, std::string>& metadata() const { return meta_; }
     const Tokenizer& tokenizer() const { return *tok_; }
     Backend& backend() { return *backend_; }
@@ -54,6 +57,7 @@ private:
 
     std::unique_ptr<ModelAdapter> adapter_;
     std::map<std::string, std::string> meta_;
+    std::string weight_format_;
     std::unique_ptr<Tokenizer> tok_;
     std::unique_ptr<Backend> backend_;
     KvCache kv_;

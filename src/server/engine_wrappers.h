@@ -132,7 +132,7 @@ public:
     std::optional<std::string> chat_template() const {
         const char* text = nullptr;
         size_t len = 0;
-        check(orcd_model_chat_template(handle_.get(), &text, &len));
+        check(orcd_model_meta_str(handle_.get(), "tokenizer.chat_template", &text, &len));
         if (!text) return std::nullopt;
         return std::string(text, len);
     }

@@ -68,9 +68,7 @@ void compare_graph_and_plain(const HostModel& m, uint32_t prompt_len, int steps,
     std::unique_ptr<Backend> cpu;
     if (cpu_bound >= 0) {
         cpu_dev = make_cpu_device(0);
-        cpu = cpu_dev->create_backend();
-        m.load_into(*cpu, n_ctx, max_batch);
-        cpu->begin_job();
+        cpu = test::load_backend(*cpu_dev, m, n_ctx, max_batch);
     }
     const std::vector<int32_t> prompt = random_prompt(prompt_len, m.cfg.n_vocab, 11);
     uint32_t pos = 0;

@@ -227,10 +227,8 @@ TEST(CudaVram, InjectedKernelLaunchFailureIsCudaError) {
     ORCD_REQUIRE_CUDA();
     Stories m;
     auto dev = make_cuda_device(0);
-    auto be = dev->create_backend();
-    m.load_into(*be, 64, 16);
+    auto be = test::load_backend(*dev, m, 64, 16);
     const std::vector<int32_t> prompt = {1, 403, 407};
-    be->begin_job();
     fault::arm(fault::Point::KernelLaunch, 5);
     try {
         be->forward(prompt.data(), 3, 0);

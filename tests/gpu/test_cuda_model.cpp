@@ -47,13 +47,9 @@ void compare_backends(const HostModel& m, const std::vector<int32_t>& prompt, in
                       double abs_bound, double rel_bound, const char* name) {
     const uint32_t n_ctx = uint32_t(prompt.size()) + steps + 8;
     auto cpu_dev = make_cpu_device(0);
-    auto cpu = cpu_dev->create_backend();
-    m.load_into(*cpu, n_ctx, max_batch);
+    auto cpu = test::load_backend(*cpu_dev, m, n_ctx, max_batch);
     auto gpu_dev = make_cuda_device(0);
-    auto gpu = gpu_dev->create_backend();
-    m.load_into(*gpu, n_ctx, max_batch);
-    cpu->begin_job();
-    gpu->begin_job();
+    auto gpu = test::load_backend(*gpu_dev, m, n_ctx, max_batch);
 
     std::vector<int32_t> seq = prompt;
     uint32_t pos = 0;
@@ -189,9 +185,7 @@ TEST(CudaModel, KvCacheCapacityIsEnforced) {
     ORCD_REQUIRE_CUDA();
     HostModel m(test::stories_model());
     auto dev = make_cuda_device(0);
-    auto be = dev->create_backend();
-    m.load_into(*be, 8, 8);
-    be->begin_job();
+    auto be = test::load_backend(*dev, m, 8, 8);
     const std::vector<int32_t> toks(8, 1);
     be->forward(toks.data(), 8, 0);  // fills the cache exactly
     try {

@@ -131,4 +131,6 @@ private:
 
 std::unique_ptr<Device> make_cpu_device(int threads) { return std::make_unique<CpuDevice>(threads); }
 
+std::string cpu_weight_formats() { return cpu::supported_formats(); }
+
 }  // namespace orcd
