@@ -37,7 +37,7 @@ std::string compact_uuid() {
 }  // namespace
 
 std::string system_fingerprint(const ModelFacts& facts) {
-    return std::string("orcd-") + orcd_build_commit() + "-" + facts.quant_kind;
+    return std::string("orcd-") + orcd_build_commit() + "-" + facts.weight_format;
 }
 
 OpenAiAdmission admit_openai(OpenAiKind kind, const std::string& body, ServerContext& ctx,
@@ -101,7 +101,7 @@ json models_document(WorkerState& state) {
                         {"owned_by", "worker-orcd"},
                         {"context_length", f.context_length},
                         {"architecture", f.architecture},
-                        {"quant_kind", f.quant_kind},
+                        {"weight_format", f.weight_format},
                         {"chat_template", f.chat.family ? json(chat::family_name(*f.chat.family)) : json()}});
     }
     return {{"object", "list"}, {"data", data}};
