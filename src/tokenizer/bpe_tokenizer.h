@@ -53,7 +53,7 @@ public:
     int32_t eos() const override { return v_.ids.eos; }
     bool add_bos_default() const override { return add_bos_; }
 
-    const std::string& pre() const { return v_.pre; }
+    std::string_view pre() const override { return v_.pre; }
     // The id of a token by its vocabulary text; -1 when none has it.
     int32_t find(std::string_view text) const;
 

@@ -26,6 +26,8 @@ public:
 
     // "spm" for SentencePiece, "bpe" for byte-level BPE.
     virtual const char* kind() const = 0;
+    // The pre-tokenizer's name (tokenizer.ggml.pre) where the kind has one.
+    virtual std::string_view pre() const { return {}; }
     // Encodes UTF-8 text. add_bos prepends BOS when the vocabulary asks for
     // it. parse_special: when false, no text ever becomes a control token
     // (a user typing "<|im_start|>" gets the tokens of that text); when true,
