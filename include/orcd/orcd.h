@@ -21,6 +21,17 @@
  *
  * ABI: ORCD_ABI_VERSION is bumped whenever an exported symbol or a struct
  * layout changes; tests/c_api/abi_manifest.txt records the current ones.
+ * How it moves without breaking callers:
+ *   - new functions are added, existing ones keep their signature and
+ *     meaning (a parameter may only widen, as orcd_tokenize's add_bos
+ *     became flags with 1 meaning what it meant);
+ *   - parameter structs only grow at the end, and callers get them from
+ *     *_default_params(), so an older caller's fields keep their offsets;
+ *   - structs returned by value (orcd_model_info) are frozen: what a model
+ *     gains (new architectures' hyper-parameters, metadata) is read through
+ *     accessors (orcd_model_meta_*, orcd_model_architecture, ...), never by
+ *     growing such a struct.
+ * A release that must break one of these rules bumps ORCD_VERSION_MAJOR.
  */
 #ifndef ORCD_ORCD_H
 #define ORCD_ORCD_H
@@ -170,6 +181,29 @@ typedef struct orcd_memory_stats {
     uint64_t device_total_bytes;  /* cudaMemGetInfo total; 0 on CPU */
 } orcd_memory_stats;
 ORCD_API orcd_status orcd_model_memory_stats(const orcd_model* model, orcd_memory_stats* out);
+
+/* ---- Model metadata and what this build computes ------------------------ */
+
+/* The model's GGUF general.architecture ("llama", "qwen2", ...) and weight
+ * format (general.file_type's name: "Q4_K_M", "F16", "MXFP4", ...; the type
+ * holding most matrix bytes when the file does not say). Valid while the
+ * model lives; "" for NULL. */
+ORCD_API const char* orcd_model_architecture(const orcd_model* model);
+ORCD_API const char* orcd_model_weight_format(const orcd_model* model);
+/* GGUF metadata of the loaded model, by key: *text is the value as text
+ * (strings as stored, numbers in decimal, booleans true/false, arrays as
+ * "array[N]"), valid while the model lives; *text = NULL and *len = 0 when
+ * the file has no such key. */
+ORCD_API orcd_status orcd_model_meta_str(const orcd_model* model, const char* key, const char** text, size_t* len);
+/* Number of metadata keys, and the key of index i (0 <= i < count, sorted);
+ * NULL when i is out of range. */
+ORCD_API size_t orcd_model_meta_count(const orcd_model* model);
+ORCD_API const char* orcd_model_meta_key(const orcd_model* model, size_t i);
+/* Comma-separated lists read off this build's registries: the architectures
+ * the engine has adapters for, and the weight formats the backend of `kind`
+ * computes ("" for CUDA in a build without it). Static strings. */
+ORCD_API const char* orcd_supported_architectures(void);
+ORCD_API const char* orcd_supported_weight_formats(orcd_device_kind kind);
 
 /* ---- Tokenizer --------------------------------------------------------- */
 

@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <cstdio>
+#include <iterator>
+#include <vector>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -381,3 +383,51 @@ orcd_status orcd_job_last_logits(const orcd_job* job, float* out, size_t cap) {
 }
 
 }  // extern "C"
+
+// ---- Model metadata and registries ------------------------------------------
+
+const char* orcd_model_architecture(const orcd_model* model) {
+    return model ? model->impl->config().architecture.c_str() : "";
+}
+
+const char* orcd_model_weight_format(const orcd_model* model) {
+    return model ? model->impl->weight_format().c_str() : "";
+}
+
+orcd_status orcd_model_meta_str(const orcd_model* model, const char* key, const char** text, size_t* len) {
+    ORCD_REQUIRE(model && key && text && len, "orcd_model_meta_str: NULL argument");
+    const std::string* t = model->impl->metadata_text(key);
+    *text = t ? t->c_str() : nullptr;
+    *len = t ? t->size() : 0;
+    return ORCD_OK;
+}
+
+size_t orcd_model_meta_count(const orcd_model* model) { return model ? model->impl->metadata().size() : 0; }
+
+const char* orcd_model_meta_key(const orcd_model* model, size_t i) {
+    if (!model || i >= model->impl->metadata().size()) return nullptr;
+    auto it = model->impl->metadata().begin();
+    std::advance(it, i);
+    return it->first.c_str();
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+}
+
+}  // namespace
+
+const char* orcd_supported_architectures(void) {
+    static const std::string list = join(orcd::supported_architectures());
+    return list.c_str();
+}
+
+const char* orcd_supported_weight_formats(orcd_device_kind kind) {
+    static const std::string cpu = orcd::cpu_weight_formats();
+    static const std::string cuda = orcd::cuda_weight_formats();
+    return kind == ORCD_DEVICE_CUDA ? cuda.c_str() : cpu.c_str();
+}

@@ -92,7 +92,7 @@ void Job::prefill() {
     Backend& be = model_.backend();
     KvCache& kv = model_.kv();
     kv.reset();
-    be.reset_kv();
+    be.begin_job();
     for (size_t at = 0; at < prompt_.size(); at += model_.max_batch()) {
         check_interrupts();
         const uint32_t n = uint32_t(std::min<size_t>(model_.max_batch(), prompt_.size() - at));
