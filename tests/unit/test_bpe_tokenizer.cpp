@@ -43,6 +43,34 @@ TEST(Gpt2, EncodesEveryLlamaCppVector) {
     }
 }
 
+// Long runs of one character class are single words: neither the regex
+// engine's stack nor the merge loop may give out on them, under any
+// pre-tokenizer.
+TEST(Gpt2, LongRunsEncodeAndRoundTrip) {
+    auto file = gguf::File::open(test::data_path("tokenizer/ggml-vocab-gpt-2.gguf"));
+    const std::vector<std::string> runs = {
+        std::string(40000, ' '), std::string(40000, 'a'), std::string(40000, '7'), std::string(20000, '\n'),
+        [] { std::string s; for (int i = 0; i < 10000; ++i) s += "e\xCC\x81"; return s; }(),  // e + U+0301
+        [] { std::string s; for (int i = 0; i < 10000; ++i) s += "\xE4\xB8\x96"; return s; }(),
+        std::string(20000, '!') + std::string(20000, '\t'),
+    };
+    for (const char* pre : {"gpt-2", "llama-bpe", "qwen2", "gpt-4o", "default"}) {
+        BpeVocab v = read_bpe_vocab(*file);
+        v.pre = pre;
+        v.add_bos = false;
+        const BpeTokenizer tok(std::move(v));
+        for (const std::string& text : runs) {
+            const auto ids = tok.encode(text, false, false);
+            ASSERT_FALSE(ids.empty()) << pre;
+            // Qwen's NFC composes e + U+0301 into one character.
+            const bool composed = std::string(pre) == "qwen2" && text[1] == '\xCC';
+            if (!composed) {
+                EXPECT_EQ(tok.decode(ids), text) << pre << ", a run of " << text.size() << " bytes";
+            }
+        }
+    }
+}
+
 // ---- merge rules on hand-made vocabularies --------------------------------
 
 // GPT-2's 256 byte tokens (its first 256 ids spell every byte), then extra
