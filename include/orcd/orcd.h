@@ -61,6 +61,9 @@ extern "C" {
 ORCD_API const char* orcd_version_string(void);
 /* ORCD_ABI_VERSION of the library actually linked; compare with the macro. */
 ORCD_API int orcd_abi_version(void);
+/* The short git commit the library was built from ("-dirty" appended when
+ * the tree had uncommitted changes), or "unknown" when built without git. */
+ORCD_API const char* orcd_build_commit(void);
 
 /* ---- Errors ------------------------------------------------------------ */
 
@@ -181,6 +184,10 @@ typedef struct orcd_memory_stats {
     uint64_t device_total_bytes;  /* cudaMemGetInfo total; 0 on CPU */
 } orcd_memory_stats;
 ORCD_API orcd_status orcd_model_memory_stats(const orcd_model* model, orcd_memory_stats* out);
+/* The model's chat template (GGUF tokenizer.chat_template): *text points into
+ * the model and stays valid while it lives; *text = NULL and *len = 0 when
+ * the file has none. */
+ORCD_API orcd_status orcd_model_chat_template(const orcd_model* model, const char** text, size_t* len);
 
 /* ---- Model metadata and what this build computes ------------------------ */
 
@@ -262,11 +269,20 @@ ORCD_API orcd_status orcd_tokenize(const orcd_model* model, const char* text, si
 ORCD_API orcd_status orcd_detokenize(const orcd_model* model, const int32_t* ids, size_t n_ids,
                                      char* out, size_t cap, size_t* n_out);
 
+/* The vocabulary's text of one token as the GGUF stores it (e.g. "<s>",
+ * "<|im_start|>", "\xe2\x96\x81the"): what a chat template calls bos_token.
+ * Same sizing contract as orcd_detokenize. */
+ORCD_API orcd_status orcd_token_text(const orcd_model* model, int32_t id, char* out, size_t cap, size_t* n_out);
+/* The bytes one token decodes to (control tokens: none). May be part of a
+ * UTF-8 character. Same sizing contract as orcd_detokenize. */
+ORCD_API orcd_status orcd_token_piece(const orcd_model* model, int32_t id, char* out, size_t cap, size_t* n_out);
+
 /* ---- Jobs -------------------------------------------------------------- */
 
 typedef struct orcd_job orcd_job;
 
 #define ORCD_MAX_STOP_SEQUENCES 4
+#define ORCD_MAX_TOP_LOGPROBS 20
 
 typedef struct orcd_job_params {
     uint32_t max_tokens;          /* default 2048; >= 1                      */
@@ -284,7 +300,21 @@ typedef struct orcd_job_params {
     int32_t parse_special;        /* default 0: the prompt is plain text; 1 =
                                      control tokens in it are matched, as
                                      ORCD_TOKENIZE_PARSE_SPECIAL (ABI 2)      */
+    float presence_penalty;       /* default 0 (off); -2..2, OpenAI's rule  */
+    float frequency_penalty;      /* default 0 (off); -2..2                  */
+    int32_t logprobs;             /* default 0; 1 keeps each step's chosen-
+                                     token log-probability (read back with
+                                     orcd_job_last_logprobs)                 */
+    int32_t top_logprobs;         /* default 0; with logprobs, also the N most
+                                     likely tokens, N <= ORCD_MAX_TOP_LOGPROBS*/
 } orcd_job_params;
+
+/* A token and its log-probability: log-softmax of the model's raw logits
+ * (before penalties, temperature and filters). */
+typedef struct orcd_token_logprob {
+    int32_t token;
+    float logprob;
+} orcd_token_logprob;
 
 typedef enum orcd_stop_reason {
     ORCD_STOP_NONE = 0,           /* still running, or ended by an error */
@@ -326,6 +356,12 @@ ORCD_API orcd_job_params orcd_job_default_params(void);
  * job answers ORCD_BUSY. Prefill runs in the first orcd_job_next(). */
 ORCD_API orcd_status orcd_job_create(orcd_model* model, const char* prompt, size_t prompt_len,
                                      const orcd_job_params* params, orcd_job** out);
+/* As orcd_job_create, from prompt ids the caller tokenized (e.g. a chat
+ * template rendered and tokenized segment by segment); nothing is added to
+ * them (no BOS). ids outside the vocabulary or an empty prompt answer
+ * ORCD_INVALID_REQUEST. The ids are copied. */
+ORCD_API orcd_status orcd_job_create_tokens(orcd_model* model, const int32_t* ids, size_t n_ids,
+                                            const orcd_job_params* params, orcd_job** out);
 /* Runs one step: the first call prefills and samples the first token, later
  * calls decode one token each. On ORCD_OK, *event describes the step; after
  * an event with done = 1 further calls return ORCD_INVALID_REQUEST. Any other
@@ -343,6 +379,15 @@ ORCD_API void orcd_job_free(orcd_job* job);
 /* Copies the logits of the job's latest step (vocab_size floats) for tests
  * and tools comparing backends. */
 ORCD_API orcd_status orcd_job_last_logits(const orcd_job* job, float* out, size_t cap);
+
+/* The log-probabilities of the job's latest step (params.logprobs = 1): the
+ * sampled token's in *chosen and, in top[0..*n_top), the top_logprobs most
+ * likely tokens, best first (ties: lowest id first). cap is top's capacity;
+ * *n_top receives the full count, and a cap smaller than it answers
+ * ORCD_INVALID_REQUEST. ORCD_INVALID_REQUEST also when the job was created
+ * without logprobs or has not run a step. */
+ORCD_API orcd_status orcd_job_last_logprobs(const orcd_job* job, orcd_token_logprob* chosen,
+                                            orcd_token_logprob* top, size_t cap, size_t* n_top);
 
 #ifdef __cplusplus
 }

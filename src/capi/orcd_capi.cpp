@@ -38,6 +38,9 @@ struct orcd_job {
     std::string text;  // backing store of the last event's text
 };
 
+// Written at build time by cmake/build_commit.cmake.
+extern "C" const char orcd_build_commit_text[];
+
 namespace {
 
 thread_local std::string t_detail;
@@ -92,12 +95,73 @@ constexpr ErrorRow kErrors[ORCD_STATUS_COUNT] = {
 
 const ErrorRow* row(int code) { return code >= 0 && code < ORCD_STATUS_COUNT ? &kErrors[code] : nullptr; }
 
+// The sizing contract of every function that returns bytes: *n_out is the
+// full size; a cap of 0 measures; a smaller non-zero cap is an error.
+orcd_status copy_out(std::string_view bytes, char* out, size_t cap, size_t* n_out, const char* fn) {
+    *n_out = bytes.size();
+    if (bytes.size() > cap)
+        return cap == 0 ? ORCD_OK : set_error(ORCD_INVALID_REQUEST, std::string(fn) + ": output buffer too small");
+    if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
+    return ORCD_OK;
+}
+
+// A function that returns some bytes of one token (its text, its piece).
+template <typename Get>
+orcd_status one_token(const orcd_model* model, int32_t id, char* out, size_t cap, size_t* n_out, const char* fn,
+                      Get&& get) {
+    if (!model || !n_out) return set_error(ORCD_INVALID_REQUEST, std::string(fn) + ": NULL argument");
+    if (!out && cap != 0) return set_error(ORCD_INVALID_REQUEST, std::string(fn) + ": out is NULL");
+    *n_out = 0;
+    const orcd::Tokenizer& tok = model->impl->tokenizer();
+    if (id < 0 || size_t(id) >= tok.vocab_size()) return set_error(ORCD_INVALID_REQUEST, std::string(fn) + ": id out of range");
+    std::string bytes;
+    const orcd_status st = guarded([&] { bytes = get(tok, id); });
+    if (st != ORCD_OK) return st;
+    return copy_out(bytes, out, cap, n_out, fn);
+}
+
+orcd::JobParams to_job_params(const orcd_job_params& p) {
+    orcd::JobParams jp;
+    jp.max_tokens = p.max_tokens;
+    jp.sampling.temperature = p.temperature;
+    jp.sampling.top_p = p.top_p;
+    jp.sampling.top_k = p.top_k;
+    jp.sampling.min_p = p.min_p;
+    jp.sampling.repetition_penalty = p.repetition_penalty;
+    jp.sampling.repetition_last_n = p.repetition_last_n;
+    jp.sampling.presence_penalty = p.presence_penalty;
+    jp.sampling.frequency_penalty = p.frequency_penalty;
+    if (p.has_seed) jp.seed = p.seed;
+    for (size_t i = 0; i < p.n_stop; ++i) {
+        if (!p.stop[i]) orcd::fail(ORCD_INVALID_REQUEST, "orcd_job_create: stop sequence is NULL");
+        jp.stop.emplace_back(p.stop[i]);
+    }
+    jp.timeout_seconds = p.timeout_seconds;
+    jp.parse_special = p.parse_special != 0;
+    if (p.top_logprobs < 0) orcd::fail(ORCD_INVALID_REQUEST, "orcd_job_create: top_logprobs must be >= 0");
+    jp.logprobs = p.logprobs != 0;
+    jp.top_logprobs = uint32_t(p.top_logprobs);
+    return jp;
+}
+
+// Checks shared by both ways of creating a job; returns the params to use.
+orcd_status job_preamble(orcd_model* model, const orcd_job_params* params, orcd_job** out, orcd_job_params& p) {
+    ORCD_REQUIRE(out, "orcd_job_create: out is NULL");
+    *out = nullptr;
+    ORCD_REQUIRE(model, "orcd_job_create: model is NULL");
+    p = params ? *params : orcd_job_default_params();
+    ORCD_REQUIRE(p.n_stop <= ORCD_MAX_STOP_SEQUENCES, "orcd_job_create: at most 4 stop sequences");
+    ORCD_REQUIRE(p.stop || p.n_stop == 0, "orcd_job_create: stop is NULL");
+    return ORCD_OK;
+}
+
 }  // namespace
 
 extern "C" {
 
 const char* orcd_version_string(void) { return "0.1.0"; }
 int orcd_abi_version(void) { return ORCD_ABI_VERSION; }
+const char* orcd_build_commit(void) { return orcd_build_commit_text; }
 
 const char* orcd_error_message(int code) {
     const ErrorRow* r = row(code);
@@ -182,6 +246,15 @@ void orcd_model_free(orcd_model* model) { delete model; }
 orcd_status orcd_model_get_info(const orcd_model* model, orcd_model_info* out) {
     ORCD_REQUIRE(model && out, "orcd_model_get_info: NULL argument");
     *out = model->impl->info();
+    return ORCD_OK;
+}
+
+orcd_status orcd_model_chat_template(const orcd_model* model, const char** text, size_t* len) {
+    ORCD_REQUIRE(model && text && len, "orcd_model_chat_template: NULL argument");
+    const auto& meta = model->impl->metadata();
+    const auto it = meta.find("tokenizer.chat_template");
+    *text = it == meta.end() ? nullptr : it->second.c_str();
+    *len = it == meta.end() ? 0 : it->second.size();
     return ORCD_OK;
 }
 
@@ -284,10 +357,17 @@ orcd_status orcd_vocab_detokenize(const orcd_vocab* vocab, const int32_t* ids, s
     std::string text;
     const orcd_status st = guarded([&] { text = tok.decode(std::vector<int32_t>(ids, ids + n_ids)); });
     if (st != ORCD_OK) return st;
-    *n_out = text.size();
-    if (text.size() > cap) return cap == 0 ? ORCD_OK : set_error(ORCD_INVALID_REQUEST, "orcd_detokenize: output buffer too small");
-    std::memcpy(out, text.data(), text.size());
-    return ORCD_OK;
+    return copy_out(text, out, cap, n_out, "orcd_detokenize");
+}
+
+orcd_status orcd_token_text(const orcd_model* model, int32_t id, char* out, size_t cap, size_t* n_out) {
+    return one_token(model, id, out, cap, n_out, "orcd_token_text",
+                     [](const orcd::Tokenizer& t, int32_t i) { return t.token_text(i); });
+}
+
+orcd_status orcd_token_piece(const orcd_model* model, int32_t id, char* out, size_t cap, size_t* n_out) {
+    return one_token(model, id, out, cap, n_out, "orcd_token_piece",
+                     [](const orcd::Tokenizer& t, int32_t i) { return t.token_bytes(i); });
 }
 
 orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len, int32_t flags, int32_t* out,
@@ -322,31 +402,26 @@ orcd_job_params orcd_job_default_params(void) {
 
 orcd_status orcd_job_create(orcd_model* model, const char* prompt, size_t prompt_len, const orcd_job_params* params,
                             orcd_job** out) {
-    ORCD_REQUIRE(out, "orcd_job_create: out is NULL");
-    *out = nullptr;
-    ORCD_REQUIRE(model, "orcd_job_create: model is NULL");
+    orcd_job_params p;
+    if (const orcd_status st = job_preamble(model, params, out, p); st != ORCD_OK) return st;
     ORCD_REQUIRE(prompt || prompt_len == 0, "orcd_job_create: prompt is NULL");
-    const orcd_job_params p = params ? *params : orcd_job_default_params();
-    ORCD_REQUIRE(p.n_stop <= ORCD_MAX_STOP_SEQUENCES, "orcd_job_create: at most 4 stop sequences");
-    ORCD_REQUIRE(p.stop || p.n_stop == 0, "orcd_job_create: stop is NULL");
     return guarded([&] {
-        orcd::JobParams jp;
-        jp.max_tokens = p.max_tokens;
-        jp.sampling.temperature = p.temperature;
-        jp.sampling.top_p = p.top_p;
-        jp.sampling.top_k = p.top_k;
-        jp.sampling.min_p = p.min_p;
-        jp.sampling.repetition_penalty = p.repetition_penalty;
-        jp.sampling.repetition_last_n = p.repetition_last_n;
-        if (p.has_seed) jp.seed = p.seed;
-        for (size_t i = 0; i < p.n_stop; ++i) {
-            if (!p.stop[i]) orcd::fail(ORCD_INVALID_REQUEST, "orcd_job_create: stop sequence is NULL");
-            jp.stop.emplace_back(p.stop[i]);
-        }
-        jp.timeout_seconds = p.timeout_seconds;
-        jp.parse_special = p.parse_special != 0;
+        const orcd::JobParams jp = to_job_params(p);
         auto j = std::make_unique<orcd_job>();
         j->impl = std::make_unique<orcd::Job>(*model->impl, std::string_view(prompt ? prompt : "", prompt_len), jp);
+        *out = j.release();
+    });
+}
+
+orcd_status orcd_job_create_tokens(orcd_model* model, const int32_t* ids, size_t n_ids, const orcd_job_params* params,
+                                   orcd_job** out) {
+    orcd_job_params p;
+    if (const orcd_status st = job_preamble(model, params, out, p); st != ORCD_OK) return st;
+    ORCD_REQUIRE(ids || n_ids == 0, "orcd_job_create_tokens: ids is NULL");
+    return guarded([&] {
+        const orcd::JobParams jp = to_job_params(p);
+        auto j = std::make_unique<orcd_job>();
+        j->impl = std::make_unique<orcd::Job>(*model->impl, std::span<const int32_t>(ids, n_ids), jp);
         *out = j.release();
     });
 }
@@ -380,6 +455,22 @@ void orcd_job_free(orcd_job* job) { delete job; }
 orcd_status orcd_job_last_logits(const orcd_job* job, float* out, size_t cap) {
     ORCD_REQUIRE(job && out, "orcd_job_last_logits: NULL argument");
     return guarded([&] { job->impl->last_logits(std::span<float>(out, cap)); });
+}
+
+orcd_status orcd_job_last_logprobs(const orcd_job* job, orcd_token_logprob* chosen, orcd_token_logprob* top, size_t cap,
+                                   size_t* n_top) {
+    ORCD_REQUIRE(job && chosen && n_top, "orcd_job_last_logprobs: NULL argument");
+    ORCD_REQUIRE(top || cap == 0, "orcd_job_last_logprobs: top is NULL");
+    *n_top = 0;
+    std::vector<orcd::TokenLogprob> best;
+    orcd::TokenLogprob c;
+    const orcd_status st = guarded([&] { c = job->impl->last_logprob(best); });
+    if (st != ORCD_OK) return st;
+    *chosen = {c.token, c.logprob};
+    *n_top = best.size();
+    if (best.size() > cap) return set_error(ORCD_INVALID_REQUEST, "orcd_job_last_logprobs: top buffer too small");
+    for (size_t i = 0; i < best.size(); ++i) top[i] = {best[i].token, best[i].logprob};
+    return ORCD_OK;
 }
 
 }  // extern "C"

@@ -24,6 +24,9 @@ void validate(const JobParams& p, const Model& m) {
     for (const std::string& s2 : p.stop)
         if (s2.empty()) bad("stop sequences must not be empty");
     if (!(p.timeout_seconds >= 0)) bad("timeout must be >= 0");
+    if (!(s.presence_penalty >= -2 && s.presence_penalty <= 2)) bad("presence_penalty must be in [-2, 2]");
+    if (!(s.frequency_penalty >= -2 && s.frequency_penalty <= 2)) bad("frequency_penalty must be in [-2, 2]");
+    if (p.top_logprobs > kMaxTopLogprobs) bad("top_logprobs must be at most " + std::to_string(kMaxTopLogprobs));
     (void)m;
 }
 
@@ -46,13 +49,29 @@ double ms_since(std::chrono::steady_clock::time_point t) {
 }  // namespace
 
 Job::Job(Model& model, std::string_view prompt, const JobParams& params)
+    : Job(model, params, [&] {
+          if (fault::should_fail(fault::Point::Tokenizer)) fail(ORCD_INTERNAL, "tokenizer failure (injected)");
+          return model.tokenizer().encode(prompt, /*add_bos=*/true, params.parse_special);
+      }) {}
+
+Job::Job(Model& model, std::span<const int32_t> prompt_ids, const JobParams& params)
+    : Job(model, params, [&] {
+          const size_t n_vocab = model.tokenizer().vocab_size();
+          for (const int32_t id : prompt_ids)
+              if (id < 0 || size_t(id) >= n_vocab)
+                  fail(ORCD_INVALID_REQUEST, "prompt token " + std::to_string(id) + " is outside the vocabulary of " +
+                                                 std::to_string(n_vocab) + " tokens");
+          return std::vector<int32_t>(prompt_ids.begin(), prompt_ids.end());
+      }) {}
+
+template <typename Tokenize>
+Job::Job(Model& model, const JobParams& params, Tokenize&& tokenize)
     : model_(model), params_(params), decoder_(model.tokenizer()), stop_(params.stop), created_(Clock::now()) {
     validate(params_, model_);
     if (!model_.try_acquire()) fail(ORCD_BUSY, "another job is running on this model");
     fault::job_started();
     try {
-        if (fault::should_fail(fault::Point::Tokenizer)) fail(ORCD_INTERNAL, "tokenizer failure (injected)");
-        prompt_ = model_.tokenizer().encode(prompt, /*add_bos=*/true, params_.parse_special);
+        prompt_ = tokenize();
         if (prompt_.empty()) fail(ORCD_INVALID_REQUEST, "the prompt encodes to no tokens");
         const uint64_t need = uint64_t(prompt_.size()) + params_.max_tokens;
         if (need > model_.kv().capacity())
@@ -121,6 +140,12 @@ JobEvent Job::next() {
     ev.index = produced_;
     ev.token = be.sample(params_.sampling, history_, seed_, produced_);
     if (produced_ == 0) stats_.time_to_first_token_ms = ms_since(created_);
+    if (params_.logprobs) {
+        // Read back only when asked: on CUDA this is a device-to-host copy.
+        logits_.resize(model_.config().n_vocab);
+        be.read_logits(logits_);
+        logprob_ = step_logprobs(logits_, ev.token, params_.top_logprobs, top_);
+    }
     history_.push_back(ev.token);
     ++produced_;
     stats_.tokens_out = produced_;
@@ -157,6 +182,13 @@ JobEvent Job::finish(JobEvent ev, orcd_stop_reason reason) {
     model_.backend().read_logits(logits);
     stats_.final_logits_hash = fnv1a(logits.data(), logits.size());
     return ev;
+}
+
+TokenLogprob Job::last_logprob(std::vector<TokenLogprob>& top) const {
+    if (!params_.logprobs) fail(ORCD_INVALID_REQUEST, "the job was created without logprobs");
+    if (produced_ == 0) fail(ORCD_INVALID_REQUEST, "the job has not run a step yet");
+    top = top_;
+    return logprob_;
 }
 
 void Job::last_logits(std::span<float> out) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "engine/engine.h"
+#include "engine/logprobs.h"
 #include "engine/sampler.h"
 #include "engine/stop_matcher.h"
 #include "tokenizer/tokenizer.h"
@@ -24,8 +25,12 @@ struct JobParams {
     std::optional<uint64_t> seed;  // generated when absent
     std::vector<std::string> stop;
     double timeout_seconds = 0;    // 0 = no deadline
+    bool logprobs = false;         // keep each step's chosen-token log-probability
+    uint32_t top_logprobs = 0;     // ... and the most likely tokens (<= kMaxTopLogprobs)
     bool parse_special = false;    // control tokens written in the prompt are matched
 };
+
+constexpr uint32_t kMaxTopLogprobs = 20;
 
 struct JobEvent {
     int32_t token = -1;
@@ -38,8 +43,11 @@ struct JobEvent {
 class Job {
 public:
     // Takes the model's job slot (BUSY when taken), validates the parameters
-    // and the capacity (INVALID_REQUEST), and tokenizes the prompt.
+    // and the capacity (INVALID_REQUEST), and tokenizes the prompt (BOS added).
     Job(Model& model, std::string_view prompt, const JobParams& params);
+    // The same from prompt ids the caller tokenized (e.g. a rendered chat
+    // template); ids outside the vocabulary are INVALID_REQUEST.
+    Job(Model& model, std::span<const int32_t> prompt_ids, const JobParams& params);
     ~Job();
     Job(const Job&) = delete;
     Job& operator=(const Job&) = delete;
@@ -51,8 +59,13 @@ public:
     const orcd_job_stats& stats() const { return stats_; }
     const std::vector<int32_t>& prompt_tokens() const { return prompt_; }
     void last_logits(std::span<float> out);
+    // The latest step's log-probabilities (params.logprobs); INVALID_REQUEST
+    // when they were not asked for or no step ran yet.
+    TokenLogprob last_logprob(std::vector<TokenLogprob>& top) const;
 
 private:
+    template <typename Tokenize>
+    Job(Model& model, const JobParams& params, Tokenize&& tokenize);
     void check_interrupts() const;
     void prefill();
     JobEvent finish(JobEvent ev, orcd_stop_reason reason);
@@ -74,6 +87,9 @@ private:
     std::optional<Clock::time_point> deadline_;
     Clock::time_point decode_start_;
     orcd_job_stats stats_{};
+    std::vector<float> logits_;     // host copy of the step's logits (logprobs only)
+    TokenLogprob logprob_;
+    std::vector<TokenLogprob> top_;
 };
 
 }  // namespace orcd

@@ -140,6 +140,27 @@ void apply_repetition_penalty(std::span<float> logits, std::span<const int32_t> 
     }
 }
 
+void apply_presence_frequency_penalty(std::span<float> logits, std::span<const int32_t> output,
+                                      float presence, float frequency) {
+    if ((presence == 0.0f && frequency == 0.0f) || output.empty()) return;
+    std::vector<int32_t> ids(output.begin(), output.end());
+    std::sort(ids.begin(), ids.end());
+    for (size_t i = 0; i < ids.size();) {
+        size_t j = i;
+        while (j < ids.size() && ids[j] == ids[i]) ++j;
+        const int32_t id = ids[i];
+        if (id < 0 || size_t(id) >= logits.size()) {
+            fail(ORCD_INVALID_REQUEST, "sampler: token id " + std::to_string(id) +
+                                           " outside the vocabulary of " + std::to_string(logits.size()));
+        }
+        // One float product and two float subtractions, in this order.
+        float& l = logits[size_t(id)];
+        l = l - float(j - i) * frequency;
+        l = l - presence;
+        i = j;
+    }
+}
+
 std::vector<Candidate> filter_candidates(std::span<const float> logits, const SamplingConfig& cfg) {
     if (logits.empty()) fail(ORCD_INTERNAL, "sampler: empty logits");
     if (!(cfg.temperature > 0.0f)) {
@@ -175,6 +196,9 @@ int32_t sample_token(std::span<const float> logits, const SamplingConfig& cfg,
     }
     std::vector<float> penalised(logits.begin(), logits.end());
     apply_repetition_penalty(penalised, history, cfg.repetition_penalty, cfg.repetition_last_n);
+    const size_t n_out = std::min<uint64_t>(step, history.size());
+    apply_presence_frequency_penalty(penalised, history.subspan(history.size() - n_out), cfg.presence_penalty,
+                                     cfg.frequency_penalty);
     if (cfg.temperature == 0.0f) return argmax(penalised);
     return draw(filter_candidates(penalised, cfg), philox_uniform(seed, step));
 }

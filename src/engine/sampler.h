@@ -4,6 +4,9 @@
 //   1. repetition penalty over the last `repetition_last_n` tokens of
 //      prompt + output (0 = all), each distinct token once: a positive logit
 //      is divided by the penalty, a negative one multiplied (llama.cpp);
+//   1b. presence / frequency penalty (OpenAI's rule) over the tokens generated
+//      so far (the last `step` entries of history): l -= count x frequency +
+//      (count > 0) x presence;
 //   2. temperature: logits / T; T == 0 short-circuits to greedy argmax
 //      (lowest id wins ties) with no random draw;
 //   3. top-k (0 = off, clamped to the vocabulary);
@@ -30,6 +33,8 @@ struct SamplingConfig {
     float min_p = 0.0f;
     float repetition_penalty = 1.0f;
     int32_t repetition_last_n = 64;
+    float presence_penalty = 0.0f;   // -2..2; 0 = off
+    float frequency_penalty = 0.0f;  // -2..2; 0 = off
 };
 
 struct Candidate {
@@ -45,6 +50,10 @@ int32_t argmax(std::span<const float> logits);
 void apply_repetition_penalty(std::span<float> logits, std::span<const int32_t> history,
                               float penalty, int32_t last_n);
 
+// Step 1b, in place. `output` is the generated tokens so far.
+void apply_presence_frequency_penalty(std::span<float> logits, std::span<const int32_t> output,
+                                      float presence, float frequency);
+
 // Steps 2-5: returns the surviving candidates, best first, with `p` set to
 // their renormalised probabilities (they sum to 1). temperature must be > 0.
 std::vector<Candidate> filter_candidates(std::span<const float> logits, const SamplingConfig& cfg);
@@ -52,7 +61,9 @@ std::vector<Candidate> filter_candidates(std::span<const float> logits, const Sa
 // Step 6: the draw. u in [0, 1).
 int32_t draw(const std::vector<Candidate>& survivors, float u);
 
-// The whole pipeline on a copy of the logits.
+// The whole pipeline on a copy of the logits. history is prompt + output;
+// step is the index of the token being sampled, so the last `step` entries of
+// history are the output so far.
 int32_t sample_token(std::span<const float> logits, const SamplingConfig& cfg,
                      std::span<const int32_t> history, uint64_t seed, uint64_t step);
 

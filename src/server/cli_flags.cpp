@@ -58,7 +58,9 @@ std::string usage() {
            "  --max-tokens-out N           largest max_tokens a request may ask (default 2048)\n"
            "  --inference-timeout-sec S    per-job deadline (default 300)\n"
            "  --shutdown-timeout-sec S     drain time before a running job is cancelled (default 5)\n"
-           "  --log-format json|text       log line format (default json)\n";
+           "  --log-format json|text       log line format (default json)\n"
+           "  --chat-template-file PATH    chat template to use instead of the model's (a known one)\n"
+           "  --version                    print the version and build commit, then exit\n";
 }
 
 Config parse_flags(int argc, const char* const* argv) {
@@ -66,6 +68,7 @@ Config parse_flags(int argc, const char* const* argv) {
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") throw HelpRequested{};
+        if (arg == "--version") throw VersionRequested{};
         if (arg.rfind("--", 0) != 0) throw FlagError(arg, "unexpected argument");
         std::string name = arg, value;
         if (auto eq = arg.find('='); eq != std::string::npos) {
@@ -82,7 +85,8 @@ Config parse_flags(int argc, const char* const* argv) {
 
     static const char* const known[] = {"--model", "--port", "--worker-id", "--device", "--gpu-device",
                                         "--cpu-threads", "--load-chunk-mb", "--bind", "--ctx-size", "--max-tokens-out",
-                                        "--inference-timeout-sec", "--shutdown-timeout-sec", "--log-format"};
+                                        "--inference-timeout-sec", "--shutdown-timeout-sec", "--log-format",
+                                        "--chat-template-file"};
     for (const auto& [name, value] : values) {
         bool ok = false;
         for (const char* k : known) ok = ok || name == k;
@@ -145,6 +149,10 @@ Config parse_flags(int argc, const char* const* argv) {
         cfg.inference_timeout_sec = parse_seconds("--inference-timeout-sec", *v, 0.001, 86400.0);
     if (auto v = take("--shutdown-timeout-sec"))
         cfg.shutdown_timeout_sec = parse_seconds("--shutdown-timeout-sec", *v, 0.0, 3600.0);
+    if (auto v = take("--chat-template-file")) {
+        if (access(v->c_str(), R_OK) != 0) throw FlagError("--chat-template-file", "file is not readable: '" + *v + "'");
+        cfg.chat_template_path = *v;
+    }
     if (auto v = take("--log-format")) {
         if (*v == "json") cfg.log_format = LogFormat::json;
         else if (*v == "text") cfg.log_format = LogFormat::text;

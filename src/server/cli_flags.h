@@ -15,6 +15,7 @@ enum class LogFormat { json, text };
 
 struct Config {
     std::string model_path;
+    std::string chat_template_path;  // replaces the model's chat template when set
     uint16_t port = 0;
     std::string worker_id;          // generated when --worker-id is absent
     orcd_device_kind device = ORCD_DEVICE_CUDA;
@@ -41,6 +42,8 @@ private:
 
 // Thrown for --help: main() prints usage() and exits 0.
 struct HelpRequested {};
+// Thrown for --version: main() prints the version and build commit, exits 0.
+struct VersionRequested {};
 
 // Parses argv (accepting "--flag value" and "--flag=value"). Throws FlagError
 // or HelpRequested.

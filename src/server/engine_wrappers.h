@@ -6,9 +6,11 @@
 
 #include <orcd/orcd.h>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace orcd::server {
 
@@ -106,9 +108,47 @@ public:
         check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, nullptr, 0, &n));
         return n;
     }
+    // Ids of text with nothing added; markup (a chat template's own text) is
+    // meant to be tokenized with special tokens parsed, content never.
+    std::vector<int32_t> tokenize(const std::string& text, bool markup) const {
+        const int32_t flags = markup ? ORCD_TOKENIZE_PARSE_SPECIAL : 0;
+        size_t n = 0;
+        check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, nullptr, 0, &n));
+        std::vector<int32_t> ids(n);
+        if (n) check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, ids.data(), ids.size(), &n));
+        return ids;
+    }
+    std::string detokenize(const std::vector<int32_t>& ids) const {
+        return read_bytes([&](char* out, size_t cap, size_t* n) {
+            return orcd_detokenize(handle_.get(), ids.data(), ids.size(), out, cap, n);
+        });
+    }
+    std::string token_piece(int32_t id) const {
+        return read_bytes([&](char* out, size_t cap, size_t* n) { return orcd_token_piece(handle_.get(), id, out, cap, n); });
+    }
+    std::string token_text(int32_t id) const {
+        return read_bytes([&](char* out, size_t cap, size_t* n) { return orcd_token_text(handle_.get(), id, out, cap, n); });
+    }
+    // The GGUF's tokenizer.chat_template, or nullopt when it has none.
+    std::optional<std::string> chat_template() const {
+        const char* text = nullptr;
+        size_t len = 0;
+        check(orcd_model_chat_template(handle_.get(), &text, &len));
+        if (!text) return std::nullopt;
+        return std::string(text, len);
+    }
     orcd_model* get() const noexcept { return handle_.get(); }
 
 private:
+    // The C API's sizing contract: measure with cap 0, then fill.
+    template <typename Fn>
+    static std::string read_bytes(Fn&& fn) {
+        size_t n = 0;
+        check(fn(nullptr, 0, &n));
+        std::string out(n, '\0');
+        if (n) check(fn(out.data(), out.size(), &n));
+        return out;
+    }
     explicit Model(orcd_model* raw) : handle_(raw) {}
     Handle<orcd_model, orcd_model_free> handle_;
 };
@@ -119,6 +159,12 @@ public:
     static Job create(const Model& model, const std::string& prompt, const orcd_job_params& params) {
         orcd_job* raw = nullptr;
         check(orcd_job_create(model.get(), prompt.data(), prompt.size(), &params, &raw));
+        return Job(raw);
+    }
+    // A job from prompt ids (nothing added to them).
+    static Job create_tokens(const Model& model, const std::vector<int32_t>& ids, const orcd_job_params& params) {
+        orcd_job* raw = nullptr;
+        check(orcd_job_create_tokens(model.get(), ids.data(), ids.size(), &params, &raw));
         return Job(raw);
     }
     // One step. Returns the C API code instead of throwing: a job's ending

@@ -1,7 +1,7 @@
 #include "execute_runner.h"
 
+#include "execute_protocol.h"
 #include "http_responses.h"
-#include "sse.h"
 
 #include <algorithm>
 #include <vector>
@@ -27,14 +27,10 @@ Outcome outcome_of(orcd_status code, bool client_gone) {
     }
 }
 
-const char* stop_reason_name(orcd_stop_reason r) {
-    switch (r) {
-        case ORCD_STOP_MAX_TOKENS: return "max_tokens";
-        case ORCD_STOP_EOS: return "eos";
-        case ORCD_STOP_SEQUENCE: return "stop_sequence";
-        case ORCD_STOP_NONE: break;
-    }
-    return "none";
+// Queues bytes on the task's connection; a protocol that has nothing to say
+// at some moment (a held-back token, a non-streaming answer) sends nothing.
+void send(ExecuteTask& task, std::string bytes) {
+    if (!bytes.empty()) task.sink->send(std::move(bytes));
 }
 
 std::string error_message(orcd_status code, const std::string& detail) {
@@ -103,12 +99,37 @@ void JobRunner::loop() {
 void JobRunner::reject(ExecuteTask& task, unsigned http_status, const json& body, Outcome outcome) {
     state_.release(task.ticket);
     metrics_.count_request(outcome);
+    Rejection r = task.protocol->reject(http_status, body);
     log_.info("execute_rejected", {{"job_id", task.request.job_id},
                                    {"correlation_id", task.correlation_id},
-                                   {"http_status", http_status},
+                                   {"api", task.api},
+                                   {"http_status", r.http_status},
                                    {"code", body.value("code", "")},
                                    {"field", body.value("field", "")}});
-    task.sink->reject(http_status, body, http_status == 503);
+    task.sink->reject(r.http_status, std::move(r.body), r.retry_after);
+}
+
+std::vector<int32_t> JobRunner::tokenize_segments(const Model& model, const std::vector<chat::Segment>& segments) const {
+    std::vector<int32_t> ids;
+    for (const chat::Segment& s : segments) {
+        const std::vector<int32_t> part = model.tokenize(s.text, s.markup);
+        ids.insert(ids.end(), part.begin(), part.end());
+    }
+    return ids;
+}
+
+StepLogprobs JobRunner::step_logprobs(const Model& model, const Job& job) const {
+    orcd_token_logprob chosen{};
+    std::vector<orcd_token_logprob> top(ORCD_MAX_TOP_LOGPROBS);
+    size_t n = 0;
+    check(orcd_job_last_logprobs(job.get(), &chosen, top.data(), top.size(), &n));
+    auto choice = [&](const orcd_token_logprob& t) {
+        return TokenChoice{t.token, t.logprob, model.detokenize({t.token}), model.token_piece(t.token)};
+    };
+    StepLogprobs out;
+    out.chosen = choice(chosen);
+    for (size_t i = 0; i < n; ++i) out.top.push_back(choice(top[i]));
+    return out;
 }
 
 void JobRunner::run(ExecuteTask& task) {
@@ -119,18 +140,25 @@ void JobRunner::run(ExecuteTask& task) {
 
     // ---- 1. capacity: prompt tokens + max_tokens must fit the context ----
     size_t prompt_tokens = 0;
+    std::vector<int32_t> prompt_ids;  // a chat task's prompt
     bool resident = true;
     try {
         engine.lock();
-        prompt_tokens = model.count_tokens(req.prompt, req.parse_special);
+        if (task.segments) {
+            prompt_ids = tokenize_segments(model, *task.segments);
+            prompt_tokens = prompt_ids.size();
+        } else {
+            prompt_tokens = model.count_tokens(req.prompt, req.parse_special);
+        }
         // Residency is verified before every job: a model whose memory is no
         // longer on the device must not run (and the worker turns unhealthy).
         resident = model.resident();
         engine.unlock();
     } catch (const EngineError& e) {
         if (engine.owns_lock()) engine.unlock();
+        const char* field = task.segments ? "messages" : "prompt";
         if (e.code() == ORCD_INVALID_REQUEST)
-            return reject(task, 400, invalid_request_body("prompt", "tokenize", "the prompt cannot be tokenized"),
+            return reject(task, 400, invalid_request_body(field, "tokenize", std::string("the ") + field + " cannot be tokenized"),
                           Outcome::invalid_request);
         return reject(task, http_status_for(e.code()), error_body(e.name(), e.what(), e.retriable()),
                       outcome_of(e.code(), false));
@@ -183,12 +211,14 @@ void JobRunner::run(ExecuteTask& task) {
     params.n_stop = stops.size();
     params.timeout_seconds = config_.inference_timeout_sec;
     params.parse_special = req.parse_special ? 1 : 0;
+    task.protocol->configure(params);
+    JobProtocol& proto = *task.protocol;
 
     std::optional<Job> job;
     orcd_job_stats stats{};
     try {
         engine.lock();
-        job.emplace(Job::create(model, req.prompt, params));
+        job.emplace(task.segments ? Job::create_tokens(model, prompt_ids, params) : Job::create(model, req.prompt, params));
         stats = job->stats();
         engine.unlock();
     } catch (const EngineError& e) {
@@ -203,48 +233,50 @@ void JobRunner::run(ExecuteTask& task) {
 
     log_.info("execute_start", {{"job_id", req.job_id},
                                 {"correlation_id", task.correlation_id},
+                                {"api", task.api},
                                 {"prompt_tokens", stats.prompt_tokens},
                                 {"max_tokens", max_tokens},
                                 {"seed", stats.seed},
                                 {"temperature", req.temperature}});
-    task.sink->open_stream();
-    task.sink->send(sse_event("started", {{"job_id", req.job_id},
-                                          {"correlation_id", task.correlation_id},
-                                          {"model", state_.facts().name},
-                                          {"seed", stats.seed},
-                                          {"prompt_tokens", stats.prompt_tokens},
-                                          {"started_at", utc_timestamp()}}));
+    send(task, proto.head(task.correlation_id));
+    send(task, proto.started({task.correlation_id, state_.facts().name, stats.seed, stats.prompt_tokens}));
 
     // ---- 3. the token loop ------------------------------------------------
     orcd_status status = ORCD_OK;
     std::string detail;
-    uint32_t events = 0;
     bool first = true;
-    std::string text;
+    JobStep step;
     for (;;) {
         orcd_job_event ev{};
         engine.lock();
         status = job->next(ev);
-        if (status == ORCD_OK) text.assign(ev.text ? ev.text : "", ev.text_len);
-        else detail = orcd_last_error_detail();
+        if (status == ORCD_OK) {
+            step.text.assign(ev.text ? ev.text : "", ev.text_len);
+            step.has_logprobs = proto.wants_logprobs() && ev.token >= 0;
+            try {
+                if (step.has_logprobs) step.logprobs = step_logprobs(model, *job);
+            } catch (const EngineError& e) {
+                status = e.code();
+                detail = e.what();
+            }
+        } else {
+            detail = orcd_last_error_detail();
+        }
         engine.unlock();
         if (status != ORCD_OK) break;
         if (first && ev.token >= 0) {
             metrics_.observe_time_to_first_token(seconds_since(task.received));
             first = false;
         }
-        if (!text.empty()) {
-            try {
-                task.sink->send(sse_event("token", {{"t", text}, {"i", events}}));
-                ++events;
-            } catch (const nlohmann::json::exception&) {
-                // A split or invalid character must not reach the client; the
-                // job cannot continue correctly after that.
-                job->cancel();
-                status = ORCD_INTERNAL;
-                detail = "the engine produced text that is not valid UTF-8";
-                break;
-            }
+        try {
+            send(task, proto.step(step));
+        } catch (const nlohmann::json::exception&) {
+            // A split or invalid character must not reach the client; the
+            // job cannot continue correctly after that.
+            job->cancel();
+            status = ORCD_INTERNAL;
+            detail = "the engine produced text that is not valid UTF-8";
+            break;
         }
         if (ev.done) break;
     }
@@ -281,17 +313,14 @@ void JobRunner::run(ExecuteTask& task) {
 
     std::string terminal;
     if (status == ORCD_OK) {
-        json end = {{"tokens_out", stats.tokens_out},
-                    {"stop_reason", stop_reason_name(stats.stop_reason)},
-                    {"prefill_time_ms", stats.prefill_ms},
-                    {"decode_time_ms", stats.decode_ms},
-                    {"tokens_per_sec", stats.decode_ms > 0 ? stats.tokens_out * 1000.0 / stats.decode_ms : 0.0}};
+        JobEnded ended{stats, {}};
         if (stats.stop_reason == ORCD_STOP_SEQUENCE && stats.stop_sequence_index >= 0 &&
             static_cast<size_t>(stats.stop_sequence_index) < req.stop.size())
-            end["stop_sequence_matched"] = req.stop[static_cast<size_t>(stats.stop_sequence_index)];
-        terminal = sse_event("end", end);
+            ended.stop_sequence = req.stop[static_cast<size_t>(stats.stop_sequence_index)];
+        terminal = proto.ended(ended);
         log_.info("execute_end", {{"job_id", req.job_id},
                                   {"correlation_id", task.correlation_id},
+                                  {"api", task.api},
                                   {"outcome", outcome_label(outcome)},
                                   {"tokens_out", stats.tokens_out},
                                   {"prompt_tokens", stats.prompt_tokens},
@@ -301,23 +330,22 @@ void JobRunner::run(ExecuteTask& task) {
                                   {"time_to_first_token_ms", stats.time_to_first_token_ms},
                                   {"duration_ms", duration * 1000.0}});
     } else {
-        json err = {{"code", orcd_error_name(status)},
-                    {"message", error_message(status, detail)},
-                    {"retriable", orcd_error_retriable(status) != 0}};
+        json extra = json::object();
         if (status == ORCD_VRAM_OOM) {
             try {
                 std::lock_guard relock(state_.engine_mutex());
                 const orcd_memory_stats mem = model.memory_stats();
-                err["vram_used"] = mem.total_bytes;
-                err["vram_available"] = mem.device_free_bytes;
+                extra["vram_used"] = mem.total_bytes;
+                extra["vram_available"] = mem.device_free_bytes;
             } catch (const EngineError&) {
                 // the error event goes out without the figures
             }
         }
-        terminal = sse_event("error", err);
+        terminal = proto.failed(status, error_message(status, detail), extra);
         log_.log(status == ORCD_CANCELLED ? Level::info : Level::error, "execute_end",
                  {{"job_id", req.job_id},
                   {"correlation_id", task.correlation_id},
+                  {"api", task.api},
                   {"outcome", outcome_label(outcome)},
                   {"code", orcd_error_name(status)},
                   {"message", error_message(status, detail)},
@@ -325,7 +353,7 @@ void JobRunner::run(ExecuteTask& task) {
                   {"duration_ms", duration * 1000.0}});
     }
     state_.release(task.ticket);
-    task.sink->send(std::move(terminal));
+    send(task, std::move(terminal));
     task.sink->close_stream();
 }
 

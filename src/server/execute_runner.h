@@ -1,8 +1,11 @@
-// The inference thread. It takes one /execute at a time (the slot in
-// WorkerState admits only one) and walks it down and back:
-// capacity check -> job create -> `started` -> token loop -> `end`/`error`.
+// The inference thread. It takes one job at a time (the slot in WorkerState
+// admits only one), from /execute or the OpenAI endpoints, and walks it down
+// and back: tokenize + capacity check -> job create -> started -> token loop
+// -> end/error, the endpoint's JobProtocol framing each moment.
 #pragma once
 
+#include "chat/chat_template.h"
+#include "job_protocol.h"
 #include "json_log.h"
 #include "metrics.h"
 #include "request_validation.h"
@@ -21,6 +24,11 @@ namespace orcd::server {
 struct ExecuteTask {
     uint64_t ticket = 0;  // the slot this task holds; released when it ends
     ExecuteRequest request;
+    // A rendered chat template: the job starts from these segments' ids
+    // (markup tokenized with special tokens parsed) instead of request.prompt.
+    std::optional<std::vector<chat::Segment>> segments;
+    std::shared_ptr<JobProtocol> protocol;
+    std::string api = "execute";  // for the logs
     std::string correlation_id;
     std::shared_ptr<StreamSink> sink;
     std::chrono::steady_clock::time_point received;
@@ -44,6 +52,10 @@ private:
     void run(ExecuteTask& task);
     // Ends a task that never opened its stream: frees the slot, then answers.
     void reject(ExecuteTask& task, unsigned http_status, const nlohmann::json& body, Outcome outcome);
+    // The prompt ids of a chat task; the caller holds the engine lock.
+    std::vector<int32_t> tokenize_segments(const Model& model, const std::vector<chat::Segment>& segments) const;
+    // The step's log-probabilities with the tokens' texts; engine lock held.
+    StepLogprobs step_logprobs(const Model& model, const Job& job) const;
 
     const Config& config_;
     WorkerState& state_;

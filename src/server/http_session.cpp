@@ -1,10 +1,12 @@
 #include "http_session.h"
 
 #include "correlation.h"
+#include "execute_protocol.h"
 #include "execute_runner.h"
 #include "health.h"
 #include "http_responses.h"
-#include "sse.h"
+#include "openai_endpoint.h"
+#include "openai_protocol.h"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -116,6 +118,9 @@ void HttpSession::route() {
         {"/execute", http::verb::post, &HttpSession::handle_execute},
         {"/cancel", http::verb::post, &HttpSession::handle_cancel},
         {"/shutdown", http::verb::post, &HttpSession::handle_shutdown},
+        {"/v1/chat/completions", http::verb::post, &HttpSession::handle_chat_completions},
+        {"/v1/completions", http::verb::post, &HttpSession::handle_completions},
+        {"/v1/models", http::verb::get, &HttpSession::handle_models},
     };
     for (const auto& r : routes) {
         if (r.path != target) continue;
@@ -202,9 +207,53 @@ void HttpSession::handle_execute() {
                                            {"fields", fields}});
         return respond_json(400, invalid_request_body(errors));
     }
+    pending_segments_.reset();
+    pending_protocol_ = std::make_shared<ExecuteProtocol>(pending_request_.job_id);
+    pending_api_ = "execute";
     claim_deadline_ = received_ + kClaimWait;
     probed_owner_ = false;
     try_claim_slot();
+}
+
+// ---- /v1/chat/completions, /v1/completions, /v1/models ---------------------------
+
+void HttpSession::handle_openai(OpenAiKind kind) {
+    received_ = std::chrono::steady_clock::now();
+    const auto refuse = [&](unsigned status, const json& body, Outcome outcome) {
+        ctx_.metrics.count_request(outcome);
+        ctx_.log.info("execute_rejected", {{"correlation_id", correlation_id_},
+                                           {"api", kind == OpenAiKind::chat ? "chat.completions" : "completions"},
+                                           {"http_status", status},
+                                           {"code", body.value("code", "")},
+                                           {"field", body.value("field", "")}});
+        const Rejection r = openai_rejection(status, body);
+        respond_json(r.http_status, r.body, false, r.retry_after);
+    };
+    if (!is_json_content_type(parser_->get()[http::field::content_type]))
+        return refuse(400, invalid_request_body("Content-Type", "content_type", "Content-Type must be application/json"),
+                      Outcome::invalid_request);
+    OpenAiAdmission a = admit_openai(kind, parser_->get().body(), ctx_, correlation_id_);
+    if (!a.ok) return refuse(a.http_status, a.error, a.outcome);
+    pending_request_ = std::move(a.request);
+    pending_segments_ = std::move(a.segments);
+    pending_protocol_ = std::move(a.protocol);
+    pending_api_ = kind == OpenAiKind::chat ? "chat.completions" : "completions";
+    claim_deadline_ = received_ + kClaimWait;
+    probed_owner_ = false;
+    try_claim_slot();
+}
+
+void HttpSession::handle_models() {
+    if (!ctx_.state.model()) {
+        const Rejection r = openai_rejection(503, error_body("BUSY", "the worker is loading", true));
+        return respond_json(r.http_status, r.body, false, r.retry_after);
+    }
+    respond_json(200, models_document(ctx_.state));
+}
+
+void HttpSession::refuse_pending(unsigned status, const json& execute_body) {
+    const Rejection r = pending_protocol_->reject(status, execute_body);
+    respond_json(r.http_status, r.body, false, r.retry_after);
 }
 
 void HttpSession::try_claim_slot() {
@@ -231,14 +280,15 @@ void HttpSession::try_claim_slot() {
         ctx_.metrics.count_request(Outcome::busy);
         ctx_.log.info("execute_rejected", {{"correlation_id", correlation_id_},
                                            {"job_id", pending_request_.job_id},
+                                           {"api", pending_api_},
                                            {"http_status", 503},
                                            {"code", "BUSY"}});
-        return respond_json(503, error_body("BUSY", "another job is running", true), false, true);
+        return refuse_pending(503, error_body("BUSY", "another job is running", true));
     }
     if (ctx_.state.status() != Status::healthy) {  // draining began while this request waited
         ctx_.state.release(*ticket);
         ctx_.metrics.count_request(Outcome::unavailable);
-        return respond_json(503, error_body("BUSY", "the worker is draining", true), false, true);
+        return refuse_pending(503, error_body("BUSY", "the worker is draining", true));
     }
     ticket_ = *ticket;
     ctx_.state.set_owner(ticket_, weak_from_this());
@@ -250,6 +300,9 @@ void HttpSession::try_claim_slot() {
     ExecuteTask task;
     task.ticket = ticket_;
     task.request = std::move(pending_request_);
+    task.segments = std::move(pending_segments_);
+    task.protocol = std::move(pending_protocol_);
+    task.api = pending_api_;
     task.correlation_id = correlation_id_;
     task.sink = shared_from_this();
     task.received = received_;
@@ -295,11 +348,6 @@ void HttpSession::reject(unsigned http_status, json body, bool retry_after) {
         if (self->closed_) return self->execute_finished();
         self->respond_json(http_status, body, true, retry_after);
     });
-}
-
-void HttpSession::open_stream() {
-    net::post(stream_.get_executor(),
-              [self = shared_from_this()] { self->enqueue(sse_response_head(self->correlation_id_)); });
 }
 
 void HttpSession::send(std::string bytes) {

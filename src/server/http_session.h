@@ -4,6 +4,9 @@
 // only by posting there.
 #pragma once
 
+#include "chat/chat_template.h"
+#include "job_protocol.h"
+#include "openai_request.h"
 #include "request_validation.h"
 #include "server_context.h"
 #include "stream_sink.h"
@@ -30,7 +33,6 @@ public:
 
     // StreamSink (called from the inference thread)
     void reject(unsigned http_status, nlohmann::json body, bool retry_after) override;
-    void open_stream() override;
     void send(std::string bytes) override;
     void close_stream() override;
     bool client_gone() const override { return gone_.load(); }
@@ -50,7 +52,13 @@ private:
     void handle_execute();
     void handle_cancel();
     void handle_shutdown();
+    void handle_chat_completions() { handle_openai(OpenAiKind::chat); }
+    void handle_completions() { handle_openai(OpenAiKind::completion); }
+    void handle_openai(OpenAiKind kind);
+    void handle_models();
     void try_claim_slot();
+    // A refusal before the job was queued, in the pending protocol's shape.
+    void refuse_pending(unsigned status, const nlohmann::json& execute_body);
 
     // Plain responses; close ends the connection after the write.
     void respond(unsigned status, std::string body, const char* content_type, bool close,
@@ -80,6 +88,9 @@ private:
     // /execute state
     bool executing_ = false;
     ExecuteRequest pending_request_;
+    std::optional<std::vector<chat::Segment>> pending_segments_;
+    std::shared_ptr<JobProtocol> pending_protocol_;
+    const char* pending_api_ = "execute";
     std::chrono::steady_clock::time_point received_{};
     std::chrono::steady_clock::time_point claim_deadline_{};
     bool probed_owner_ = false;

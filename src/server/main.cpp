@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
     } catch (const HelpRequested&) {
         std::fputs(usage().c_str(), stdout);
         return 0;
+    } catch (const VersionRequested&) {
+        std::printf("worker-orcd %s (commit %s, ABI %d)\n", orcd_version_string(), orcd_build_commit(), orcd_abi_version());
+        return 0;
     } catch (const FlagError& e) {
         return fail_flag(e.flag(), e.what() + e.flag().size() + 2);
     }
@@ -52,6 +55,7 @@ int main(int argc, char** argv) {
     Logger log(cfg.log_format, cfg.worker_id);
     log.info("startup", {{"version", orcd_version_string()},
                          {"abi_version", orcd_abi_version()},
+                         {"commit", orcd_build_commit()},
                          {"bind", cfg.bind},
                          {"port", cfg.port},
                          {"device", cfg.device == ORCD_DEVICE_CPU ? "cpu" : "cuda"},

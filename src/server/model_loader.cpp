@@ -1,6 +1,8 @@
 #include "model_loader.h"
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 
 namespace orcd::server {
 namespace {
@@ -56,7 +58,16 @@ LoadedModel load_model(const Config& cfg, Logger& log) {
         f.sm = "sm_" + std::to_string(dinfo.sm_major) + std::to_string(dinfo.sm_minor);
         f.cuda_runtime_version = version_string(dinfo.cuda_runtime_version);
     }
+    std::optional<std::string> chat_template;
+    if (!cfg.chat_template_path.empty()) {
+        std::ifstream in(cfg.chat_template_path, std::ios::binary);
+        std::ostringstream text;
+        text << in.rdbuf();
+        chat_template = text.str();
+    }
+    f.chat = chat_setup(model, chat_template);
     log.info("model_load_complete", {{"model", f.name},
+                                     {"chat_template", f.chat.family ? chat::family_name(*f.chat.family) : "none"},
                                      {"architecture", f.architecture},
                                      {"quant_kind", f.quant_kind},
                                      {"context_length", f.context_length},

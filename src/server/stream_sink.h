@@ -15,9 +15,7 @@ public:
     virtual ~StreamSink() = default;
     // Before the stream opened: a plain JSON response, then the connection closes.
     virtual void reject(unsigned http_status, nlohmann::json body, bool retry_after) = 0;
-    // Sends the 200 text/event-stream head.
-    virtual void open_stream() = 0;
-    // Queues the bytes of one framed event.
+    // Queues bytes: the response head, then each framed event.
     virtual void send(std::string bytes) = 0;
     // After the terminal event: flush what is queued, then close.
     virtual void close_stream() = 0;

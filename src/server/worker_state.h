@@ -5,6 +5,7 @@
 // is only ever try-locked from HTTP threads.
 #pragma once
 
+#include "chat_setup.h"
 #include "engine_wrappers.h"
 #include "stream_sink.h"
 
@@ -30,6 +31,7 @@ struct ModelFacts {
     std::string device;  // "cpu" or "cuda:N"
     bool gpu = false;
     std::string gpu_name, sm, cuda_runtime_version;
+    ChatSetup chat;
 };
 
 struct MemoryReading {

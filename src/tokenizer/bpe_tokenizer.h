@@ -49,6 +49,7 @@ public:
 
     const char* kind() const override { return "bpe"; }
     std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const override;
+    std::string token_text(int32_t id) const override { return v_.tokens.at(size_t(id)); }
     int32_t bos() const override { return v_.ids.bos; }
     int32_t eos() const override { return v_.ids.eos; }
     bool add_bos_default() const override { return add_bos_; }

@@ -40,6 +40,10 @@ public:
     // tokens (BOS/EOS/...) nothing. May be a partial UTF-8 sequence.
     // INVALID_REQUEST for an id outside the vocabulary.
     std::string token_bytes(int32_t id) const;
+    // The token's text as the vocabulary stores it ("<s>", "\u2581the",
+    // "<0x0A>", byte-level BPE's "\u0120the"): what a chat template prints
+    // for bos_token / eos_token.
+    virtual std::string token_text(int32_t id) const = 0;
 
     size_t vocab_size() const { return pieces_.size(); }
     virtual int32_t bos() const = 0;

@@ -1,5 +1,6 @@
 orcd_add_test(test_engine LABELS unit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_engine_parts.cpp)
 orcd_add_test(test_golden_capi LABELS unit determinism SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_golden_capi.cpp)
+orcd_add_test(test_job_tokens LABELS unit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_job_tokens.cpp)
 orcd_add_test(test_synth_models LABELS unit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_synth_models.cpp)
 add_dependencies(test_synth_models worker-orcd-synth)
 if(ORCD_SERVER)

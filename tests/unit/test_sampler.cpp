@@ -501,3 +501,34 @@ TEST(SampleToken, LargeVocabularyTopKMatchesFullSort) {
 
 }  // namespace
 }  // namespace orcd
+
+namespace orcd {
+namespace {
+
+// OpenAI's rule, by hand: l -= count x frequency + presence, for the tokens
+// generated so far only (the prompt part of the history is left alone).
+TEST(PresenceFrequencyPenalty, HandComputedOnTheOutputOnly) {
+    std::vector<float> l = {1.0f, 2.0f, 3.0f, 0.5f};
+    const std::vector<int32_t> output = {2, 2, 1};
+    apply_presence_frequency_penalty(l, output, 0.5f, 1.0f);
+    EXPECT_EQ(l, (std::vector<float>{1.0f, 0.5f, 0.5f, 0.5f}));
+
+    SamplingConfig cfg;
+    cfg.temperature = 0;
+    cfg.presence_penalty = 0.5f;
+    cfg.frequency_penalty = 1.0f;
+    const std::vector<float> logits = {1.0f, 2.0f, 3.0f, 0.5f};
+    // history = prompt {0, 0} + output {2, 2, 1}: token 0 is not penalised.
+    const std::vector<int32_t> history = {0, 0, 2, 2, 1};
+    EXPECT_EQ(sample_token(logits, cfg, history, 1, 3), 0);
+    // With no output yet nothing is penalised: argmax is 2.
+    EXPECT_EQ(sample_token(logits, cfg, std::vector<int32_t>{0, 0}, 1, 0), 2);
+    // Negative penalties encourage repetition.
+    std::vector<float> neg = {1.0f, 2.0f, 3.0f};
+    apply_presence_frequency_penalty(neg, std::vector<int32_t>{0}, -1.0f, -1.5f);
+    EXPECT_EQ(neg[0], 3.5f);
+    EXPECT_THROW(apply_presence_frequency_penalty(neg, std::vector<int32_t>{9}, 1.0f, 0.0f), Error);
+}
+
+}  // namespace
+}  // namespace orcd

@@ -187,6 +187,8 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
     // Invalid requests go to the host sampler, which raises the documented
     // error for each of them.
     if (!(cfg.temperature >= 0.0f) || !(cfg.repetition_penalty > 0.0f)) return -1;
+    // Presence/frequency penalties exist only in the host sampler.
+    if (cfg.presence_penalty != 0.0f || cfg.frequency_penalty != 0.0f) return -1;
     // The distinct ids of the penalty window, on the host where the history
     // already is (same window rule as apply_repetition_penalty).
     window_.clear();
