@@ -48,11 +48,11 @@ void check_family(const std::string& vocab, const std::string& family, size_t ev
         EXPECT_EQ(run_cli({"--model", vocab, "--detokenize", plain.dump()}), c["decoded"].get<std::string>()) << text;
         ++checked;
     }
-    EXPECT_GE(checked, 4u);
+    EXPECT_GE(checked, 3u);
 }
 
 TEST(TokenizeCli, Gpt2VocabularyOnlyFile) {
-    check_family(orcd::test::data_path("tokenizer/ggml-vocab-gpt-2.gguf"), "gpt2", 17);
+    check_family(orcd::test::data_path("tokenizer/ggml-vocab-gpt-2.gguf"), "gpt2", 25);
 }
 
 TEST(TokenizeCli, SynthesizedQwenVocabulary) {
@@ -66,7 +66,7 @@ TEST(TokenizeCli, SynthesizedQwenVocabulary) {
     const ProcessResult synth = run_to_exit(orcd::test::bin_dir() + "/worker-orcd-synth",
                                             {"--tokenizer", json_path, "--vocab-only", "-o", vocab}, 120s);
     ASSERT_EQ(synth.exit_code, 0) << synth.output;
-    check_family(vocab, "qwen", 37);
+    check_family(vocab, "qwen", 47);
     // Qwen adds no BOS: the default and --no-bos agree.
     EXPECT_EQ(run_cli({"--model", vocab, "--tokenize", "Hello world"}), "[9707, 1879]\n");
     std::filesystem::remove_all(dir);
