@@ -81,6 +81,9 @@ std::unique_ptr<Model> Model::load(Device& device, const std::string& path, cons
     const uint32_t n_ctx = params.n_ctx ? params.n_ctx : c.n_ctx_train;
     if (n_ctx > kMaxContext)
         fail(ORCD_INVALID_REQUEST, "context size " + std::to_string(n_ctx) + " exceeds the maximum " + std::to_string(kMaxContext));
+    if (c.learned_pos && n_ctx > c.n_ctx_train)
+        fail(ORCD_INVALID_REQUEST, c.architecture + " has learned positions for " + std::to_string(c.n_ctx_train) +
+                                       " tokens: the context size " + std::to_string(n_ctx) + " cannot exceed it");
     m->backend_ = device.create_backend();
     KvLayout layout{c.n_layer, n_ctx, c.n_head_kv, c.head_dim, m->backend_->kv_elem_bytes(), 1};
     m->kv_ = KvCache(layout);

@@ -1,6 +1,7 @@
 #include "common/golden.h"
 
 #include "common/test_paths.h"
+#include "tokenizer/tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +11,29 @@
 
 namespace orcd::test {
 
+namespace {
+
+// llama.cpp writes the generated text's raw bytes, which need not be valid
+// UTF-8 (random models emit stray bytes); the JSON parser wants valid text.
+// Invalid bytes become U+FFFD (only "text" can hold them).
+std::string repair_utf8(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+        const int len = utf8::sequence_length(static_cast<unsigned char>(s[i]));
+        const bool ok = len > 0 && i + size_t(len) <= s.size() && utf8::is_valid(std::string_view(s).substr(i, size_t(len)));
+        if (ok) {
+            out.append(s, i, size_t(len));
+            i += size_t(len);
+        } else {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 std::vector<GoldenRecord> load_golden(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw std::runtime_error("cannot read " + path);
@@ -17,7 +41,7 @@ std::vector<GoldenRecord> load_golden(const std::string& path) {
     std::string line;
     while (std::getline(in, line)) {
         if (line.empty()) continue;
-        const nlohmann::json j = nlohmann::json::parse(line);
+        const nlohmann::json j = nlohmann::json::parse(repair_utf8(line));
         GoldenRecord g;
         g.prompt = j.at("prompt").get<std::string>();
         g.prompt_ids = j.at("prompt_ids").get<std::vector<int32_t>>();

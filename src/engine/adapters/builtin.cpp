@@ -6,7 +6,10 @@ namespace orcd {
 
 void link_builtin_adapters() {
     static std::once_flag once;
-    std::call_once(once, [] { register_llama_family(); });
+    std::call_once(once, [] {
+        register_llama_family();
+        register_gpt_family();
+    });
 }
 
 }  // namespace orcd

@@ -7,6 +7,7 @@
 namespace orcd {
 
 void register_llama_family();  // llama, qwen2, phi3
+void register_gpt_family();    // gpt2, gpt-oss
 void link_builtin_adapters();
 
 }  // namespace orcd

@@ -6,10 +6,11 @@
 //   phi3   Phi-3 mini: NEOX rope, fused attn_qkv and gate||up tensors (bound
 //          as row views, not copied)
 // What differs is data (the Variant table and the tensors present); the
-// forward pass below is the same for all three.
+// forward pass is the Decoder's (decoder.cpp).
 #include "common/error.h"
 #include "engine/adapter.h"
 #include "engine/adapters/builtin.h"
+#include "engine/adapters/decoder.h"
 #include "gguf/gguf.h"
 
 #include <string>
@@ -28,29 +29,11 @@ constexpr Variant kLlama{"llama", RopeMode::Normal, false};
 constexpr Variant kQwen2{"qwen2", RopeMode::Neox, true};
 constexpr Variant kPhi3{"phi3", RopeMode::Neox, true};
 
-class LlamaFamily final : public ModelAdapter {
+class LlamaFamily final : public Decoder {
 public:
     LlamaFamily(const gguf::File& f, const Variant& v) {
         read_config(f, v);
         bind(f);
-    }
-
-    void forward(Ops& ops) const override {
-        const ModelConfig& c = cfg_;
-        ops.embed(w_.tok_embd, w_.pos_embd);
-        for (uint32_t l = 0; l < c.n_layer; ++l) {
-            const LayerWeights& L = w_.layers[l];
-            // Attention block: x += Wo attention(rope(Wq h), rope(Wk h), Wv h)
-            ops.norm({c.norm, c.norm_eps, L.attn_norm, L.attn_norm_b});
-            ops.qkv({L.wq, L.bq}, {L.wk, L.bk}, {L.wv, L.bv});
-            ops.rope_store_kv(l, c.rope);
-            ops.attention(l, {c.attn_scale, c.window(l), L.sinks});
-            ops.out_proj_add({L.wo, L.bo});
-            // Feed-forward block: x += Wdown (silu(Wgate h) * Wup h)
-            ops.norm({c.norm, c.norm_eps, L.ffn_norm, L.ffn_norm_b});
-            ops.ffn({c.act, L.w_gate, L.b_gate, L.w_up, L.b_up, L.w_down, L.b_down});
-        }
-        ops.logits({c.norm, c.norm_eps, w_.output_norm, w_.output_norm_b}, {w_.output, w_.output_b});
     }
 
 private:
