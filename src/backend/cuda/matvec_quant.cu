@@ -14,6 +14,7 @@
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/pointwise.cuh"
 #include "backend/cuda/quant_blocks.cuh"
+#include "backend/cuda/quant_units.cuh"
 #include "backend/cuda/reduce.cuh"
 #include "common/error.h"
 
@@ -116,6 +117,136 @@ void qmatvec(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
         case Epilogue::Store: qmatvec_kernel<F, Epilogue::Store><<<blocks, kThreads, 0, stream>>>(a); break;
         case Epilogue::Add: qmatvec_kernel<F, Epilogue::Add><<<blocks, kThreads, 0, stream>>>(a); break;
         case Epilogue::SwiGlu: qmatvec_kernel<F, Epilogue::SwiGlu><<<blocks, kThreads, 0, stream>>>(a); break;
+    }
+}
+
+// ---- Matvec, unit per lane ----------------------------------------------------------
+//
+// x staged once per block in shared memory (unit u at 33 u: a lane reads its
+// unit's 32 values from 32 different banks); each lane then takes units
+// lane, lane + 32, ... of the row, holds the unit's x in registers and, for
+// each of the warp's kR rows, loads the unit's bytes (all rows' loads first)
+// and adds scale * (sum(code * x) + offset * sum(x)) + bias * sum(x). A fixed
+// order everywhere: per lane in unit order, then the warp's butterfly.
+
+constexpr uint32_t kMaxUnitCols = 32 * 1024;  // x staged up to 32768 columns (132 KiB)
+
+template <class U>
+constexpr bool has_table = requires { U::kTable; };
+
+template <class U, int kR, Epilogue kEpi>
+__global__ void __launch_bounds__(kThreads) qmatvec_unit_kernel(const MatvecArgs a, uint64_t row_bytes) {
+    extern __shared__ float smem[];
+    float* table = smem;        // 16 code-book values (table formats)
+    float* xs = smem + 16;      // [n_units][33]
+    const uint32_t n_units = a.cols / 32;
+    for (uint32_t j = threadIdx.x; j < a.cols; j += kThreads) xs[(j / 32) * 33 + j % 32] = a.x[j];
+    if constexpr (has_table<U>) {
+        if (threadIdx.x < 16)
+            table[threadIdx.x] = U::kTable == 0 ? quant::iq4_value(threadIdx.x) : quant::mxfp4_value(threadIdx.x);
+    }
+    __syncthreads();
+
+    // SwiGlu: kR / 2 output rows, each from a gate row and an up row.
+    constexpr int kOut = kEpi == Epilogue::SwiGlu ? kR / 2 : kR;
+    MatvecSegment seg = a.seg[0];
+    if (blockIdx.x >= a.seg[1].block_begin) seg = a.seg[1];
+    if (blockIdx.x >= a.seg[2].block_begin) seg = a.seg[2];
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const uint32_t r0 = ((blockIdx.x - seg.block_begin) * kWarps + warp) * kOut;
+    if (r0 >= seg.rows) return;  // whole warp, after the only barrier
+    const uint8_t* rows[kR];
+#pragma unroll
+    for (int i = 0; i < kR; ++i) {
+        // Rows past the end repeat the last row (their results are dropped).
+        const uint32_t r = min(r0 + uint32_t(i % kOut), seg.rows - 1);
+        const void* base = (kEpi == Epilogue::SwiGlu && i >= kOut) ? a.w_up : seg.w;
+        rows[i] = static_cast<const uint8_t*>(base) + r * row_bytes;
+    }
+    float acc[kR];
+#pragma unroll
+    for (int i = 0; i < kR; ++i) acc[i] = 0.0f;
+    for (uint32_t u = lane; u < n_units; u += 32) {
+        typename U::Raw raw[kR];
+#pragma unroll
+        for (int i = 0; i < kR; ++i) raw[i] = U::load(rows[i], u);
+        float xv[32];
+        float sx = 0.0f;
+#pragma unroll
+        for (int k = 0; k < 32; ++k) {
+            xv[k] = xs[u * 33 + k];
+            sx += xv[k];
+        }
+#pragma unroll
+        for (int i = 0; i < kR; ++i) {
+            if constexpr (has_table<U>)
+                acc[i] += U::dot(raw[i], xv, sx, table);
+            else
+                acc[i] += U::dot(raw[i], xv, sx);
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < kR; ++i) acc[i] = warp_sum(acc[i]);
+    if (lane != 0) return;
+#pragma unroll
+    for (int o = 0; o < kOut; ++o) {
+        const uint32_t r = r0 + uint32_t(o);
+        if (r >= seg.rows) break;
+        float s = acc[o];
+        if (seg.bias) s += seg.bias[r];  // as cpu::add_bias after the product
+        if constexpr (kEpi == Epilogue::SwiGlu) {
+            float us = acc[o + kOut];
+            if (a.bias_up) us += a.bias_up[r];
+            seg.y[r] = a.act == GateAct::Silu ? silu_mul(s, us) : swiglu_oai_mul(s, us);
+        } else if constexpr (kEpi == Epilogue::Add) {
+            seg.y[r] = seg.y[r] + s;
+        } else {
+            seg.y[r] = s;
+        }
+    }
+}
+
+// Decode rows per warp: 4 when the launch has rows enough to fill the card
+// with them (x loads shared by more rows), else 1 (more blocks).
+template <class U, class F>
+void qmatvec_unit(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
+    if (args.cols > kMaxUnitCols) {
+        qmatvec<F>(args, e, stream);  // the team kernel reads x from global memory
+        return;
+    }
+    MatvecArgs a = args;
+    if (a.cols % 32 != 0 || a.cols % F::kElems != 0) fail(ORCD_INTERNAL, "qmatvec: row length not a whole number of blocks");
+    uint64_t total_rows = 0;
+    for (uint32_t s = 0; s < a.n_seg; ++s) total_rows += a.seg[s].rows;
+    const bool wide = total_rows >= 16384;
+    const int out_per_warp = e == Epilogue::SwiGlu ? (wide ? 2 : 1) : (wide ? 4 : 1);
+    const uint32_t rows_per_block = kWarps * uint32_t(out_per_warp);
+    uint32_t blocks = 0;
+    for (uint32_t s = 0; s < 3; ++s) {
+        if (s < a.n_seg) {
+            a.seg[s].block_begin = blocks;
+            blocks += (a.seg[s].rows + rows_per_block - 1) / rows_per_block;
+        } else {
+            a.seg[s].block_begin = UINT_MAX;
+        }
+    }
+    if (blocks == 0) return;
+    const uint64_t row_bytes = uint64_t(a.cols / F::kElems) * F::kBytes;
+    const size_t smem = (16 + size_t(a.cols / 32) * 33) * sizeof(float);
+    auto launch = [&](auto kernel) {
+        if (smem > 48 * 1024) (void)cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+        kernel<<<blocks, kThreads, smem, stream>>>(a, row_bytes);
+    };
+    switch (e) {
+        case Epilogue::Store:
+            wide ? launch(qmatvec_unit_kernel<U, 4, Epilogue::Store>) : launch(qmatvec_unit_kernel<U, 1, Epilogue::Store>);
+            break;
+        case Epilogue::Add:
+            wide ? launch(qmatvec_unit_kernel<U, 4, Epilogue::Add>) : launch(qmatvec_unit_kernel<U, 1, Epilogue::Add>);
+            break;
+        case Epilogue::SwiGlu:
+            wide ? launch(qmatvec_unit_kernel<U, 4, Epilogue::SwiGlu>) : launch(qmatvec_unit_kernel<U, 2, Epilogue::SwiGlu>);
+            break;
     }
 }
 
@@ -242,15 +373,28 @@ const Format quant_format(gguf::TensorType type) {
     return Format{type, qmatvec<F>, to_f16<F>, embed<F>, moe_gate_up<F>, moe_down<F>};
 }
 
+// Formats with a whole-unit kernel (quant_units.cuh) use it for decode.
+template <class U, class F>
+const Format unit_format(gguf::TensorType type) {
+    return Format{type, qmatvec_unit<U, F>, to_f16<F>, embed<F>, moe_gate_up<F>, moe_down<F>};
+}
+
 // The entries of the format table (formats.cpp) for the block formats.
 const Format kQuantFormats[] = {
-    quant_format<quant::Q4_0>(gguf::TensorType::Q4_0),   quant_format<quant::Q4_1>(gguf::TensorType::Q4_1),
-    quant_format<quant::Q5_0>(gguf::TensorType::Q5_0),   quant_format<quant::Q5_1>(gguf::TensorType::Q5_1),
-    quant_format<quant::Q8_0>(gguf::TensorType::Q8_0),   quant_format<quant::Q2_K>(gguf::TensorType::Q2_K),
-    quant_format<quant::Q3_K>(gguf::TensorType::Q3_K),   quant_format<quant::Q4_K>(gguf::TensorType::Q4_K),
-    quant_format<quant::Q5_K>(gguf::TensorType::Q5_K),   quant_format<quant::Q6_K>(gguf::TensorType::Q6_K),
-    quant_format<quant::IQ4_NL>(gguf::TensorType::IQ4_NL), quant_format<quant::IQ4_XS>(gguf::TensorType::IQ4_XS),
-    quant_format<quant::MXFP4>(gguf::TensorType::MXFP4), quant_format<quant::BF16>(gguf::TensorType::BF16),
+    unit_format<quant::Q4_0U, quant::Q4_0>(gguf::TensorType::Q4_0),
+    unit_format<quant::Q4_1U, quant::Q4_1>(gguf::TensorType::Q4_1),
+    unit_format<quant::Q5_0U, quant::Q5_0>(gguf::TensorType::Q5_0),
+    unit_format<quant::Q5_1U, quant::Q5_1>(gguf::TensorType::Q5_1),
+    unit_format<quant::Q8_0U, quant::Q8_0>(gguf::TensorType::Q8_0),
+    quant_format<quant::Q2_K>(gguf::TensorType::Q2_K),
+    quant_format<quant::Q3_K>(gguf::TensorType::Q3_K),
+    unit_format<quant::Q4_KU, quant::Q4_K>(gguf::TensorType::Q4_K),
+    unit_format<quant::Q5_KU, quant::Q5_K>(gguf::TensorType::Q5_K),
+    unit_format<quant::Q6_KU, quant::Q6_K>(gguf::TensorType::Q6_K),
+    unit_format<quant::IQ4_NLU, quant::IQ4_NL>(gguf::TensorType::IQ4_NL),
+    quant_format<quant::IQ4_XS>(gguf::TensorType::IQ4_XS),
+    unit_format<quant::MXFP4U, quant::MXFP4>(gguf::TensorType::MXFP4),
+    quant_format<quant::BF16>(gguf::TensorType::BF16),
 };
 const size_t kQuantFormatCount = sizeof(kQuantFormats) / sizeof(kQuantFormats[0]);
 
