@@ -177,7 +177,12 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
                 const std::vector<double> tu = bound(u, x, rows, cols, 2e-5);
                 for (uint64_t r = 0; r < rows; ++r)
                     ts[r] = 16.0 * (tol[r] * (1.0 + std::fabs(yu[r])) + tu[r] * (1.0 + std::fabs(yw[r]))) + 1e-6;
-                EXPECT_TRUE(test::all_close("swiglu " + what, g.download<float>(s, rows), want_s, ts));
+                // Extreme scales overflow the product of gate and up: an
+                // infinity must be the reference's own infinity.
+                std::vector<float> got_s = g.download<float>(s, rows);
+                for (uint64_t r = 0; r < rows; ++r)
+                    if (std::isinf(want_s[r]) && got_s[r] == want_s[r]) got_s[r] = want_s[r] = 0.0f;
+                EXPECT_TRUE(test::all_close("swiglu " + what, got_s, want_s, ts));
             }
         }
     }

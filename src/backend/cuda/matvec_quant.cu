@@ -20,6 +20,7 @@
 
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <climits>
 #include <type_traits>
 
@@ -122,20 +123,25 @@ void qmatvec(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
 
 // ---- Matvec, unit per lane ----------------------------------------------------------
 //
-// x staged once per block in shared memory (unit u at 33 u: a lane reads its
-// unit's 32 values from 32 different banks); each lane then takes units
-// lane, lane + 32, ... of the row, holds the unit's x in registers and, for
-// each of the warp's kR rows, loads the unit's bytes (all rows' loads first)
-// and adds scale * (sum(code * x) + offset * sum(x)) + bias * sum(x). A fixed
-// order everywhere: per lane in unit order, then the warp's butterfly.
+// A grid of a few blocks per SM, each staging x once in shared memory (unit
+// u at 33 u: a lane reads its unit's 32 values from 32 different banks) and
+// then walking row tiles (kWarps * kOut rows) grid-stride, so x is read once
+// per block, not once per tile. In a tile, each lane takes units lane,
+// lane + 32, ... of the warp's rows, holds the unit's x in registers and,
+// for each of the warp's kR weight rows, loads the unit's bytes (all rows'
+// loads first) and adds scale * (sum(code * x) + offset * sum(x)) +
+// bias * sum(x). A fixed order everywhere: per lane in unit order, then the
+// warp's butterfly; which block computes a row changes nothing.
 
 constexpr uint32_t kMaxUnitCols = 32 * 1024;  // x staged up to 32768 columns (132 KiB)
+constexpr int kUnitRows = 2;                   // weight rows per warp (SwiGlu: gate and up of one row)
 
 template <class U>
 constexpr bool has_table = requires { U::kTable; };
 
-template <class U, int kR, Epilogue kEpi>
-__global__ void __launch_bounds__(kThreads) qmatvec_unit_kernel(const MatvecArgs a, uint64_t row_bytes) {
+template <class U, Epilogue kEpi>
+__global__ void __launch_bounds__(kThreads) qmatvec_unit_kernel(const MatvecArgs a, uint64_t row_bytes,
+                                                                uint32_t n_tiles) {
     extern __shared__ float smem[];
     float* table = smem;        // 16 code-book values (table formats)
     float* xs = smem + 16;      // [n_units][33]
@@ -147,67 +153,74 @@ __global__ void __launch_bounds__(kThreads) qmatvec_unit_kernel(const MatvecArgs
     }
     __syncthreads();
 
-    // SwiGlu: kR / 2 output rows, each from a gate row and an up row.
-    constexpr int kOut = kEpi == Epilogue::SwiGlu ? kR / 2 : kR;
-    MatvecSegment seg = a.seg[0];
-    if (blockIdx.x >= a.seg[1].block_begin) seg = a.seg[1];
-    if (blockIdx.x >= a.seg[2].block_begin) seg = a.seg[2];
+    constexpr int kR = kUnitRows;
+    constexpr int kOut = kEpi == Epilogue::SwiGlu ? 1 : kR;
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const uint32_t r0 = ((blockIdx.x - seg.block_begin) * kWarps + warp) * kOut;
-    if (r0 >= seg.rows) return;  // whole warp, after the only barrier
-    const uint8_t* rows[kR];
-#pragma unroll
-    for (int i = 0; i < kR; ++i) {
-        // Rows past the end repeat the last row (their results are dropped).
-        const uint32_t r = min(r0 + uint32_t(i % kOut), seg.rows - 1);
-        const void* base = (kEpi == Epilogue::SwiGlu && i >= kOut) ? a.w_up : seg.w;
-        rows[i] = static_cast<const uint8_t*>(base) + r * row_bytes;
-    }
-    float acc[kR];
-#pragma unroll
-    for (int i = 0; i < kR; ++i) acc[i] = 0.0f;
-    for (uint32_t u = lane; u < n_units; u += 32) {
-        typename U::Raw raw[kR];
-#pragma unroll
-        for (int i = 0; i < kR; ++i) raw[i] = U::load(rows[i], u);
-        float xv[32];
-        float sx = 0.0f;
-#pragma unroll
-        for (int k = 0; k < 32; ++k) {
-            xv[k] = xs[u * 33 + k];
-            sx += xv[k];
-        }
+    for (uint32_t tile = blockIdx.x; tile < n_tiles; tile += gridDim.x) {
+        MatvecSegment seg = a.seg[0];
+        if (tile >= a.seg[1].block_begin) seg = a.seg[1];
+        if (tile >= a.seg[2].block_begin) seg = a.seg[2];
+        const uint32_t r0 = ((tile - seg.block_begin) * kWarps + warp) * kOut;
+        if (r0 >= seg.rows) continue;  // whole warp; no barrier after the staging
+        const uint8_t* rows[kR];
 #pragma unroll
         for (int i = 0; i < kR; ++i) {
-            if constexpr (has_table<U>)
-                acc[i] += U::dot(raw[i], xv, sx, table);
-            else
-                acc[i] += U::dot(raw[i], xv, sx);
+            // Rows past the end repeat the last row (their results are dropped).
+            const uint32_t r = min(r0 + uint32_t(i % kOut), seg.rows - 1);
+            const void* base = (kEpi == Epilogue::SwiGlu && i >= kOut) ? a.w_up : seg.w;
+            rows[i] = static_cast<const uint8_t*>(base) + r * row_bytes;
         }
-    }
+        float acc[kR];
 #pragma unroll
-    for (int i = 0; i < kR; ++i) acc[i] = warp_sum(acc[i]);
-    if (lane != 0) return;
+        for (int i = 0; i < kR; ++i) acc[i] = 0.0f;
+        for (uint32_t u = lane; u < n_units; u += 32) {
+            typename U::Raw raw[kR];
 #pragma unroll
-    for (int o = 0; o < kOut; ++o) {
-        const uint32_t r = r0 + uint32_t(o);
-        if (r >= seg.rows) break;
-        float s = acc[o];
-        if (seg.bias) s += seg.bias[r];  // as cpu::add_bias after the product
-        if constexpr (kEpi == Epilogue::SwiGlu) {
-            float us = acc[o + kOut];
-            if (a.bias_up) us += a.bias_up[r];
-            seg.y[r] = a.act == GateAct::Silu ? silu_mul(s, us) : swiglu_oai_mul(s, us);
-        } else if constexpr (kEpi == Epilogue::Add) {
-            seg.y[r] = seg.y[r] + s;
-        } else {
-            seg.y[r] = s;
+            for (int i = 0; i < kR; ++i) raw[i] = U::load(rows[i], u);
+            float xv[32];
+            float sx = 0.0f;
+#pragma unroll
+            for (int k = 0; k < 32; ++k) {
+                xv[k] = xs[u * 33 + k];
+                sx += xv[k];
+            }
+#pragma unroll
+            for (int i = 0; i < kR; ++i) {
+                if constexpr (has_table<U>)
+                    acc[i] += U::dot(raw[i], xv, sx, table);
+                else
+                    acc[i] += U::dot(raw[i], xv, sx);
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < kR; ++i) acc[i] = warp_sum(acc[i]);
+        if (lane != 0) continue;
+#pragma unroll
+        for (int o = 0; o < kOut; ++o) {
+            const uint32_t r = r0 + uint32_t(o);
+            if (r >= seg.rows) break;
+            float s = acc[o];
+            if (seg.bias) s += seg.bias[r];  // as cpu::add_bias after the product
+            if constexpr (kEpi == Epilogue::SwiGlu) {
+                float us = acc[o + kOut];
+                if (a.bias_up) us += a.bias_up[r];
+                seg.y[r] = a.act == GateAct::Silu ? silu_mul(s, us) : swiglu_oai_mul(s, us);
+            } else if constexpr (kEpi == Epilogue::Add) {
+                seg.y[r] = seg.y[r] + s;
+            } else {
+                seg.y[r] = s;
+            }
         }
     }
 }
 
-// Decode rows per warp: 4 when the launch has rows enough to fill the card
-// with them (x loads shared by more rows), else 1 (more blocks).
+uint32_t sm_count() {
+    int dev = 0, n = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+        fail(ORCD_CUDA_ERROR, "cannot read the multiprocessor count");
+    return uint32_t(n);
+}
+
 template <class U, class F>
 void qmatvec_unit(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
     if (args.cols > kMaxUnitCols) {
@@ -216,37 +229,34 @@ void qmatvec_unit(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
     }
     MatvecArgs a = args;
     if (a.cols % 32 != 0 || a.cols % F::kElems != 0) fail(ORCD_INTERNAL, "qmatvec: row length not a whole number of blocks");
-    uint64_t total_rows = 0;
-    for (uint32_t s = 0; s < a.n_seg; ++s) total_rows += a.seg[s].rows;
-    const bool wide = total_rows >= 16384;
-    const int out_per_warp = e == Epilogue::SwiGlu ? (wide ? 2 : 1) : (wide ? 4 : 1);
-    const uint32_t rows_per_block = kWarps * uint32_t(out_per_warp);
-    uint32_t blocks = 0;
+    const uint32_t rows_per_tile = kWarps * uint32_t(e == Epilogue::SwiGlu ? 1 : kUnitRows);
+    uint32_t tiles = 0;
     for (uint32_t s = 0; s < 3; ++s) {
         if (s < a.n_seg) {
-            a.seg[s].block_begin = blocks;
-            blocks += (a.seg[s].rows + rows_per_block - 1) / rows_per_block;
+            a.seg[s].block_begin = tiles;  // here: the segment's first tile
+            tiles += (a.seg[s].rows + rows_per_tile - 1) / rows_per_tile;
         } else {
             a.seg[s].block_begin = UINT_MAX;
         }
     }
-    if (blocks == 0) return;
+    if (tiles == 0) return;
+    static const uint32_t sms = sm_count();
     const uint64_t row_bytes = uint64_t(a.cols / F::kElems) * F::kBytes;
     const size_t smem = (16 + size_t(a.cols / 32) * 33) * sizeof(float);
     auto launch = [&](auto kernel) {
         if (smem > 48 * 1024) (void)cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
-        kernel<<<blocks, kThreads, smem, stream>>>(a, row_bytes);
+        // As many blocks as fit on the card at once: every block stages x
+        // once and then takes its share of the tiles.
+        int per_sm = 0;
+        if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem) != cudaSuccess || per_sm < 1)
+            per_sm = 1;
+        const uint32_t grid = std::min(tiles, sms * uint32_t(per_sm));
+        kernel<<<grid, kThreads, smem, stream>>>(a, row_bytes, tiles);
     };
     switch (e) {
-        case Epilogue::Store:
-            wide ? launch(qmatvec_unit_kernel<U, 4, Epilogue::Store>) : launch(qmatvec_unit_kernel<U, 1, Epilogue::Store>);
-            break;
-        case Epilogue::Add:
-            wide ? launch(qmatvec_unit_kernel<U, 4, Epilogue::Add>) : launch(qmatvec_unit_kernel<U, 1, Epilogue::Add>);
-            break;
-        case Epilogue::SwiGlu:
-            wide ? launch(qmatvec_unit_kernel<U, 4, Epilogue::SwiGlu>) : launch(qmatvec_unit_kernel<U, 2, Epilogue::SwiGlu>);
-            break;
+        case Epilogue::Store: launch(qmatvec_unit_kernel<U, Epilogue::Store>); break;
+        case Epilogue::Add: launch(qmatvec_unit_kernel<U, Epilogue::Add>); break;
+        case Epilogue::SwiGlu: launch(qmatvec_unit_kernel<U, Epilogue::SwiGlu>); break;
     }
 }
 
