@@ -139,6 +139,64 @@ constexpr int kUnitRows = 2;                   // weight rows per warp (SwiGlu: 
 template <class U>
 constexpr bool has_table = requires { U::kTable; };
 
+// acc[i] = the dot of weight row rows[i] with its x, staged in shared memory
+// as [n_units][33] at xs + min(i, x_count - 1) * x_stride (x_stride 0: one x
+// for all rows; rows past x_count are repeats whose results are dropped),
+// summed per lane in unit order (units lane, lane + 32, ...) and then by the
+// warp's butterfly; every lane gets the sums. All rows' loads of a unit are
+// issued before its arithmetic.
+template <class U, int kR>
+__device__ __forceinline__ void unit_dots(const uint8_t* const (&rows)[kR], const float* xs, uint32_t x_stride,
+                                          uint32_t x_count, uint32_t n_units, uint32_t lane, const float* table,
+                                          float (&acc)[kR]) {
+#pragma unroll
+    for (int i = 0; i < kR; ++i) acc[i] = 0.0f;
+    for (uint32_t u = lane; u < n_units; u += 32) {
+        typename U::Raw raw[kR];
+#pragma unroll
+        for (int i = 0; i < kR; ++i) raw[i] = U::load(rows[i], u);
+        float xv[32];
+        float sx = 0.0f;
+#pragma unroll
+        for (int i = 0; i < kR; ++i) {
+            if (i == 0 || x_stride != 0) {
+                sx = 0.0f;
+#pragma unroll
+                for (int k = 0; k < 32; ++k) {
+                    xv[k] = xs[min(uint32_t(i), x_count - 1) * x_stride + u * 33 + k];
+                    sx += xv[k];
+                }
+            }
+            if constexpr (has_table<U>)
+                acc[i] += U::dot(raw[i], xv, sx, table);
+            else
+                acc[i] += U::dot(raw[i], xv, sx);
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < kR; ++i) acc[i] = warp_sum(acc[i]);
+}
+
+// Shared memory of a unit kernel: 16 code-book values, then `n_x` vectors
+// of n_units * 33 floats.
+__host__ __device__ constexpr size_t unit_smem_bytes(uint32_t cols, uint32_t n_x) {
+    return (16 + size_t(n_x) * (cols / 32) * 33) * sizeof(float);
+}
+
+// Stages x ([cols] floats, n_x vectors cols apart) into xs as [n_units][33]
+// per vector, and the code book into table, for the whole block.
+template <class U>
+__device__ __forceinline__ void stage_units(float* table, float* xs, const float* x, uint32_t cols, uint32_t n_x) {
+    const uint32_t n_units = cols / 32;
+    for (uint32_t v = 0; v < n_x; ++v)
+        for (uint32_t j = threadIdx.x; j < cols; j += blockDim.x)
+            xs[v * n_units * 33 + (j / 32) * 33 + j % 32] = x[uint64_t(v) * cols + j];
+    if constexpr (has_table<U>) {
+        if (threadIdx.x < 16)
+            table[threadIdx.x] = U::kTable == 0 ? quant::iq4_value(threadIdx.x) : quant::mxfp4_value(threadIdx.x);
+    }
+}
+
 template <class U, Epilogue kEpi>
 __global__ void __launch_bounds__(kThreads) qmatvec_unit_kernel(const MatvecArgs a, uint64_t row_bytes,
                                                                 uint32_t n_tiles) {
@@ -146,11 +204,7 @@ __global__ void __launch_bounds__(kThreads) qmatvec_unit_kernel(const MatvecArgs
     float* table = smem;        // 16 code-book values (table formats)
     float* xs = smem + 16;      // [n_units][33]
     const uint32_t n_units = a.cols / 32;
-    for (uint32_t j = threadIdx.x; j < a.cols; j += kThreads) xs[(j / 32) * 33 + j % 32] = a.x[j];
-    if constexpr (has_table<U>) {
-        if (threadIdx.x < 16)
-            table[threadIdx.x] = U::kTable == 0 ? quant::iq4_value(threadIdx.x) : quant::mxfp4_value(threadIdx.x);
-    }
+    stage_units<U>(table, xs, a.x, a.cols, 1);
     __syncthreads();
 
     constexpr int kR = kUnitRows;
@@ -171,29 +225,7 @@ __global__ void __launch_bounds__(kThreads) qmatvec_unit_kernel(const MatvecArgs
             rows[i] = static_cast<const uint8_t*>(base) + r * row_bytes;
         }
         float acc[kR];
-#pragma unroll
-        for (int i = 0; i < kR; ++i) acc[i] = 0.0f;
-        for (uint32_t u = lane; u < n_units; u += 32) {
-            typename U::Raw raw[kR];
-#pragma unroll
-            for (int i = 0; i < kR; ++i) raw[i] = U::load(rows[i], u);
-            float xv[32];
-            float sx = 0.0f;
-#pragma unroll
-            for (int k = 0; k < 32; ++k) {
-                xv[k] = xs[u * 33 + k];
-                sx += xv[k];
-            }
-#pragma unroll
-            for (int i = 0; i < kR; ++i) {
-                if constexpr (has_table<U>)
-                    acc[i] += U::dot(raw[i], xv, sx, table);
-                else
-                    acc[i] += U::dot(raw[i], xv, sx);
-            }
-        }
-#pragma unroll
-        for (int i = 0; i < kR; ++i) acc[i] = warp_sum(acc[i]);
+        unit_dots<U, kR>(rows, xs, 0, 1, n_units, lane, table, acc);
         if (lane != 0) continue;
 #pragma unroll
         for (int o = 0; o < kOut; ++o) {
@@ -242,7 +274,7 @@ void qmatvec_unit(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
     if (tiles == 0) return;
     static const uint32_t sms = sm_count();
     const uint64_t row_bytes = uint64_t(a.cols / F::kElems) * F::kBytes;
-    const size_t smem = (16 + size_t(a.cols / 32) * 33) * sizeof(float);
+    const size_t smem = unit_smem_bytes(a.cols, 1);
     auto launch = [&](auto kernel) {
         if (smem > 48 * 1024) (void)cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
         // As many blocks as fit on the card at once: every block stages x
@@ -376,6 +408,110 @@ void moe_down(const MoeDownArgs& a, cudaStream_t stream) {
     moe_down_kernel<F><<<grid, kThreads, 0, stream>>>(a);
 }
 
+// The expert products with a whole unit per lane (formats with a unit
+// kernel), as the dense unit kernel: a block stages its token's x (gate/up)
+// or the token's n_used activations (down) in shared memory once and walks
+// kMoeRows rows. Per row the same order as the team kernels' results
+// require: gate and up each summed per lane then by the butterfly; down
+// per selected expert, weighted and added in selection order.
+constexpr uint32_t kMoeRows = 32;      // gate/up rows of a block (per selected expert)
+constexpr uint32_t kMoeDownRows = 16;  // down rows of a block: its staging is n_used times larger
+constexpr int kMoeDownGroup = 4;      // experts whose down rows load together
+
+template <class U>
+__global__ void __launch_bounds__(kThreads) moe_gate_up_unit_kernel(const MoeGateUpArgs a, uint64_t row_bytes) {
+    extern __shared__ float smem[];
+    float *table = smem, *xs = smem + 16;
+    const uint32_t slot = blockIdx.y, t = blockIdx.z, n_units = a.cols / 32;
+    stage_units<U>(table, xs, a.x + uint64_t(t) * a.cols, a.cols, 1);
+    __syncthreads();
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const uint32_t e = uint32_t(a.ids[t * a.n_used + slot]);
+    const uint8_t* gate = static_cast<const uint8_t*>(a.gate) + e * a.expert_bytes;
+    const uint8_t* up = static_cast<const uint8_t*>(a.up) + e * a.expert_bytes;
+    const uint32_t r_end = min(a.rows, (blockIdx.x + 1) * kMoeRows);
+    // Two rows per warp step: their gate and up rows load together.
+    for (uint32_t r0 = blockIdx.x * kMoeRows + 2 * warp; r0 < r_end; r0 += 2 * kWarps) {
+        const uint32_t r1 = min(r0 + 1, r_end - 1);  // past the end: repeated, dropped
+        const uint8_t* const rows[4] = {gate + r0 * row_bytes, gate + r1 * row_bytes, up + r0 * row_bytes,
+                                        up + r1 * row_bytes};
+        float acc[4];
+        unit_dots<U, 4>(rows, xs, 0, 1, n_units, lane, table, acc);
+        if (lane != 0) continue;
+#pragma unroll
+        for (int o = 0; o < 2; ++o) {
+            const uint32_t r = r0 + uint32_t(o);
+            if (r >= r_end) break;
+            float gs = acc[o], us = acc[2 + o];
+            if (a.b_gate) gs += a.b_gate[uint64_t(e) * a.rows + r];
+            if (a.b_up) us += a.b_up[uint64_t(e) * a.rows + r];
+            a.out[(uint64_t(t) * a.n_used + slot) * a.rows + r] =
+                a.act == GateAct::Silu ? silu_mul(gs, us) : swiglu_oai_mul(gs, us);
+        }
+    }
+}
+
+template <class U>
+__global__ void __launch_bounds__(kThreads) moe_down_unit_kernel(const MoeDownArgs a, uint64_t row_bytes) {
+    extern __shared__ float smem[];
+    float *table = smem, *xs = smem + 16;
+    const uint32_t t = blockIdx.y, n_units = a.cols / 32, x_stride = n_units * 33;
+    stage_units<U>(table, xs, a.act + uint64_t(t) * a.n_used * a.cols, a.cols, a.n_used);
+    __syncthreads();
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const uint32_t r_end = min(a.rows, (blockIdx.x + 1) * kMoeDownRows);
+    for (uint32_t r = blockIdx.x * kMoeDownRows + warp; r < r_end; r += kWarps) {
+        float acc = 0.0f;
+        for (uint32_t j0 = 0; j0 < a.n_used; j0 += kMoeDownGroup) {
+            const uint8_t* rows[kMoeDownGroup];
+            uint32_t e[kMoeDownGroup];
+#pragma unroll
+            for (int i = 0; i < kMoeDownGroup; ++i) {
+                // Past the last expert: the last repeated, its result dropped.
+                e[i] = uint32_t(a.ids[t * a.n_used + min(j0 + uint32_t(i), a.n_used - 1)]);
+                rows[i] = static_cast<const uint8_t*>(a.down) + e[i] * a.expert_bytes + r * row_bytes;
+            }
+            float s[kMoeDownGroup];
+            unit_dots<U, kMoeDownGroup>(rows, xs + j0 * x_stride, x_stride, a.n_used - j0, n_units, lane, table, s);
+#pragma unroll
+            for (int i = 0; i < kMoeDownGroup; ++i) {
+                const uint32_t j = j0 + uint32_t(i);
+                if (j >= a.n_used) break;
+                float v = s[i];
+                if (a.b_down) v += a.b_down[uint64_t(e[i]) * a.rows + r];
+                const float y = a.weights[t * a.n_used + j] * v;
+                acc = j == 0 ? y : acc + y;
+            }
+        }
+        if (lane == 0) a.x[uint64_t(t) * a.rows + r] = a.x[uint64_t(t) * a.rows + r] + acc;
+    }
+}
+
+// The largest shared memory a block may ask for on sm_90 (227 KiB).
+constexpr size_t kMaxBlockSmem = 227 * 1024;
+
+template <class U, class F>
+void moe_gate_up_unit(const MoeGateUpArgs& a, cudaStream_t stream) {
+    const size_t smem = unit_smem_bytes(a.cols, 1);
+    if (smem > kMaxBlockSmem) return moe_gate_up<F>(a, stream);
+    if (a.n_used > kMaxUsed || a.cols % 32 != 0) fail(ORCD_INTERNAL, "moe_gate_up: shape outside the kernel");
+    auto kernel = moe_gate_up_unit_kernel<U>;
+    if (smem > 48 * 1024) (void)cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+    const dim3 grid((a.rows + kMoeRows - 1) / kMoeRows, a.n_used, a.n_tokens);
+    kernel<<<grid, kThreads, smem, stream>>>(a, uint64_t(a.cols / F::kElems) * F::kBytes);
+}
+
+template <class U, class F>
+void moe_down_unit(const MoeDownArgs& a, cudaStream_t stream) {
+    const size_t smem = unit_smem_bytes(a.cols, a.n_used);
+    if (smem > kMaxBlockSmem) return moe_down<F>(a, stream);
+    if (a.n_used == 0 || a.n_used > kMaxUsed || a.cols % 32 != 0) fail(ORCD_INTERNAL, "moe_down: shape outside the kernel");
+    auto kernel = moe_down_unit_kernel<U>;
+    if (smem > 48 * 1024) (void)cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+    const dim3 grid((a.rows + kMoeDownRows - 1) / kMoeDownRows, a.n_tokens);
+    kernel<<<grid, kThreads, smem, stream>>>(a, uint64_t(a.cols / F::kElems) * F::kBytes);
+}
+
 }  // namespace
 
 template <class F>
@@ -386,7 +522,7 @@ const Format quant_format(gguf::TensorType type) {
 // Formats with a whole-unit kernel (quant_units.cuh) use it for decode.
 template <class U, class F>
 const Format unit_format(gguf::TensorType type) {
-    return Format{type, qmatvec_unit<U, F>, to_f16<F>, embed<F>, moe_gate_up<F>, moe_down<F>};
+    return Format{type, qmatvec_unit<U, F>, to_f16<F>, embed<F>, moe_gate_up_unit<U, F>, moe_down_unit<U, F>};
 }
 
 // The entries of the format table (formats.cpp) for the block formats.

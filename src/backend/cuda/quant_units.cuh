@@ -142,12 +142,30 @@ struct MXFP4U {
         uint32_t qs[4];
         float d;
     };
+    // A 17-byte unit sits at any byte offset: its 16 code bytes come from
+    // the four aligned words that start at or before them (funnel-shifted
+    // into place) and, when not aligned, the 1-3 bytes left after those,
+    // read singly. The words reach at most 3 bytes before the codes, which
+    // is this unit's scale byte or the previous unit (never before the
+    // row's tensor: tensors are aligned); the scale comes from the first
+    // word when it holds it.
     __device__ static Raw load(const uint8_t* row, uint32_t u) {
         const uint8_t* b = row + u * 17;
+        const uint8_t* c = b + 1;
+        const uint32_t off = uint32_t(reinterpret_cast<uintptr_t>(c) & 3);
+        const uint32_t* w = reinterpret_cast<const uint32_t*>(c - off);
+        uint32_t v[5];
+#pragma unroll
+        for (int k = 0; k < 4; ++k) v[k] = w[k];
+        const uint8_t* tail = reinterpret_cast<const uint8_t*>(w + 4);
+        v[4] = 0;
+        if (off > 0) v[4] = tail[0];
+        if (off > 1) v[4] |= uint32_t(tail[1]) << 8;
+        if (off > 2) v[4] |= uint32_t(tail[2]) << 16;
         Raw r;
 #pragma unroll
-        for (int k = 0; k < 4; ++k) r.qs[k] = u32_a1(b + 1 + 4 * k);
-        const uint32_t e = b[0];
+        for (int k = 0; k < 4; ++k) r.qs[k] = __funnelshift_r(v[k], v[k + 1], 8 * off);
+        const uint32_t e = off > 0 ? (v[0] >> (8 * (off - 1))) & 0xffu : uint32_t(b[0]);
         r.d = __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
         return r;
     }
