@@ -411,9 +411,9 @@ void moe_down(const MoeDownArgs& a, cudaStream_t stream) {
 // The expert products with a whole unit per lane (formats with a unit
 // kernel), as the dense unit kernel: a block stages its token's x (gate/up)
 // or the token's n_used activations (down) in shared memory once and walks
-// kMoeRows rows. Per row the same order as the team kernels' results
-// require: gate and up each summed per lane then by the butterfly; down
-// per selected expert, weighted and added in selection order.
+// a few rows. The order is fixed: gate and up each summed per lane in unit
+// order, then by the butterfly; down per selected expert, weighted and
+// added in selection order (as the team kernels and the CPU).
 constexpr uint32_t kMoeRows = 32;      // gate/up rows of a block (per selected expert)
 constexpr uint32_t kMoeDownRows = 16;  // down rows of a block: its staging is n_used times larger
 constexpr int kMoeDownGroup = 4;      // experts whose down rows load together
