@@ -197,8 +197,10 @@ __device__ __forceinline__ void stage_units(float* table, float* xs, const float
     }
 }
 
+// At least 3 blocks per SM: the K-quant instances otherwise take 93
+// registers, 2 blocks, and the kernel waits on its loads (latency-bound).
 template <class U, Epilogue kEpi>
-__global__ void __launch_bounds__(kThreads) qmatvec_unit_kernel(const MatvecArgs a, uint64_t row_bytes,
+__global__ void __launch_bounds__(kThreads, 3) qmatvec_unit_kernel(const MatvecArgs a, uint64_t row_bytes,
                                                                 uint32_t n_tiles) {
     extern __shared__ float smem[];
     float* table = smem;        // 16 code-book values (table formats)
