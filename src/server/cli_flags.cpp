@@ -58,6 +58,7 @@ std::string usage() {
            "  --max-tokens-out N           largest max_tokens a request may ask (default 2048)\n"
            "  --inference-timeout-sec S    per-job deadline (default 300)\n"
            "  --shutdown-timeout-sec S     drain time before a running job is cancelled (default 5)\n"
+           "  --body-timeout-sec S         time for a request body to arrive after its header (default 5)\n"
            "  --log-format json|text       log line format (default json)\n";
 }
 
@@ -82,7 +83,8 @@ Config parse_flags(int argc, const char* const* argv) {
 
     static const char* const known[] = {"--model", "--port", "--worker-id", "--device", "--gpu-device",
                                         "--cpu-threads", "--load-chunk-mb", "--bind", "--ctx-size", "--max-tokens-out",
-                                        "--inference-timeout-sec", "--shutdown-timeout-sec", "--log-format"};
+                                        "--inference-timeout-sec", "--shutdown-timeout-sec", "--body-timeout-sec",
+                                        "--log-format"};
     for (const auto& [name, value] : values) {
         bool ok = false;
         for (const char* k : known) ok = ok || name == k;
@@ -145,6 +147,8 @@ Config parse_flags(int argc, const char* const* argv) {
         cfg.inference_timeout_sec = parse_seconds("--inference-timeout-sec", *v, 0.001, 86400.0);
     if (auto v = take("--shutdown-timeout-sec"))
         cfg.shutdown_timeout_sec = parse_seconds("--shutdown-timeout-sec", *v, 0.0, 3600.0);
+    if (auto v = take("--body-timeout-sec"))
+        cfg.body_timeout_sec = parse_seconds("--body-timeout-sec", *v, 0.001, 3600.0);
     if (auto v = take("--log-format")) {
         if (*v == "json") cfg.log_format = LogFormat::json;
         else if (*v == "text") cfg.log_format = LogFormat::text;

@@ -4,6 +4,8 @@
 // only by posting there.
 #pragma once
 
+#include "context_port.h"
+#include "request_handler.h"
 #include "request_validation.h"
 #include "server_context.h"
 #include "stream_sink.h"
@@ -37,24 +39,14 @@ public:
     void probe_client(std::function<void()> done) override;
 
 private:
-    using Request = boost::beast::http::request<boost::beast::http::string_body>;
-
     void read_request();
     void on_header(boost::beast::error_code ec);
     void read_body();
     void on_request(boost::beast::error_code ec);
-    void route();
-
-    void handle_health();
-    void handle_metrics();
-    void handle_execute();
-    void handle_cancel();
-    void handle_shutdown();
     void try_claim_slot();
 
-    // Plain responses; close ends the connection after the write.
-    void respond(unsigned status, std::string body, const char* content_type, bool close,
-                 bool retry_after = false, const char* allow = nullptr);
+    // Plain responses; a reply that closes ends the connection after the write.
+    void respond(const Reply& reply);
     void respond_json(unsigned status, const nlohmann::json& body, bool close = false, bool retry_after = false);
 
     // The /execute stream: a queue of framed events written in order.
@@ -72,10 +64,13 @@ private:
     void close_now();
 
     ServerContext& ctx_;
+    ContextPort port_;
     boost::beast::tcp_stream stream_;
     boost::beast::flat_buffer buffer_;
-    std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+    std::optional<RequestParser> parser_;
     std::string correlation_id_;
+    boost::asio::steady_timer body_timer_;
+    bool body_timed_out_ = false;
 
     // /execute state
     bool executing_ = false;

@@ -2,16 +2,6 @@
 
 namespace orcd::server {
 
-const char* status_name(Status s) {
-    switch (s) {
-        case Status::loading: return "loading";
-        case Status::healthy: return "healthy";
-        case Status::unhealthy: return "unhealthy";
-        case Status::draining: return "draining";
-    }
-    return "unhealthy";
-}
-
 WorkerState::WorkerState(std::string worker_id)
     : worker_id_(std::move(worker_id)), started_(std::chrono::steady_clock::now()) {}
 

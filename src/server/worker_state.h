@@ -7,6 +7,7 @@
 
 #include "engine_wrappers.h"
 #include "stream_sink.h"
+#include "worker_status.h"
 
 #include <atomic>
 #include <chrono>
@@ -18,9 +19,6 @@
 #include <string>
 
 namespace orcd::server {
-
-enum class Status { loading, healthy, unhealthy, draining };
-const char* status_name(Status s);
 
 // Fixed after the model has loaded.
 struct ModelFacts {

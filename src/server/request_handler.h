@@ -1,0 +1,68 @@
+// One request, decided without I/O: how the parser is set up, what a failed
+// read answers, and what a parsed request answers (a plain reply, or an
+// /execute that passed validation and now needs the job slot). HttpSession
+// does the socket work around these functions; the HTTP fuzzer calls the
+// same functions on bytes from memory.
+#pragma once
+
+#include "request_validation.h"
+#include "worker_port.h"
+
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace orcd::server {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpReply = boost::beast::http::response<boost::beast::http::string_body>;
+using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
+
+constexpr size_t kBodyLimit = 1 << 20;
+constexpr size_t kHeaderLimit = 16 * 1024;
+
+// A plain answer (not a stream).
+struct Reply {
+    unsigned status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    bool close = false;        // end the connection after it
+    bool retry_after = false;  // Retry-After: 1 (every 503)
+    std::string allow;         // the Allow header of a 405
+};
+
+// An /execute that passed validation: the session claims the job slot and
+// hands the request to the inference thread.
+struct Admitted {
+    ExecuteRequest request;
+};
+
+using Decision = std::variant<Reply, Admitted>;
+
+// The limits every request is read under.
+void configure_parser(RequestParser& parser);
+
+// The answer to a read that failed with ec; nullopt when the connection is
+// simply closed (the client left, or was idle past the read timeout).
+std::optional<Reply> reply_to_read_error(boost::beast::error_code ec, WorkerPort& worker);
+
+// The answer to a request whose body did not arrive within the body timeout.
+Reply body_timeout_reply(double timeout_sec, WorkerPort& worker);
+
+// Routes a parsed request and runs its endpoint.
+Decision decide(const HttpRequest& req, const std::string& correlation_id, WorkerPort& worker);
+
+// The 503s of an /execute that passed validation but found no free slot.
+Reply busy_reply();
+Reply draining_reply();
+
+// The response on the wire. keep_alive is what the request allows; a reply
+// that closes overrides it.
+HttpReply make_response(const Reply& reply, unsigned version, bool keep_alive, const std::string& correlation_id);
+
+}  // namespace orcd::server
