@@ -55,7 +55,7 @@ void HttpSession::on_header(beast::error_code ec) {
     if (ec) return on_request(ec);
     const auto& req = parser_->get();
     correlation_id_ = correlation_id_for(req["X-Correlation-Id"]);
-    if (beast::iequals(req[http::field::expect], "100-continue")) {
+    if (expects_continue(req)) {
         auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
         stream_.expires_after(kWriteTimeout);
         http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, size_t) {
@@ -260,9 +260,11 @@ void HttpSession::respond_json(unsigned status, const json& body, bool close, bo
 void HttpSession::respond(const Reply& reply) {
     if (closed_) return;
     const unsigned version = parser_ ? parser_->get().version() : 11;
-    const bool keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive();
-    auto res = std::make_shared<HttpReply>(
-        make_response(reply, version, keep_alive, correlation_id_.empty() ? correlation_id_for("") : correlation_id_));
+    const bool header = parser_ && parser_->is_header_done();
+    const bool keep_alive = header && parser_->get().keep_alive();
+    const bool head = header && parser_->get().method() == http::verb::head;
+    auto res = std::make_shared<HttpReply>(make_response(
+        reply, version, keep_alive, correlation_id_.empty() ? correlation_id_for("") : correlation_id_, head));
     stream_.expires_after(kWriteTimeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
         if (ec) return self->close_now();

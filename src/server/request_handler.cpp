@@ -180,7 +180,12 @@ Reply busy_reply() { return json_reply(503, error_body("BUSY", "another job is r
 
 Reply draining_reply() { return json_reply(503, error_body("BUSY", "the worker is draining", true), false, true); }
 
-HttpReply make_response(const Reply& reply, unsigned version, bool keep_alive, const std::string& correlation_id) {
+bool expects_continue(const HttpRequest& req) {
+    return req.version() >= 11 && beast::iequals(req[http::field::expect], "100-continue");
+}
+
+HttpReply make_response(const Reply& reply, unsigned version, bool keep_alive, const std::string& correlation_id,
+                        bool head_request) {
     HttpReply res(static_cast<http::status>(reply.status), version);
     res.set(http::field::server, "worker-orcd");
     res.set(http::field::content_type, reply.content_type);
@@ -190,6 +195,7 @@ HttpReply make_response(const Reply& reply, unsigned version, bool keep_alive, c
     res.body() = reply.body;
     res.keep_alive(keep_alive && !reply.close);
     res.prepare_payload();
+    if (head_request) res.body().clear();  // Content-Length stays: the size a GET would have had
     return res;
 }
 

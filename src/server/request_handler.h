@@ -61,8 +61,14 @@ Decision decide(const HttpRequest& req, const std::string& correlation_id, Worke
 Reply busy_reply();
 Reply draining_reply();
 
+// True when the client waits for 100 Continue before sending its body
+// (never for HTTP/1.0, which has no interim answers).
+bool expects_continue(const HttpRequest& req);
+
 // The response on the wire. keep_alive is what the request allows; a reply
-// that closes overrides it.
-HttpReply make_response(const Reply& reply, unsigned version, bool keep_alive, const std::string& correlation_id);
+// that closes overrides it. The answer to a HEAD request carries the
+// headers (Content-Length included) but no body.
+HttpReply make_response(const Reply& reply, unsigned version, bool keep_alive, const std::string& correlation_id,
+                        bool head_request);
 
 }  // namespace orcd::server

@@ -94,6 +94,34 @@ TEST(Http, SlowBodyWithinTheTimeoutIsServed) {
     EXPECT_EQ(c.read_head(10s).status, 200);
 }
 
+// A HEAD answer has no body (its Content-Length says what a GET would get):
+// a body would be read as the start of the next answer on the connection.
+TEST(Http, HeadAnswerHasNoBodyAndTheConnectionStaysInStep) {
+    WorkerProcess w;
+    Connection c(w.port());
+    c.send_all("HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    const HttpResponse head = c.read_head(10s);
+    EXPECT_EQ(head.status, 405);
+    EXPECT_EQ(head.header("allow"), "GET");
+    EXPECT_NE(head.header("content-length"), "0");
+    EXPECT_EQ(c.take_pending(), "");
+    c.send_all(build_request("GET", "/health", "", {}, true));
+    const HttpResponse next = c.read_response(10s);
+    EXPECT_EQ(next.status, 200) << "the HEAD answer's body was read as the next answer";
+    EXPECT_EQ(next.json()["status"], "healthy");
+}
+
+// HTTP/1.0 has no interim answers: Expect: 100-continue is ignored.
+TEST(Http, Http10ClientGetsNoContinue) {
+    WorkerProcess w;
+    Connection c(w.port());
+    const std::string body = R"({"job_id":"x"})";
+    c.send_all("POST /cancel HTTP/1.0\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body);
+    const HttpResponse r = c.read_response(10s);
+    EXPECT_EQ(r.status, 202) << r.body;
+}
+
 TEST(Http, ExpectContinueIsHonoured) {
     WorkerProcess w;
     Connection c(w.port());
