@@ -15,7 +15,8 @@ nlohmann::json ContextPort::health() { return health_document(ctx_.state); }
 
 std::string ContextPort::metrics_text() {
     const MemoryReading mem = ctx_.state.memory();
-    return ctx_.metrics.render(mem.bytes_used, ctx_.state.busy(), ctx_.state.uptime_seconds());
+    return ctx_.metrics.render(mem.bytes_used, ctx_.state.busy(), ctx_.state.uptime_seconds(), mem.device_free_bytes,
+                               mem.device_total_bytes);
 }
 
 bool ContextPort::cancel_job(const std::string& job_id) { return ctx_.state.cancel_job_id(job_id); }

@@ -41,7 +41,10 @@ void WorkerState::refresh_memory_locked() {
     MemoryReading r;
     try {
         r.resident = m->resident();
-        r.bytes_used = m->memory_stats().total_bytes;
+        const orcd_memory_stats stats = m->memory_stats();
+        r.bytes_used = stats.total_bytes;
+        r.device_free_bytes = stats.device_free_bytes;
+        r.device_total_bytes = stats.device_total_bytes;
     } catch (const EngineError&) {
         r.resident = false;  // a failed check reads as "not resident"
     }

@@ -33,6 +33,8 @@ struct ModelFacts {
 struct MemoryReading {
     bool resident = false;
     uint64_t bytes_used = 0;
+    uint64_t device_free_bytes = 0;   // cudaMemGetInfo; 0 on the CPU backend
+    uint64_t device_total_bytes = 0;
 };
 
 class WorkerState {
