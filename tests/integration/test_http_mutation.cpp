@@ -24,12 +24,8 @@
 #include <mutex>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 namespace orcd::itest {
 namespace {
@@ -92,20 +88,8 @@ bool read_until(int fd, Clock::time_point deadline, Exchange& x, Clock::time_poi
 
 Exchange exchange(uint16_t port, const std::string& request, bool hold_open) {
     Exchange x;
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) throw std::runtime_error("socket failed");
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    timeval tv{5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(fd);
-        throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
-    }
+    Connection c(port, 5s);
+    const int fd = c.native_handle();
     const auto t0 = Clock::now();
     size_t off = 0;
     while (off < request.size()) {  // the worker may answer and close before reading everything
@@ -119,10 +103,9 @@ Exchange exchange(uint16_t port, const std::string& request, bool hold_open) {
         x.half_closed_late = !done && x.bytes.empty();
     }
     if (!done) {
-        ::shutdown(fd, SHUT_WR);
+        c.half_close();
         if (!read_until(fd, Clock::now() + kCloseWait, x, t0, false)) x.ending = Ending::hang;
     }
-    ::close(fd);
     return x;
 }
 
