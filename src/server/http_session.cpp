@@ -2,13 +2,11 @@
 
 #include "correlation.h"
 #include "execute_runner.h"
-#include "http_responses.h"
 #include "sse.h"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/string.hpp>
 
 #include <cerrno>
 
