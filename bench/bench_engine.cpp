@@ -77,7 +77,7 @@ PrefillResult EngineBench::prefill(uint32_t n) {
     std::vector<double> ms;
     for (int i = 0; i < warmup_ + reps_; ++i) {
         model_.kv().reset();
-        model_.backend().reset_kv();
+        model_.backend().begin_job();
         timer.start();
         run_prefill(tokens);
         const double t = timer.stop_ms();
@@ -105,7 +105,7 @@ DecodeResult EngineBench::decode(uint32_t depth, uint32_t steps) {
     // covering only what precedes each step.
     const auto context = random_tokens(depth, 0xdec0de + depth);
     kv.reset();
-    be.reset_kv();
+    be.begin_job();
     run_prefill(context);
     const int32_t first = random_tokens(1, 0xf1257 + depth)[0];
 

@@ -122,7 +122,7 @@ std::string prompt_of_tokens(const Tokenizer& tok, uint32_t target, uint32_t& co
     for (size_t i = 0; count < target && i < 100000; ++i) {
         if (!text.empty()) text += ' ';
         text += words[i % kWords];
-        count = uint32_t(tok.encode(text, true).size());
+        count = uint32_t(tok.encode(text, true, false).size());
     }
     return text;
 }

@@ -84,9 +84,9 @@ int main(int argc, char** argv) {
 
     if (tokenize_only) {
         size_t n = 0;
-        orcd_tokenize(model, prompt.data(), prompt.size(), 1, nullptr, 0, &n);
+        orcd_tokenize(model, prompt.data(), prompt.size(), ORCD_TOKENIZE_ADD_BOS, nullptr, 0, &n);
         std::vector<int32_t> ids(n);
-        if (int rc = orcd_tokenize(model, prompt.data(), prompt.size(), 1, ids.data(), ids.size(), &n)) die("tokenizing", rc);
+        if (int rc = orcd_tokenize(model, prompt.data(), prompt.size(), ORCD_TOKENIZE_ADD_BOS, ids.data(), ids.size(), &n)) die("tokenizing", rc);
         for (size_t i = 0; i < n; ++i) std::printf("%s%d", i ? " " : "", ids[i]);
         std::printf("\n");
     } else {

@@ -1,6 +1,6 @@
-// worker-orcd-synth: writes a random-weight Llama-architecture GGUF model of
-// a named or explicit shape, then reopens it with the project's own reader
-// to prove it loads.
+// worker-orcd-synth: writes a random-weight GGUF model of a named or
+// explicit shape (llama, qwen2, phi3, gpt2, gpt-oss), then reopens it with
+// the project's own reader to prove it loads.
 #include "gguf/gguf.h"
 #include "synth_model.h"
 
@@ -15,15 +15,19 @@ void usage(FILE* f) {
     std::fprintf(f,
         "usage: worker-orcd-synth -o OUT.gguf [--shape NAME] [options]\n"
         "  --shape NAME       %s\n"
-        "  --dim N --layers N --heads N --kv-heads N --ffn N --ctx N\n"
+        "  --arch NAME        llama, qwen2, phi3, gpt2 or gpt-oss (default: the shape's, else llama)\n"
+        "  --dim N --layers N --heads N --kv-heads N --ffn N --ctx N --head-dim N\n"
         "                     explicit dimensions (override the shape's)\n"
+        "  --experts N --experts-used N --window N\n"
+        "                     gpt-oss: experts, experts per token, sliding window\n"
         "  --vocab-size N     vocabulary size of the built-in byte-level vocabulary\n"
         "  --vocab FILE       copy the tokenizer from a vocab GGUF; the vocabulary\n"
         "                     size is then that file's token count\n"
         "                     (--vocab N with a number means --vocab-size N)\n"
         "  --rope-base F      RoPE frequency base\n"
         "  --eps F            RMSNorm epsilon\n"
-        "  --type f32|f16     matrix type (norms are always f32); default f32\n"
+        "  --type f32|f16|q8_0  dense matrix type (norms, biases, router stay f32;\n"
+        "                     gpt-oss experts are always mxfp4); default f32\n"
         "  --sigma S          weight standard deviation; default 0.02\n"
         "  --seed N           default 0\n"
         "  --name NAME        general.name; default the shape's name or 'synthetic'\n"
@@ -58,7 +62,11 @@ int main(int argc, char** argv) {
     using orcd::synth::Shape;
     orcd::synth::Spec spec;
     std::string out, shape_name;
-    Shape explicit_dims{0, 0, 0, 0, 0, 0, 0, 0.0f, 0.0f};
+    Shape explicit_dims;
+    explicit_dims.ctx = 0;
+    explicit_dims.rope_base = 0.0f;
+    explicit_dims.rms_eps = 0.0f;
+    std::string arch;
     bool name_given = false;
 
     for (int i = 1; i < argc; ++i) {
@@ -71,6 +79,11 @@ int main(int argc, char** argv) {
         const std::string v = argv[++i];
         if (a == "-o" || a == "--out") out = v;
         else if (a == "--shape") shape_name = v;
+        else if (a == "--arch") arch = v;
+        else if (a == "--head-dim") explicit_dims.head_dim = parse_u64(a, v);
+        else if (a == "--experts") explicit_dims.experts = parse_u64(a, v);
+        else if (a == "--experts-used") explicit_dims.experts_used = parse_u64(a, v);
+        else if (a == "--window") explicit_dims.window = parse_u64(a, v);
         else if (a == "--dim") explicit_dims.dim = parse_u64(a, v);
         else if (a == "--layers") explicit_dims.layers = parse_u64(a, v);
         else if (a == "--heads") explicit_dims.heads = parse_u64(a, v);
@@ -85,9 +98,10 @@ int main(int argc, char** argv) {
         else if (a == "--rope-base") explicit_dims.rope_base = parse_float(a, v);
         else if (a == "--eps") explicit_dims.rms_eps = parse_float(a, v);
         else if (a == "--type") {
-            if (v == "f16") spec.f16 = true;
-            else if (v == "f32") spec.f16 = false;
-            else die("--type must be f32 or f16");
+            if (v == "f16") spec.mat = orcd::synth::MatType::F16;
+            else if (v == "f32") spec.mat = orcd::synth::MatType::F32;
+            else if (v == "q8_0") spec.mat = orcd::synth::MatType::Q8_0;
+            else die("--type must be f32, f16 or q8_0");
         }
         else if (a == "--sigma") spec.sigma = parse_float(a, v);
         else if (a == "--seed") spec.seed = parse_u64(a, v);
@@ -116,6 +130,18 @@ int main(int argc, char** argv) {
     if (explicit_dims.vocab) s.vocab = explicit_dims.vocab;
     if (explicit_dims.rope_base > 0) s.rope_base = explicit_dims.rope_base;
     if (explicit_dims.rms_eps > 0) s.rms_eps = explicit_dims.rms_eps;
+    if (explicit_dims.head_dim) s.head_dim = explicit_dims.head_dim;
+    if (explicit_dims.experts) s.experts = explicit_dims.experts;
+    if (explicit_dims.experts_used) s.experts_used = explicit_dims.experts_used;
+    if (explicit_dims.window) s.window = explicit_dims.window;
+    if (!arch.empty()) {
+        if (arch != "llama" && arch != "qwen2" && arch != "phi3" && arch != "gpt2" && arch != "gpt-oss")
+            die("--arch must be llama, qwen2, phi3, gpt2 or gpt-oss");
+        if (!shape_name.empty() && arch != s.arch) die("--arch " + arch + " contradicts shape " + shape_name);
+        s.arch = arch;
+        // Architectures that tie their output by default (the real models do).
+        if (shape_name.empty()) s.tied = arch == "qwen2" || arch == "gpt2";
+    }
     if (!s.kv_heads) s.kv_heads = s.heads;
     if (s.vocab == 0 && spec.vocab_file.empty()) die("no vocabulary: give --shape, --vocab-size or --vocab");
     if (!spec.vocab_file.empty() && explicit_dims.vocab)
@@ -129,7 +155,8 @@ int main(int argc, char** argv) {
             die(out + ": reopened file disagrees with what was written");
         std::printf("%s: %llu bytes, %llu tensors, %.1fM params, vocab %llu, %s, %.2f s, %.2f GB/s\n",
                     out.c_str(), (unsigned long long)r.bytes, (unsigned long long)r.n_tensors,
-                    double(r.n_params) / 1e6, (unsigned long long)r.vocab, spec.f16 ? "f16" : "f32",
+                    double(r.n_params) / 1e6, (unsigned long long)r.vocab,
+                    spec.mat == orcd::synth::MatType::F16 ? "f16" : spec.mat == orcd::synth::MatType::Q8_0 ? "q8_0" : "f32",
                     r.seconds, double(r.bytes) / 1e9 / r.seconds);
     } catch (const std::exception& e) {
         die(e.what());

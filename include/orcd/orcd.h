@@ -21,6 +21,17 @@
  *
  * ABI: ORCD_ABI_VERSION is bumped whenever an exported symbol or a struct
  * layout changes; tests/c_api/abi_manifest.txt records the current ones.
+ * How it moves without breaking callers:
+ *   - new functions are added, existing ones keep their signature and
+ *     meaning (a parameter may only widen, as orcd_tokenize's add_bos
+ *     became flags with 1 meaning what it meant);
+ *   - parameter structs only grow at the end, and callers get them from
+ *     *_default_params(), so an older caller's fields keep their offsets;
+ *   - structs returned by value (orcd_model_info) are frozen: what a model
+ *     gains (new architectures' hyper-parameters, metadata) is read through
+ *     accessors (orcd_model_meta_*, orcd_model_architecture, ...), never by
+ *     growing such a struct.
+ * A release that must break one of these rules bumps ORCD_VERSION_MAJOR.
  */
 #ifndef ORCD_ORCD_H
 #define ORCD_ORCD_H
@@ -42,7 +53,7 @@ extern "C" {
 #define ORCD_VERSION_MINOR 1
 #define ORCD_VERSION_PATCH 0
 /* Bumped on every change of an exported symbol or struct layout. */
-#define ORCD_ABI_VERSION 1
+#define ORCD_ABI_VERSION 2
 
 /* ---- Versions ---------------------------------------------------------- */
 
@@ -171,14 +182,48 @@ typedef struct orcd_memory_stats {
 } orcd_memory_stats;
 ORCD_API orcd_status orcd_model_memory_stats(const orcd_model* model, orcd_memory_stats* out);
 
+/* ---- Model metadata and what this build computes ------------------------ */
+
+/* The model's GGUF general.architecture ("llama", "qwen2", ...) and weight
+ * format (general.file_type's name: "Q4_K_M", "F16", "MXFP4", ...; the type
+ * holding most matrix bytes when the file does not say). Valid while the
+ * model lives; "" for NULL. */
+ORCD_API const char* orcd_model_architecture(const orcd_model* model);
+ORCD_API const char* orcd_model_weight_format(const orcd_model* model);
+/* GGUF metadata of the loaded model, by key: *text is the value as text
+ * (strings as stored, numbers in decimal, booleans true/false, arrays as
+ * "array[N]"), valid while the model lives; *text = NULL and *len = 0 when
+ * the file has no such key. */
+ORCD_API orcd_status orcd_model_meta_str(const orcd_model* model, const char* key, const char** text, size_t* len);
+/* Number of metadata keys, and the key of index i (0 <= i < count, sorted);
+ * NULL when i is out of range. */
+ORCD_API size_t orcd_model_meta_count(const orcd_model* model);
+ORCD_API const char* orcd_model_meta_key(const orcd_model* model, size_t i);
+/* Comma-separated lists read off this build's registries: the architectures
+ * the engine has adapters for, and the weight formats the backend of `kind`
+ * computes ("" for CUDA in a build without it). Static strings. */
+ORCD_API const char* orcd_supported_architectures(void);
+ORCD_API const char* orcd_supported_weight_formats(orcd_device_kind kind);
+
 /* ---- Tokenizer --------------------------------------------------------- */
 
-/* Encodes UTF-8 text. add_bos: 1 prepends BOS when the model's tokenizer
- * asks for it (tokenizer.ggml.add_bos_token, default true for SentencePiece).
- * Writes at most cap ids; *n_out receives the full count, so a call with
- * cap = 0 measures. Returns ORCD_INVALID_REQUEST when cap is too small. */
+/* Flags of orcd_tokenize, combined with |. */
+/* Prepend BOS when the model's tokenizer asks for it
+ * (tokenizer.ggml.add_bos_token; default true for SentencePiece, false for
+ * byte-level BPE). */
+#define ORCD_TOKENIZE_ADD_BOS 1
+/* Match control tokens written in the text (e.g. "<|im_start|>"), longest
+ * first. Without it no text ever becomes a control token: what a user typed
+ * is encoded as text. User-defined tokens are matched either way. */
+#define ORCD_TOKENIZE_PARSE_SPECIAL 2
+
+/* Encodes UTF-8 text. flags: ORCD_TOKENIZE_* bits (0 = plain text, no BOS;
+ * callers of ABI 1 that passed add_bos = 1 keep their meaning); any other bit
+ * is ORCD_INVALID_REQUEST. Writes at most cap ids; *n_out receives the full
+ * count, so a call with cap = 0 measures. Returns ORCD_INVALID_REQUEST when
+ * cap is too small. */
 ORCD_API orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len,
-                                   int32_t add_bos, int32_t* out, size_t cap, size_t* n_out);
+                                   int32_t flags, int32_t* out, size_t cap, size_t* n_out);
 /* Decodes ids to UTF-8 (control tokens render as nothing). Same sizing
  * contract as orcd_tokenize, in bytes; no terminating NUL is written. */
 ORCD_API orcd_status orcd_detokenize(const orcd_model* model, const int32_t* ids, size_t n_ids,
@@ -203,6 +248,9 @@ typedef struct orcd_job_params {
     const char* const* stop;      /* up to ORCD_MAX_STOP_SEQUENCES strings   */
     size_t n_stop;
     double timeout_seconds;       /* default 0 = none; else INFERENCE_TIMEOUT*/
+    int32_t parse_special;        /* default 0: the prompt is plain text; 1 =
+                                     control tokens in it are matched, as
+                                     ORCD_TOKENIZE_PARSE_SPECIAL (ABI 2)      */
 } orcd_job_params;
 
 typedef enum orcd_stop_reason {
@@ -238,7 +286,8 @@ typedef struct orcd_job_stats {
 } orcd_job_stats;
 
 ORCD_API orcd_job_params orcd_job_default_params(void);
-/* Validates params, tokenizes the prompt (BOS added) and checks capacity:
+/* Validates params, tokenizes the prompt (BOS added when the model's
+ * tokenizer asks for it; control tokens only with parse_special) and checks capacity:
  * prompt tokens + max_tokens must fit the context (ORCD_INVALID_REQUEST
  * otherwise, before any work). One job per model at a time: a second live
  * job answers ORCD_BUSY. Prefill runs in the first orcd_job_next(). */

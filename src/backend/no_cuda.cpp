@@ -9,4 +9,6 @@ std::unique_ptr<Device> make_cuda_device(int) {
     fail(ORCD_CUDA_ERROR, "this build of worker-orcd has no CUDA support (configured without nvcc); use --device cpu");
 }
 
+std::string cuda_weight_formats() { return ""; }
+
 }  // namespace orcd

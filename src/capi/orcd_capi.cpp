@@ -10,6 +10,8 @@
 #include "gguf/gguf.h"
 
 #include <atomic>
+#include <iterator>
+#include <vector>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -206,15 +208,18 @@ orcd_status orcd_model_memory_stats(const orcd_model* model, orcd_memory_stats* 
     });
 }
 
-orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len, int32_t add_bos, int32_t* out,
+orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len, int32_t flags, int32_t* out,
                           size_t cap, size_t* n_out) {
     ORCD_REQUIRE(model && n_out, "orcd_tokenize: NULL argument");
+    ORCD_REQUIRE((flags & ~(ORCD_TOKENIZE_ADD_BOS | ORCD_TOKENIZE_PARSE_SPECIAL)) == 0, "orcd_tokenize: unknown flag bits");
     ORCD_REQUIRE(text || text_len == 0, "orcd_tokenize: text is NULL");
     ORCD_REQUIRE(out || cap == 0, "orcd_tokenize: out is NULL");
     *n_out = 0;
     std::vector<int32_t> ids;
     const orcd_status st = guarded([&] {
-        ids = model->impl->tokenizer().encode(std::string_view(text ? text : "", text_len), add_bos != 0);
+        ids = model->impl->tokenizer().encode(std::string_view(text ? text : "", text_len),
+                                              (flags & ORCD_TOKENIZE_ADD_BOS) != 0,
+                                              (flags & ORCD_TOKENIZE_PARSE_SPECIAL) != 0);
     });
     if (st != ORCD_OK) return st;
     *n_out = ids.size();
@@ -256,6 +261,7 @@ orcd_job_params orcd_job_default_params(void) {
     p.stop = nullptr;
     p.n_stop = 0;
     p.timeout_seconds = 0;
+    p.parse_special = 0;
     return p;
 }
 
@@ -283,6 +289,7 @@ orcd_status orcd_job_create(orcd_model* model, const char* prompt, size_t prompt
             jp.stop.emplace_back(p.stop[i]);
         }
         jp.timeout_seconds = p.timeout_seconds;
+        jp.parse_special = p.parse_special != 0;
         auto j = std::make_unique<orcd_job>();
         j->impl = std::make_unique<orcd::Job>(*model->impl, std::string_view(prompt ? prompt : "", prompt_len), jp);
         *out = j.release();
@@ -321,3 +328,51 @@ orcd_status orcd_job_last_logits(const orcd_job* job, float* out, size_t cap) {
 }
 
 }  // extern "C"
+
+// ---- Model metadata and registries ------------------------------------------
+
+const char* orcd_model_architecture(const orcd_model* model) {
+    return model ? model->impl->config().architecture.c_str() : "";
+}
+
+const char* orcd_model_weight_format(const orcd_model* model) {
+    return model ? model->impl->weight_format().c_str() : "";
+}
+
+orcd_status orcd_model_meta_str(const orcd_model* model, const char* key, const char** text, size_t* len) {
+    ORCD_REQUIRE(model && key && text && len, "orcd_model_meta_str: NULL argument");
+    const std::string* t = model->impl->metadata_text(key);
+    *text = t ? t->c_str() : nullptr;
+    *len = t ? t->size() : 0;
+    return ORCD_OK;
+}
+
+size_t orcd_model_meta_count(const orcd_model* model) { return model ? model->impl->metadata().size() : 0; }
+
+const char* orcd_model_meta_key(const orcd_model* model, size_t i) {
+    if (!model || i >= model->impl->metadata().size()) return nullptr;
+    auto it = model->impl->metadata().begin();
+    std::advance(it, i);
+    return it->first.c_str();
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+}
+
+}  // namespace
+
+const char* orcd_supported_architectures(void) {
+    static const std::string list = join(orcd::supported_architectures());
+    return list.c_str();
+}
+
+const char* orcd_supported_weight_formats(orcd_device_kind kind) {
+    static const std::string cpu = orcd::cpu_weight_formats();
+    static const std::string cuda = orcd::cuda_weight_formats();
+    return kind == ORCD_DEVICE_CUDA ? cuda.c_str() : cpu.c_str();
+}

@@ -1,12 +1,12 @@
 // The backend interface: what the engine needs from a device. The CPU
-// reference backend and the CUDA backend implement it; the engine (job walk,
-// tokenizer, stop sequences) is shared.
+// reference backend and the CUDA backend implement it; the engine (adapters,
+// job walk, tokenizer, stop sequences) is shared.
 #pragma once
 
+#include "engine/adapter.h"
 #include "engine/kv_cache.h"
-#include "engine/model_config.h"
+#include "engine/ops.h"
 #include "engine/sampler.h"
-#include "engine/weights.h"
 
 #include <orcd/orcd.h>
 
@@ -14,6 +14,8 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
+#include <vector>
 
 namespace orcd {
 
@@ -30,21 +32,34 @@ struct MemoryStats {
     uint64_t total() const { return weights + kv_cache + activations + workspace + sampling; }
 };
 
-// One model instance on a device: weights, KV cache storage, activations.
+// One model instance on a device: weights, KV cache storage, activations,
+// and the Ops (engine/ops.h) the model's adapter runs its forward pass on.
 class Backend {
 public:
     virtual ~Backend() = default;
 
-    // Uploads (or binds) the weights, allocates the KV cache of `kv` and
-    // activations for prefill batches of up to max_batch tokens. CUDA checks
-    // its VRAM budget before allocating (INSUFFICIENT_VRAM).
-    virtual void load(const ModelConfig& cfg, const ModelWeights& w, const KvLayout& kv,
-                      uint32_t max_batch, const LoadOptions& opt) = 0;
+    // Bytes per element of this backend's KV cache (F32 on the CPU, F16 on
+    // CUDA). The engine writes it into the KvLayout it passes to load(), so
+    // the layout's element size is decided here and nowhere else.
+    virtual uint32_t kv_elem_bytes() const = 0;
 
-    // Runs tokens[0..n) at positions [pos, pos + n): writes their K/V into
-    // the cache and leaves the logits of the last token ready for sample()
-    // or read_logits(). n <= max_batch; n == 1 is a decode step.
-    virtual void forward(const int32_t* tokens, uint32_t n, uint32_t pos) = 0;
+    // Takes the adapter's weights into the backend's own memory (the CPU
+    // copies them, CUDA uploads them; nothing reads the file afterwards),
+    // checks every tensor's format against its format table (an
+    // unsupported type fails naming the tensor and the type), allocates the
+    // KV cache of `kv` and activations for batches of up to max_batch
+    // tokens. CUDA checks its VRAM budget before allocating
+    // (INSUFFICIENT_VRAM). The adapter must outlive the backend.
+    virtual void load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t max_batch,
+                      const LoadOptions& opt) = 0;
+
+    // Runs the adapter's forward pass over the batch: writes the rows' K/V
+    // into the cache and leaves the logits of the last row ready for
+    // sample() or read_logits(). batch.size() <= max_batch; positions must
+    // fit the context.
+    virtual void forward(const Batch& batch) = 0;
+    // tokens[0..n) of sequence slot 0 at positions [pos, pos + n).
+    void forward(const int32_t* tokens, uint32_t n, uint32_t pos);
 
     // Copies the last logits (n_vocab floats) to the host.
     virtual void read_logits(std::span<float> out) = 0;
@@ -52,13 +67,15 @@ public:
     // Samples from the last logits with the engine's pipeline (sampler.h).
     // The default reads the logits back and runs the CPU sampler; the CUDA
     // backend samples on the device with the same RNG stream.
-    virtual int32_t sample(const SamplingConfig& cfg, std::span<const int32_t> history,
-                           uint64_t seed, uint64_t step);
+    virtual int32_t sample(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
+                           uint64_t step);
 
-    // Called at the start of each job. Debug builds poison the cache.
-    virtual void reset_kv() {}
-    // Called when a job ends (normally or not): releases per-job memory so the
-    // tracked bytes return to the post-load baseline between jobs.
+    // A job begins: per-job state is set up (CUDA: the sampler's history
+    // buffer); debug builds poison the KV cache so that a read past the
+    // job's positions shows as NaN.
+    virtual void begin_job() {}
+    // A job ends (normally or not): releases per-job memory so the tracked
+    // bytes return to the post-load baseline between jobs.
     virtual void end_job() {}
 
     // Every device allocation is device memory on our device (CPU: true).
@@ -73,6 +90,11 @@ public:
     virtual void* native_stream() const { return nullptr; }
 
 protected:
+    // Checks a batch against the loaded shape: size, token ids, slots and
+    // positions (INTERNAL for a caller's bug, INVALID_REQUEST when the
+    // positions run past the context).
+    void check_batch(const Batch& batch, uint32_t max_batch, uint32_t n_vocab, const KvLayout& kv) const;
+
     std::vector<float> logits_host_;  // scratch for the default sample()
     uint32_t n_vocab_ = 0;
 };
@@ -89,5 +111,10 @@ std::unique_ptr<Device> make_cpu_device(int threads);
 // Defined by the CUDA backend; in a build without CUDA it throws CUDA_ERROR
 // ("built without CUDA support").
 std::unique_ptr<Device> make_cuda_device(int gpu_index);
+
+// The weight formats each backend's format table computes ("F32, F16, ..."),
+// read off the tables themselves; "" for CUDA in a build without it.
+std::string cpu_weight_formats();
+std::string cuda_weight_formats();
 
 }  // namespace orcd

@@ -1,18 +1,21 @@
-// A loaded model: file, hyper-parameters, weights, tokenizer, backend and
-// KV cache, plus the single job slot (one job at a time per model).
+// A loaded model: its adapter (hyper-parameters, weights, forward pass),
+// tokenizer, backend and KV cache, plus the single job slot (one job at a
+// time per model). Once loaded, nothing refers to the file: the backend holds
+// its own copy of the weights, the tokenizer and metadata their own strings,
+// so the file may be truncated, replaced or deleted under a running worker.
 #pragma once
 
+#include "engine/adapter.h"
 #include "engine/backend.h"
 #include "engine/kv_cache.h"
-#include "engine/model_config.h"
-#include "engine/weights.h"
-#include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
 
 #include <orcd/orcd.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace orcd {
@@ -29,7 +32,15 @@ public:
     // CUDA_ERROR.
     static std::unique_ptr<Model> load(Device& device, const std::string& path, const ModelLoadParams& params);
 
-    const ModelConfig& config() const { return cfg_; }
+    const ModelConfig& config() const { return adapter_->config(); }
+    const ModelAdapter& adapter() const { return *adapter_; }
+    // A GGUF metadata value as text (numbers in decimal, booleans as
+    // true/false, arrays as "array[N]"), or nullopt when the key is absent.
+    std::optional<std::string> metadata(const std::string& key) const;
+    // The same text in place (valid while the model lives), or null.
+    const std::string* metadata_text(const std::string& key) const;
+    const std::string& weight_format() const { return weight_format_; }
+    const std::map<std::string, std::string>& metadata() const { return meta_; }
     const Tokenizer& tokenizer() const { return *tok_; }
     Backend& backend() { return *backend_; }
     const Backend& backend() const { return *backend_; }
@@ -44,9 +55,9 @@ public:
 private:
     Model() : kv_(KvLayout{}) {}
 
-    std::unique_ptr<gguf::File> file_;
-    ModelConfig cfg_;
-    ModelWeights weights_;
+    std::unique_ptr<ModelAdapter> adapter_;
+    std::map<std::string, std::string> meta_;
+    std::string weight_format_;
     std::unique_ptr<Tokenizer> tok_;
     std::unique_ptr<Backend> backend_;
     KvCache kv_;

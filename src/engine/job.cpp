@@ -52,7 +52,7 @@ Job::Job(Model& model, std::string_view prompt, const JobParams& params)
     fault::job_started();
     try {
         if (fault::should_fail(fault::Point::Tokenizer)) fail(ORCD_INTERNAL, "tokenizer failure (injected)");
-        prompt_ = model_.tokenizer().encode(prompt, true);
+        prompt_ = model_.tokenizer().encode(prompt, /*add_bos=*/true, params_.parse_special);
         if (prompt_.empty()) fail(ORCD_INVALID_REQUEST, "the prompt encodes to no tokens");
         const uint64_t need = uint64_t(prompt_.size()) + params_.max_tokens;
         if (need > model_.kv().capacity())
@@ -92,7 +92,7 @@ void Job::prefill() {
     Backend& be = model_.backend();
     KvCache& kv = model_.kv();
     kv.reset();
-    be.reset_kv();
+    be.begin_job();
     for (size_t at = 0; at < prompt_.size(); at += model_.max_batch()) {
         check_interrupts();
         const uint32_t n = uint32_t(std::min<size_t>(model_.max_batch(), prompt_.size() - at));

@@ -24,6 +24,7 @@ struct JobParams {
     std::optional<uint64_t> seed;  // generated when absent
     std::vector<std::string> stop;
     double timeout_seconds = 0;    // 0 = no deadline
+    bool parse_special = false;    // control tokens written in the prompt are matched
 };
 
 struct JobEvent {

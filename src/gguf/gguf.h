@@ -23,12 +23,17 @@ enum class ValueType : uint32_t {
 };
 const char* value_type_name(ValueType t);
 
-// ggml tensor types (numbering is ggml's). Only the ones with a known block
-// layout are accepted; anything else is an unknown-type error at parse time.
+// ggml tensor types (numbering is ggml's): every id current GGUF files
+// carry, with its block layout, so that a file is never rejected as
+// malformed for holding a type the engine does not compute (the backends'
+// format tables decide that, naming the tensor). Ids ggml retired (4, 5,
+// 31-33, 36-38) are unknown-type errors at parse time.
 enum class TensorType : uint32_t {
     F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
     Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15,
-    I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, BF16 = 30,
+    IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22, IQ4_XS = 23,
+    I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, BF16 = 30,
+    TQ1_0 = 34, TQ2_0 = 35, MXFP4 = 39,
 };
 const char* tensor_type_name(TensorType t);
 // Elements per block and bytes per block; false for an unknown type.

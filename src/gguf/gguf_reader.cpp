@@ -174,6 +174,18 @@ const char* tensor_type_name(TensorType t) {
         case TensorType::I64: return "I64";
         case TensorType::F64: return "F64";
         case TensorType::BF16: return "BF16";
+        case TensorType::IQ2_XXS: return "IQ2_XXS";
+        case TensorType::IQ2_XS: return "IQ2_XS";
+        case TensorType::IQ3_XXS: return "IQ3_XXS";
+        case TensorType::IQ1_S: return "IQ1_S";
+        case TensorType::IQ4_NL: return "IQ4_NL";
+        case TensorType::IQ3_S: return "IQ3_S";
+        case TensorType::IQ2_S: return "IQ2_S";
+        case TensorType::IQ4_XS: return "IQ4_XS";
+        case TensorType::IQ1_M: return "IQ1_M";
+        case TensorType::TQ1_0: return "TQ1_0";
+        case TensorType::TQ2_0: return "TQ2_0";
+        case TensorType::MXFP4: return "MXFP4";
     }
     return "?";
 }
@@ -201,6 +213,18 @@ bool tensor_type_layout(uint32_t type, uint64_t* block_elems, uint64_t* block_by
         case TensorType::Q5_K: be = 256; bb = 176; break;
         case TensorType::Q6_K: be = 256; bb = 210; break;
         case TensorType::Q8_K: be = 256; bb = 292; break;
+        case TensorType::IQ2_XXS: be = 256; bb = 66; break;
+        case TensorType::IQ2_XS: be = 256; bb = 74; break;
+        case TensorType::IQ3_XXS: be = 256; bb = 98; break;
+        case TensorType::IQ1_S: be = 256; bb = 50; break;
+        case TensorType::IQ4_NL: be = 32; bb = 18; break;
+        case TensorType::IQ3_S: be = 256; bb = 110; break;
+        case TensorType::IQ2_S: be = 256; bb = 82; break;
+        case TensorType::IQ4_XS: be = 256; bb = 136; break;
+        case TensorType::IQ1_M: be = 256; bb = 56; break;
+        case TensorType::TQ1_0: be = 256; bb = 54; break;
+        case TensorType::TQ2_0: be = 256; bb = 66; break;
+        case TensorType::MXFP4: be = 32; bb = 17; break;
         default: return false;
     }
     *block_elems = be;

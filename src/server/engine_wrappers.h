@@ -98,10 +98,12 @@ public:
         check(orcd_model_memory_stats(handle_.get(), &out));
         return out;
     }
-    // Number of tokens text encodes to, BOS included (a measuring call).
-    size_t count_tokens(const std::string& text) const {
+    // Number of tokens a job's prompt encodes to, BOS included (a measuring
+    // call); parse_special as the job will use it.
+    size_t count_tokens(const std::string& text, bool parse_special) const {
         size_t n = 0;
-        check(orcd_tokenize(handle_.get(), text.data(), text.size(), 1, nullptr, 0, &n));
+        const int32_t flags = ORCD_TOKENIZE_ADD_BOS | (parse_special ? ORCD_TOKENIZE_PARSE_SPECIAL : 0);
+        check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, nullptr, 0, &n));
         return n;
     }
     orcd_model* get() const noexcept { return handle_.get(); }

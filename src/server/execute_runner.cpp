@@ -122,7 +122,7 @@ void JobRunner::run(ExecuteTask& task) {
     bool resident = true;
     try {
         engine.lock();
-        prompt_tokens = model.count_tokens(req.prompt);
+        prompt_tokens = model.count_tokens(req.prompt, req.parse_special);
         // Residency is verified before every job: a model whose memory is no
         // longer on the device must not run (and the worker turns unhealthy).
         resident = model.resident();
@@ -182,6 +182,7 @@ void JobRunner::run(ExecuteTask& task) {
     params.stop = stops.empty() ? nullptr : stops.data();
     params.n_stop = stops.size();
     params.timeout_seconds = config_.inference_timeout_sec;
+    params.parse_special = req.parse_special ? 1 : 0;
 
     std::optional<Job> job;
     orcd_job_stats stats{};

@@ -67,6 +67,17 @@ public:
         return v;
     }
 
+    // A JSON boolean.
+    std::optional<bool> boolean(const char* field) {
+        const json* v = get(field);
+        if (!v) return std::nullopt;
+        if (!v->is_boolean()) {
+            add(field, "type", std::string(field) + " must be a boolean");
+            return std::nullopt;
+        }
+        return v->get<bool>();
+    }
+
     // A JSON integer in lo..hi.
     std::optional<int64_t> integer(const char* field, int64_t lo, int64_t hi) {
         const json* v = get(field);
@@ -183,6 +194,7 @@ std::vector<FieldError> validate_execute(const json& body, const RequestLimits& 
         else if (seed->is_number_float()) c.add("seed", "type", "seed must be an unsigned 64-bit integer");
         else c.add("seed", "type", "seed must be an unsigned 64-bit integer");
     }
+    if (auto v = c.boolean("parse_special")) out.parse_special = *v;
     return errors;
 }
 

@@ -25,6 +25,7 @@ struct ExecuteRequest {
     int32_t repetition_last_n = 64;
     std::vector<std::string> stop;
     std::optional<uint64_t> seed;
+    bool parse_special = false;  // control tokens written in the prompt are matched
 };
 
 struct FieldError {

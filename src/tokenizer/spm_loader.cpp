@@ -102,6 +102,7 @@ SpmVocab read_spm_vocab(const gguf::File& f) {
     v.bos = special_id(f, "tokenizer.ggml.bos_token_id", 1, n);
     v.eos = special_id(f, "tokenizer.ggml.eos_token_id", 2, n);
     v.unk = special_id(f, "tokenizer.ggml.unknown_token_id", 0, n);
+    v.pad = special_id(f, "tokenizer.ggml.padding_token_id", -1, n);
     for (std::string_view key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"})
         if (int32_t id = special_id(f, key, -1, n); id >= 0) v.extra_end_ids.push_back(id);
     v.add_bos = flag(f, "tokenizer.ggml.add_bos_token", true);

@@ -16,7 +16,7 @@ constexpr std::string_view kSpace = "\xE2\x96\x81";  // U+2581, SentencePiece's 
 // Token texts that end a turn in common chat vocabularies; llama.cpp treats
 // them as end-of-generation whatever the file says, and so do we.
 constexpr std::string_view kEndTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>",
     "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
 };
 
@@ -97,6 +97,7 @@ SpmTokenizer::SpmTokenizer(SpmVocab vocab) : v_(std::move(vocab)) {
     check_id(v_.bos, "BOS");
     check_id(v_.eos, "EOS");
     check_id(v_.unk, "UNK");
+    check_id(v_.pad, "padding");
     for (int32_t id : v_.extra_end_ids) check_id(id, "end-of-turn");
     if (v_.add_bos && v_.bos < 0)
         fail(ORCD_MODEL_LOAD_FAILED, "tokenizer: add_bos_token is set but the vocabulary has no BOS token");
@@ -125,7 +126,6 @@ SpmTokenizer::SpmTokenizer(SpmVocab vocab) : v_(std::move(vocab)) {
             }
             case TokenAttr::UserDefined:
                 pieces_[i] = text;
-                user_defined_.push_back(id);
                 break;
             case TokenAttr::Control:
             case TokenAttr::Unknown:
@@ -148,9 +148,24 @@ SpmTokenizer::SpmTokenizer(SpmVocab vocab) : v_(std::move(vocab)) {
     if (v_.eos >= 0) end_of_generation_[static_cast<size_t>(v_.eos)] = true;
     for (int32_t id : v_.extra_end_ids)
         if (id >= 0) end_of_generation_[static_cast<size_t>(id)] = true;
-    std::stable_sort(user_defined_.begin(), user_defined_.end(), [this](int32_t a, int32_t b) {
-        return v_.tokens[static_cast<size_t>(a)].size() > v_.tokens[static_cast<size_t>(b)].size();
-    });
+
+    // The vocabulary's special ids and its end-of-generation tokens count as
+    // control tokens for splitting even where the file types them
+    // user-defined (Phi-3 types "</s>" so): a prompt that merely contains
+    // their text must not end or restart a turn, so they are matched only
+    // with parse_special, like every control token. llama.cpp likewise
+    // retypes end-of-generation tokens as control.
+    std::vector<bool> special_id(n, false);
+    for (int32_t id : {v_.bos, v_.eos, v_.unk, v_.pad})
+        if (id >= 0) special_id[static_cast<size_t>(id)] = true;
+    for (int32_t id : v_.extra_end_ids) special_id[static_cast<size_t>(id)] = true;
+    for (size_t i = 0; i < n; ++i) {
+        const TokenAttr a = v_.attrs[i];
+        if (a != TokenAttr::Control && a != TokenAttr::Unknown && a != TokenAttr::UserDefined) continue;
+        const bool verbatim = a == TokenAttr::UserDefined && !special_id[i] && !end_of_generation_[i];
+        specials_.add(static_cast<int32_t>(i), v_.tokens[i], verbatim);
+    }
+    specials_.finish();
 }
 
 int32_t SpmTokenizer::find(std::string_view text) const {
@@ -170,32 +185,7 @@ bool SpmTokenizer::is_end_of_generation(int32_t id) const {
            end_of_generation_[static_cast<size_t>(id)];
 }
 
-std::vector<SpmTokenizer::Fragment> SpmTokenizer::split_user_defined(std::string_view text) const {
-    std::vector<Fragment> frags{{text, -1}};
-    // Longest texts split first, so a token never matches inside a longer one.
-    for (int32_t id : user_defined_) {
-        const std::string& tok = v_.tokens[static_cast<size_t>(id)];
-        if (tok.empty()) continue;
-        std::vector<Fragment> next;
-        for (const Fragment& f : frags) {
-            if (f.id >= 0) {
-                next.push_back(f);
-                continue;
-            }
-            size_t pos = 0;
-            for (size_t hit = f.text.find(tok); hit != std::string_view::npos; hit = f.text.find(tok, pos)) {
-                if (hit > pos) next.push_back({f.text.substr(pos, hit - pos), -1});
-                next.push_back({{}, id});
-                pos = hit + tok.size();
-            }
-            if (pos < f.text.size()) next.push_back({f.text.substr(pos), -1});
-        }
-        frags = std::move(next);
-    }
-    return frags;
-}
-
-std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_bos) const {
+std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
     std::vector<int32_t> out;
     if (add_bos && v_.add_bos) out.push_back(v_.bos);
     if (text.empty()) return out;
@@ -206,7 +196,7 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_bos) c
     // every verbatim token.
     bool after_token = true;
     std::string escaped;
-    for (const Fragment& f : split_user_defined(text)) {
+    for (const SpecialTokens::Piece& f : specials_.split(text, parse_special)) {
         if (f.id >= 0) {
             out.push_back(f.id);
             after_token = true;

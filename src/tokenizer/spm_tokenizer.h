@@ -5,6 +5,7 @@
 // stays outside the vocabulary as <0xNN> byte tokens.
 #pragma once
 
+#include "tokenizer/special_tokens.h"
 #include "tokenizer/tokenizer.h"
 
 #include <array>
@@ -25,6 +26,7 @@ struct SpmVocab {
     int32_t bos = -1;
     int32_t eos = -1;
     int32_t unk = -1;
+    int32_t pad = -1;
     std::vector<int32_t> extra_end_ids;  // EOT / EOM tokens the file names
     bool add_bos = true;
     bool add_space_prefix = true;
@@ -40,7 +42,7 @@ public:
     explicit SpmTokenizer(SpmVocab vocab);
 
     const char* kind() const override { return "spm"; }
-    std::vector<int32_t> encode(std::string_view text, bool add_bos) const override;
+    std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const override;
     std::string token_bytes(int32_t id) const override;
     size_t vocab_size() const override { return v_.tokens.size(); }
     int32_t bos() const override { return v_.bos; }
@@ -57,12 +59,6 @@ private:
         using is_transparent = void;
         size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
-    struct Fragment {
-        std::string_view text;  // raw text, used when id < 0
-        int32_t id = -1;        // a user-defined token matched verbatim
-    };
-
-    std::vector<Fragment> split_user_defined(std::string_view text) const;
     // Runs the merge loop on escaped text and appends the resulting ids.
     void encode_escaped(std::string_view text, std::vector<int32_t>& out) const;
     void append_bytes(std::string_view piece, std::vector<int32_t>& out) const;
@@ -71,7 +67,7 @@ private:
     std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> ids_;
     std::vector<std::string> pieces_;      // token_bytes() of every id
     std::array<int32_t, 256> byte_ids_{};  // <0xNN> token of each byte, or -1
-    std::vector<int32_t> user_defined_;    // longest text first, as llama.cpp matches them
+    SpecialTokens specials_;               // control and user-defined tokens cut out before merging
     std::vector<bool> end_of_generation_;
     size_t max_token_len_ = 0;
 };

@@ -26,9 +26,13 @@ public:
 
     // "spm" for SentencePiece, "bpe" for byte-level BPE.
     virtual const char* kind() const = 0;
-    // Encodes UTF-8 text (special-token strings in the text are not parsed as
-    // special tokens). add_bos prepends BOS when the vocabulary asks for it.
-    virtual std::vector<int32_t> encode(std::string_view text, bool add_bos) const = 0;
+    // Encodes UTF-8 text. add_bos prepends BOS when the vocabulary asks for
+    // it. parse_special: when false, no text ever becomes a control token
+    // (a user typing "<|im_start|>" gets the tokens of that text); when true,
+    // control tokens written in the text are matched, longest first, as chat
+    // templates need for their own markup. User-defined tokens are matched
+    // either way, as the reference tokenizers do.
+    virtual std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const = 0;
     // The raw bytes a token stands for: "▁" becomes ' ', a byte token
     // <0xNN> its single byte, control tokens (BOS/EOS/...) nothing. May be a
     // partial UTF-8 sequence.

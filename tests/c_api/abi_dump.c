@@ -18,6 +18,7 @@ int main(void) {
     ENUM(ORCD_DEVICE_CPU); ENUM(ORCD_DEVICE_CUDA);
     ENUM(ORCD_STOP_NONE); ENUM(ORCD_STOP_MAX_TOKENS); ENUM(ORCD_STOP_EOS); ENUM(ORCD_STOP_SEQUENCE);
     ENUM(ORCD_MAX_STOP_SEQUENCES);
+    ENUM(ORCD_TOKENIZE_ADD_BOS); ENUM(ORCD_TOKENIZE_PARSE_SPECIAL);
 
     STRUCT(orcd_device_params);
     FIELD(orcd_device_params, kind); FIELD(orcd_device_params, gpu_index); FIELD(orcd_device_params, cpu_threads);
@@ -47,6 +48,7 @@ int main(void) {
     FIELD(orcd_job_params, top_k); FIELD(orcd_job_params, min_p); FIELD(orcd_job_params, repetition_penalty);
     FIELD(orcd_job_params, repetition_last_n); FIELD(orcd_job_params, seed); FIELD(orcd_job_params, has_seed);
     FIELD(orcd_job_params, stop); FIELD(orcd_job_params, n_stop); FIELD(orcd_job_params, timeout_seconds);
+    FIELD(orcd_job_params, parse_special);
     STRUCT(orcd_job_event);
     FIELD(orcd_job_event, token); FIELD(orcd_job_event, index); FIELD(orcd_job_event, text);
     FIELD(orcd_job_event, text_len); FIELD(orcd_job_event, done); FIELD(orcd_job_event, stop_reason);

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -95,9 +96,10 @@ TEST(CApiErrors, ModelLoadFailedForMissingBadMagicTruncatedAndUnsupportedArchite
     EXPECT_EQ(orcd_model_load(dev, write_file("trunc.gguf", trunc).c_str(), nullptr, &m), ORCD_MODEL_LOAD_FAILED);
     EXPECT_NE(detail().find("truncated"), std::string::npos) << detail();
 
-    EXPECT_EQ(orcd_model_load(dev, write_file("gpt2.gguf", gguf_with_arch("gpt2")).c_str(), nullptr, &m),
+    EXPECT_EQ(orcd_model_load(dev, write_file("mamba.gguf", gguf_with_arch("mamba")).c_str(), nullptr, &m),
               ORCD_MODEL_LOAD_FAILED);
-    EXPECT_NE(detail().find("unsupported architecture 'gpt2'"), std::string::npos) << detail();
+    EXPECT_NE(detail().find("unsupported architecture 'mamba' (supported: "), std::string::npos) << detail();
+    EXPECT_NE(detail().find("llama"), std::string::npos) << detail();
 
     EXPECT_EQ(orcd_model_load(dev, write_file("nokeys.gguf", gguf_with_arch("llama")).c_str(), nullptr, &m),
               ORCD_MODEL_LOAD_FAILED);
@@ -141,8 +143,45 @@ TEST_F(CApi, InvalidRequestForBadArguments) {
     size_t n = 0;
     EXPECT_EQ(orcd_detokenize(model_, &id, 1, buf, sizeof buf, &n), ORCD_INVALID_REQUEST);
     int32_t ids[2];
-    EXPECT_EQ(orcd_tokenize(model_, "Once upon a time", 16, 1, ids, 2, &n), ORCD_INVALID_REQUEST);
+    EXPECT_EQ(orcd_tokenize(model_, "Once upon a time", 16, ORCD_TOKENIZE_ADD_BOS, ids, 2, &n), ORCD_INVALID_REQUEST);
     EXPECT_EQ(n, 5u);  // the full count is still reported
+    EXPECT_EQ(orcd_tokenize(model_, "x", 1, 4, nullptr, 0, &n), ORCD_INVALID_REQUEST);
+    EXPECT_NE(detail().find("unknown flag"), std::string::npos) << detail();
+}
+
+// Control-token text in a prompt stays text unless the caller asks for
+// parse_special, through orcd_tokenize and through a job alike.
+TEST_F(CApi, ParseSpecialDecidesWhetherControlTextIsMatched) {
+    const std::string text = "</s>Once";
+    const auto tokenize = [&](int32_t flags) {
+        size_t n = 0;
+        EXPECT_EQ(orcd_tokenize(model_, text.data(), text.size(), flags, nullptr, 0, &n), ORCD_OK) << detail();
+        std::vector<int32_t> ids(n);
+        EXPECT_EQ(orcd_tokenize(model_, text.data(), text.size(), flags, ids.data(), ids.size(), &n), ORCD_OK);
+        return ids;
+    };
+    const std::vector<int32_t> plain = tokenize(0);
+    const std::vector<int32_t> special = tokenize(ORCD_TOKENIZE_PARSE_SPECIAL);
+    const std::vector<int32_t> both = tokenize(ORCD_TOKENIZE_ADD_BOS | ORCD_TOKENIZE_PARSE_SPECIAL);
+    ASSERT_FALSE(special.empty());
+    EXPECT_EQ(special.front(), 2);  // </s>, the EOS of this vocabulary
+    EXPECT_EQ(std::count(plain.begin(), plain.end(), 2), 0);
+    EXPECT_GT(plain.size(), special.size());
+    ASSERT_EQ(both.size(), special.size() + 1);
+    EXPECT_EQ(both.front(), 1);  // BOS
+    EXPECT_TRUE(std::equal(special.begin(), special.end(), both.begin() + 1));
+
+    for (int32_t parse : {0, 1}) {
+        orcd_job_params p = orcd_job_default_params();
+        p.max_tokens = 1;
+        p.parse_special = parse;
+        orcd_job* job = nullptr;
+        ASSERT_EQ(orcd_job_create(model_, text.data(), text.size(), &p, &job), ORCD_OK) << detail();
+        orcd_job_stats st{};
+        ASSERT_EQ(orcd_job_get_stats(job, &st), ORCD_OK);
+        EXPECT_EQ(st.prompt_tokens, (parse ? special.size() : plain.size()) + 1) << "parse_special " << parse;
+        orcd_job_free(job);
+    }
 }
 
 TEST_F(CApi, InvalidRequestWhenPromptPlusMaxTokensExceedsTheContext) {

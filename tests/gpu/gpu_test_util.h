@@ -7,8 +7,7 @@
 #include "backend/cuda/device_memory.h"
 #include "engine/backend.h"
 #include "engine/kv_cache.h"
-#include "engine/model_config.h"
-#include "engine/weights.h"
+#include "engine/adapter.h"
 #include "gguf/gguf.h"
 
 #include <gtest/gtest.h>
@@ -66,18 +65,31 @@ private:
     std::shared_ptr<cuda::CudaContext> ctx_;
 };
 
-// A GGUF model's file, hyper-parameters and bound weights, as the engine
-// holds them, for tests that drive backends directly.
+// A GGUF model's file and adapter (hyper-parameters, bound weights), as
+// the engine holds them, for tests that drive backends directly.
 struct HostModel {
     std::unique_ptr<gguf::File> file;
-    ModelConfig cfg;
-    ModelWeights w;
-    explicit HostModel(const std::string& path) : file(gguf::File::open(path)) {
-        cfg = ModelConfig::from_gguf(*file);
-        w = ModelWeights::bind(*file, cfg);
+    std::unique_ptr<ModelAdapter> adapter;
+    const ModelConfig& cfg;
+    explicit HostModel(const std::string& path)
+        : file(gguf::File::open(path)), adapter(make_adapter(*file)), cfg(adapter->config()) {}
+    KvLayout kv(uint32_t n_ctx, uint32_t elem_bytes) const {
+        return KvLayout{cfg.n_layer, n_ctx, cfg.n_head_kv, cfg.head_dim, elem_bytes, 1};
     }
-    KvLayout kv(uint32_t n_ctx) const { return KvLayout{cfg.n_layer, n_ctx, cfg.n_head_kv, cfg.head_dim, 4}; }
+    // be.load() with this model, a cache of n_ctx positions in be's element
+    // size, and prefill batches of up to max_batch tokens.
+    void load_into(Backend& be, uint32_t n_ctx, uint32_t max_batch) const {
+        be.load(*adapter, kv(n_ctx, be.kv_elem_bytes()), max_batch, LoadOptions{});
+    }
 };
+
+// create_backend() -> load -> begin_job(): a backend ready for forward().
+inline std::unique_ptr<Backend> load_backend(Device& dev, const HostModel& m, uint32_t n_ctx, uint32_t max_batch) {
+    std::unique_ptr<Backend> be = dev.create_backend();
+    m.load_into(*be, n_ctx, max_batch);
+    be->begin_job();
+    return be;
+}
 
 // The backend's latest logits on the host.
 inline std::vector<float> logits_of(Backend& b, uint32_t n_vocab) {

@@ -32,8 +32,8 @@ using test::logits_of;
 std::unique_ptr<Backend> load_cuda(Device& dev, const HostModel& m, uint32_t n_ctx, uint32_t max_batch, bool graph) {
     auto be = dev.create_backend();
     static_cast<cuda::CudaBackend&>(*be).set_decode_graph_enabled(graph);
-    be->load(m.cfg, m.w, m.kv(n_ctx), max_batch, LoadOptions{});
-    be->reset_kv();
+    m.load_into(*be, n_ctx, max_batch);
+    be->begin_job();
     return be;
 }
 
@@ -68,9 +68,7 @@ void compare_graph_and_plain(const HostModel& m, uint32_t prompt_len, int steps,
     std::unique_ptr<Backend> cpu;
     if (cpu_bound >= 0) {
         cpu_dev = make_cpu_device(0);
-        cpu = cpu_dev->create_backend();
-        cpu->load(m.cfg, m.w, m.kv(n_ctx), max_batch, LoadOptions{});
-        cpu->reset_kv();
+        cpu = test::load_backend(*cpu_dev, m, n_ctx, max_batch);
     }
     const std::vector<int32_t> prompt = random_prompt(prompt_len, m.cfg.n_vocab, 11);
     uint32_t pos = 0;

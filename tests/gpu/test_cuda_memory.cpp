@@ -80,7 +80,7 @@ TEST(CudaVram, ModelIsResidentAfterLoad) {
     Stories m;
     auto dev = make_cuda_device(0);
     auto be = dev->create_backend();
-    be->load(m.cfg, m.w, m.kv(256), 64, LoadOptions{});
+    m.load_into(*be, 256, 64);
     EXPECT_TRUE(be->check_residency()) << static_cast<cuda::CudaBackend&>(*be).residency_error();
     const MemoryStats s = be->memory_stats();
     EXPECT_GE(s.weights, be->weight_bytes());
@@ -134,7 +134,7 @@ TEST(CudaVram, ContextTooLargeIsInsufficientVramWithNumbers) {
     ASSERT_GT(n_ctx * per_pos, free_before) << "cannot build a context larger than the card";
     const uint64_t tracked_before = g.alloc().used_total();
     try {
-        be->load(m.cfg, m.w, m.kv(uint32_t(n_ctx)), 64, LoadOptions{});
+        m.load_into(*be, uint32_t(n_ctx), 64);
         FAIL() << "a " << n_ctx << "-position context was accepted";
     } catch (const Error& e) {
         const std::string d = e.what();
@@ -159,7 +159,7 @@ TEST(CudaVram, InjectedLoadAllocationFailureReleasesEverything) {
     const uint64_t before = g.alloc().used_total();
     fault::arm(fault::Point::DeviceAlloc, 3);  // the third allocation of the load
     try {
-        be->load(m.cfg, m.w, m.kv(256), 64, LoadOptions{});
+        m.load_into(*be, 256, 64);
         FAIL() << "the injected allocation failure was not reported";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), ORCD_INSUFFICIENT_VRAM) << e.what();
@@ -167,7 +167,7 @@ TEST(CudaVram, InjectedLoadAllocationFailureReleasesEverything) {
     }
     fault::disarm_all();
     EXPECT_EQ(g.alloc().used_total(), before);
-    be->load(m.cfg, m.w, m.kv(256), 64, LoadOptions{});  // and a retry works
+    m.load_into(*be, 256, 64);  // and a retry works
     EXPECT_TRUE(be->check_residency());
 }
 
@@ -178,11 +178,11 @@ TEST(CudaVram, InjectedJobAllocationFailureIsVramOomAndNextJobSucceeds) {
     Stories m;
     auto dev = make_cuda_device(0);
     auto be = dev->create_backend();
-    be->load(m.cfg, m.w, m.kv(256), 64, LoadOptions{});
+    m.load_into(*be, 256, 64);
     const std::vector<int32_t> prompt = {1, 403, 407, 261, 378};
     SamplingConfig cfg;
     cfg.temperature = 0;
-    be->reset_kv();
+    be->begin_job();
     be->forward(prompt.data(), 5, 0);
     fault::arm(fault::Point::JobAlloc);
     try {
@@ -196,7 +196,7 @@ TEST(CudaVram, InjectedJobAllocationFailureIsVramOomAndNextJobSucceeds) {
         EXPECT_GT(number_after(d, "vram_available"), 0) << d;
     }
     fault::disarm_all();
-    be->reset_kv();
+    be->begin_job();
     be->forward(prompt.data(), 5, 0);
     EXPECT_EQ(be->sample(cfg, prompt, 1, 0), 432) << "the next job must run normally (golden first token)";
 }
@@ -227,10 +227,8 @@ TEST(CudaVram, InjectedKernelLaunchFailureIsCudaError) {
     ORCD_REQUIRE_CUDA();
     Stories m;
     auto dev = make_cuda_device(0);
-    auto be = dev->create_backend();
-    be->load(m.cfg, m.w, m.kv(64), 16, LoadOptions{});
+    auto be = test::load_backend(*dev, m, 64, 16);
     const std::vector<int32_t> prompt = {1, 403, 407};
-    be->reset_kv();
     fault::arm(fault::Point::KernelLaunch, 5);
     try {
         be->forward(prompt.data(), 3, 0);
@@ -239,7 +237,7 @@ TEST(CudaVram, InjectedKernelLaunchFailureIsCudaError) {
         EXPECT_EQ(e.code(), ORCD_CUDA_ERROR) << e.what();
     }
     fault::disarm_all();
-    be->reset_kv();
+    be->begin_job();
     be->forward(prompt.data(), 3, 0);
     std::vector<float> l(m.cfg.n_vocab);
     be->read_logits(l);
@@ -258,7 +256,7 @@ TEST(CudaVram, HundredJobsLeaveNoDeviceMemoryBehind) {
     auto dev = make_cuda_device(0);
     auto be_base = dev->create_backend();
     auto& be = static_cast<cuda::CudaBackend&>(*be_base);
-    be.load(m.cfg, m.w, m.kv(256), 64, LoadOptions{});
+    m.load_into(be, 256, 64);
     const uint64_t tracked0 = be.memory_stats().total();
     uint64_t free1 = 0;
     SamplingConfig cfg;
@@ -267,7 +265,7 @@ TEST(CudaVram, HundredJobsLeaveNoDeviceMemoryBehind) {
     cfg.repetition_penalty = 1.1f;
     for (int job = 0; job < 100; ++job) {
         std::vector<int32_t> hist = {1, 403, 407, 261, 378};
-        be.reset_kv();
+        be.begin_job();
         be.forward(hist.data(), uint32_t(hist.size()), 0);
         for (int t = 0; t < 10; ++t) {
             const int32_t tok = be.sample(cfg, hist, uint64_t(job), uint64_t(t));

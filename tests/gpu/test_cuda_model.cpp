@@ -47,13 +47,9 @@ void compare_backends(const HostModel& m, const std::vector<int32_t>& prompt, in
                       double abs_bound, double rel_bound, const char* name) {
     const uint32_t n_ctx = uint32_t(prompt.size()) + steps + 8;
     auto cpu_dev = make_cpu_device(0);
-    auto cpu = cpu_dev->create_backend();
-    cpu->load(m.cfg, m.w, m.kv(n_ctx), max_batch, LoadOptions{});
+    auto cpu = test::load_backend(*cpu_dev, m, n_ctx, max_batch);
     auto gpu_dev = make_cuda_device(0);
-    auto gpu = gpu_dev->create_backend();
-    gpu->load(m.cfg, m.w, m.kv(n_ctx), max_batch, LoadOptions{});
-    cpu->reset_kv();
-    gpu->reset_kv();
+    auto gpu = test::load_backend(*gpu_dev, m, n_ctx, max_batch);
 
     std::vector<int32_t> seq = prompt;
     uint32_t pos = 0;
@@ -121,10 +117,10 @@ void report_decode_speed(const std::string& path, const char* name) {
     auto dev = make_cuda_device(0);
     auto be_base = dev->create_backend();
     auto* be = static_cast<cuda::CudaBackend*>(be_base.get());
-    be->load(m.cfg, m.w, m.kv(512), 64, LoadOptions{});
+    m.load_into(*be, 512, 64);
     std::printf("[ stats    ] %s load: %.3f GB/s (%llu bytes in %.3f s)\n", name, be->load_stats().gbps(),
                 (unsigned long long)be->load_stats().bytes, be->load_stats().seconds);
-    be->reset_kv();
+    be->begin_job();
     std::vector<int32_t> prompt(16, 1);
     be->forward(prompt.data(), 16, 0);
     cudaStream_t s = be->context().stream;
@@ -162,24 +158,24 @@ TEST(CudaModel, KvCacheWriteAttendAndResetPerJob) {
     HostModel m(test::stories_model());
     auto dev = make_cuda_device(0);
     auto be = dev->create_backend();
-    be->load(m.cfg, m.w, m.kv(64), 16, LoadOptions{});
+    m.load_into(*be, 64, 16);
     const std::vector<int32_t> a = {1, 403, 407, 261, 378, 432, 383, 286};
     const std::vector<int32_t> other = {1, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140};
 
-    be->reset_kv();
+    be->begin_job();
     be->forward(a.data(), uint32_t(a.size()), 0);
     const std::vector<float> batch = logits_of(*be, m.cfg.n_vocab);
 
-    be->reset_kv();
+    be->begin_job();
     for (uint32_t i = 0; i < a.size(); ++i) be->forward(&a[i], 1, i);
     const std::vector<float> stepwise = logits_of(*be, m.cfg.n_vocab);
     // Bound 1e-2: GEMM vs matvec and rounding of K/V to F16 at different
     // summation orders; a misplaced row would be off by O(1).
     EXPECT_TRUE(test::all_close("batch vs token-by-token", stepwise, batch, 1e-2, 0));
 
-    be->reset_kv();
+    be->begin_job();
     be->forward(other.data(), uint32_t(other.size()), 0);
-    be->reset_kv();
+    be->begin_job();
     be->forward(a.data(), uint32_t(a.size()), 0);
     const std::vector<float> again = logits_of(*be, m.cfg.n_vocab);
     EXPECT_EQ(0, std::memcmp(again.data(), batch.data(), batch.size() * 4)) << "a reset did not isolate the jobs";
@@ -189,9 +185,7 @@ TEST(CudaModel, KvCacheCapacityIsEnforced) {
     ORCD_REQUIRE_CUDA();
     HostModel m(test::stories_model());
     auto dev = make_cuda_device(0);
-    auto be = dev->create_backend();
-    be->load(m.cfg, m.w, m.kv(8), 8, LoadOptions{});
-    be->reset_kv();
+    auto be = test::load_backend(*dev, m, 8, 8);
     const std::vector<int32_t> toks(8, 1);
     be->forward(toks.data(), 8, 0);  // fills the cache exactly
     try {
@@ -220,7 +214,7 @@ TEST(CudaModel, LoadReportsProgressAndBandwidth) {
         last_done = done;
         total_seen = total;
     };
-    be->load(m.cfg, m.w, m.kv(64), 16, opt);
+    be->load(*m.adapter, m.kv(64, be->kv_elem_bytes()), 16, opt);
     EXPECT_EQ(seen, (std::vector<int>{0, 25, 50, 75, 100}));
     EXPECT_EQ(last_done, total_seen);
     EXPECT_EQ(total_seen, be->weight_bytes());

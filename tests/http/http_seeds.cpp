@@ -54,7 +54,7 @@ std::vector<SeedRequest> http_seed_requests() {
     add("execute_full", post_json("/execute", execute_body("\"max_tokens\":8,\"temperature\":0.7,\"top_p\":0.9,"
                                                            "\"top_k\":40,\"min_p\":0.05,\"repetition_penalty\":1.1,"
                                                            "\"repetition_last_n\":32,\"stop\":[\".\",\"\\n\"],"
-                                                           "\"seed\":18446744073709551615")));
+                                                           "\"seed\":18446744073709551615,\"parse_special\":true")));
     add("execute_nulls", post_json("/execute", execute_body("\"max_tokens\":null,\"temperature\":null,\"stop\":null,"
                                                             "\"seed\":null,\"unknown\":{\"a\":[1,2]}")));
     add("execute_greedy", post_json("/execute", execute_body("\"max_tokens\":3,\"temperature\":0,\"seed\":7"),
@@ -91,7 +91,7 @@ std::vector<SeedRequest> http_seed_requests() {
     add("execute_float_ints", post_json("/execute", execute_body("\"max_tokens\":4.0,\"top_k\":1e2,\"seed\":1.5")));
     add("execute_stop_types", post_json("/execute", execute_body("\"stop\":[\"\",1,null,\"" + std::string(200, 's') + "\"]")));
     add("execute_types", post_json("/execute", "{\"job_id\":[],\"prompt\":{},\"max_tokens\":\"8\",\"temperature\":true,"
-                                               "\"stop\":\"x\",\"seed\":{}}"));
+                                               "\"stop\":\"x\",\"seed\":{},\"parse_special\":1}"));
     add("execute_context_overflow", post_json("/execute", execute_body("\"max_tokens\":2048")));
     add("execute_deep_json", post_json("/execute", "{\"job_id\":\"d\",\"prompt\":\"x\",\"extra\":" + nested(2000) + "}"));
     add("execute_duplicate_keys", post_json("/execute", "{\"job_id\":\"a\",\"job_id\":\"b\",\"prompt\":\"x\",\"max_tokens\":1}"));

@@ -124,6 +124,7 @@ TEST(HttpFuzz, AdmittedRequestCarriesEveryField) {
     EXPECT_EQ(r.top_k, 40);
     EXPECT_EQ(r.stop, (std::vector<std::string>{".", "\n"}));
     EXPECT_EQ(r.seed, UINT64_MAX);
+    EXPECT_TRUE(r.parse_special);
 }
 
 TEST(HttpFuzz, NotHealthyAnswers503WithRetryAfter) {

@@ -4,6 +4,7 @@
 #include "stream_checks.h"
 #include "worker_process.h"
 
+#include "common/golden.h"
 #include "common/test_paths.h"
 
 #include <gtest/gtest.h>
@@ -24,14 +25,10 @@ struct Golden {
 };
 
 std::vector<Golden> load_golden() {
-    std::ifstream in(orcd::test::data_path("golden/stories260K-greedy.jsonl"));
     std::vector<Golden> out;
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty()) continue;
-        const json j = json::parse(line);
-        Golden g{j["prompt"], j["text"], j["ids"].size(), false};
-        for (const auto& id : j["ids"]) g.has_eos = g.has_eos || id == 2;
+    for (const orcd::test::GoldenRecord& r : orcd::test::stories_golden()) {
+        Golden g{r.prompt, r.text, r.ids.size(), false};
+        for (int32_t id : r.ids) g.has_eos = g.has_eos || id == 2;
         out.push_back(std::move(g));
     }
     return out;

@@ -114,6 +114,8 @@ INSTANTIATE_TEST_SUITE_P(
         RuleCase{"SeedNegative", {{"seed", -1}}, "seed", "range"},
         RuleCase{"SeedNotInteger", {{"seed", 1.5}}, "seed", "type"},
         RuleCase{"SeedString", {{"seed", "42"}}, "seed", "type"},
+        RuleCase{"ParseSpecialNumber", {{"parse_special", 1}}, "parse_special", "type"},
+        RuleCase{"ParseSpecialString", {{"parse_special", "true"}}, "parse_special", "type"},
         // prompt tokens + max_tokens must fit the 2048-token context.
         RuleCase{"PromptPlusMaxTokensExceedContext", {{"max_tokens", 2046}}, "max_tokens", "context"},
         // 32768 two-byte characters are within the prompt limit but need far
@@ -132,14 +134,15 @@ TEST_F(Validation, ListsEveryViolation) {
                  {"repetition_penalty", 0},
                  {"repetition_last_n", -5},
                  {"stop", json::array({"a", "b", "c", "d", "e"})},
-                 {"seed", "x"}};
+                 {"seed", "x"},
+                 {"parse_special", "yes"}};
     const json res = expect_invalid(http_post_json(port(), "/execute", body.dump()), "job_id");
     ASSERT_FALSE(res.is_discarded());
     std::vector<std::string> fields;
     for (const auto& e : res["errors"]) fields.push_back(e["field"]);
     const std::vector<std::string> expected = {"job_id", "prompt", "max_tokens", "temperature",
                                                "top_p", "top_k", "min_p", "repetition_penalty",
-                                               "repetition_last_n", "stop", "seed"};
+                                               "repetition_last_n", "stop", "seed", "parse_special"};
     EXPECT_EQ(fields, expected);
 }
 
@@ -162,7 +165,8 @@ TEST_F(Validation, AcceptsEveryBoundaryValue) {
                            {"repetition_penalty", 2},
                            {"repetition_last_n", 2048},
                            {"stop", json::array({std::string(128, 'a'), "b", "c", "d"})},
-                           {"seed", UINT64_MAX}});
+                           {"seed", UINT64_MAX},
+                           {"parse_special", true}});
     const StreamResult r = execute(port(), body);
     ASSERT_EQ(r.head.status, 200) << r.head.body;
     ASSERT_TRUE(well_formed(r.events));
@@ -196,6 +200,21 @@ TEST_F(Validation, CancelAppliesTheJobIdRule) {
     EXPECT_EQ(malformed.status, 400);
     EXPECT_EQ(malformed.json()["field"], "body");
     EXPECT_EQ(http_post_json(port(), "/cancel", json{{"job_id", "fine-id"}}.dump()).status, 202);
+}
+
+// Control-token text in the prompt is plain text unless parse_special is
+// true: "</s>" is three tokens of text by default, the EOS token with it.
+TEST_F(Validation, ParseSpecialDecidesHowControlTextIsRead) {
+    std::vector<uint32_t> counts;
+    for (const json& parse : {json(nullptr), json(false), json(true)}) {
+        json body = exec_body("job-ps", "</s>Once upon a time", {{"max_tokens", 1}, {"parse_special", parse}});
+        const StreamResult r = execute(port(), body);
+        ASSERT_EQ(r.head.status, 200) << r.head.body;
+        ASSERT_TRUE(well_formed(r.events));
+        counts.push_back(r.events.front().json()["prompt_tokens"].get<uint32_t>());
+    }
+    EXPECT_EQ(counts[0], counts[1]) << "the default is false";
+    EXPECT_LT(counts[2], counts[1]);
 }
 
 TEST_F(Validation, MalformedJson) {

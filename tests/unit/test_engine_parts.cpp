@@ -118,8 +118,8 @@ TEST(CpuOps, MatmulF16MatchesF32) {
     const float wf[6] = {1, 2, 3, -1, 0.5f, 0.25f};
     uint16_t wh[6];
     for (int i = 0; i < 6; ++i) wh[i] = gguf::fp32_to_fp16(wf[i]);
-    TensorView a{gguf::TensorType::F32, 3, 2, reinterpret_cast<const uint8_t*>(wf), sizeof wf, "a"};
-    TensorView b{gguf::TensorType::F16, 3, 2, reinterpret_cast<const uint8_t*>(wh), sizeof wh, "b"};
+    const TensorView a = TensorView::of_host(gguf::TensorType::F32, 3, 2, wf);
+    const TensorView b = TensorView::of_host(gguf::TensorType::F16, 3, 2, wh);
     const float x[3] = {1, 1, 2};
     float ya[2], yb[2];
     cpu::matmul(ya, x, a, 1);

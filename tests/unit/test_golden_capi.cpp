@@ -1,5 +1,6 @@
 // The real model through the C API on the CPU backend: every golden prompt's
 // greedy ids and text must equal llama.cpp's (testdata/golden).
+#include "common/golden.h"
 #include "common/test_paths.h"
 
 #include <orcd/orcd.h>
@@ -13,24 +14,7 @@
 
 namespace {
 
-struct Golden {
-    std::string prompt;
-    std::vector<int32_t> prompt_ids, ids;
-    std::string text;
-};
-
-std::vector<Golden> load_golden() {
-    std::ifstream in(orcd::test::data_path("golden/stories260K-greedy.jsonl"));
-    std::vector<Golden> out;
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty()) continue;
-        const auto j = nlohmann::json::parse(line);
-        out.push_back({j["prompt"], j["prompt_ids"].get<std::vector<int32_t>>(), j["ids"].get<std::vector<int32_t>>(),
-                       j["text"]});
-    }
-    return out;
-}
+using orcd::test::GoldenRecord;
 
 class GoldenCapi : public ::testing::Test {
 protected:
@@ -50,14 +34,14 @@ protected:
 };
 
 TEST_F(GoldenCapi, EveryPromptGreedyIdsAndTextMatchLlamaCpp) {
-    const auto golden = load_golden();
+    const auto golden = orcd::test::stories_golden();
     ASSERT_EQ(golden.size(), 8u) << "golden file not found or changed: " << orcd::test::data_path("golden");
-    for (const Golden& g : golden) {
+    for (const GoldenRecord& g : golden) {
         SCOPED_TRACE(g.prompt);
         // The prompt's tokens, BOS first.
         size_t n = 0;
         std::vector<int32_t> ids(256);
-        ASSERT_EQ(orcd_tokenize(model_, g.prompt.data(), g.prompt.size(), 1, ids.data(), ids.size(), &n), ORCD_OK);
+        ASSERT_EQ(orcd_tokenize(model_, g.prompt.data(), g.prompt.size(), ORCD_TOKENIZE_ADD_BOS, ids.data(), ids.size(), &n), ORCD_OK);
         ids.resize(n);
         EXPECT_EQ(ids, g.prompt_ids);
 

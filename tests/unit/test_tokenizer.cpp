@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -93,7 +94,7 @@ TEST_P(VocabVectors, EncodesEveryReferenceVector) {
     ASSERT_EQ(inputs.size(), expected.size()) << "the .inp and .out files disagree on the number of strings";
     ASSERT_GT(inputs.size(), 40u);
     for (size_t i = 0; i < inputs.size(); ++i) {
-        const auto got = tok->encode(inputs[i], /*add_bos=*/false);
+        const auto got = tok->encode(inputs[i], /*add_bos=*/false, false);
         EXPECT_EQ(got, expected[i]) << "string " << i << ": " << escaped(inputs[i]) << "\n  expected "
                                     << ids_str(expected[i]) << "\n  got      " << ids_str(got);
     }
@@ -108,20 +109,20 @@ TEST_P(VocabVectors, DecodeInvertsEncode) {
     ASSERT_TRUE(spm->add_space_prefix());
     for (const std::string& s : read_inputs(base() + ".inp")) {
         const std::string want = s.empty() ? s : " " + s;
-        EXPECT_EQ(tok->decode(tok->encode(s, false)), want) << "string " << escaped(s);
+        EXPECT_EQ(tok->decode(tok->encode(s, false, false)), want) << "string " << escaped(s);
     }
 }
 
 TEST_P(VocabVectors, BosComesFirstOnlyWhenAsked) {
     const auto tok = load(base());
     ASSERT_TRUE(tok->add_bos_default());
-    const auto plain = tok->encode("Hello world", false);
-    const auto with_bos = tok->encode("Hello world", true);
+    const auto plain = tok->encode("Hello world", false, false);
+    const auto with_bos = tok->encode("Hello world", true, false);
     ASSERT_EQ(with_bos.size(), plain.size() + 1);
     EXPECT_EQ(with_bos.front(), tok->bos());
     EXPECT_TRUE(std::equal(plain.begin(), plain.end(), with_bos.begin() + 1));
-    EXPECT_EQ(tok->encode("", true), std::vector<int32_t>{tok->bos()});
-    EXPECT_TRUE(tok->encode("", false).empty());
+    EXPECT_EQ(tok->encode("", true, false), std::vector<int32_t>{tok->bos()});
+    EXPECT_TRUE(tok->encode("", false, false).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Spm, VocabVectors, ::testing::Values("ggml-vocab-llama-spm", "ggml-vocab-phi-3"),
@@ -151,7 +152,7 @@ TEST(Stories260K, PromptIdsMatchLlamaCpp) {
     for (const auto& run : runs) {
         const std::string prompt = run.at("prompt").get<std::string>();
         const auto want = run.at("prompt_ids").get<std::vector<int32_t>>();
-        const auto got = tok->encode(prompt, /*add_bos=*/true);
+        const auto got = tok->encode(prompt, /*add_bos=*/true, false);
         EXPECT_EQ(got, want) << escaped(prompt) << "\n  expected " << ids_str(want) << "\n  got      "
                              << ids_str(got);
     }
@@ -191,6 +192,39 @@ TEST(Phi3, EndOfTurnTokenEndsGeneration) {
     EXPECT_FALSE(tok->is_end_of_generation(spm->find("<|user|>")));
 }
 
+// parse_special decides whether control-token text is matched. Phi-3 types
+// "</s>" user-defined, but as an end-of-generation token it counts as
+// control: without parse_special it is text like "<s>" and "<|user|>".
+TEST(Phi3, ControlTokensMatchOnlyWithParseSpecial) {
+    const auto tok = load(test::data_path("tokenizer/ggml-vocab-phi-3.gguf"));
+    const auto* spm = dynamic_cast<const SpmTokenizer*>(tok.get());
+    ASSERT_NE(spm, nullptr);
+    for (const char* special : {"</s>", "<s>", "<|user|>", "<|end|>", "<|endoftext|>"}) {
+        const int32_t id = spm->find(special);
+        ASSERT_GE(id, 0) << special;
+        const std::string text = std::string("Hi") + special + "there";
+        const auto plain = tok->encode(text, false, false);
+        EXPECT_EQ(std::count(plain.begin(), plain.end(), id), 0) << special << ": " << ids_str(plain);
+        EXPECT_EQ(tok->decode(plain), " " + text) << special;
+
+        // With parse_special the text around the token encodes on its own,
+        // the space prefix starting again after the token.
+        auto want = tok->encode("Hi", false, false);
+        want.push_back(id);
+        const auto after = tok->encode("there", false, false);
+        want.insert(want.end(), after.begin(), after.end());
+        EXPECT_EQ(tok->encode(text, false, true), want) << special;
+    }
+    EXPECT_EQ(tok->encode("</s>", true, true), (std::vector<int32_t>{tok->bos(), spm->find("</s>")}));
+}
+
+TEST(Phi3, EndOfSentenceTextEndsGeneration) {
+    const auto tok = load(test::data_path("tokenizer/ggml-vocab-phi-3.gguf"));
+    const auto* spm = dynamic_cast<const SpmTokenizer*>(tok.get());
+    ASSERT_NE(spm, nullptr);
+    EXPECT_TRUE(tok->is_end_of_generation(spm->find("</s>")));
+}
+
 TEST(TokenBytes, RendersEachTokenKind) {
     const auto tok = load(test::data_path("tokenizer/ggml-vocab-llama-spm.gguf"));
     const auto* spm = dynamic_cast<const SpmTokenizer*>(tok.get());
@@ -218,7 +252,7 @@ TEST(Performance, Encodes32KCharactersQuickly) {
     std::string text;
     while (text.size() < 32768) text += unit;
     const auto t0 = std::chrono::steady_clock::now();
-    const auto ids = tok->encode(text, true);
+    const auto ids = tok->encode(text, true, false);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_EQ(tok->decode(ids), " " + text);
 #if defined(__SANITIZE_ADDRESS__)
@@ -261,23 +295,23 @@ std::vector<std::string> texts(const SpmVocab& v, const std::vector<int32_t>& id
 TEST(SpmMerge, EqualScoresMergeLeftmostFirst) {
     const SpmVocab v = tiny_vocab({{"\xE2\x96\x81", -1}, {"a", -1}, {"aa", -2}}, false);
     const SpmTokenizer tok(v);
-    EXPECT_EQ(texts(v, tok.encode("aaa", false)), (std::vector<std::string>{"\xE2\x96\x81", "aa", "a"}));
+    EXPECT_EQ(texts(v, tok.encode("aaa", false, false)), (std::vector<std::string>{"\xE2\x96\x81", "aa", "a"}));
 }
 
 TEST(SpmMerge, HigherScoreWinsOverPosition) {
     const SpmVocab v = tiny_vocab({{"\xE2\x96\x81", -1}, {"a", -1}, {"b", -1}, {"ab", -5}, {"ba", -3}}, false);
     const SpmTokenizer tok(v);
-    EXPECT_EQ(texts(v, tok.encode("aba", false)), (std::vector<std::string>{"\xE2\x96\x81", "a", "ba"}));
+    EXPECT_EQ(texts(v, tok.encode("aba", false, false)), (std::vector<std::string>{"\xE2\x96\x81", "a", "ba"}));
 }
 
 TEST(SpmMerge, MissingCharactersFallBackToBytesOrUnk) {
     const SpmVocab with = tiny_vocab({{"\xE2\x96\x81", -1}, {"a", -1}}, true);
     const SpmTokenizer bytes(with);
-    EXPECT_EQ(texts(with, bytes.encode("a\xC3\xA9", false)),
+    EXPECT_EQ(texts(with, bytes.encode("a\xC3\xA9", false, false)),
               (std::vector<std::string>{"\xE2\x96\x81", "a", "<0xC3>", "<0xA9>"}));
     const SpmVocab without = tiny_vocab({{"\xE2\x96\x81", -1}, {"a", -1}}, false);
     const SpmTokenizer unk(without);
-    EXPECT_EQ(texts(without, unk.encode("a\xC3\xA9", false)),
+    EXPECT_EQ(texts(without, unk.encode("a\xC3\xA9", false, false)),
               (std::vector<std::string>{"\xE2\x96\x81", "a", "<unk>", "<unk>"}));
 }
 
@@ -285,7 +319,7 @@ TEST(SpmMerge, NoSpacePrefixWhenTheVocabularySaysSo) {
     SpmVocab v = tiny_vocab({{"\xE2\x96\x81", -1}, {"a", -1}, {"\xE2\x96\x81" "a", -0.5}}, false);
     v.add_space_prefix = false;
     const SpmTokenizer tok(v);
-    EXPECT_EQ(texts(v, tok.encode("a a", false)), (std::vector<std::string>{"a", "\xE2\x96\x81" "a"}));
+    EXPECT_EQ(texts(v, tok.encode("a a", false, false)), (std::vector<std::string>{"a", "\xE2\x96\x81" "a"}));
 }
 
 TEST(SpmMerge, UserDefinedTokensMatchVerbatim) {
@@ -295,9 +329,44 @@ TEST(SpmMerge, UserDefinedTokensMatchVerbatim) {
     v.attrs.push_back(TokenAttr::UserDefined);
     const SpmTokenizer tok(v);
     // The space rule applies again after a verbatim token, as in llama.cpp.
-    EXPECT_EQ(texts(v, tok.encode("a<x>a", false)),
+    EXPECT_EQ(texts(v, tok.encode("a<x>a", false, false)),
               (std::vector<std::string>{"\xE2\x96\x81", "a", "<x>", "\xE2\x96\x81", "a"}));
     EXPECT_EQ(tok.token_bytes(tok.find("<x>")), "<x>");
+}
+
+// A user-defined token is matched verbatim either way; one that is the
+// vocabulary's EOS counts as control and needs parse_special.
+TEST(SpmSpecial, UserDefinedSpecialIdsCountAsControl) {
+    SpmVocab v = tiny_vocab({{"\xE2\x96\x81", -1}, {"a", -1}, {"<", -1}, {"x", -1}, {"y", -1}, {">", -1}}, false);
+    for (const char* t : {"<x>", "<y>"}) {
+        v.tokens.push_back(t);
+        v.scores.push_back(0);
+        v.attrs.push_back(TokenAttr::UserDefined);
+    }
+    v.eos = static_cast<int32_t>(v.tokens.size()) - 1;  // <y>
+    const SpmTokenizer tok(v);
+    EXPECT_EQ(texts(v, tok.encode("a<x>", false, false)), (std::vector<std::string>{"\xE2\x96\x81", "a", "<x>"}));
+    EXPECT_EQ(texts(v, tok.encode("a<y>", false, false)),
+              (std::vector<std::string>{"\xE2\x96\x81", "a", "<", "y", ">"}));
+    EXPECT_EQ(texts(v, tok.encode("a<y>", false, true)), (std::vector<std::string>{"\xE2\x96\x81", "a", "<y>"}));
+    // The control tokens of the vocabulary (<s>, </s>) likewise.
+    EXPECT_EQ(texts(v, tok.encode("<s>", false, true)), (std::vector<std::string>{"<s>"}));
+}
+
+// Overlapping special tokens: the leftmost match wins, and at one position
+// the longest, as the Hugging Face tokenizers split added tokens.
+TEST(SpmSpecial, LeftmostLongestMatch) {
+    SpmVocab v = tiny_vocab({{"\xE2\x96\x81", -1}, {"a", -1}, {"b", -1}, {"c", -1}}, false);
+    for (const char* t : {"ab", "abc", "bc"}) {
+        v.tokens.push_back(t);
+        v.scores.push_back(0);
+        v.attrs.push_back(TokenAttr::UserDefined);
+    }
+    const SpmTokenizer tok(v);
+    EXPECT_EQ(texts(v, tok.encode("abc", false, false)), (std::vector<std::string>{"abc"}));
+    EXPECT_EQ(texts(v, tok.encode("abab", false, false)), (std::vector<std::string>{"ab", "ab"}));
+    EXPECT_EQ(texts(v, tok.encode("aabca", false, false)),
+              (std::vector<std::string>{"\xE2\x96\x81", "a", "abc", "\xE2\x96\x81", "a"}));
 }
 
 // ---- malformed vocabularies ------------------------------------------------
@@ -411,7 +480,7 @@ TEST(VocabChecks, HandMadeVocabularyLoads) {
     EXPECT_EQ(tok->bos(), 1);  // SentencePiece's default ids when the keys are absent
     EXPECT_EQ(tok->eos(), 2);
     EXPECT_TRUE(tok->add_bos_default());
-    EXPECT_EQ(tok->encode("a a", true), (std::vector<int32_t>{1, 3, 4, 3, 4}));
+    EXPECT_EQ(tok->encode("a a", true, false), (std::vector<int32_t>{1, 3, 4, 3, 4}));
 }
 
 TEST(VocabChecks, UnsupportedModelIsNamed) {

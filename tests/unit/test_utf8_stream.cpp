@@ -93,7 +93,7 @@ TEST_F(Stories, SplitCharactersStreamAsWholeCharacters) {
         "Gr\xC3\xBC\xC3\x9F" "e, \xCE\xBA\xCF\x8C\xCF\x83\xCE\xBC\xCE\xB5 \xD0\xBC\xD0\xB8\xD1\x80",
     };
     for (const std::string& text : texts) {
-        const auto ids = tok_->encode(text, true);
+        const auto ids = tok_->encode(text, true, false);
         // The point of the test: characters must really arrive split.
         size_t byte_tokens = 0;
         for (int32_t id : ids)

@@ -1,13 +1,14 @@
-// The CPU reference backend: the Llama forward pass written top to bottom
-// with the functions of cpu_ops.h, over weights read in place from the
-// mapped file and an F32 KV cache in the engine's layout.
-#include "backend/cpu/cpu_ops.h"
+// The CPU reference backend: the adapter's forward pass over CpuBlockOps,
+// on a private copy of the weights (the file can change or vanish after
+// load without harm) and an F32 KV cache in the engine's layout.
+#include "backend/cpu/cpu_block_ops.h"
+#include "backend/cpu/cpu_formats.h"
 #include "common/error.h"
 #include "engine/backend.h"
 
-#include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <omp.h>
 #include <thread>
 #include <vector>
@@ -16,112 +17,95 @@ namespace orcd {
 
 namespace {
 
+constexpr uint64_t kAlign = 64;
+
 class CpuBackend final : public Backend {
 public:
-    void load(const ModelConfig& cfg, const ModelWeights& w, const KvLayout& kv, uint32_t max_batch,
-              const LoadOptions& opt) override {
-        cfg_ = cfg;
-        w_ = &w;
+    uint32_t kv_elem_bytes() const override { return sizeof(float); }
+
+    void load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t max_batch, const LoadOptions& opt) override {
+        const ModelConfig& cfg = adapter.config();
+        const ModelWeights& w = adapter.weights();
+        w.for_each_view([&](const TensorView& t) {
+            if (!cpu::format_of(t.type))
+                fail(ORCD_MODEL_LOAD_FAILED, "tensor '" + w.name_of(t) + "' has type " + gguf::tensor_type_name(t.type) +
+                                                 ", which the CPU backend does not compute (supported: " +
+                                                 cpu::supported_formats() + ")");
+        });
+        if (kv.elem_bytes != kv_elem_bytes()) fail(ORCD_INTERNAL, "CPU backend: KV layout of another element size");
+
+        // The weights move into memory of our own, so that nothing reads the
+        // file mapping after load.
+        uint64_t total = 0;
+        for (const FileTensor& t : w.tensors) total = (total + kAlign - 1) / kAlign * kAlign + t.n_bytes;
+        image_.reset(new uint8_t[total + kAlign]);
+        uint8_t* base = image_.get() + (kAlign - reinterpret_cast<uintptr_t>(image_.get()) % kAlign) % kAlign;
+        std::vector<const uint8_t*> bases;
+        uint64_t off = 0, done = 0;
+        int next_pct = 0;
+        auto progress = [&](uint64_t bytes) {
+            while (opt.progress && next_pct <= 100 && bytes * 100 >= uint64_t(next_pct) * total) {
+                opt.progress(next_pct, total * uint64_t(next_pct) / 100, total);
+                next_pct += 25;
+            }
+        };
+        progress(0);
+        for (const FileTensor& t : w.tensors) {
+            off = (off + kAlign - 1) / kAlign * kAlign;
+            if (!t.data) fail(ORCD_INTERNAL, "CPU backend: tensor '" + t.name + "' has no host data to copy");
+            std::memcpy(base + off, t.data, t.n_bytes);
+            bases.push_back(base + off);
+            off += t.n_bytes;
+            done += t.n_bytes;
+            progress(done);
+        }
+        progress(total);
+        weight_bytes_ = w.total_bytes();
+
+        adapter_ = &adapter;
         kv_layout_ = kv;
-        kv_layout_.elem_bytes = sizeof(float);
         max_batch_ = max_batch;
         n_vocab_ = cfg.n_vocab;
-        // Weights stay in the mapping; "loading" is binding them.
-        const uint64_t total = w.total_bytes();
-        if (opt.progress)
-            for (int p : {0, 25, 50, 75, 100}) opt.progress(p, total * uint64_t(p) / 100, total);
-        kv_.assign(kv_layout_.total_elems(), 0.0f);
-        const uint64_t E = cfg.n_embd, Q = uint64_t(cfg.n_head) * cfg.head_dim, KV = kv_layout_.row_elems();
-        x_.resize(max_batch * E);
-        xb_.resize(max_batch * std::max(E, Q));
-        xb2_.resize(max_batch * E);
-        q_.resize(max_batch * Q);
-        k_.resize(max_batch * KV);
-        v_.resize(max_batch * KV);
-        att_.resize(max_batch * Q);
-        hb_.resize(uint64_t(max_batch) * cfg.n_ff);
-        hb2_.resize(uint64_t(max_batch) * cfg.n_ff);
-        logits_.resize(cfg.n_vocab);
+        ops_ = std::make_unique<cpu::CpuBlockOps>(cfg, kv, max_batch, std::move(bases));
     }
 
-    void forward(const int32_t* tokens, uint32_t n, uint32_t pos) override {
-        if (n == 0 || n > max_batch_) fail(ORCD_INTERNAL, "forward: batch of " + std::to_string(n) + " tokens");
-        const ModelConfig& c = cfg_;
-        const uint32_t E = c.n_embd, H = c.n_head, KVH = c.n_head_kv, D = c.head_dim;
-        const uint64_t Q = uint64_t(H) * D, KV = uint64_t(KVH) * D;
-
-        for (uint32_t t = 0; t < n; ++t) {
-            if (tokens[t] < 0 || uint32_t(tokens[t]) >= c.n_vocab) fail(ORCD_INTERNAL, "token id out of range");
-            cpu::get_row(&x_[t * E], w_->tok_embd, uint64_t(tokens[t]));
-        }
-
-        for (uint32_t l = 0; l < c.n_layer; ++l) {
-            const LayerWeights& L = w_->layers[l];
-            const float* attn_norm = reinterpret_cast<const float*>(L.attn_norm.data);
-            const float* ffn_norm = reinterpret_cast<const float*>(L.ffn_norm.data);
-
-            // Attention block: x += Wo · attention(rope(Wq·h), rope(Wk·h), Wv·h)
-            for (uint32_t t = 0; t < n; ++t) cpu::rmsnorm(&xb_[t * E], &x_[t * E], attn_norm, E, c.rms_eps);
-            cpu::matmul(q_.data(), xb_.data(), L.wq, n);
-            cpu::matmul(k_.data(), xb_.data(), L.wk, n);
-            cpu::matmul(v_.data(), xb_.data(), L.wv, n);
-            for (uint32_t t = 0; t < n; ++t) {
-                cpu::rope(&q_[t * Q], H, D, c.rope_dim, pos + t, c.rope_freq_base);
-                cpu::rope(&k_[t * KV], KVH, D, c.rope_dim, pos + t, c.rope_freq_base);
-            }
-            float* k_cache = &kv_[kv_layout_.offset(l, 0, 0)];
-            float* v_cache = &kv_[kv_layout_.offset(l, 1, 0)];
-            std::memcpy(k_cache + pos * KV, k_.data(), n * KV * sizeof(float));
-            std::memcpy(v_cache + pos * KV, v_.data(), n * KV * sizeof(float));
-            cpu::attention(att_.data(), q_.data(), k_cache, v_cache, n, pos, H, KVH, D);
-            cpu::matmul(xb2_.data(), att_.data(), L.wo, n);
-            cpu::add_inplace(x_.data(), xb2_.data(), uint64_t(n) * E);
-
-            // Feed-forward block: x += Wdown · (silu(Wgate·h) * Wup·h)
-            for (uint32_t t = 0; t < n; ++t) cpu::rmsnorm(&xb_[t * E], &x_[t * E], ffn_norm, E, c.rms_eps);
-            cpu::matmul(hb_.data(), xb_.data(), L.w_gate, n);
-            cpu::matmul(hb2_.data(), xb_.data(), L.w_up, n);
-            cpu::swiglu(hb_.data(), hb_.data(), hb2_.data(), uint64_t(n) * c.n_ff);
-            cpu::matmul(xb2_.data(), hb_.data(), L.w_down, n);
-            cpu::add_inplace(x_.data(), xb2_.data(), uint64_t(n) * E);
-        }
-
-        // Only the last token's logits are needed to sample the next one.
-        cpu::rmsnorm(xb_.data(), &x_[uint64_t(n - 1) * E], reinterpret_cast<const float*>(w_->output_norm.data), E,
-                     c.rms_eps);
-        cpu::matmul(logits_.data(), xb_.data(), w_->output, 1);
+    void forward(const Batch& batch) override {
+        if (!ops_) fail(ORCD_INTERNAL, "CPU backend: forward() before load()");
+        check_batch(batch, max_batch_, n_vocab_, kv_layout_);
+        ops_->begin(batch);
+        adapter_->forward(*ops_);
     }
 
     void read_logits(std::span<float> out) override {
-        if (out.size() < logits_.size()) fail(ORCD_INTERNAL, "read_logits: buffer too small");
-        std::memcpy(out.data(), logits_.data(), logits_.size() * sizeof(float));
+        const std::vector<float>& l = ops_->logits_out();
+        if (out.size() < l.size()) fail(ORCD_INTERNAL, "read_logits: buffer too small");
+        std::memcpy(out.data(), l.data(), l.size() * sizeof(float));
     }
 
-    void reset_kv() override {
+    void begin_job() override {
 #ifndef NDEBUG
         // Debug builds poison the cache so a read past the job's position shows as NaN.
-        std::fill(kv_.begin(), kv_.end(), std::numeric_limits<float>::quiet_NaN());
+        if (ops_) std::fill(ops_->kv_storage().begin(), ops_->kv_storage().end(), std::numeric_limits<float>::quiet_NaN());
 #endif
     }
 
     MemoryStats memory_stats() const override {
         MemoryStats s;
-        s.weights = w_ ? w_->total_bytes() : 0;
+        s.weights = weight_bytes_;
         s.kv_cache = kv_bytes();
-        s.activations = (x_.size() + xb_.size() + xb2_.size() + q_.size() + k_.size() + v_.size() + att_.size() +
-                         hb_.size() + hb2_.size() + logits_.size()) * sizeof(float);
+        s.activations = ops_ ? ops_->activation_bytes() : 0;
         return s;
     }
-    uint64_t weight_bytes() const override { return w_ ? w_->total_bytes() : 0; }
-    uint64_t kv_bytes() const override { return kv_.size() * sizeof(float); }
+    uint64_t weight_bytes() const override { return weight_bytes_; }
+    uint64_t kv_bytes() const override { return kv_layout_.total_bytes(); }
 
 private:
-    ModelConfig cfg_;
-    const ModelWeights* w_ = nullptr;
+    const ModelAdapter* adapter_ = nullptr;
     KvLayout kv_layout_;
     uint32_t max_batch_ = 0;
-    std::vector<float> kv_;
-    std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_, hb_, hb2_, logits_;
+    uint64_t weight_bytes_ = 0;
+    std::unique_ptr<uint8_t[]> image_;
+    std::unique_ptr<cpu::CpuBlockOps> ops_;
 };
 
 class CpuDevice final : public Device {
@@ -146,5 +130,7 @@ private:
 }  // namespace
 
 std::unique_ptr<Device> make_cpu_device(int threads) { return std::make_unique<CpuDevice>(threads); }
+
+std::string cpu_weight_formats() { return cpu::supported_formats(); }
 
 }  // namespace orcd

@@ -69,13 +69,30 @@ __device__ __forceinline__ uint32_t position(uint32_t pos0, const uint32_t* dev_
     return dev_pos ? pos0 + *dev_pos : pos0;
 }
 
+// The first key a query with n_keys keys [0, n_keys) attends to.
+__host__ __device__ __forceinline__ uint32_t first_key(uint32_t n_keys, uint32_t window) {
+    return window && n_keys > window ? n_keys - window : 0;
+}
+
+// Adds a sink logit to a finished softmax state (max m, sum l): the sink
+// takes probability mass and carries no value. The accumulator must then be
+// multiplied by corr (the rescale to the new maximum); with the sink below
+// the maximum, corr is 1 and l grows by e^(sink - m).
+__device__ __forceinline__ void with_sink(float sink, float& m, float& l, float& corr) {
+    const float mx = fmaxf(m, sink);
+    corr = expf(m - mx);
+    l = l * corr + expf(sink - mx);
+    m = mx;
+}
+
 // With s_max > 1 (a single query), blockIdx.z is the key split; blocks past
 // the split count of the actual context leave before any barrier.
 template <bool kVec>
 __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const float* q, const __half* k,
                                                           const __half* v, uint32_t pos_base, const uint32_t* dev_pos,
                                                           uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
-                                                          float scale, uint32_t s_max, float* split_ws) {
+                                                          float scale, uint32_t window, const float* sinks,
+                                                          uint32_t s_max, float* split_ws) {
     extern __shared__ float smem[];
     float* qs = smem;
     float* acc = qs + head_dim;
@@ -85,10 +102,11 @@ __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const floa
     const uint32_t h = blockIdx.x, t = blockIdx.y, z = blockIdx.z;
     const uint32_t kvh = h / (n_head / n_head_kv);
     const uint32_t n_keys = position(pos_base, dev_pos) + t + 1;
-    const Split sp = s_max > 1 ? split_for(n_keys, s_max) : Split{1, 0xffffffffu};
+    const uint32_t lo = first_key(n_keys, window);
+    const Split sp = s_max > 1 ? split_for(n_keys - lo, s_max) : Split{1, 0xffffffffu};
     if (z >= sp.n) return;  // uniform across the block
     const uint32_t keys_per_split = sp.keys;
-    const uint32_t j_begin = z * keys_per_split;
+    const uint32_t j_begin = lo + z * keys_per_split;
     const uint32_t j_end = min(n_keys, j_begin + keys_per_split);
     const uint64_t row = uint64_t(n_head_kv) * head_dim;
     const float* qh = q + (uint64_t(t) * n_head + h) * head_dim;
@@ -152,7 +170,9 @@ __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const floa
         for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) ws[2 + d] = acc[d];
     } else {
         float* o = out + (uint64_t(t) * n_head + h) * head_dim;
-        for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) o[d] = acc[d] / l;
+        float corr = 1.0f;
+        if (sinks) with_sink(sinks[h], m, l, corr);
+        for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) o[d] = acc[d] * corr / l;
     }
 }
 
@@ -189,7 +209,7 @@ template <int kGt>
 __global__ void __launch_bounds__(kDecThreads)
     decode_attention_kernel(float* out, const float* q, const __half* k, const __half* v, uint32_t pos_base,
                             const uint32_t* dev_pos, uint32_t n_head_kv, uint32_t group, uint32_t head_dim,
-                            float scale, uint32_t s_max, float* split_ws) {
+                            float scale, uint32_t window, const float* sinks, uint32_t s_max, float* split_ws) {
     extern __shared__ float4 smem4[];  // float4: 16-byte aligned rows of q
     float* qs = reinterpret_cast<float*>(smem4);  // [kGt][head_dim]
     float* warp_st = qs + kGt * head_dim;         // [kDecWarps][kGt][2 + head_dim]
@@ -199,7 +219,8 @@ __global__ void __launch_bounds__(kDecThreads)
     constexpr int kSteps = kGt <= 2 ? 8 : 4;
 
     const uint32_t n_keys = position(pos_base, dev_pos) + 1;
-    const Split sp = split_for(n_keys, s_max);
+    const uint32_t lo = first_key(n_keys, window);
+    const Split sp = split_for(n_keys - lo, s_max);
     const uint32_t z = blockIdx.y;
     if (z >= sp.n) return;  // uniform across the block
 
@@ -213,7 +234,7 @@ __global__ void __launch_bounds__(kDecThreads)
     for (uint32_t i = threadIdx.x; i < kGt * head_dim; i += kDecThreads) qs[i] = q[uint64_t(h0) * head_dim + i];
     __syncthreads();
 
-    const uint32_t j_begin = z * sp.keys;
+    const uint32_t j_begin = lo + z * sp.keys;
     const uint32_t j_end = min(n_keys, j_begin + sp.keys);
     const uint32_t per_warp = (j_end - j_begin + kDecWarps - 1) / kDecWarps;
     const uint32_t w_begin = min(j_end, j_begin + warp * per_warp);
@@ -358,7 +379,9 @@ __global__ void __launch_bounds__(kDecThreads)
             }
             ws[2 + d] = a;
         } else {
-            out[uint64_t(h) * head_dim + d] = a / l;
+            float corr = 1.0f;
+            if (sinks) with_sink(sinks[h], mx, l, corr);
+            out[uint64_t(h) * head_dim + d] = a * corr / l;
         }
     }
 }
@@ -367,15 +390,17 @@ __global__ void __launch_bounds__(kDecThreads)
 // each split's weight exp(m_z - m) computed once, then every sum over the
 // splits in split order.
 __global__ void attention_merge_kernel(float* out, const float* split_ws, uint32_t pos_base, const uint32_t* dev_pos,
-                                       uint32_t head_dim, uint32_t s_max) {
+                                       uint32_t head_dim, uint32_t window, const float* sinks, uint32_t s_max) {
     __shared__ float weight[kMaxSplits], lw[kMaxSplits], scratch[32];
-    const uint32_t n_split = split_for(position(pos_base, dev_pos) + 1, s_max).n;
+    const uint32_t n_keys = position(pos_base, dev_pos) + 1;
+    const uint32_t n_split = split_for(n_keys - first_key(n_keys, window), s_max).n;
     if (n_split == 1) return;  // the attention kernel wrote `out` itself
     const uint32_t h = blockIdx.x;
     const uint64_t stride = head_dim + 2;
     const float* ws = split_ws + uint64_t(h) * kMaxSplits * stride;
     const float mz = threadIdx.x < n_split ? ws[threadIdx.x * stride] : neg_inf();
-    const float m = block_max(mz, scratch);
+    float m = block_max(mz, scratch);
+    if (sinks) m = fmaxf(m, sinks[h]);  // the sink joins below, as one more split without value
     if (threadIdx.x < n_split) {
         const float w = expf(mz - m);
         weight[threadIdx.x] = w;
@@ -384,6 +409,7 @@ __global__ void attention_merge_kernel(float* out, const float* split_ws, uint32
     __syncthreads();
     float l = 0.0f;
     for (uint32_t z = 0; z < n_split; ++z) l += lw[z];
+    if (sinks) l += expf(sinks[h] - m);
     for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float a = 0.0f;
         for (uint32_t z = 0; z < n_split; ++z) a += ws[z * stride + 2 + d] * weight[z];
@@ -404,20 +430,25 @@ uint32_t heads_per_block(uint32_t group) {
 // same bits as in the sum).
 constexpr int kSoftmaxThreads = 256;
 __global__ void __launch_bounds__(kSoftmaxThreads)
-    causal_softmax_kernel(__half* p, const float* s, uint32_t n_tokens, uint32_t pos0, uint32_t n_keys, uint64_t ld) {
+    causal_softmax_kernel(__half* p, const float* s, uint32_t n_tokens, uint32_t pos0, uint32_t n_keys, uint64_t ld,
+                          uint32_t window, const float* sinks, uint32_t head_base) {
     __shared__ float scratch[32];
     const uint64_t r = uint64_t(blockIdx.y) * n_tokens + blockIdx.x;
     const float* sr = s + r * ld;
     __half* pr = p + r * ld;
-    const uint32_t n_valid = pos0 + blockIdx.x + 1;  // keys [0, pos0 + t]
+    const uint32_t n_valid = pos0 + blockIdx.x + 1;  // keys [lo, pos0 + t]
+    const uint32_t lo = first_key(n_valid, window);
     float m = neg_inf();
-    for (uint32_t j = threadIdx.x; j < n_valid; j += kSoftmaxThreads) m = fmaxf(m, sr[j]);
+    for (uint32_t j = lo + threadIdx.x; j < n_valid; j += kSoftmaxThreads) m = fmaxf(m, sr[j]);
     m = block_max(m, scratch);
+    const float sink = sinks ? sinks[head_base + blockIdx.y] : neg_inf();
+    m = fmaxf(m, sink);
     float l = 0.0f;
-    for (uint32_t j = threadIdx.x; j < n_valid; j += kSoftmaxThreads) l += expf(sr[j] - m);
+    for (uint32_t j = lo + threadIdx.x; j < n_valid; j += kSoftmaxThreads) l += expf(sr[j] - m);
     l = block_sum(l, scratch);
+    if (sinks) l += expf(sink - m);
     for (uint32_t j = threadIdx.x; j < n_keys; j += kSoftmaxThreads)
-        pr[j] = __float2half_rn(j < n_valid ? expf(sr[j] - m) / l : 0.0f);
+        pr[j] = __float2half_rn(j >= lo && j < n_valid ? expf(sr[j] - m) / l : 0.0f);
 }
 
 bool decode_kernel_fits(uint32_t head_dim) {
@@ -427,11 +458,12 @@ bool decode_kernel_fits(uint32_t head_dim) {
 }  // namespace
 
 void causal_softmax_f16(f16_bits* p, const float* s, uint32_t n_heads, uint32_t n_tokens, uint32_t pos0,
-                        uint32_t n_keys, uint64_t ld, cudaStream_t stream) {
+                        uint32_t n_keys, uint64_t ld, cudaStream_t stream, uint32_t window, const float* sinks,
+                        uint32_t head_base) {
     if (n_heads == 0 || n_tokens == 0) return;
     const dim3 grid(n_tokens, n_heads);
     causal_softmax_kernel<<<grid, kSoftmaxThreads, 0, stream>>>(reinterpret_cast<__half*>(p), s, n_tokens, pos0,
-                                                                n_keys, ld);
+                                                                n_keys, ld, window, sinks, head_base);
     check_launch("causal_softmax");
 }
 
@@ -441,9 +473,11 @@ uint64_t attention_split_floats(uint32_t n_head, uint32_t head_dim) {
 
 void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v, uint32_t n_tokens, uint32_t pos0,
                uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws, cudaStream_t stream,
-               const uint32_t* dev_pos, uint32_t max_keys) {
+               const uint32_t* dev_pos, uint32_t max_keys, const AttentionParams& params) {
     if (n_tokens == 0) return;
-    const float scale = 1.0f / std::sqrt(float(head_dim));
+    const float scale = params.scale > 0.0f ? params.scale : 1.0f / std::sqrt(float(head_dim));
+    const uint32_t window = params.window;
+    const float* sinks = params.sinks;
     const __half* kh = reinterpret_cast<const __half*>(k);
     const __half* vh = reinterpret_cast<const __half*>(v);
     const uint32_t keys_bound = dev_pos ? max_keys : pos0 + n_tokens;
@@ -462,10 +496,11 @@ void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v,
                        : gt == 2 ? decode_attention_kernel<2>
                                  : decode_attention_kernel<1>;
         kernel<<<grid, kDecThreads, smem, stream>>>(out, q, kh, vh, pos0, dev_pos, n_head_kv, group, head_dim, scale,
-                                                    s_max, split_ws);
+                                                    window, sinks, s_max, split_ws);
         check_launch("attention");
         if (grid.y > 1) {
-            attention_merge_kernel<<<n_head, 128, 0, stream>>>(out, split_ws, pos0, dev_pos, head_dim, s_max);
+            attention_merge_kernel<<<n_head, 128, 0, stream>>>(out, split_ws, pos0, dev_pos, head_dim, window, sinks,
+                                                               s_max);
             check_launch("attention_merge");
         }
         return;
@@ -478,13 +513,14 @@ void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v,
     const dim3 grid(n_head, n_tokens, n_split);
     if (vec)
         attention_kernel<true><<<grid, kTile, smem, stream>>>(out, q, kh, vh, pos0, dev_pos, n_head, n_head_kv,
-                                                               head_dim, scale, s_max, split_ws);
+                                                               head_dim, scale, window, sinks, s_max, split_ws);
     else
         attention_kernel<false><<<grid, kTile, smem, stream>>>(out, q, kh, vh, pos0, dev_pos, n_head, n_head_kv,
-                                                                head_dim, scale, s_max, split_ws);
+                                                                head_dim, scale, window, sinks, s_max, split_ws);
     check_launch("attention");
     if (n_split > 1) {
-        attention_merge_kernel<<<n_head, 128, 0, stream>>>(out, split_ws, pos0, dev_pos, head_dim, s_max);
+        attention_merge_kernel<<<n_head, 128, 0, stream>>>(out, split_ws, pos0, dev_pos, head_dim, window, sinks,
+                                                           s_max);
         check_launch("attention_merge");
     }
 }

@@ -1,6 +1,7 @@
 #include "backend/cuda/cuda_backend.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/formats.h"
 #include "backend/cuda/kernels.h"
 #include "common/error.h"
 
@@ -17,50 +18,35 @@ constexpr uint64_t kGranule = 2ull << 20;
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-// The device image of the weights: every distinct tensor (a tied output
-// matrix is the embedding table) at a 256-byte aligned offset.
+// The device image of the weights: every file tensor the adapter bound, in
+// id order, at a 256-byte aligned offset.
 struct ImagePlan {
-    std::unordered_map<const uint8_t*, uint64_t> offset_of;
+    std::vector<uint64_t> offset_of;  // by tensor id
     std::vector<UploadSegment> segments;
     uint64_t bytes = 0;
-
-    void add(const TensorView& t) {
-        if (!t.data || offset_of.count(t.data)) return;
-        bytes = align_up(bytes, kAlign);
-        offset_of.emplace(t.data, bytes);
-        segments.push_back(UploadSegment{bytes, t.data, t.n_bytes});
-        bytes += t.n_bytes;
-    }
 };
 
 ImagePlan plan_image(const ModelWeights& w) {
     ImagePlan p;
-    p.add(w.tok_embd);
-    p.add(w.output_norm);
-    p.add(w.output);
-    for (const LayerWeights& l : w.layers) {
-        for (const TensorView* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down})
-            p.add(*t);
+    for (const FileTensor& t : w.tensors) {
+        p.bytes = align_up(p.bytes, kAlign);
+        p.offset_of.push_back(p.bytes);
+        p.segments.push_back(UploadSegment{p.bytes, t.data, t.n_bytes});
+        p.bytes += t.n_bytes;
     }
     p.bytes = align_up(p.bytes, kAlign);
     return p;
 }
 
-void check_matrix(const TensorView& t) {
-    if (t.type != gguf::TensorType::F32 && t.type != gguf::TensorType::F16)
-        fail(ORCD_MODEL_LOAD_FAILED, "CUDA backend: tensor " + std::string(t.name) + " has type " +
-                                         gguf::tensor_type_name(t.type) + "; supported: F32, F16");
-}
-
-void check_vector(const TensorView& t) {
-    if (t.type != gguf::TensorType::F32)
-        fail(ORCD_MODEL_LOAD_FAILED, "CUDA backend: norm tensor " + std::string(t.name) + " must be F32");
-}
-
-KvLayout f16_layout(const KvLayout& kv) {
-    KvLayout l = kv;
-    l.elem_bytes = 2;
-    return l;
+// Every matrix in a format of the table, every vector F32 (the binder made
+// sure of the latter).
+void check_formats(const ModelWeights& w) {
+    w.for_each_view([&](const TensorView& t) {
+        if (!format_of(t.type))
+            fail(ORCD_MODEL_LOAD_FAILED, "tensor '" + w.name_of(t) + "' has type " + gguf::tensor_type_name(t.type) +
+                                             ", which the CUDA backend does not compute (supported: " +
+                                             supported_formats() + ")");
+    });
 }
 
 }  // namespace
@@ -78,6 +64,7 @@ CudaBackend::~CudaBackend() { release_all(); }
 void CudaBackend::release_all() {
     if (ctx_ && ctx_->stream) (void)cudaStreamSynchronize(ctx_->stream);
     drop_decode_graph();
+    ops_.reset();
     sampler_.reset();
     gemm_.reset();
     split_ws_.reset();
@@ -87,19 +74,18 @@ void CudaBackend::release_all() {
     act_.reset();
     kv_.reset();
     weights_.reset();
-    layers_.clear();
     loaded_ = false;
 }
 
-CudaBackend::Activations CudaBackend::act_layout(const ModelConfig& c, uint32_t b) {
-    Activations a{};
+CudaBackend::ActivationLayout CudaBackend::act_layout(const ModelConfig& c, uint32_t b) {
+    ActivationLayout a{};
     uint64_t off = 0;
     auto take = [&](uint64_t bytes) {
         const uint64_t o = off;
         off = align_up(off + bytes, kAlign);
         return o;
     };
-    const uint64_t qd = uint64_t(c.n_head) * c.head_dim, kvd = uint64_t(c.n_head_kv) * c.head_dim;
+    const uint64_t qd = c.q_dim(), kvd = c.kv_dim(), ff = std::max(c.n_ff, c.n_ff_expert);
     a.step = take(4);  // the position, read by the kernels (set_step)
     a.tokens = take(uint64_t(b) * 4);
     a.x = take(uint64_t(b) * c.n_embd * 4);
@@ -109,8 +95,8 @@ CudaBackend::Activations CudaBackend::act_layout(const ModelConfig& c, uint32_t 
     a.v = take(uint64_t(b) * kvd * 4);
     a.att = take(uint64_t(b) * qd * 4);
     a.proj = take(uint64_t(b) * c.n_embd * 4);
-    a.gate = take(uint64_t(b) * c.n_ff * 4);
-    a.up = take(uint64_t(b) * c.n_ff * 4);
+    a.gate = take(uint64_t(b) * ff * 4);
+    a.up = take(uint64_t(b) * ff * 4);
     a.xlast = take(uint64_t(c.n_embd) * 4);
     a.logits = take(uint64_t(c.n_vocab) * 4);
     a.total = off;
@@ -118,85 +104,110 @@ CudaBackend::Activations CudaBackend::act_layout(const ModelConfig& c, uint32_t 
 }
 
 uint64_t CudaBackend::x16_elems(const ModelConfig& c, uint32_t b) {
-    return uint64_t(b) * std::max<uint64_t>({c.n_embd, c.n_ff, uint64_t(c.n_head) * c.head_dim});
+    return uint64_t(b) * std::max<uint64_t>({c.n_embd, c.n_ff, c.n_ff_expert, c.q_dim()});
 }
 
-VramBudget CudaBackend::plan(const ModelConfig& cfg, const ModelWeights& w, const KvLayout& kv, uint32_t max_batch) {
+std::vector<Allocation> CudaBackend::allocations(const ModelAdapter& adapter, const KvLayout& kv, uint32_t max_batch) {
+    const ModelConfig& cfg = adapter.config();
     const uint32_t b = std::max(max_batch, 1u);
-    VramBudget v;
-    v.weights = align_up(plan_image(w).bytes, kGranule);
-    v.kv_cache = align_up(f16_layout(kv).total_bytes(), kGranule);
-    v.activations = align_up(act_layout(cfg, b).total, kGranule);
     const PrefillAttentionPlan prefill = plan_prefill_attention(cfg.n_head, cfg.n_head_kv, cfg.head_dim, b, kv.n_ctx);
-    v.workspace = align_up(Gemm::kWorkspaceBytes, kGranule) + align_up(x16_elems(cfg, b) * 2, kGranule) +
-                  align_up(attention_split_floats(cfg.n_head, cfg.head_dim) * 4, kGranule) +
-                  align_up(prefill.bytes, kGranule);
-    v.sampling = align_up(GpuSampler::load_bytes(cfg.n_vocab) + GpuSampler::job_bytes(kv.n_ctx), kGranule);
+    std::vector<Allocation> list = {
+        {Buffer::Weights, MemCategory::Weights, plan_image(adapter.weights()).bytes},
+        {Buffer::KvCache, MemCategory::KvCache, kv.total_bytes()},
+        {Buffer::Activations, MemCategory::Activations, act_layout(cfg, b).total},
+        {Buffer::GemmWorkspace, MemCategory::Workspace, Gemm::kWorkspaceBytes},
+        {Buffer::X16, MemCategory::Workspace, x16_elems(cfg, b) * 2},
+        {Buffer::SplitWs, MemCategory::Workspace, attention_split_floats(cfg.n_head, cfg.head_dim) * 4},
+        {Buffer::PrefillWs, MemCategory::Workspace, prefill.bytes},
+        // The sampler's load-time buffers plus its per-job history buffer.
+        {Buffer::Sampler, MemCategory::Sampling, GpuSampler::load_bytes(cfg.n_vocab) + GpuSampler::job_bytes(kv.n_ctx)},
+    };
+    return list;
+}
+
+VramBudget CudaBackend::plan(const ModelAdapter& adapter, const KvLayout& kv, uint32_t max_batch) {
+    VramBudget v;
+    for (const Allocation& a : allocations(adapter, kv, max_batch)) {
+        const uint64_t bytes = align_up(a.bytes, kGranule);
+        switch (a.category) {
+            case MemCategory::Weights: v.weights += bytes; break;
+            case MemCategory::KvCache: v.kv_cache += bytes; break;
+            case MemCategory::Activations: v.activations += bytes; break;
+            case MemCategory::Workspace: v.workspace += bytes; break;
+            default: v.sampling += bytes; break;
+        }
+    }
     return v;
 }
 
-void CudaBackend::load(const ModelConfig& cfg, const ModelWeights& w, const KvLayout& kv, uint32_t max_batch,
-                       const LoadOptions& opt) {
+void CudaBackend::load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t max_batch, const LoadOptions& opt) {
     bind_device(ctx_->device);
     release_all();
+    const ModelConfig& cfg = adapter.config();
+    const ModelWeights& w = adapter.weights();
     if (cfg.n_head == 0 || cfg.n_head_kv == 0 || cfg.n_head % cfg.n_head_kv != 0 || cfg.head_dim == 0 ||
-        cfg.rope_dim > cfg.head_dim || w.layers.size() != cfg.n_layer)
+        cfg.rope.dims > cfg.head_dim || w.layers.size() != cfg.n_layer)
         fail(ORCD_MODEL_LOAD_FAILED, "CUDA backend: inconsistent model shape");
-    if (kv.n_layer != cfg.n_layer || kv.n_head_kv != cfg.n_head_kv || kv.head_dim != cfg.head_dim || kv.n_ctx == 0)
+    if (kv.n_layer != cfg.n_layer || kv.n_head_kv != cfg.n_head_kv || kv.head_dim != cfg.head_dim || kv.n_ctx == 0 ||
+        kv.elem_bytes != kv_elem_bytes())
         fail(ORCD_INTERNAL, "CUDA backend: KV layout does not match the model");
-    check_matrix(w.tok_embd);
-    check_matrix(w.output);
-    check_vector(w.output_norm);
-    for (const LayerWeights& l : w.layers) {
-        for (const TensorView* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) check_matrix(*t);
-        check_vector(l.attn_norm);
-        check_vector(l.ffn_norm);
-    }
+    check_formats(w);
 
-    const VramBudget budget = plan(cfg, w, kv, max_batch);
+    const VramBudget budget = plan(adapter, kv, max_batch);
     const DeviceMemInfo mi = ctx_->alloc->mem_info();
     if (budget.total() > mi.free)
         fail(ORCD_INSUFFICIENT_VRAM, "model does not fit in free VRAM: required=" + std::to_string(budget.total()) +
                                          " available=" + std::to_string(mi.free) + " (" + budget.describe() +
                                          ", n_ctx=" + std::to_string(kv.n_ctx) + ")");
 
+    adapter_ = &adapter;
     cfg_ = cfg;
-    kv_layout_ = f16_layout(kv);
+    kv_layout_ = kv;
     max_batch_ = std::max(max_batch, 1u);
     n_vocab_ = cfg.n_vocab;
     DeviceAllocator& alloc = *ctx_->alloc;
     cudaStream_t s = ctx_->stream;
     try {
         const ImagePlan image = plan_image(w);
-        image_bytes_ = image.bytes;
-        weights_ = alloc.alloc(image.bytes, MemCategory::Weights);
-        load_stats_ = upload_image(weights_.as<uint8_t>(), image.bytes, image.segments, opt.chunk_bytes, s, opt.progress);
-
-        auto ptr = [&](const TensorView& t) -> const void* {
-            return weights_.as<const uint8_t>() + image.offset_of.at(t.data);
-        };
-        auto mat = [&](const TensorView& t) { return DeviceMatrix{t.type, t.ne0, t.ne1, ptr(t)}; };
-        tok_embd_ = ptr(w.tok_embd);
-        tok_embd_type_ = w.tok_embd.type;
-        output_norm_ = static_cast<const float*>(ptr(w.output_norm));
-        output_ = mat(w.output);
-        for (const LayerWeights& l : w.layers)
-            layers_.push_back(Layer{static_cast<const float*>(ptr(l.attn_norm)), static_cast<const float*>(ptr(l.ffn_norm)),
-                                    mat(l.wq), mat(l.wk), mat(l.wv), mat(l.wo), mat(l.w_gate), mat(l.w_up),
-                                    mat(l.w_down)});
-
-        kv_ = alloc.alloc(kv_layout_.total_bytes(), MemCategory::KvCache);
-        a_ = act_layout(cfg, max_batch_);
-        act_ = alloc.alloc(a_.total, MemCategory::Activations);
-        x16_ = alloc.alloc(x16_elems(cfg, max_batch_) * 2, MemCategory::Workspace);
-        split_ws_ = alloc.alloc(attention_split_floats(cfg.n_head, cfg.head_dim) * 4, MemCategory::Workspace);
-        gemm_ = std::make_unique<Gemm>(alloc, s);
-        prefill_plan_ = plan_prefill_attention(cfg.n_head, cfg.n_head_kv, cfg.head_dim, max_batch_, kv.n_ctx);
-        if (prefill_plan_.enabled()) prefill_ws_ = alloc.alloc(prefill_plan_.bytes, MemCategory::Workspace);
-        sampler_ = std::make_unique<GpuSampler>(alloc, cfg.n_vocab, kv.n_ctx, s);
-        // Stale cache contents are never read (attention covers [0, pos]);
-        // NaN makes any read past pos visible in the logits.
-        ORCD_CUDA_CHECK(cudaMemsetAsync(kv_.get(), 0xff, kv_.bytes(), s));
+        for (const Allocation& a : allocations(adapter, kv, max_batch_)) {
+            switch (a.what) {
+                case Buffer::Weights:
+                    image_bytes_ = a.bytes;
+                    weights_ = alloc.alloc(a.bytes, a.category);
+                    load_stats_ =
+                        upload_image(weights_.as<uint8_t>(), a.bytes, image.segments, opt.chunk_bytes, s, opt.progress);
+                    break;
+                case Buffer::KvCache:
+                    kv_ = alloc.alloc(a.bytes, a.category);
+                    // Stale cache contents are never read (attention covers
+                    // [0, pos]); NaN makes any read past pos visible.
+                    ORCD_CUDA_CHECK(cudaMemsetAsync(kv_.get(), 0xff, kv_.bytes(), s));
+                    break;
+                case Buffer::Activations:
+                    a_ = act_layout(cfg, max_batch_);
+                    act_ = alloc.alloc(a.bytes, a.category);
+                    break;
+                case Buffer::X16: x16_ = alloc.alloc(a.bytes, a.category); break;
+                case Buffer::SplitWs: split_ws_ = alloc.alloc(a.bytes, a.category); break;
+                case Buffer::GemmWorkspace: gemm_ = std::make_unique<Gemm>(alloc, s); break;
+                case Buffer::PrefillWs:
+                    prefill_plan_ =
+                        plan_prefill_attention(cfg.n_head, cfg.n_head_kv, cfg.head_dim, max_batch_, kv.n_ctx);
+                    if (prefill_plan_.enabled()) prefill_ws_ = alloc.alloc(a.bytes, a.category);
+                    break;
+                case Buffer::Sampler: sampler_ = std::make_unique<GpuSampler>(alloc, cfg.n_vocab, kv.n_ctx, s); break;
+            }
+        }
+        std::vector<const uint8_t*> bases;
+        for (uint64_t off : image.offset_of) bases.push_back(weights_.as<const uint8_t>() + off);
+        const DeviceActivations da{act<int32_t>(a_.tokens), act<uint32_t>(a_.step), act<float>(a_.x),
+                                   act<float>(a_.xb),       act<float>(a_.q),       act<float>(a_.k),
+                                   act<float>(a_.v),        act<float>(a_.att),     act<float>(a_.proj),
+                                   act<float>(a_.gate),     act<float>(a_.up),      act<float>(a_.xlast),
+                                   act<float>(a_.logits),   x16_.as<f16_bits>(),    split_ws_.as<float>(),
+                                   prefill_ws_.get()};
+        ops_ = std::make_unique<CudaBlockOps>(cfg, kv_layout_, kv_.as<f16_bits>(), da, std::move(bases), *gemm_,
+                                              prefill_plan_);
         ORCD_CUDA_CHECK(cudaStreamSynchronize(s));
     } catch (const Error& e) {
         release_all();
@@ -218,104 +229,38 @@ void CudaBackend::load(const ModelConfig& cfg, const ModelWeights& w, const KvLa
     }
 }
 
-void CudaBackend::forward(const int32_t* tokens, uint32_t n, uint32_t pos) {
+void CudaBackend::forward(const Batch& batch) {
     if (!loaded_) fail(ORCD_INTERNAL, "CUDA backend: forward() before load()");
-    if (n == 0 || n > max_batch_)
-        fail(ORCD_INTERNAL, "CUDA backend: batch of " + std::to_string(n) + " tokens (max " +
-                                std::to_string(max_batch_) + ")");
-    if (uint64_t(pos) + n > kv_layout_.n_ctx)
-        fail(ORCD_INVALID_REQUEST, "KV cache full: positions " + std::to_string(pos) + ".." +
-                                       std::to_string(uint64_t(pos) + n) + " exceed the context of " +
-                                       std::to_string(kv_layout_.n_ctx));
-    for (uint32_t i = 0; i < n; ++i)
-        if (tokens[i] < 0 || uint32_t(tokens[i]) >= cfg_.n_vocab)
-            fail(ORCD_INTERNAL, "token id " + std::to_string(tokens[i]) + " out of range (vocab " +
-                                           std::to_string(cfg_.n_vocab) + ")");
+    check_batch(batch, max_batch_, cfg_.n_vocab, kv_layout_);
+    if (!batch.contiguous())
+        fail(ORCD_INTERNAL, "CUDA backend: a batch must be one sequence's consecutive positions (batches mixing "
+                            "sequences are not implemented yet)");
+    const uint32_t n = batch.size(), pos = batch.pos[0], seq = batch.seq[0];
     bind_device(ctx_->device);
     cudaStream_t s = ctx_->stream;
     int32_t* ids = act<int32_t>(a_.tokens);
     // A decode step's inputs travel as kernel arguments of set_step (no host
     // copy); a prompt chunk's ids are copied, then set_step writes the
     // position (and ids[0] again, the same value).
-    if (n > 1) ORCD_CUDA_CHECK(cudaMemcpyAsync(ids, tokens, uint64_t(n) * sizeof(int32_t), cudaMemcpyHostToDevice, s));
-    set_step(ids, act<uint32_t>(a_.step), tokens[0], pos, s);
-    if (n == 1 && decode_graph_ && graph_enabled_) {
+    if (n > 1)
+        ORCD_CUDA_CHECK(cudaMemcpyAsync(ids, batch.tokens.data(), uint64_t(n) * sizeof(int32_t), cudaMemcpyHostToDevice, s));
+    set_step(ids, act<uint32_t>(a_.step), batch.tokens[0], pos, s);
+    // The graph was captured for slot 0.
+    if (n == 1 && seq == 0 && decode_graph_ && graph_enabled_) {
         count_launches(graph_launches_);
         ORCD_CUDA_CHECK(cudaGraphLaunch(decode_graph_, s));
         ++graph_steps_;
         return;
     }
-    encode(n, pos, s);
+    encode(n, pos, seq, s);
     // After the first plain decode step every kernel of the step is loaded,
     // so the capture records launches only (it runs nothing).
-    if (n == 1 && graph_enabled_ && !graph_tried_) capture_decode_graph();
+    if (n == 1 && seq == 0 && graph_enabled_ && !graph_tried_) capture_decode_graph();
 }
 
-void CudaBackend::encode(uint32_t n, uint32_t pos, cudaStream_t s) {
-    const ModelConfig& c = cfg_;
-    const uint32_t E = c.n_embd;
-    float* x = act<float>(a_.x);
-    float* xb = act<float>(a_.xb);
-    float* q = act<float>(a_.q);
-    float* k = act<float>(a_.k);
-    float* v = act<float>(a_.v);
-    float* att = act<float>(a_.att);
-    float* proj = act<float>(a_.proj);
-    float* gate = act<float>(a_.gate);
-    float* up = act<float>(a_.up);
-    const int32_t* ids = act<int32_t>(a_.tokens);
-    const uint32_t* P = act<uint32_t>(a_.step);
-    f16_bits* x16 = x16_.as<f16_bits>();
-    f16_bits* cache = kv_.as<f16_bits>();
-
-    embedding(x, tok_embd_, tok_embd_type_, E, ids, n, s);
-    for (uint32_t l = 0; l < c.n_layer; ++l) {
-        const Layer& L = layers_[l];
-        rmsnorm(xb, x, L.attn_norm, n, E, c.rms_eps, s);
-        if (n == 1) {
-            matvec_qkv(q, k, v, xb, L.wq, L.wk, L.wv, s);
-        } else {
-            gemm_->matmul(q, xb, L.wq, n, x16);
-            gemm_->matmul(k, xb, L.wk, n, x16);
-            gemm_->matmul(v, xb, L.wv, n, x16);
-        }
-        rope_store_kv(q, k, v, cache, kv_layout_, l, n, c.n_head, c.rope_dim, c.rope_freq_base, 0, s, P);
-        const f16_bits* kc = cache + kv_layout_.offset(l, 0, 0);
-        const f16_bits* vc = cache + kv_layout_.offset(l, 1, 0);
-        // A prompt chunk: tensor-core products (prefill_attention.h); the
-        // kernel when the plan is off (a context too large for the cap) or
-        // the chunk is too small for the products to pay off.
-        if (prefill_attention_pays_off(prefill_plan_, n, pos + n))
-            prefill_attention(*gemm_, prefill_plan_, prefill_ws_.get(), att, q, kc, vc, n, pos);
-        else
-            attention(att, q, kc, vc, n, 0, c.n_head, c.n_head_kv, c.head_dim, split_ws_.as<float>(), s, P,
-                      kv_layout_.n_ctx);
-        // Batch 1 fuses the residual add and SwiGLU into the products (same
-        // bits as the separate kernels, fewer launches and passes).
-        if (n == 1) {
-            matvec_add(x, att, L.wo, s);
-        } else {
-            gemm_->matmul(proj, att, L.wo, n, x16);
-            add_inplace(x, proj, uint64_t(n) * E, s);
-        }
-        rmsnorm(xb, x, L.ffn_norm, n, E, c.rms_eps, s);
-        if (n == 1 && L.w_gate.type == L.w_up.type) {
-            matvec_swiglu(gate, xb, L.w_gate, L.w_up, s);
-        } else {
-            gemm_->matmul(gate, xb, L.w_gate, n, x16);
-            gemm_->matmul(up, xb, L.w_up, n, x16);
-            swiglu(gate, gate, up, uint64_t(n) * c.n_ff, s);
-        }
-        if (n == 1) {
-            matvec_add(x, gate, L.w_down, s);
-        } else {
-            gemm_->matmul(proj, gate, L.w_down, n, x16);
-            add_inplace(x, proj, uint64_t(n) * E, s);
-        }
-    }
-    float* xlast = act<float>(a_.xlast);
-    rmsnorm(xlast, x + uint64_t(n - 1) * E, output_norm_, 1, E, c.rms_eps, s);
-    matvec(act<float>(a_.logits), xlast, output_, s);
+void CudaBackend::encode(uint32_t n, uint32_t pos, uint32_t seq, cudaStream_t s) {
+    ops_->begin(n, pos, seq, s);
+    adapter_->forward(*ops_);
 }
 
 void CudaBackend::capture_decode_graph() {
@@ -334,7 +279,7 @@ void CudaBackend::capture_decode_graph() {
     } else {
         try {
             LaunchRecording rec(&names);
-            encode(1, 0, cs);
+            encode(1, 0, 0, cs);
         } catch (const Error& err) {
             why = err.what();
         }
@@ -396,7 +341,7 @@ int32_t CudaBackend::sample(const SamplingConfig& cfg, std::span<const int32_t> 
     return t >= 0 ? t : Backend::sample(cfg, history, seed, step);
 }
 
-void CudaBackend::reset_kv() {
+void CudaBackend::begin_job() {
     if (!loaded_) return;
     bind_device(ctx_->device);
 #ifndef NDEBUG

@@ -1,8 +1,10 @@
-// The production backend: a Llama model in VRAM, the forward pass as CUDA
-// kernels and cuBLAS, sampling on the device. It mirrors the CPU reference
-// backend step by step (backend/cpu), with an F16 KV cache.
+// The production backend: a model in VRAM in its file's weight formats, the
+// adapter's forward pass over CudaBlockOps (CUDA kernels and cuBLAS),
+// sampling on the device. It mirrors the CPU reference backend op by op
+// (backend/cpu), with an F16 KV cache.
 #pragma once
 
+#include "backend/cuda/cuda_block_ops.h"
 #include "backend/cuda/cuda_context.h"
 #include "backend/cuda/device_memory.h"
 #include "backend/cuda/matmul.h"
@@ -25,18 +27,29 @@ struct VramBudget {
     std::string describe() const;  // "weights=... kv_cache=... ..."
 };
 
+// One device allocation of a loaded model. plan() and load() read the same
+// list (allocations()), so the budget checked before loading is what load
+// then takes.
+enum class Buffer { Weights, KvCache, Activations, X16, SplitWs, GemmWorkspace, PrefillWs, Sampler };
+struct Allocation {
+    Buffer what;
+    MemCategory category;
+    uint64_t bytes;
+};
+
 class CudaBackend final : public Backend {
 public:
     explicit CudaBackend(std::shared_ptr<CudaContext> ctx);
     ~CudaBackend() override;
 
-    void load(const ModelConfig& cfg, const ModelWeights& w, const KvLayout& kv, uint32_t max_batch,
-              const LoadOptions& opt) override;
-    void forward(const int32_t* tokens, uint32_t n, uint32_t pos) override;
+    uint32_t kv_elem_bytes() const override { return 2; }  // F16 cache
+    void load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t max_batch, const LoadOptions& opt) override;
+    void forward(const Batch& batch) override;
+    using Backend::forward;
     void read_logits(std::span<float> out) override;
     int32_t sample(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
                    uint64_t step) override;
-    void reset_kv() override;
+    void begin_job() override;
     bool check_residency() override;
     MemoryStats memory_stats() const override;
     uint64_t weight_bytes() const override { return image_bytes_; }
@@ -49,7 +62,8 @@ public:
     void end_job() override;
 
     // For tests, tools and benchmarks.
-    static VramBudget plan(const ModelConfig& cfg, const ModelWeights& w, const KvLayout& kv, uint32_t max_batch);
+    static std::vector<Allocation> allocations(const ModelAdapter& adapter, const KvLayout& kv, uint32_t max_batch);
+    static VramBudget plan(const ModelAdapter& adapter, const KvLayout& kv, uint32_t max_batch);
     const UploadStats& load_stats() const { return load_stats_; }
     const float* device_logits() const;
     const std::string& residency_error() const { return residency_error_; }
@@ -57,11 +71,12 @@ public:
     bool job_buffer_held() const { return sampler_ && sampler_->holds_job_buffer(); }
 
     // Decode steps (forward of one token) replay a CUDA graph of the whole
-    // step, captured after the first plain decode step of the model (when
-    // every kernel is loaded). The graph runs the same kernels with the same
-    // arguments in the same order as the plain launches: it only removes the
-    // launch cost. Disabling it (tests comparing both paths) makes decode
-    // steps launch kernel by kernel; the captured graph is kept.
+    // step (adapter.forward over the CUDA ops), captured after the first
+    // plain decode step of the model (when every kernel is loaded). The graph
+    // runs the same kernels with the same arguments in the same order as the
+    // plain launches: it only removes the launch cost. Disabling it (tests
+    // comparing both paths) makes decode steps launch kernel by kernel; the
+    // captured graph is kept.
     void set_decode_graph_enabled(bool on) { graph_enabled_ = on; }
     // "graph", "not captured yet", "disabled", or "plain launches: capture
     // failed: <why>".
@@ -70,31 +85,27 @@ public:
     uint64_t decode_graph_steps() const { return graph_steps_; }
 
 private:
-    struct Layer {
-        const float* attn_norm;
-        const float* ffn_norm;
-        DeviceMatrix wq, wk, wv, wo, w_gate, w_up, w_down;
-    };
-    struct Activations {  // offsets into act_, in bytes
+    struct ActivationLayout {  // offsets into act_, in bytes
         uint64_t step, tokens, x, xb, q, k, v, att, proj, gate, up, xlast, logits, total;
     };
-    static Activations act_layout(const ModelConfig& cfg, uint32_t max_batch);
+    static ActivationLayout act_layout(const ModelConfig& cfg, uint32_t max_batch);
     static uint64_t x16_elems(const ModelConfig& cfg, uint32_t max_batch);
     template <class T>
     T* act(uint64_t off) const {
         return reinterpret_cast<T*>(act_.as<uint8_t>() + off);
     }
     void release_all();
-    // Launches the forward pass of n tokens on `s`, reading the token ids and
-    // the position from the device (set_step), so the launches of a decode
-    // step do not depend on the step: the decode graph is a capture of
-    // encode(1, ...). A prompt chunk (n > 1) also sizes its attention
-    // products from the host position `pos`.
-    void encode(uint32_t n, uint32_t pos, cudaStream_t s);
+    // Launches the adapter's forward pass of n tokens of slot `seq` on `s`,
+    // reading the token ids and the position from the device (set_step), so
+    // the launches of a decode step do not depend on the step: the decode
+    // graph is a capture of encode(1, ...). A prompt chunk (n > 1) also sizes
+    // its attention products from the host position `pos`.
+    void encode(uint32_t n, uint32_t pos, uint32_t seq, cudaStream_t s);
     void capture_decode_graph();
     void drop_decode_graph();
 
     std::shared_ptr<CudaContext> ctx_;  // first: outlives every buffer below
+    const ModelAdapter* adapter_ = nullptr;
     ModelConfig cfg_;
     KvLayout kv_layout_;
     uint32_t max_batch_ = 0;
@@ -105,12 +116,8 @@ private:
     PrefillAttentionPlan prefill_plan_;
     std::unique_ptr<Gemm> gemm_;
     std::unique_ptr<GpuSampler> sampler_;
-    Activations a_{};
-    const void* tok_embd_ = nullptr;
-    gguf::TensorType tok_embd_type_ = gguf::TensorType::F32;
-    const float* output_norm_ = nullptr;
-    DeviceMatrix output_;
-    std::vector<Layer> layers_;
+    std::unique_ptr<CudaBlockOps> ops_;
+    ActivationLayout a_{};
     UploadStats load_stats_;
     std::string residency_error_;
 

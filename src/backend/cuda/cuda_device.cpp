@@ -1,6 +1,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_context.h"
+#include "backend/cuda/formats.h"
 #include "common/error.h"
 #include "engine/backend.h"
 
@@ -75,5 +76,7 @@ private:
 std::unique_ptr<Device> make_cuda_device(int gpu_index) {
     return std::make_unique<cuda::CudaDevice>(cuda::CudaContext::open(gpu_index));
 }
+
+std::string cuda_weight_formats() { return cuda::supported_formats(); }
 
 }  // namespace orcd

@@ -1,5 +1,5 @@
-// y = W x for the weight matrices of the model, F32 or F16 as stored in the
-// file, always with F32 accumulation and F32 output.
+// y = W x for the weight matrices of the model, in their file format (the
+// format table, formats.h), always with F32 accumulation and F32 output.
 //
 // Layout: a matrix W has ne1 rows of ne0 contiguous elements (row-major
 // W[out][in], the GGUF order, ne0 = the input dimension). Activations are
@@ -10,12 +10,13 @@
 // Y^T = op_T(W^T) * X^T: gemm(transa = T, transb = N, m = ne1, n = n_tokens,
 // k = ne0).
 //
-// A quantized type slots in as another `type` of DeviceMatrix with its own
-// matvec kernel and a dequantize-to-F16 step before the GEMM.
+// A block format is another `type` of DeviceMatrix: its own matvec kernel and
+// a decode-to-F16 step before the tensor-core GEMM (formats.h).
 #pragma once
 
 #include "backend/cuda/device_memory.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/matvec_launch.h"
 #include "gguf/gguf.h"
 
 #include <cuda_runtime_api.h>
@@ -32,21 +33,26 @@ struct DeviceMatrix {
     const void* data = nullptr;
 };
 
-// Batch-1 products (decode), bandwidth-bound by design: a block of 256
-// threads streams 4 rows with 16-byte loads (when the row length and
-// addresses allow it) and sums in a fixed order: each thread over its strided
-// chunks in index order, a butterfly across each warp, the 8 warp sums in
-// warp order. A row gets the same bits in every variant below, so the fused
-// variants equal the unfused sequence bit for bit.
-//   matvec:        y = W x
-//   matvec_add:    y = y + W x                (the residual add fused)
-//   matvec_qkv:    q = Wq x, k = Wk x, v = Wv x in one launch
-//   matvec_swiglu: out = silu(Wg x) * (Wu x)  (as swiglu(); Wg, Wu of one type and shape)
-void matvec(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream);
-void matvec_add(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream);
+// Batch-1 products (decode), bandwidth-bound by design, one fused kernel per
+// weight format (formats.h). F32/F16: a block of 256 threads streams 4 rows
+// with 16-byte loads (when the row length and addresses allow it) and sums in
+// a fixed order: each thread over its strided chunks in index order, a
+// butterfly across each warp, the 8 warp sums in warp order. A row gets the
+// same bits in every variant below, so the fused variants equal the unfused
+// sequence bit for bit. Biases (may be null) are added to the finished
+// product, as cpu::add_bias does.
+//   matvec:        y = W x + b
+//   matvec_add:    y = y + (W x + b)          (the residual add fused)
+//   matvec_qkv:    q = Wq x + bq, k = Wk x + bk, v = Wv x + bv in one launch
+//   matvec_swiglu: out = act(Wg x + bg, Wu x + bu) (as swiglu()/swiglu_oai();
+//                  Wg, Wu of one type and shape)
+void matvec(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream, const float* bias = nullptr);
+void matvec_add(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream, const float* bias = nullptr);
 void matvec_qkv(float* q, float* k, float* v, const float* x, const DeviceMatrix& Wq, const DeviceMatrix& Wk,
-                const DeviceMatrix& Wv, cudaStream_t stream);
-void matvec_swiglu(float* out, const float* x, const DeviceMatrix& Wg, const DeviceMatrix& Wu, cudaStream_t stream);
+                const DeviceMatrix& Wv, cudaStream_t stream, const float* bq = nullptr, const float* bk = nullptr,
+                const float* bv = nullptr);
+void matvec_swiglu(float* out, const float* x, const DeviceMatrix& Wg, const DeviceMatrix& Wu, cudaStream_t stream,
+                   const float* bg = nullptr, const float* bu = nullptr, GateAct act = GateAct::Silu);
 
 // cuBLAS in a deterministic configuration: its own handle bound to the
 // stream, a fixed workspace from the tracked allocator (no allocation inside

@@ -13,6 +13,8 @@
 // result.
 #include "backend/cuda/matmul.h"
 
+#include "backend/cuda/formats.h"
+
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/pointwise.cuh"
 #include "backend/cuda/reduce.cuh"
@@ -21,7 +23,7 @@
 #include <cuda_fp16.h>
 
 #include <climits>
-#include <initializer_list>
+#include <type_traits>
 #include <string>
 
 namespace orcd::cuda {
@@ -30,24 +32,6 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr int kDots = 4;  // row products per block
-
-enum class Epilogue { Store, Add, SwiGlu };
-
-// Up to three matrices of the same type and row length, multiplied by the
-// same x in one launch (Q, K, V). Blocks [block_begin, next block_begin) work
-// on segment s. SwiGlu uses one segment: w = gate, w_up = up.
-struct Segment {
-    const void* w;
-    float* y;
-    uint32_t rows;
-    uint32_t block_begin;
-};
-struct Args {
-    Segment seg[3];
-    const void* w_up;
-    const float* x;
-    uint32_t cols;
-};
 
 // Products of one 16-byte weight chunk with its activations, in element order.
 __device__ __forceinline__ float dot_chunk(const uint4& raw, const float* xs, const __half*) {
@@ -78,13 +62,13 @@ __device__ __forceinline__ float to_float(__half h) { return __half2float(h); }
 __device__ __forceinline__ float to_float(float f) { return f; }
 
 template <typename T, bool kVec, Epilogue kEpi>
-__global__ void __launch_bounds__(kThreads) matvec_kernel(const Args a) {
+__global__ void __launch_bounds__(kThreads) matvec_kernel(const MatvecArgs a) {
     // SwiGLU: the first half of the products are gate rows, the second half
     // the same rows of up.
     constexpr int kOut = kEpi == Epilogue::SwiGlu ? kDots / 2 : kDots;
     __shared__ float part[kDots][kWarps];
 
-    Segment g = a.seg[0];
+    MatvecSegment g = a.seg[0];
     if (blockIdx.x >= a.seg[1].block_begin) g = a.seg[1];
     if (blockIdx.x >= a.seg[2].block_begin) g = a.seg[2];
     const uint32_t cols = a.cols;
@@ -151,14 +135,17 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(const Args a) {
         if (r < g.rows) {
             float s = 0.0f;
             for (int k = 0; k < kWarps; ++k) s += part[o][k];
+            if (g.bias) s += g.bias[r];  // as cpu::add_bias after the product
             if constexpr (kEpi == Epilogue::Store) {
                 g.y[r] = s;
             } else if constexpr (kEpi == Epilogue::Add) {
-                g.y[r] = g.y[r] + s;  // the residual add of kernels.cu, x + proj
+                g.y[r] = g.y[r] + s;  // the residual add of elementwise.cu, x + proj
             } else {
                 float u = 0.0f;
                 for (int k = 0; k < kWarps; ++k) u += part[o + kOut][k];
-                g.y[r] = silu_mul(s, u);  // as swiglu() in kernels.cu
+                if (a.bias_up) u += a.bias_up[r];
+                // as swiglu() / swiglu_oai() in elementwise.cu
+                g.y[r] = a.act == GateAct::Silu ? silu_mul(s, u) : swiglu_oai_mul(s, u);
             }
         }
     }
@@ -166,92 +153,115 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(const Args a) {
 
 uint32_t checked_rows(const DeviceMatrix& W) {
     if (W.ne0 > 0xffffffffull || W.ne1 > 0x7fffffffull) fail(ORCD_INTERNAL, "matvec: matrix too large");
-    if (W.type != gguf::TensorType::F32 && W.type != gguf::TensorType::F16)
-        fail(ORCD_INTERNAL, std::string("matvec: unsupported weight type ") + gguf::tensor_type_name(W.type));
     return uint32_t(W.ne1);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
-template <Epilogue kEpi, typename T>
-void launch_typed(const Args& a, bool vec, unsigned grid, cudaStream_t stream) {
-    if (vec)
-        matvec_kernel<T, true, kEpi><<<grid, kThreads, 0, stream>>>(a);
-    else
-        matvec_kernel<T, false, kEpi><<<grid, kThreads, 0, stream>>>(a);
-}
-
-// One launch over the segments of `a` (all of type `type`); `ws` lists every
-// weight pointer for the 16-byte path's alignment check.
-template <Epilogue kEpi>
-void launch(Args a, uint32_t n_seg, gguf::TensorType type, std::initializer_list<const void*> ws,
-            cudaStream_t stream, const char* name) {
-    constexpr uint32_t kOut = kEpi == Epilogue::SwiGlu ? kDots / 2 : kDots;
+// Assigns each segment its blocks (kOut rows per block) and returns the grid.
+unsigned assign_blocks(MatvecArgs& a, uint32_t rows_per_block) {
     uint32_t blocks = 0;
     for (uint32_t s = 0; s < 3; ++s) {
-        if (s < n_seg) {
+        if (s < a.n_seg) {
             a.seg[s].block_begin = blocks;
-            blocks += (a.seg[s].rows + kOut - 1) / kOut;
+            blocks += (a.seg[s].rows + rows_per_block - 1) / rows_per_block;
         } else {
             a.seg[s].block_begin = UINT_MAX;
         }
     }
-    if (blocks == 0) return;
-    const uint32_t per = type == gguf::TensorType::F16 ? 8 : 4;
-    bool vec = a.cols % per == 0 && aligned16(a.x);
-    for (const void* w : ws) vec = vec && aligned16(w);
-    if (type == gguf::TensorType::F16)
-        launch_typed<kEpi, __half>(a, vec, blocks, stream);
-    else
-        launch_typed<kEpi, float>(a, vec, blocks, stream);
-    check_launch(name);
+    return blocks;
 }
 
-Args args_for(const float* x, uint32_t cols) {
-    Args a{};
+// The F32 and F16 entries of the format table: one kernel instance per
+// element type, the 16-byte path when the row length and every pointer allow.
+template <typename T>
+void matvec_plain(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
+    MatvecArgs a = args;
+    const uint32_t kOut = e == Epilogue::SwiGlu ? kDots / 2 : kDots;
+    const unsigned grid = assign_blocks(a, kOut);
+    if (grid == 0) return;
+    constexpr uint32_t per = 16 / sizeof(T);
+    bool vec = a.cols % per == 0 && aligned16(a.x);
+    for (uint32_t s = 0; s < a.n_seg; ++s) vec = vec && aligned16(a.seg[s].w);
+    if (e == Epilogue::SwiGlu) vec = vec && aligned16(a.w_up);
+    auto launch = [&](auto epi) {
+        constexpr Epilogue kE = decltype(epi)::value;
+        if (vec)
+            matvec_kernel<T, true, kE><<<grid, kThreads, 0, stream>>>(a);
+        else
+            matvec_kernel<T, false, kE><<<grid, kThreads, 0, stream>>>(a);
+    };
+    switch (e) {
+        case Epilogue::Store: launch(std::integral_constant<Epilogue, Epilogue::Store>{}); break;
+        case Epilogue::Add: launch(std::integral_constant<Epilogue, Epilogue::Add>{}); break;
+        case Epilogue::SwiGlu: launch(std::integral_constant<Epilogue, Epilogue::SwiGlu>{}); break;
+    }
+}
+
+const Format& format_or_fail(gguf::TensorType type) {
+    const Format* f = format_of(type);
+    if (!f) fail(ORCD_INTERNAL, std::string("matvec: unsupported weight type ") + gguf::tensor_type_name(type));
+    return *f;
+}
+
+MatvecArgs args_for(const float* x, uint32_t cols, uint32_t n_seg) {
+    MatvecArgs a{};
     a.x = x;
     a.cols = cols;
+    a.n_seg = n_seg;
+    a.act = GateAct::Silu;
     return a;
+}
+
+void run(const MatvecArgs& a, gguf::TensorType type, Epilogue e, cudaStream_t stream, const char* name) {
+    format_or_fail(type).matvec(a, e, stream);
+    check_launch(name);
 }
 
 }  // namespace
 
-void matvec(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream) {
-    Args a = args_for(x, uint32_t(W.ne0));
-    a.seg[0] = Segment{W.data, y, checked_rows(W), 0};
-    launch<Epilogue::Store>(a, 1, W.type, {W.data}, stream, "matvec");
+void matvec_f32(const MatvecArgs& a, Epilogue e, cudaStream_t stream) { matvec_plain<float>(a, e, stream); }
+void matvec_f16(const MatvecArgs& a, Epilogue e, cudaStream_t stream) { matvec_plain<__half>(a, e, stream); }
+
+void matvec(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream, const float* bias) {
+    MatvecArgs a = args_for(x, uint32_t(W.ne0), 1);
+    a.seg[0] = MatvecSegment{W.data, y, bias, checked_rows(W), 0};
+    run(a, W.type, Epilogue::Store, stream, "matvec");
 }
 
-void matvec_add(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream) {
-    Args a = args_for(x, uint32_t(W.ne0));
-    a.seg[0] = Segment{W.data, y, checked_rows(W), 0};
-    launch<Epilogue::Add>(a, 1, W.type, {W.data}, stream, "matvec_add");
+void matvec_add(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream, const float* bias) {
+    MatvecArgs a = args_for(x, uint32_t(W.ne0), 1);
+    a.seg[0] = MatvecSegment{W.data, y, bias, checked_rows(W), 0};
+    run(a, W.type, Epilogue::Add, stream, "matvec_add");
 }
 
 void matvec_qkv(float* q, float* k, float* v, const float* x, const DeviceMatrix& Wq, const DeviceMatrix& Wk,
-                const DeviceMatrix& Wv, cudaStream_t stream) {
+                const DeviceMatrix& Wv, cudaStream_t stream, const float* bq, const float* bk, const float* bv) {
     if (Wq.type != Wk.type || Wq.type != Wv.type || Wq.ne0 != Wk.ne0 || Wq.ne0 != Wv.ne0) {
         // Mixed types or lengths cannot share one kernel instance: the same
         // kernel, one launch per matrix (same bits per row).
-        matvec(q, x, Wq, stream);
-        matvec(k, x, Wk, stream);
-        matvec(v, x, Wv, stream);
+        matvec(q, x, Wq, stream, bq);
+        matvec(k, x, Wk, stream, bk);
+        matvec(v, x, Wv, stream, bv);
         return;
     }
-    Args a = args_for(x, uint32_t(Wq.ne0));
-    a.seg[0] = Segment{Wq.data, q, checked_rows(Wq), 0};
-    a.seg[1] = Segment{Wk.data, k, checked_rows(Wk), 0};
-    a.seg[2] = Segment{Wv.data, v, checked_rows(Wv), 0};
-    launch<Epilogue::Store>(a, 3, Wq.type, {Wq.data, Wk.data, Wv.data}, stream, "matvec_qkv");
+    MatvecArgs a = args_for(x, uint32_t(Wq.ne0), 3);
+    a.seg[0] = MatvecSegment{Wq.data, q, bq, checked_rows(Wq), 0};
+    a.seg[1] = MatvecSegment{Wk.data, k, bk, checked_rows(Wk), 0};
+    a.seg[2] = MatvecSegment{Wv.data, v, bv, checked_rows(Wv), 0};
+    run(a, Wq.type, Epilogue::Store, stream, "matvec_qkv");
 }
 
-void matvec_swiglu(float* out, const float* x, const DeviceMatrix& Wg, const DeviceMatrix& Wu, cudaStream_t stream) {
+void matvec_swiglu(float* out, const float* x, const DeviceMatrix& Wg, const DeviceMatrix& Wu, cudaStream_t stream,
+                   const float* bg, const float* bu, GateAct act) {
     if (Wg.type != Wu.type || Wg.ne0 != Wu.ne0 || Wg.ne1 != Wu.ne1)
         fail(ORCD_INTERNAL, "matvec_swiglu: gate and up matrices differ in type or shape");
-    Args a = args_for(x, uint32_t(Wg.ne0));
-    a.seg[0] = Segment{Wg.data, out, checked_rows(Wg), 0};
+    MatvecArgs a = args_for(x, uint32_t(Wg.ne0), 1);
+    a.seg[0] = MatvecSegment{Wg.data, out, bg, checked_rows(Wg), 0};
     a.w_up = Wu.data;
-    launch<Epilogue::SwiGlu>(a, 1, Wg.type, {Wg.data, Wu.data}, stream, "matvec_swiglu");
+    a.bias_up = bu;
+    a.act = act;
+    run(a, Wg.type, Epilogue::SwiGlu, stream, "matvec_swiglu");
 }
 
 }  // namespace orcd::cuda

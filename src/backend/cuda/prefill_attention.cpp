@@ -46,7 +46,8 @@ PrefillAttentionPlan plan_prefill_attention(uint32_t n_head, uint32_t n_head_kv,
 }
 
 void prefill_attention(Gemm& gemm, const PrefillAttentionPlan& plan, void* ws, float* out, const float* q,
-                       const f16_bits* k, const f16_bits* v, uint32_t n_tokens, uint32_t pos0) {
+                       const f16_bits* k, const f16_bits* v, uint32_t n_tokens, uint32_t pos0,
+                       const AttentionParams& params) {
     if (!plan.enabled() || !ws || n_tokens > plan.max_batch || uint64_t(pos0) + n_tokens > plan.n_ctx)
         fail(ORCD_INTERNAL, "prefill_attention: " + std::to_string(n_tokens) + " tokens at " + std::to_string(pos0) +
                                 " outside the plan");
@@ -63,7 +64,7 @@ void prefill_attention(Gemm& gemm, const PrefillAttentionPlan& plan, void* ws, f
     f16_bits* q16 = reinterpret_cast<f16_bits*>(base);
     float* S = reinterpret_cast<float*>(base + plan.s_offset);
     f16_bits* P = reinterpret_cast<f16_bits*>(base + plan.p_offset);
-    const float scale = 1.0f / std::sqrt(float(hd));
+    const float scale = params.scale > 0.0f ? params.scale : 1.0f / std::sqrt(float(hd));
 
     to_f16(q16, q, uint64_t(n_tokens) * uint64_t(q_row), s);
     // Within a pass, query head (g0 + b) * group + i sits at local head
@@ -79,7 +80,8 @@ void prefill_attention(Gemm& gemm, const PrefillAttentionPlan& plan, void* ws, f
                              int(kv_row), hd, q16 + h * hd, int(q_row), (long long)group * hd, S + i * head_block,
                              int(ld), group * head_block, n_b);
         }
-        causal_softmax_f16(P, S, uint32_t(n_b) * group, n_tokens, pos0, n_keys, ld, s);
+        causal_softmax_f16(P, S, uint32_t(n_b) * group, n_tokens, pos0, n_keys, ld, s, params.window, params.sinks,
+                           g0 * group);
         for (uint32_t i = 0; i < group; ++i) {
             const uint64_t h = uint64_t(g0) * group + i;
             // out(d, t) = sum_j V[j][g][d] P(j, t): C = (V block, hd x n_keys)

@@ -52,12 +52,18 @@ bool prefill_attention_pays_off(const PrefillAttentionPlan& plan, uint32_t n_tok
 // cpu::attention for n_tokens (2..plan.max_batch) queries at positions
 // pos0.. (pos0 + n_tokens <= plan.n_ctx) over one layer's F16 cache blocks k,
 // v ([n_ctx][n_head_kv][head_dim]), on gemm's stream. `ws` holds plan.bytes.
+// params: the score scale (0: 1/sqrt(head_dim)), sliding window and sinks
+// as attention() takes them.
 void prefill_attention(Gemm& gemm, const PrefillAttentionPlan& plan, void* ws, float* out, const float* q,
-                       const f16_bits* k, const f16_bits* v, uint32_t n_tokens, uint32_t pos0);
+                       const f16_bits* k, const f16_bits* v, uint32_t n_tokens, uint32_t pos0,
+                       const AttentionParams& params = {});
 
-// p[r][t][j] = softmax over j <= pos0 + t of s[r][t][:] (F16), 0 for
-// pos0 + t < j < n_keys; rows of stride ld, r < n_heads. One block per row.
+// p[r][t][j] = softmax over lo <= j <= pos0 + t of s[r][t][:] (F16), 0
+// for the other j < n_keys; rows of stride ld, r < n_heads. lo = pos0 + t + 1
+// - window when a window is set and filled, else 0; with sinks, the sink of
+// head head_base + r joins the denominator. One block per row.
 void causal_softmax_f16(f16_bits* p, const float* s, uint32_t n_heads, uint32_t n_tokens, uint32_t pos0,
-                        uint32_t n_keys, uint64_t ld, cudaStream_t stream);
+                        uint32_t n_keys, uint64_t ld, cudaStream_t stream, uint32_t window = 0,
+                        const float* sinks = nullptr, uint32_t head_base = 0);
 
 }  // namespace orcd::cuda

@@ -1,0 +1,123 @@
+#include "backend/cuda/cuda_block_ops.h"
+
+#include "backend/cuda/kernels.h"
+#include "common/error.h"
+
+namespace orcd::cuda {
+
+CudaBlockOps::CudaBlockOps(const ModelConfig& cfg, const KvLayout& kv, f16_bits* cache, const DeviceActivations& act,
+                           std::vector<const uint8_t*> bases, Gemm& gemm, const PrefillAttentionPlan& prefill)
+    : cfg_(cfg), kv_(kv), cache_(cache), a_(act), bases_(std::move(bases)), gemm_(gemm), prefill_(prefill) {}
+
+void CudaBlockOps::begin(uint32_t n, uint32_t pos, uint32_t seq, cudaStream_t stream) {
+    n_ = n;
+    pos_ = pos;
+    seq_ = seq;
+    s_ = stream;
+}
+
+DeviceMatrix CudaBlockOps::matrix(const TensorView& v) const {
+    return DeviceMatrix{v.type, v.ne0, v.ne1 * v.ne2, bases_.at(v.id) + v.offset};
+}
+
+const float* CudaBlockOps::f32(const TensorView& v) const {
+    return v.empty() ? nullptr : reinterpret_cast<const float*>(bases_.at(v.id) + v.offset);
+}
+
+void CudaBlockOps::linear(float* y, const float* x, const Linear& l) {
+    if (n_ == 1) {
+        matvec(y, x, matrix(l.w), s_, f32(l.b));
+        return;
+    }
+    gemm_.matmul(y, x, matrix(l.w), n_, a_.x16);
+    if (!l.b.empty()) add_bias(y, f32(l.b), n_, l.w.ne1, s_);
+}
+
+void CudaBlockOps::norm_rows(float* out, const float* x, uint32_t rows, const NormSpec& n) {
+    if (n.kind == NormKind::Rms)
+        rmsnorm(out, x, f32(n.w), rows, cfg_.n_embd, n.eps, s_);
+    else
+        layernorm(out, x, f32(n.w), f32(n.b), rows, cfg_.n_embd, n.eps, s_);
+}
+
+void CudaBlockOps::embed(const TensorView& tok_embd, const TensorView& pos_embd) {
+    embedding(a_.x, bases_.at(tok_embd.id) + tok_embd.offset, tok_embd.type, cfg_.n_embd, a_.tokens, n_, s_);
+    if (!pos_embd.empty()) add_position_embedding(a_.x, f32(pos_embd), cfg_.n_embd, n_, 0, a_.step, s_);
+}
+
+void CudaBlockOps::norm(const NormSpec& n) { norm_rows(a_.xb, a_.x, n_, n); }
+
+void CudaBlockOps::qkv(const Linear& q, const Linear& k, const Linear& v) {
+    if (n_ == 1) {
+        matvec_qkv(a_.q, a_.k, a_.v, a_.xb, matrix(q.w), matrix(k.w), matrix(v.w), s_, f32(q.b), f32(k.b), f32(v.b));
+        return;
+    }
+    linear(a_.q, a_.xb, q);
+    linear(a_.k, a_.xb, k);
+    linear(a_.v, a_.xb, v);
+}
+
+void CudaBlockOps::rope_store_kv(uint32_t layer, const RopeConfig& rope) {
+    cuda::rope_store_kv(a_.q, a_.k, a_.v, cache_, kv_, layer, seq_, n_, cfg_.n_head, rope, 0, s_, a_.step);
+}
+
+void CudaBlockOps::attention(uint32_t layer, const AttentionSpec& spec) {
+    const f16_bits* kc = cache_ + kv_.offset(layer, 0, seq_, 0);
+    const f16_bits* vc = cache_ + kv_.offset(layer, 1, seq_, 0);
+    const AttentionParams params{spec.scale, spec.window, f32(spec.sinks)};
+    // A prompt chunk: tensor-core products (prefill_attention.h); the
+    // kernel when the plan is off (a context too large for the cap) or the
+    // chunk is too small for the products to pay off.
+    if (prefill_attention_pays_off(prefill_, n_, pos_ + n_))
+        prefill_attention(gemm_, prefill_, a_.prefill_ws, a_.att, a_.q, kc, vc, n_, pos_, params);
+    else
+        cuda::attention(a_.att, a_.q, kc, vc, n_, 0, cfg_.n_head, cfg_.n_head_kv, cfg_.head_dim, a_.split_ws, s_,
+                        a_.step, kv_.n_ctx, params);
+}
+
+void CudaBlockOps::out_proj_add(const Linear& o) {
+    // Batch 1 fuses the residual add into the product (same bits as the
+    // separate kernels, fewer launches and passes).
+    if (n_ == 1) {
+        matvec_add(a_.x, a_.att, matrix(o.w), s_, f32(o.b));
+        return;
+    }
+    linear(a_.proj, a_.att, o);
+    add_inplace(a_.x, a_.proj, uint64_t(n_) * cfg_.n_embd, s_);
+}
+
+void CudaBlockOps::ffn(const FfnSpec& f) {
+    const uint64_t F = f.w_up.ne1;
+    if (f.act == Activation::Gelu) {
+        linear(a_.up, a_.xb, {f.w_up, f.b_up});
+        gelu(a_.gate, a_.up, uint64_t(n_) * F, s_);
+    } else if (n_ == 1 && f.w_gate.type == f.w_up.type && f.w_gate.ne1 == f.w_up.ne1) {
+        // Both products and the gate activation in one launch.
+        matvec_swiglu(a_.gate, a_.xb, matrix(f.w_gate), matrix(f.w_up), s_, f32(f.b_gate), f32(f.b_up),
+                      f.act == Activation::SwiGlu ? GateAct::Silu : GateAct::SiluOai);
+    } else {
+        linear(a_.gate, a_.xb, {f.w_gate, f.b_gate});
+        linear(a_.up, a_.xb, {f.w_up, f.b_up});
+        if (f.act == Activation::SwiGlu)
+            swiglu(a_.gate, a_.gate, a_.up, uint64_t(n_) * F, s_);
+        else
+            swiglu_oai(a_.gate, a_.gate, a_.up, uint64_t(n_) * F, s_);
+    }
+    if (n_ == 1) {
+        matvec_add(a_.x, a_.gate, matrix(f.w_down), s_, f32(f.b_down));
+        return;
+    }
+    linear(a_.proj, a_.gate, {f.w_down, f.b_down});
+    add_inplace(a_.x, a_.proj, uint64_t(n_) * cfg_.n_embd, s_);
+}
+
+void CudaBlockOps::moe(const MoeSpec&) {
+    fail(ORCD_INTERNAL, "CUDA backend: mixture-of-experts layers are not implemented yet");
+}
+
+void CudaBlockOps::logits(const NormSpec& n, const Linear& out) {
+    norm_rows(a_.xlast, a_.x + uint64_t(n_ - 1) * cfg_.n_embd, 1, n);
+    matvec(a_.logits, a_.xlast, matrix(out.w), s_, f32(out.b));
+}
+
+}  // namespace orcd::cuda

@@ -1,0 +1,74 @@
+// The CUDA backend's implementation of the block-level Ops (engine/ops.h):
+// each operation launches the kernels of kernels.h / matmul.h on the
+// activation buffers, fused where the batch allows (decode: QKV in one
+// launch, the residual add and the gate activation in the matvec
+// epilogues, rope with the KV store). Everything it launches depends on the
+// step only through device memory (the token ids and the position written by
+// set_step), so a decode step's launches can be captured once as a graph.
+#pragma once
+
+#include "backend/cuda/matmul.h"
+#include "backend/cuda/prefill_attention.h"
+#include "engine/kv_cache.h"
+#include "engine/model_config.h"
+#include "engine/ops.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace orcd::cuda {
+
+// Device pointers of the activation state and scratch the ops work on.
+struct DeviceActivations {
+    int32_t* tokens;   // [max_batch] ids of the batch
+    uint32_t* step;    // the position of the batch's first row (set_step)
+    float *x, *xb, *q, *k, *v, *att, *proj, *gate, *up, *xlast, *logits;
+    f16_bits* x16;     // activations rounded to F16 for the tensor-core GEMMs
+    float* split_ws;   // flash-decoding partial results
+    void* prefill_ws;  // prefill attention's S and P (null: plan off)
+};
+
+class CudaBlockOps final : public Ops {
+public:
+    // bases[id]: device address of file tensor id in the weight image.
+    CudaBlockOps(const ModelConfig& cfg, const KvLayout& kv, f16_bits* cache, const DeviceActivations& act,
+                 std::vector<const uint8_t*> bases, Gemm& gemm, const PrefillAttentionPlan& prefill);
+
+    // The next forward pass: n rows of slot `seq` from position pos (the
+    // kernels read the position from act.step; pos sizes the prefill
+    // products), launched on `stream`.
+    void begin(uint32_t n, uint32_t pos, uint32_t seq, cudaStream_t stream);
+
+    void embed(const TensorView& tok_embd, const TensorView& pos_embd) override;
+    void norm(const NormSpec& n) override;
+    void qkv(const Linear& q, const Linear& k, const Linear& v) override;
+    void rope_store_kv(uint32_t layer, const RopeConfig& rope) override;
+    void attention(uint32_t layer, const AttentionSpec& a) override;
+    void out_proj_add(const Linear& o) override;
+    void ffn(const FfnSpec& f) override;
+    void moe(const MoeSpec& m) override;
+    void logits(const NormSpec& n, const Linear& out) override;
+
+    // The device matrix of a view (its rows in the weight image).
+    DeviceMatrix matrix(const TensorView& v) const;
+
+private:
+    const float* f32(const TensorView& v) const;
+    // y = W x (+ b) for the batch's rows: matvec for one row, else GEMM.
+    void linear(float* y, const float* x, const Linear& l);
+    void norm_rows(float* out, const float* x, uint32_t rows, const NormSpec& n);
+
+    ModelConfig cfg_;
+    KvLayout kv_;
+    f16_bits* cache_;
+    DeviceActivations a_;
+    std::vector<const uint8_t*> bases_;
+    Gemm& gemm_;
+    PrefillAttentionPlan prefill_;
+    uint32_t n_ = 0, pos_ = 0, seq_ = 0;
+    cudaStream_t s_ = nullptr;
+};
+
+}  // namespace orcd::cuda

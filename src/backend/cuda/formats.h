@@ -1,0 +1,43 @@
+// The CUDA backend's weight-format table: for each GGUF block format it
+// computes, how a batch-1 product runs (the fused matvec of the format, with
+// the epilogues of matvec_launch.h), how rows decode to F16 for the
+// tensor-core GEMM of prefill, and how embedding rows decode. Every path
+// dispatches through this table once; a type without an entry fails at load
+// naming the tensor and the type.
+#pragma once
+
+#include "backend/cuda/matvec_launch.h"
+#include "gguf/gguf.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <string>
+
+namespace orcd::cuda {
+
+struct Format {
+    gguf::TensorType type;
+    // One launch over a.n_seg segments of this format. Grid and block sizes
+    // are the format's own; rows are summed in a fixed order.
+    void (*matvec)(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
+    // out[r][:] = F16(row r) for r < rows (row-major, ne0 per row); null when
+    // the GEMM reads the weights as stored (F32, F16).
+    void (*to_f16)(uint16_t* out, const void* w, uint64_t ne0, uint64_t rows, cudaStream_t stream);
+    // out[t][:] = F32(row ids[t]).
+    void (*embed)(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n_tokens,
+                  cudaStream_t stream);
+};
+
+// The entry of `type`, or nullptr when the CUDA backend does not compute it.
+const Format* format_of(gguf::TensorType type);
+// The types with an entry, in table order (for --version and errors).
+std::string supported_formats();
+
+// The entries' functions, defined beside their kernels.
+void matvec_f32(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
+void matvec_f16(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
+void embed_f32(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream);
+void embed_f16(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream);
+
+}  // namespace orcd::cuda

@@ -1,0 +1,39 @@
+// The arguments of one batch-1 matrix-vector launch, shared by the matvec
+// kernels of every weight format (formats.h). Up to three matrices of the
+// same format and row length multiplied by the same x in one launch (Q, K,
+// V); blocks [block_begin, next block_begin) work on segment s. SwiGlu uses
+// one segment: w = gate, w_up = up.
+#pragma once
+
+#include <cstdint>
+
+namespace orcd::cuda {
+
+enum class Epilogue {
+    Store,   // y[r] = (W x)[r] (+ bias[r])
+    Add,     // y[r] = y[r] + ((W x)[r] (+ bias[r])): the residual add fused
+    SwiGlu,  // y[r] = act((Wg x)[r] (+ bias[r]), (Wu x)[r] (+ bias_up[r]))
+};
+
+// The activation of a SwiGlu epilogue.
+enum class GateAct : uint8_t { Silu, SiluOai };
+
+struct MatvecSegment {
+    const void* w;
+    float* y;
+    const float* bias;  // may be null
+    uint32_t rows;
+    uint32_t block_begin;
+};
+
+struct MatvecArgs {
+    MatvecSegment seg[3];
+    const void* w_up;
+    const float* bias_up;
+    const float* x;
+    uint32_t cols;
+    uint32_t n_seg;
+    GateAct act;
+};
+
+}  // namespace orcd::cuda

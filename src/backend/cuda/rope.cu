@@ -1,0 +1,121 @@
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kernels.h"
+#include "backend/cuda/pointwise.cuh"
+
+#include <cuda_fp16.h>
+
+namespace orcd::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ uint32_t position(uint32_t pos0, const uint32_t* dev_pos) {
+    return dev_pos ? pos0 + *dev_pos : pos0;
+}
+
+__global__ void set_step_kernel(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos) {
+    ids[0] = token;
+    *dev_pos = pos;
+}
+
+// Rotates the pairs of n_heads heads of one token row in place; threads walk
+// (head, pair).
+__device__ __forceinline__ void rope_row(float* xt, uint32_t n_heads, uint32_t head_dim, const RopeConfig& r,
+                                         float pos) {
+    const uint32_t pairs = r.mode == RopeMode::None ? 0 : r.dims / 2;
+    for (uint32_t j = threadIdx.x; j < n_heads * pairs; j += blockDim.x) {
+        const uint32_t h = j / pairs, i = j % pairs;
+        const uint32_t d = r.mode == RopeMode::Neox ? i : 2 * i;  // the pair's first element
+        uint32_t e0, e1;
+        bool second;
+        rope_partner(r.mode, r.dims, d, h * head_dim, e0, e1, second);
+        const float a = xt[e0], b = xt[e1];
+        rope_pair(a, b, pos, i, r, xt[e0], xt[e1]);
+    }
+}
+
+__global__ void rope_kernel(float* x, uint32_t n_heads, uint32_t head_dim, RopeConfig r, uint32_t pos0) {
+    // block: one token.
+    const uint32_t t = blockIdx.x;
+    rope_row(x + uint64_t(t) * n_heads * head_dim, n_heads, head_dim, r, float(pos0 + t));
+}
+
+// rope() of q and k plus store_kv() in one launch, one block per token. The
+// rotated k goes straight to the cache (k itself is left as it was); each
+// thread computes the pair of the element it stores, so no thread reads
+// what another writes.
+__global__ void rope_store_kernel(float* q, const float* k, const float* v, __half* kc, __half* vc, uint32_t n_head,
+                                  uint32_t n_head_kv, uint32_t head_dim, RopeConfig r, uint32_t pos0,
+                                  const uint32_t* dev_pos) {
+    const uint32_t t = blockIdx.x;
+    const uint32_t p = position(pos0, dev_pos) + t;
+    const float pos = float(p);
+    rope_row(q + uint64_t(t) * n_head * head_dim, n_head, head_dim, r, pos);
+    const uint32_t rotated = r.mode == RopeMode::None ? 0 : r.dims;
+    const uint64_t row = uint64_t(n_head_kv) * head_dim;
+    const float* kt = k + uint64_t(t) * row;
+    const float* vt = v + uint64_t(t) * row;
+    __half* kd = kc + uint64_t(p) * row;
+    __half* vd = vc + uint64_t(p) * row;
+    for (uint32_t e = threadIdx.x; e < row; e += blockDim.x) {
+        const uint32_t d = e % head_dim;
+        float val = kt[e];
+        if (d < rotated) {
+            uint32_t e0, e1;
+            bool second;
+            const uint32_t i = rope_partner(r.mode, r.dims, d, e - d, e0, e1, second);
+            float o0, o1;
+            rope_pair(kt[e0], kt[e1], pos, i, r, o0, o1);
+            val = second ? o1 : o0;
+        }
+        kd[e] = __float2half_rn(val);
+        vd[e] = __float2half_rn(vt[e]);
+    }
+}
+
+RopeConfig normal_rope(uint32_t rope_dim, float freq_base) {
+    RopeConfig r;
+    r.mode = RopeMode::Normal;
+    r.dims = rope_dim;
+    r.freq_base = freq_base;
+    return r;
+}
+
+}  // namespace
+
+void set_step(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos, cudaStream_t stream) {
+    set_step_kernel<<<1, 1, 0, stream>>>(ids, dev_pos, token, pos);
+    check_launch("set_step");
+}
+
+void rope(float* x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim, const RopeConfig& cfg, uint32_t pos0,
+          cudaStream_t stream) {
+    if (n_tokens == 0 || cfg.mode == RopeMode::None || cfg.dims < 2) return;
+    rope_kernel<<<n_tokens, 128, 0, stream>>>(x, n_heads, head_dim, cfg, pos0);
+    check_launch("rope");
+}
+
+void rope(float* x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim, uint32_t rope_dim, uint32_t pos0,
+          float freq_base, cudaStream_t stream) {
+    rope(x, n_tokens, n_heads, head_dim, normal_rope(rope_dim, freq_base), pos0, stream);
+}
+
+void rope_store_kv(float* q, const float* k, const float* v, f16_bits* cache, const KvLayout& layout, uint32_t layer,
+                   uint32_t seq, uint32_t n_tokens, uint32_t n_head, const RopeConfig& cfg, uint32_t pos0,
+                   cudaStream_t stream, const uint32_t* dev_pos) {
+    if (n_tokens == 0) return;
+    __half* base = reinterpret_cast<__half*>(cache);
+    rope_store_kernel<<<n_tokens, kThreads, 0, stream>>>(q, k, v, base + layout.offset(layer, 0, seq, 0),
+                                                         base + layout.offset(layer, 1, seq, 0), n_head,
+                                                         layout.n_head_kv, layout.head_dim, cfg, pos0, dev_pos);
+    check_launch("rope_store_kv");
+}
+
+void rope_store_kv(float* q, const float* k, const float* v, f16_bits* cache, const KvLayout& layout, uint32_t layer,
+                   uint32_t n_tokens, uint32_t n_head, uint32_t rope_dim, float freq_base, uint32_t pos0,
+                   cudaStream_t stream, const uint32_t* dev_pos) {
+    rope_store_kv(q, k, v, cache, layout, layer, 0, n_tokens, n_head, normal_rope(rope_dim, freq_base), pos0, stream,
+                  dev_pos);
+}
+
+}  // namespace orcd::cuda

@@ -1,0 +1,56 @@
+#include "tokenizer/special_tokens.h"
+
+#include <algorithm>
+
+namespace orcd {
+
+void SpecialTokens::add(int32_t id, std::string_view text, bool always) {
+    if (text.empty()) return;
+    entries_.push_back({std::string(text), id, always});
+}
+
+void SpecialTokens::finish() {
+    for (auto& bucket : by_first_) bucket.clear();
+    for (uint32_t i = 0; i < entries_.size(); ++i)
+        by_first_[static_cast<unsigned char>(entries_[i].text[0])].push_back(i);
+    // Longest first; among equal lengths the lower id, so the choice never
+    // depends on the order the vocabulary listed its tokens in twice.
+    for (auto& bucket : by_first_)
+        std::sort(bucket.begin(), bucket.end(), [this](uint32_t a, uint32_t b) {
+            const Entry& x = entries_[a];
+            const Entry& y = entries_[b];
+            return x.text.size() != y.text.size() ? x.text.size() > y.text.size() : x.id < y.id;
+        });
+}
+
+const SpecialTokens::Entry* SpecialTokens::match_at(std::string_view text, size_t pos, bool parse_special) const {
+    const std::string_view rest = text.substr(pos);
+    for (uint32_t i : by_first_[static_cast<unsigned char>(text[pos])]) {
+        const Entry& e = entries_[i];
+        if (!e.always && !parse_special) continue;
+        if (rest.starts_with(e.text)) return &e;
+    }
+    return nullptr;
+}
+
+std::vector<SpecialTokens::Piece> SpecialTokens::split(std::string_view text, bool parse_special) const {
+    std::vector<Piece> out;
+    size_t raw_start = 0;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        const Entry* e = by_first_[static_cast<unsigned char>(text[pos])].empty() ? nullptr
+                                                                                  : match_at(text, pos, parse_special);
+        if (!e) {
+            ++pos;
+            continue;
+        }
+        if (pos > raw_start) out.push_back({text.substr(raw_start, pos - raw_start), -1});
+        out.push_back({e->text, e->id});
+        pos += e->text.size();
+        raw_start = pos;
+    }
+    if (raw_start < text.size()) out.push_back({text.substr(raw_start), -1});
+    return out;
+}
+
+}  // namespace orcd

@@ -1,0 +1,54 @@
+// Splitting text on a vocabulary's special tokens before the model's own
+// tokenizer sees it. Shared by every tokenizer kind.
+//
+// Two classes of special token:
+//   - verbatim (user-defined) tokens are always cut out of the text;
+//   - control tokens (and UNK) only when the caller asks for parse_special,
+//     so a prompt typed by a user never turns into control tokens.
+// Matching is leftmost-longest over all enabled tokens at once, as the
+// Hugging Face tokenizers do (llama.cpp instead cuts the longest token out
+// everywhere first; the two differ only when two special tokens overlap in
+// the text).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace orcd {
+
+class SpecialTokens {
+public:
+    struct Piece {
+        std::string_view text;  // raw text when id < 0, else the token's text
+        int32_t id = -1;
+    };
+
+    // Registers a token; `always` for verbatim tokens, false for control
+    // tokens. Empty texts are ignored. The text is copied.
+    void add(int32_t id, std::string_view text, bool always);
+    // Must be called once after the last add() and before split().
+    void finish();
+
+    bool empty() const { return entries_.empty(); }
+    // Cuts text into raw runs and matched tokens, in order; raw runs are
+    // never empty. The views point into text and into this object.
+    std::vector<Piece> split(std::string_view text, bool parse_special) const;
+
+private:
+    struct Entry {
+        std::string text;
+        int32_t id;
+        bool always;
+    };
+    // The longest enabled entry that starts at text[pos], or nullptr.
+    const Entry* match_at(std::string_view text, size_t pos, bool parse_special) const;
+
+    std::vector<Entry> entries_;
+    // Entries by first byte, longest first (indices into entries_).
+    std::array<std::vector<uint32_t>, 256> by_first_{};
+};
+
+}  // namespace orcd
