@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: every CTest test of build/ (unit, integration;
-# GPU tests report "skipped: no CUDA device" where there is none), the unit
-# tests again under AddressSanitizer + UndefinedBehaviorSanitizer, and the
-# GGUF fuzzer for a bounded time. Run scripts/setup.sh first.
+# Runs the whole test suite: every CTest test of build/ (unit, integration
+# with the HTTP mutation run and the one-minute load test; GPU tests report
+# "skipped: no CUDA device" where there is none), the unit tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and the GGUF and HTTP
+# fuzzers for a bounded time each. Run scripts/setup.sh first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -27,7 +28,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs" --timeout 900 || status=1
 
 step "fuzz: GGUF reader (${ORCD_FUZZ_SECONDS:-60} s)"
-scripts/run-fuzz.sh "${ORCD_FUZZ_SECONDS:-60}" || status=1
+scripts/run-fuzz.sh "${ORCD_FUZZ_SECONDS:-60}" gguf || status=1
+
+step "fuzz: HTTP parser, router and validator (${ORCD_HTTP_FUZZ_SECONDS:-60} s)"
+scripts/run-fuzz.sh "${ORCD_HTTP_FUZZ_SECONDS:-60}" http || status=1
 
 echo
 if ((status == 0)); then echo "test: all suites passed"; else echo "test: FAILURES above"; fi
