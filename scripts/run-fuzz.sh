@@ -6,7 +6,7 @@
 #
 # usage: scripts/run-fuzz.sh [SECONDS] [TARGET]   (default 60 s, target gguf; env FUZZ_SECONDS too)
 #   TARGET gguf   the GGUF reader, seeded with stories260K and written models
-#          http   the HTTP front (parser, router, validator), seeded with
+#          http   the HTTP front (parser, router, validators, answers), seeded with
 #                 tests/http's requests and tests/http/regressions/
 #   env: ORCD_DATA_DIR    test data (default testdata/ of the checkout)
 #        FUZZ_JOBS        parallel fuzzing workers (default 1)
@@ -46,7 +46,7 @@ case "$target" in
     mkdir -p "$work/seed" "$work/corpus" "$work/artifacts"
     "$build/bin/http_seed_corpus" "$work/seed"
     seeds=("$work/seed" "$root/tests/http/regressions")
-    what="the HTTP front (parser, router, validator)"
+    what="the HTTP front (parser, router, validators, answer framing)"
     ;;
   *)
     echo "run-fuzz: unknown target '$target' (gguf or http)" >&2

@@ -2,9 +2,10 @@
 // client connection; the request parser, router and validator of src/server
 // answer them (tests/http/http_exchange.h: the same functions HttpSession
 // calls, a fake worker behind them). Every answer must be well-formed HTTP
-// by the rules of tests/http/http_wire_check.h, every admitted job (/execute,
-// /v1/chat/completions, /v1/completions) must obey the documented limits; anything else, a crash or a sanitizer report
-// is a bug.
+// by the rules of tests/http/http_wire_check.h, in the error shape its path
+// asks for (OpenAI's under /v1/), every stream whole, every admitted job
+// (/execute, /v1/chat/completions, /v1/completions) within the documented
+// limits; anything else, a crash or a sanitizer report is a bug.
 #include "http_exchange.h"
 #include "http_wire_check.h"
 
@@ -51,8 +52,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (whole.responses[i].status != wire.responses[i].status)
                 violation("answers depend on read sizes", "status");
     }
+    if (auto e = check_error_shapes(served, wire); !e.empty()) violation("wrong error shape", e);
+    // An admitted job's answer (an /execute or OpenAI stream, or an OpenAI
+    // completion object) comes whole: the fake job runs to its end.
     if (!wire.responses.empty() && wire.responses.back().content_type == "text/event-stream") {
-        if (auto e = check_event_stream(wire.responses.back().body, false); !e.empty()) violation("bad stream", e);
+        if (auto e = check_stream(wire.responses.back().body, true); !e.empty()) violation("bad stream", e);
     }
     for (const auto& req : served.admitted)
         if (auto e = check_admitted(req, worker.request_limits()); !e.empty()) violation("admitted a bad request", e);

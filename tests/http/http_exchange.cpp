@@ -177,6 +177,7 @@ Served serve_bytes(std::string_view input, FakeWorker& worker, ClientMode mode, 
                 // Where the session claims the slot and the inference thread
                 // runs the job: a short job framed by the endpoint's own protocol.
                 out.wire += fake_job(*admitted, correlation);
+                out.targets.push_back(target);
                 out.admitted.push_back(std::move(*admitted));
                 break;  // a job's answer always closes its connection
             }
@@ -187,6 +188,7 @@ Served serve_bytes(std::string_view input, FakeWorker& worker, ClientMode mode, 
         const auto res =
             server::make_response(*reply, parser.get().version(), header && parser.get().keep_alive(), correlation, head);
         out.wire += serialize(res);
+        out.targets.push_back(target);
         if (!res.keep_alive()) break;
     }
     return out;
@@ -221,6 +223,23 @@ std::string check_admitted(const server::Admitted& job, const server::RequestLim
     if (req.stop.size() > 4) return "stop count";
     for (const auto& s : req.stop)
         if (!valid_utf8(s) || code_points(s) < 1 || code_points(s) > 128) return "stop string";
+    return "";
+}
+
+std::string check_error_shapes(const Served& served, const WireCheck& wire) {
+    size_t k = 0;  // the request each final answer belongs to
+    for (const WireResponse& r : wire.responses) {
+        if (r.status == 100) continue;
+        if (k >= served.targets.size()) return "more answers than requests";
+        const std::string_view target = served.targets[k++];
+        if (r.status < 400 || r.content_type != "application/json" || r.body.empty()) continue;
+        const std::string_view path = target.substr(0, target.find('?'));
+        const bool openai = path == "/v1" || path.rfind("/v1/", 0) == 0;
+        const auto body = nlohmann::json::parse(r.body, nullptr, false);
+        if (body.is_object() && body.contains("error") != openai)
+            return std::string("an error to ") + (target.empty() ? "an unread request" : std::string(target)) +
+                   (openai ? " not" : "") + " in OpenAI's shape";
+    }
     return "";
 }
 

@@ -5,6 +5,7 @@
 // The HTTP fuzzer and its unit test use it; nothing here opens a socket.
 #pragma once
 
+#include "http_wire_check.h"
 #include "request_handler.h"
 #include "worker_port.h"
 
@@ -57,6 +58,7 @@ struct ClientMode {
 struct Served {
     std::string wire;                                 // what the server wrote, in order
     std::vector<server::Admitted> admitted;           // jobs that passed validation
+    std::vector<std::string> targets;                 // each final answer's request target ("": unread)
     bool first_request_head = false;                  // the first request parsed was a HEAD
 };
 
@@ -71,5 +73,10 @@ Served serve_bytes(std::string_view input, FakeWorker& worker, ClientMode mode =
 // Empty when the job obeys every rule of docs/http-api.md for limits,
 // checked independently of the validators; else what it breaks.
 std::string check_admitted(const server::Admitted& job, const server::RequestLimits& limits);
+
+// Empty when every error answer has the shape its request's path asks for:
+// OpenAI's under /v1/, /execute's elsewhere (and for a request whose header
+// could not be read); else which one does not.
+std::string check_error_shapes(const Served& served, const WireCheck& wire);
 
 }  // namespace orcd::httptest

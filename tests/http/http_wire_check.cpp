@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <set>
 
 namespace orcd::httptest {
@@ -24,19 +25,40 @@ bool printable_ascii(std::string_view s) {
 
 bool is_string(const json& j, const char* key) { return j.contains(key) && j[key].is_string(); }
 
-// The JSON answers of docs/http-api.md.
-std::string check_json_body(int status, const std::string& body, const http::fields& headers) {
-    const json j = json::parse(body, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return "the body is not a JSON object";
-    if (status < 400) return "";
+const std::set<std::string>& error_codes() {
+    // The C API's codes a request can end with, and the HTTP layer's own two.
+    static const std::set<std::string> codes = {"INVALID_REQUEST", "BUSY",      "CUDA_ERROR", "INTERNAL",
+                                                "VRAM_OOM",        "CANCELLED", "INFERENCE_TIMEOUT",
+                                                "NOT_FOUND",       "METHOD_NOT_ALLOWED"};
+    return codes;
+}
+
+// What every error answer obeys, whatever its shape.
+std::string check_error_status(int status, const std::string& code, bool retriable, const http::fields& headers) {
+    if (!error_codes().count(code)) return "unexpected error code " + code;
+    if (code == "INVALID_REQUEST" && status != 400 && status != 408 && status != 413)
+        return "INVALID_REQUEST with status " + std::to_string(status);
+    if (code == "NOT_FOUND" && status != 404) return "NOT_FOUND with status " + std::to_string(status);
+    if (code == "METHOD_NOT_ALLOWED" && status != 405) return "METHOD_NOT_ALLOWED with status " + std::to_string(status);
+    if (status == 503 || status == 429) {
+        if (!retriable) return "a " + std::to_string(status) + " that is not retriable";
+        if (headers[http::field::retry_after] != "1") return "a " + std::to_string(status) + " without Retry-After: 1";
+    }
+    if (status == 405) {
+        const auto allow = headers[http::field::allow];
+        if (allow != "GET" && allow != "POST") return "a 405 without Allow";
+    }
+    return "";
+}
+
+// /execute's error shape: {code, message, retriable, field?, errors?}.
+std::string check_execute_error(int status, const json& j, const http::fields& headers) {
     if (!is_string(j, "code") || !is_string(j, "message") || !j.contains("retriable") || !j["retriable"].is_boolean())
         return "an error body without code, message and retriable";
     const std::string code = j["code"];
-    static const std::set<std::string> codes = {"INVALID_REQUEST", "BUSY", "CUDA_ERROR", "INTERNAL",
-                                                "NOT_FOUND", "METHOD_NOT_ALLOWED", "VRAM_OOM"};
-    if (!codes.count(code)) return "unexpected error code " + code;
+    if (status == 429) return "a 429 in /execute's shape (BUSY is 503 there)";
+    if (const auto e = check_error_status(status, code, j["retriable"] == true, headers); !e.empty()) return e;
     if (code == "INVALID_REQUEST") {
-        if (status != 400 && status != 408 && status != 413) return "INVALID_REQUEST with status " + std::to_string(status);
         if (!is_string(j, "field") || !j.contains("errors") || !j["errors"].is_array() || j["errors"].empty())
             return "INVALID_REQUEST without field and errors";
         for (const auto& e : j["errors"])
@@ -44,15 +66,93 @@ std::string check_json_body(int status, const std::string& body, const http::fie
                 return "an errors[] entry without field, constraint and message";
         if (j["field"] != j["errors"][0]["field"]) return "field is not the first error's field";
     }
-    if (status == 503) {
-        if (j["retriable"] != true) return "a 503 that is not retriable";
-        if (headers[http::field::retry_after] != "1") return "a 503 without Retry-After: 1";
-    }
-    if (status == 405) {
-        const auto allow = headers[http::field::allow];
-        if (allow != "GET" && allow != "POST") return "a 405 without Allow";
-    }
     return "";
+}
+
+// OpenAI's error object {message, type, param, code} (the value of "error").
+std::string check_openai_error_object(const json& e) {
+    if (!e.is_object() || !is_string(e, "message") || !is_string(e, "type") || !e.contains("param") ||
+        !(e["param"].is_null() || e["param"].is_string()) || !is_string(e, "code"))
+        return "an OpenAI error without message, type, param (string or null) and code";
+    static const std::set<std::string> types = {"invalid_request_error", "rate_limit_error", "server_error"};
+    if (!types.count(e["type"])) return "unexpected OpenAI error type " + e["type"].get<std::string>();
+    if (!error_codes().count(e["code"])) return "unexpected error code " + e["code"].get<std::string>();
+    return "";
+}
+
+// OpenAI's error shape: {"error": {...}}; BUSY is 429 (what its clients retry).
+std::string check_openai_error(int status, const json& j, const http::fields& headers) {
+    if (j.size() != 1) return "an OpenAI error body with more than \"error\"";
+    const json& e = j["error"];
+    if (const auto err = check_openai_error_object(e); !err.empty()) return err;
+    const std::string code = e["code"], type = e["type"];
+    const char* want = status == 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
+    if (type != want) return "OpenAI error type " + type + " with status " + std::to_string(status);
+    if ((code == "BUSY") != (status == 429)) return "BUSY must be 429 in OpenAI's shape, and 429 BUSY";
+    return check_error_status(status, code, status == 429 || status == 503, headers);
+}
+
+// A non-streaming chat.completion / text_completion object.
+std::string check_completion(const json& j) {
+    const bool chat = j["object"] == "chat.completion";
+    if (!is_string(j, "id") || !j.contains("created") || !j["created"].is_number_integer() || !is_string(j, "model") ||
+        !is_string(j, "system_fingerprint"))
+        return "a completion without id, created, model and system_fingerprint";
+    if (!j.contains("choices") || !j["choices"].is_array() || j["choices"].size() != 1)
+        return "a completion without exactly one choice";
+    const json& c = j["choices"][0];
+    if (!c.is_object() || c.value("index", -1) != 0) return "a choice without index 0";
+    if (!c.contains("finish_reason") || (c["finish_reason"] != "stop" && c["finish_reason"] != "length"))
+        return "a choice without finish_reason stop or length";
+    if (chat) {
+        if (!c.contains("message") || !c["message"].is_object() || c["message"].value("role", "") != "assistant" ||
+            !is_string(c["message"], "content"))
+            return "a chat choice without an assistant message";
+    } else if (!is_string(c, "text")) {
+        return "a text choice without text";
+    }
+    const json u = j.value("usage", json());
+    if (!u.is_object() || !u.contains("prompt_tokens") || !u.contains("completion_tokens") ||
+        !u.contains("total_tokens") || !u["prompt_tokens"].is_number_unsigned() ||
+        !u["completion_tokens"].is_number_unsigned() ||
+        u["total_tokens"] != u["prompt_tokens"].get<uint64_t>() + u["completion_tokens"].get<uint64_t>())
+        return "a completion without consistent usage";
+    return "";
+}
+
+// GET /v1/models.
+std::string check_model_list(const json& j) {
+    if (!j.contains("data") || !j["data"].is_array()) return "a model list without data";
+    for (const auto& m : j["data"])
+        if (!m.is_object() || !is_string(m, "id") || m.value("object", "") != "model" ||
+            !m.contains("context_length") || !m["context_length"].is_number_unsigned())
+            return "a model entry without id, object and context_length";
+    return "";
+}
+
+// The JSON answers of docs/http-api.md, in /execute's shape or OpenAI's.
+std::string check_json_body(int status, const std::string& body, const http::fields& headers) {
+    const json j = json::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return "the body is not a JSON object";
+    const bool openai_error = j.contains("error");
+    if (status < 400) {
+        if (openai_error) return "an error body with status " + std::to_string(status);
+        const std::string object = j.value("object", "");
+        if (object == "chat.completion" || object == "text_completion") return check_completion(j);
+        if (object == "list") return check_model_list(j);
+        return "";
+    }
+    return openai_error ? check_openai_error(status, j, headers) : check_execute_error(status, j, headers);
+}
+
+// Takes the next event (ended by a blank line) off body; false when no
+// whole one is left (what remains, if anything, is a cut event).
+bool take_event(std::string_view& body, std::string_view& ev) {
+    const size_t end = body.find("\n\n");
+    if (end == std::string_view::npos) return false;
+    ev = body.substr(0, end);
+    body.remove_prefix(end + 2);
+    return true;
 }
 
 std::string check_metrics_body(const std::string& body) {
@@ -71,7 +171,7 @@ std::string check_metrics_body(const std::string& body) {
 }  // namespace
 
 WireCheck check_wire(std::string_view bytes, bool first_answers_head) {
-    static const std::set<int> statuses = {100, 200, 202, 400, 404, 405, 408, 413, 500, 503};
+    static const std::set<int> statuses = {100, 200, 202, 400, 404, 405, 408, 413, 429, 500, 503};
     WireCheck out;
     auto fail = [&](const std::string& what) {
         out.error = "response " + std::to_string(out.responses.size() + 1) + ": " + what;
@@ -148,14 +248,8 @@ std::string check_event_stream(std::string_view body, bool complete) {
     static const std::set<std::string> types = {"started", "token", "end", "error"};
     size_t index = 0, tokens = 0;
     bool terminal = false;
-    while (!body.empty()) {
-        const size_t end = body.find("\n\n");
-        if (end == std::string_view::npos) {
-            if (complete) return "a cut event at the end of a complete stream";
-            break;  // a client that left may see half an event
-        }
-        const std::string_view ev = body.substr(0, end);
-        body.remove_prefix(end + 2);
+    std::string_view ev;
+    while (take_event(body, ev)) {
         const std::string at = "event " + std::to_string(index) + ": ";
         if (ev.rfind("event: ", 0) != 0) return at + "no event: line";
         const size_t nl = ev.find('\n');
@@ -178,8 +272,89 @@ std::string check_event_stream(std::string_view body, bool complete) {
         terminal = type == "end" || type == "error";
         ++index;
     }
+    // A client that left may see half an event; a complete stream has none.
+    if (complete && !body.empty()) return "a cut event at the end of a complete stream";
     if (complete && !terminal) return "the stream has no terminal event";
     return "";
+}
+
+std::string check_openai_stream(std::string_view body, bool complete) {
+    size_t index = 0;
+    bool finished = false;  // a chunk carried finish_reason
+    bool terminal = false;  // [DONE] or an error
+    bool usage_sent = false;
+    std::optional<bool> with_usage;  // every chunk has "usage", or none does
+    std::string id, object;
+    std::string_view ev;
+    while (take_event(body, ev)) {
+        const std::string at = "chunk " + std::to_string(index++) + ": ";
+        if (terminal) return at + "a chunk after the terminal one";
+        if (ev.rfind("data: ", 0) != 0) return at + "no data: line";
+        const std::string_view data = ev.substr(6);
+        if (data.find('\n') != std::string_view::npos) return at + "more than one line";
+        if (data == "[DONE]") {
+            if (!finished) return at + "[DONE] before a chunk with finish_reason";
+            if (with_usage.value_or(false) && !usage_sent) return at + "[DONE] before the usage chunk";
+            terminal = true;
+            continue;
+        }
+        const json j = json::parse(data, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) return at + "data is not a JSON object";
+        if (j.contains("error")) {  // a failure mid-stream: the last chunk, no [DONE]
+            if (const auto e = check_openai_error_object(j["error"]); !e.empty()) return at + e;
+            terminal = true;
+            continue;
+        }
+        if (!is_string(j, "id") || !is_string(j, "object") || !is_string(j, "model") ||
+            !is_string(j, "system_fingerprint") || !j.contains("created") || !j.contains("choices") ||
+            !j["choices"].is_array())
+            return at + "a chunk without id, object, created, model, system_fingerprint and choices";
+        if (id.empty()) {
+            id = j["id"];
+            object = j["object"];
+            if (object != "chat.completion.chunk" && object != "text_completion") return at + "object " + object;
+        } else if (j["id"] != id || j["object"] != object) {
+            return at + "id or object changed within the stream";
+        }
+        if (with_usage && *with_usage != j.contains("usage")) return at + "usage on some chunks only";
+        with_usage = j.contains("usage");
+        const bool chat = object == "chat.completion.chunk";
+        const json& choices = j["choices"];
+        if (choices.empty()) {  // include_usage's last chunk
+            if (!finished || usage_sent) return at + "a chunk without choices that is not the usage chunk";
+            if (!j.contains("usage") || !j["usage"].is_object() || !j["usage"].contains("total_tokens"))
+                return at + "the usage chunk without usage";
+            usage_sent = true;
+            continue;
+        }
+        if (j.contains("usage") && !j["usage"].is_null()) return at + "usage on a chunk with choices";
+        if (choices.size() != 1 || !choices[0].is_object() || choices[0].value("index", -1) != 0)
+            return at + "not exactly one choice with index 0";
+        if (finished) return at + "a choice after the finish_reason";
+        const json& c = choices[0];
+        if (!c.contains("finish_reason")) return at + "a choice without finish_reason";
+        if (!c["finish_reason"].is_null()) {
+            if (c["finish_reason"] != "stop" && c["finish_reason"] != "length") return at + "finish_reason not stop or length";
+            finished = true;
+        }
+        if (chat) {
+            if (!c.contains("delta") || !c["delta"].is_object()) return at + "a chat chunk without delta";
+            const json& d = c["delta"];
+            if (d.contains("content") && !d["content"].is_string()) return at + "delta.content not a string";
+            // The first chunk names the role, as OpenAI's do; no later one does.
+            if ((index == 1) != (d.value("role", "") == "assistant")) return at + "delta.role assistant not (only) first";
+        } else if (!is_string(c, "text")) {
+            return at + "a text chunk without text";
+        }
+    }
+    if (complete && !body.empty()) return "a cut chunk at the end of a complete stream";
+    if (complete && !terminal) return "the stream has no [DONE] and no error";
+    return "";
+}
+
+std::string check_stream(std::string_view body, bool complete) {
+    if (body.rfind("data: ", 0) == 0) return check_openai_stream(body, complete);
+    return check_event_stream(body, complete);
 }
 
 }  // namespace orcd::httptest

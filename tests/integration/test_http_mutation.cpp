@@ -1,5 +1,6 @@
 // A bounded mutation run against the real worker binary: requests for every
-// endpoint (tests/http/http_seeds.h), mutated by tests/http/http_mutator.h,
+// endpoint (tests/http/http_seeds.h: /execute, /cancel, /health, /metrics and
+// the OpenAI endpoints under /v1/), mutated by tests/http/http_mutator.h,
 // each sent on its own loopback connection by a client that either
 // half-closes after its bytes or holds the connection open. Every answer
 // must be well-formed HTTP (tests/http/http_wire_check.h) or a closed
@@ -7,6 +8,7 @@
 // must answer /health after every batch. The counts are printed.
 //
 // env: ORCD_HTTP_MUTATIONS (default 3000), ORCD_HTTP_MUTATION_SEED (default 1).
+#include "common/test_paths.h"
 #include "http_client.h"
 #include "worker_process.h"
 
@@ -113,6 +115,7 @@ struct Tally {
     std::mutex mu;
     std::map<int, uint64_t> statuses;  // of the last answer on each connection
     uint64_t cases = 0, no_answer = 0, resets = 0, held_then_half_closed = 0, streams = 0, complete_streams = 0;
+    uint64_t openai_streams = 0, openai_answers = 0;  // OpenAI-shaped: streams, and JSON answers
     std::chrono::milliseconds slowest_answer{0};
     std::vector<std::string> failures;
     void fail(const std::string& what) {
@@ -149,14 +152,18 @@ void judge(const std::string& request, bool hold_open, const Exchange& x, Tally&
     if (wire.responses.empty()) return;
     const WireResponse& last = wire.responses.back();
     ++t.statuses[last.status];
+    if (last.content_type == "application/json" &&
+        (last.body.rfind("{\"error\":", 0) == 0 || last.body.find("\"object\":\"") != std::string::npos))
+        ++t.openai_answers;
     if (last.status == 500) t.fail("500 for: " + printable(request) + "\n  answer: " + printable(x.bytes));
     if (last.content_type == "text/event-stream") {
         ++t.streams;
         // A client that held on reads the stream to its terminal event; one
         // that half-closed has left, and the worker stops sending.
-        const std::string e = check_event_stream(last.body, hold_open && x.ending == Ending::closed);
+        const std::string e = check_stream(last.body, hold_open && x.ending == Ending::closed);
         if (!e.empty()) t.fail("stream: " + e + "\n  request: " + printable(request) + "\n  answer: " + printable(x.bytes));
-        else if (check_event_stream(last.body, true).empty()) ++t.complete_streams;
+        else if (check_stream(last.body, true).empty()) ++t.complete_streams;
+        if (last.body.rfind("data: ", 0) == 0) ++t.openai_streams;
     }
 }
 
@@ -165,8 +172,11 @@ TEST(HttpMutation, MutatedRequestsGetWellFormedAnswersAndTheWorkerKeepsServing) 
     const uint64_t seed = env_or("ORCD_HTTP_MUTATION_SEED", 1);
     constexpr uint64_t kBatch = 250;
     constexpr int kClients = 8;
+    // ChatML stands for stories260K's missing chat template, so chat requests
+    // reach the job slot as the other jobs do.
     WorkerProcess w(with_args({"--max-tokens-out", "16", "--body-timeout-sec", std::to_string(kBodyTimeoutSec),
-                               "--inference-timeout-sec", "5"}));
+                               "--inference-timeout-sec", "5", "--chat-template-file",
+                               test::data_path("chat/templates/chatml.jinja")}));
     std::vector<std::string> corpus;
     for (const auto& s : http_seed_requests()) corpus.push_back(s.bytes);
     HttpMutator mutator(corpus, seed);
@@ -209,10 +219,13 @@ TEST(HttpMutation, MutatedRequestsGetWellFormedAnswersAndTheWorkerKeepsServing) 
     for (const auto& [status, count] : tally.statuses)
         std::printf(" %d:%llu", status, static_cast<unsigned long long>(count));
     std::printf("\nhttp mutation: closed without an answer %llu, reset %llu, held then half-closed %llu, "
-                "event streams %llu (%llu complete), slowest first byte %lld ms, failures %zu\n",
+                "event streams %llu (%llu complete, %llu OpenAI), OpenAI JSON answers %llu, slowest first byte %lld ms, "
+                "failures %zu\n",
                 static_cast<unsigned long long>(tally.no_answer), static_cast<unsigned long long>(tally.resets),
                 static_cast<unsigned long long>(tally.held_then_half_closed),
                 static_cast<unsigned long long>(tally.streams), static_cast<unsigned long long>(tally.complete_streams),
+                static_cast<unsigned long long>(tally.openai_streams),
+                static_cast<unsigned long long>(tally.openai_answers),
                 static_cast<long long>(tally.slowest_answer.count()), tally.failures.size());
     for (const auto& f : tally.failures) ADD_FAILURE() << f;
     EXPECT_EQ(tally.cases, total);
@@ -220,6 +233,8 @@ TEST(HttpMutation, MutatedRequestsGetWellFormedAnswersAndTheWorkerKeepsServing) 
     EXPECT_GT(tally.statuses[200], 0u);
     EXPECT_GT(tally.statuses[400], 0u);
     EXPECT_GT(tally.streams, 0u);
+    EXPECT_GT(tally.openai_streams, 0u);
+    EXPECT_GT(tally.openai_answers, 0u);
     EXPECT_EQ(tally.statuses[500], 0u);
     // Nothing it sent made the worker fail inside: no INTERNAL outcome.
     const std::string metrics = http_get(w.port(), "/metrics").body;
