@@ -44,14 +44,16 @@ void HttpSession::read_request() {
     configure_parser(*parser_);
     correlation_id_.clear();
     stream_.expires_after(kReadTimeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t n) {
+        self->on_header(ec, n);
+    });
 }
 
-void HttpSession::on_header(beast::error_code ec) {
+void HttpSession::on_header(beast::error_code ec, size_t header_bytes) {
     if (ec) return on_request(ec);
     const auto& req = parser_->get();
     correlation_id_ = correlation_id_for(req["X-Correlation-Id"]);
+    if (auto reply = reply_to_header_size(header_bytes)) return respond(*reply);
     if (expects_continue(req)) {
         auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
         stream_.expires_after(kWriteTimeout);

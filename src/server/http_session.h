@@ -41,7 +41,7 @@ public:
 
 private:
     void read_request();
-    void on_header(boost::beast::error_code ec);
+    void on_header(boost::beast::error_code ec, size_t header_bytes);
     void read_body();
     void on_request(boost::beast::error_code ec);
     void try_claim_slot();

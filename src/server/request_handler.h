@@ -33,6 +33,7 @@ using HttpReply = boost::beast::http::response<boost::beast::http::string_body>;
 using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
 
 constexpr size_t kBodyLimit = 1 << 20;
+// The largest request header (request line and fields) the worker reads.
 constexpr size_t kHeaderLimit = 16 * 1024;
 
 // A plain answer (not a stream).
@@ -61,6 +62,11 @@ using Decision = std::variant<Reply, Admitted>;
 
 // The limits every request is read under.
 void configure_parser(RequestParser& parser);
+
+// The answer to a header of header_bytes (what reading it consumed) when it
+// is over kHeaderLimit: 400, and the connection closes. The parser's own
+// limit is far above it (see configure_parser), so this decides alone.
+std::optional<Reply> reply_to_header_size(size_t header_bytes);
 
 // The answer to a read that failed with ec; nullopt when the connection is
 // simply closed (the client left, or was idle past the read timeout).

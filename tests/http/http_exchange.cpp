@@ -150,19 +150,24 @@ Served serve_bytes(std::string_view input, FakeWorker& worker, ClientMode mode, 
         server::configure_parser(parser);
         std::string correlation;
         beast::error_code ec;
-        http::read_header(stream, buffer, parser, ec);
+        const size_t header_bytes = http::read_header(stream, buffer, parser, ec);
+        std::optional<server::Reply> reply;
         if (!ec) {
             const auto& req = parser.get();
             correlation = server::correlation_id_for(req["X-Correlation-Id"]);
             if (n == 0) out.first_request_head = req.method() == http::verb::head;
-            if (server::expects_continue(req))
+            reply = server::reply_to_header_size(header_bytes);
+            if (!reply && server::expects_continue(req))
                 out.wire += serialize(http::response<http::empty_body>(http::status::continue_, req.version()));
-            http::read(stream, buffer, parser, ec);
+            if (!reply) http::read(stream, buffer, parser, ec);
         }
         if (correlation.empty()) correlation = server::correlation_id_for("");
-        const std::string target = parser.is_header_done() ? std::string(parser.get().target()) : std::string();
-        std::optional<server::Reply> reply;
-        if (ec) {
+        // A header refused for its size was never routed: no target picks its shape.
+        const std::string target =
+            parser.is_header_done() && !reply ? std::string(parser.get().target()) : std::string();
+        if (reply) {
+            // answered before the body was read
+        } else if (ec) {
             // Bytes missing at the end: the client either half-closed (EOF
             // reaches the parser) or holds the connection open, until the
             // body timeout (a 408) or the header's idle timeout (closed).
