@@ -79,10 +79,10 @@ run() {
   [ "$result" = pass ] || grep -E '^\[  FAILED  \]|Failure|error|skipped:' "$log" | head -20
 }
 
-TESTS=(gpu_kernels_test gpu_sampler_test gpu_model_test gpu_graph_test gpu_vram_test gpu_capi_test gpu_determinism_test vram_audit_test)
+TESTS=(gpu_kernels_test gpu_sampler_test gpu_model_test gpu_graph_test gpu_vram_test gpu_capi_test gpu_determinism_test gpu_reference_models_test vram_audit_test)
 for t in "${TESTS[@]}"; do
   if [ -x "$BIN/$t" ]; then
-    run "$t" "$BIN/$t" --gtest_color=no --gtest_output="xml:$LOG/$t.xml"
+    run "$t" timeout "${ORCD_GPU_TEST_TIMEOUT:-600}" "$BIN/$t" --gtest_color=no --gtest_output="xml:$LOG/$t.xml"
   else
     ROWS+=("$(printf '%-34s %-10s' "$t" 'not-built')"); FAILED=1
   fi

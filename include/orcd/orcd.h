@@ -184,10 +184,6 @@ typedef struct orcd_memory_stats {
     uint64_t device_total_bytes;  /* cudaMemGetInfo total; 0 on CPU */
 } orcd_memory_stats;
 ORCD_API orcd_status orcd_model_memory_stats(const orcd_model* model, orcd_memory_stats* out);
-/* The model's chat template (GGUF tokenizer.chat_template): *text points into
- * the model and stays valid while it lives; *text = NULL and *len = 0 when
- * the file has none. */
-ORCD_API orcd_status orcd_model_chat_template(const orcd_model* model, const char** text, size_t* len);
 
 /* ---- Model metadata and what this build computes ------------------------ */
 
@@ -231,6 +227,24 @@ ORCD_API const char* orcd_supported_weight_formats(orcd_device_kind kind);
  * cap is too small. */
 ORCD_API orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len,
                                    int32_t flags, int32_t* out, size_t cap, size_t* n_out);
+
+/* One piece of a text given to orcd_tokenize_segments. */
+typedef struct orcd_text_segment {
+    const char* text;
+    size_t len;
+    int32_t parse_special;  /* 1: control tokens written here are matched (a
+                               chat template's markup); 0: plain text (message
+                               content) */
+} orcd_text_segment;
+
+/* Encodes the segments' concatenation as one text, matching control tokens
+ * only inside segments with parse_special = 1: how a rendered chat template is
+ * tokenized, its markup parsed and the users' text never. Unlike tokenizing
+ * each segment alone, text running across segments is encoded as one (e.g.
+ * SentencePiece adds its leading space once, not per segment). flags:
+ * ORCD_TOKENIZE_ADD_BOS or 0. Same sizing contract as orcd_tokenize. */
+ORCD_API orcd_status orcd_tokenize_segments(const orcd_model* model, const orcd_text_segment* segments, size_t n,
+                                            int32_t flags, int32_t* out, size_t cap, size_t* n_out);
 /* Decodes ids to UTF-8 (control tokens render as nothing). Same sizing
  * contract as orcd_tokenize, in bytes; no terminating NUL is written. */
 ORCD_API orcd_status orcd_detokenize(const orcd_model* model, const int32_t* ids, size_t n_ids,

@@ -208,15 +208,6 @@ orcd_status orcd_model_get_info(const orcd_model* model, orcd_model_info* out) {
     return ORCD_OK;
 }
 
-orcd_status orcd_model_chat_template(const orcd_model* model, const char** text, size_t* len) {
-    ORCD_REQUIRE(model && text && len, "orcd_model_chat_template: NULL argument");
-    const auto& meta = model->impl->metadata();
-    const auto it = meta.find("tokenizer.chat_template");
-    *text = it == meta.end() ? nullptr : it->second.c_str();
-    *len = it == meta.end() ? 0 : it->second.size();
-    return ORCD_OK;
-}
-
 orcd_status orcd_model_check_residency(orcd_model* model, int32_t* resident) {
     ORCD_REQUIRE(model && resident, "orcd_model_check_residency: NULL argument");
     return guarded([&] {
@@ -265,6 +256,31 @@ orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text
     *n_out = ids.size();
     if (ids.size() > cap) return cap == 0 ? ORCD_OK : set_error(ORCD_INVALID_REQUEST, "orcd_tokenize: output buffer too small");
     std::memcpy(out, ids.data(), ids.size() * sizeof(int32_t));
+    return ORCD_OK;
+}
+
+orcd_status orcd_tokenize_segments(const orcd_model* model, const orcd_text_segment* segments, size_t n,
+                                   int32_t flags, int32_t* out, size_t cap, size_t* n_out) {
+    ORCD_REQUIRE(model && n_out, "orcd_tokenize_segments: NULL argument");
+    ORCD_REQUIRE(segments || n == 0, "orcd_tokenize_segments: segments is NULL");
+    ORCD_REQUIRE(out || cap == 0, "orcd_tokenize_segments: out is NULL");
+    ORCD_REQUIRE((flags & ~ORCD_TOKENIZE_ADD_BOS) == 0, "orcd_tokenize_segments: flags may only hold ORCD_TOKENIZE_ADD_BOS");
+    *n_out = 0;
+    std::vector<orcd::TextSegment> segs;
+    for (size_t i = 0; i < n; ++i) {
+        ORCD_REQUIRE(segments[i].text || segments[i].len == 0, "orcd_tokenize_segments: a segment's text is NULL");
+        segs.push_back({std::string_view(segments[i].text ? segments[i].text : "", segments[i].len),
+                        segments[i].parse_special != 0});
+    }
+    std::vector<int32_t> ids;
+    const orcd_status st = guarded([&] {
+        ids = model->impl->tokenizer().encode_segments(segs, (flags & ORCD_TOKENIZE_ADD_BOS) != 0);
+    });
+    if (st != ORCD_OK) return st;
+    *n_out = ids.size();
+    if (ids.size() > cap)
+        return cap == 0 ? ORCD_OK : set_error(ORCD_INVALID_REQUEST, "orcd_tokenize_segments: output buffer too small");
+    if (!ids.empty()) std::memcpy(out, ids.data(), ids.size() * sizeof(int32_t));
     return ORCD_OK;
 }
 

@@ -30,7 +30,7 @@ std::optional<json> ContextPort::models() {
                   {"owned_by", "worker-orcd"},
                   {"context_length", f.context_length},
                   {"architecture", f.architecture},
-                  {"quant_kind", f.quant_kind},
+                  {"weight_format", f.weight_format},
                   {"chat_template", f.chat.family ? json(chat::family_name(*f.chat.family)) : json()}};
     return json{{"object", "list"}, {"data", json::array({std::move(model)})}};
 }
@@ -39,7 +39,7 @@ std::string ContextPort::model_name() const { return ctx_.state.facts().name; }
 
 // "orcd-<commit>-<weight format>": the build and the weights an answer came from.
 std::string ContextPort::system_fingerprint() const {
-    return std::string("orcd-") + orcd_build_commit() + "-" + ctx_.state.facts().quant_kind;
+    return std::string("orcd-") + orcd_build_commit() + "-" + ctx_.state.facts().weight_format;
 }
 
 const ChatSetup& ContextPort::chat() const { return ctx_.state.facts().chat; }

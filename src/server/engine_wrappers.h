@@ -108,14 +108,13 @@ public:
         check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, nullptr, 0, &n));
         return n;
     }
-    // Ids of text with nothing added; markup (a chat template's own text) is
-    // meant to be tokenized with special tokens parsed, content never.
-    std::vector<int32_t> tokenize(const std::string& text, bool markup) const {
-        const int32_t flags = markup ? ORCD_TOKENIZE_PARSE_SPECIAL : 0;
+    // Ids of a rendered chat template, nothing added: markup (the template's
+    // own text) with special tokens parsed, content never.
+    std::vector<int32_t> tokenize_segments(const std::vector<orcd_text_segment>& segments) const {
         size_t n = 0;
-        check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, nullptr, 0, &n));
+        check(orcd_tokenize_segments(handle_.get(), segments.data(), segments.size(), 0, nullptr, 0, &n));
         std::vector<int32_t> ids(n);
-        if (n) check(orcd_tokenize(handle_.get(), text.data(), text.size(), flags, ids.data(), ids.size(), &n));
+        if (n) check(orcd_tokenize_segments(handle_.get(), segments.data(), segments.size(), 0, ids.data(), n, &n));
         return ids;
     }
     std::string detokenize(const std::vector<int32_t>& ids) const {
@@ -133,7 +132,7 @@ public:
     std::optional<std::string> chat_template() const {
         const char* text = nullptr;
         size_t len = 0;
-        check(orcd_model_chat_template(handle_.get(), &text, &len));
+        check(orcd_model_meta_str(handle_.get(), "tokenizer.chat_template", &text, &len));
         if (!text) return std::nullopt;
         return std::string(text, len);
     }

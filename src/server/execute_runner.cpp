@@ -110,12 +110,9 @@ void JobRunner::reject(ExecuteTask& task, unsigned http_status, const json& body
 }
 
 std::vector<int32_t> JobRunner::tokenize_segments(const Model& model, const std::vector<chat::Segment>& segments) const {
-    std::vector<int32_t> ids;
-    for (const chat::Segment& s : segments) {
-        const std::vector<int32_t> part = model.tokenize(s.text, s.markup);
-        ids.insert(ids.end(), part.begin(), part.end());
-    }
-    return ids;
+    std::vector<orcd_text_segment> segs;
+    for (const chat::Segment& s : segments) segs.push_back({s.text.data(), s.text.size(), s.markup ? 1 : 0});
+    return model.tokenize_segments(segs);
 }
 
 StepLogprobs JobRunner::step_logprobs(const Model& model, const Job& job) const {

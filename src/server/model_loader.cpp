@@ -48,6 +48,7 @@ LoadedModel load_model(const Config& cfg, Logger& log) {
     f.name = info.name;
     f.architecture = info.architecture;
     f.quant_kind = info.quant_kind;
+    f.weight_format = orcd_model_weight_format(model.get());
     f.tokenizer_kind = info.tokenizer_kind;
     f.vocab_size = info.vocab_size;
     f.context_length = info.context_length;

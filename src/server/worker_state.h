@@ -24,6 +24,7 @@ namespace orcd::server {
 // Fixed after the model has loaded.
 struct ModelFacts {
     std::string name, architecture, quant_kind, tokenizer_kind;
+    std::string weight_format;  // general.file_type's name, e.g. "Q4_K_M"
     uint32_t vocab_size = 0;
     uint32_t context_length = 0;
     std::string device;  // "cpu" or "cuda:N"

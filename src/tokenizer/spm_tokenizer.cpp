@@ -186,31 +186,52 @@ bool SpmTokenizer::is_end_of_generation(int32_t id) const {
 }
 
 std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
+    return encode_pieces(specials_.split(text, parse_special), add_bos, text.size());
+}
+
+std::vector<int32_t> SpmTokenizer::encode_segments(const std::vector<TextSegment>& segments, bool add_bos) const {
+    std::vector<SpecialTokens::Piece> pieces;
+    size_t size = 0;
+    for (const TextSegment& seg : segments) {
+        const auto part = specials_.split(seg.text, seg.parse_special);
+        pieces.insert(pieces.end(), part.begin(), part.end());
+        size += seg.text.size();
+    }
+    return encode_pieces(pieces, add_bos, size);
+}
+
+std::vector<int32_t> SpmTokenizer::encode_pieces(const std::vector<SpecialTokens::Piece>& pieces, bool add_bos,
+                                                 size_t size_hint) const {
     std::vector<int32_t> out;
     if (add_bos && v_.add_bos) out.push_back(v_.bos);
-    if (text.empty()) return out;
-    out.reserve(out.size() + text.size() / 2 + 1);
+    out.reserve(out.size() + size_hint / 2 + 1);
 
     // The leading-space rule: SentencePiece models were trained on text that
     // starts with a space, so one is added in front of the text and after
     // every verbatim token.
     bool after_token = true;
     std::string escaped;
-    for (const SpecialTokens::Piece& f : specials_.split(text, parse_special)) {
+    const auto flush = [&] {
+        if (escaped.empty()) return;
+        encode_escaped(escaped, out);
+        escaped.clear();
+        after_token = false;
+    };
+    for (const SpecialTokens::Piece& f : pieces) {
         if (f.id >= 0) {
+            flush();
             out.push_back(f.id);
             after_token = true;
             continue;
         }
-        escaped.clear();
-        if (v_.add_space_prefix && after_token) escaped += kSpace;
+        if (f.text.empty()) continue;
+        if (escaped.empty() && v_.add_space_prefix && after_token) escaped += kSpace;
         for (char c : f.text) {
             if (c == ' ') escaped += kSpace;
             else escaped += c;
         }
-        encode_escaped(escaped, out);
-        after_token = false;
     }
+    flush();
     return out;
 }
 

@@ -43,6 +43,10 @@ public:
 
     const char* kind() const override { return "spm"; }
     std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const override;
+    // As one text: raw text that continues across segments is merged, so the
+    // leading-space rule applies to the whole (after BOS, after a verbatim
+    // token), never at a segment boundary.
+    std::vector<int32_t> encode_segments(const std::vector<TextSegment>& segments, bool add_bos) const override;
     std::string token_bytes(int32_t id) const override;
     std::string token_text(int32_t id) const override { return v_.tokens.at(size_t(id)); }
     size_t vocab_size() const override { return v_.tokens.size(); }
@@ -60,6 +64,9 @@ private:
         using is_transparent = void;
         size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
+    // Encodes pieces in order; consecutive raw pieces are one text.
+    std::vector<int32_t> encode_pieces(const std::vector<SpecialTokens::Piece>& pieces, bool add_bos,
+                                       size_t size_hint) const;
     // Runs the merge loop on escaped text and appends the resulting ids.
     void encode_escaped(std::string_view text, std::vector<int32_t>& out) const;
     void append_bytes(std::string_view piece, std::vector<int32_t>& out) const;

@@ -22,6 +22,16 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
     }
 }
 
+std::vector<int32_t> Tokenizer::encode_segments(const std::vector<TextSegment>& segments, bool add_bos) const {
+    std::vector<int32_t> out;
+    for (size_t i = 0; i < segments.size(); ++i) {
+        const auto ids = encode(segments[i].text, add_bos && i == 0, segments[i].parse_special);
+        out.insert(out.end(), ids.begin(), ids.end());
+    }
+    if (segments.empty() && add_bos) out = encode("", true, false);
+    return out;
+}
+
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
     std::string bytes;
     for (int32_t id : ids) bytes += token_bytes(id);

@@ -16,6 +16,13 @@ namespace orcd {
 
 enum class TokenAttr : uint8_t { Normal, Control, Byte, Unknown, UserDefined, Unused };
 
+// A piece of a text to encode and whether control tokens written in it are
+// matched (a chat template's markup) or not (message content).
+struct TextSegment {
+    std::string_view text;
+    bool parse_special = false;
+};
+
 class Tokenizer {
 public:
     virtual ~Tokenizer() = default;
@@ -33,6 +40,11 @@ public:
     // templates need for their own markup. User-defined tokens are matched
     // either way, as the reference tokenizers do.
     virtual std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const = 0;
+    // Encodes the segments' concatenation as one text, control tokens matched
+    // only inside the segments that allow it. The default encodes segment by
+    // segment; a tokenizer whose result depends on what precedes a piece of
+    // text (SentencePiece's leading space) overrides it.
+    virtual std::vector<int32_t> encode_segments(const std::vector<TextSegment>& segments, bool add_bos) const;
     // The raw bytes a token stands for: "▁" becomes ' ', a byte token
     // <0xNN> its single byte, control tokens (BOS/EOS/...) nothing. May be a
     // partial UTF-8 sequence.

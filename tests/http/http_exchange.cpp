@@ -133,7 +133,7 @@ std::optional<nlohmann::json> FakeWorker::models() {
     return nlohmann::json{{"object", "list"},
                           {"data", {{{"id", "llama"}, {"object", "model"}, {"created", 0}, {"owned_by", "worker-orcd"},
                                      {"context_length", limits_.context_length}, {"architecture", "llama"},
-                                     {"quant_kind", "F32"}, {"chat_template", "chatml"}}}}};
+                                     {"weight_format", "F32"}, {"chat_template", "chatml"}}}}};
 }
 
 bool FakeWorker::cancel_job(const std::string& job_id) {

@@ -167,7 +167,7 @@ TEST_F(JobTokens, BuildCommitIsAShortHashOrUnknown) {
 TEST_F(JobTokens, ChatTemplateAndTokenTexts) {
     const char* text = "x";
     size_t len = 7;
-    ASSERT_EQ(orcd_model_chat_template(model_, &text, &len), ORCD_OK);
+    ASSERT_EQ(orcd_model_meta_str(model_, "tokenizer.chat_template", &text, &len), ORCD_OK);
     EXPECT_EQ(text, nullptr);  // stories260K has none
     EXPECT_EQ(len, 0u);
     char buf[64];
@@ -182,7 +182,7 @@ TEST_F(JobTokens, ChatTemplateAndTokenTexts) {
     orcd::test::write_with_chat_template(orcd::test::stories_model(), path, orcd::test::chatml_template());
     unload();
     load(path);
-    ASSERT_EQ(orcd_model_chat_template(model_, &text, &len), ORCD_OK);
+    ASSERT_EQ(orcd_model_meta_str(model_, "tokenizer.chat_template", &text, &len), ORCD_OK);
     ASSERT_NE(text, nullptr);
     EXPECT_EQ(std::string(text, len), orcd::test::chatml_template());
 }

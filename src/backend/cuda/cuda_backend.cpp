@@ -38,11 +38,30 @@ ImagePlan plan_image(const ModelWeights& w) {
     return p;
 }
 
+// The largest matrix in a block format, in F16 bytes (one expert of a stack).
+uint64_t largest_block_matrix_f16(const ModelWeights& w) {
+    uint64_t most = 0;
+    w.for_each_view([&](const TensorView& t) {
+        const Format* f = format_of(t.type);
+        if (f && f->to_f16) most = std::max(most, t.ne0 * t.ne1 * 2);
+    });
+    return most;
+}
+
 // Every matrix in a format of the table, every vector F32 (the binder made
 // sure of the latter).
 void check_formats(const ModelWeights& w) {
     w.for_each_view([&](const TensorView& t) {
-        if (!format_of(t.type))
+        const Format* f = format_of(t.type);
+        if (f && f->to_f16 && t.ne0 % 32 != 0)
+            fail(ORCD_MODEL_LOAD_FAILED, "tensor '" + w.name_of(t) + "': CUDA computes " +
+                                             gguf::tensor_type_name(t.type) + " rows in units of 32 elements, and its "
+                                             "rows hold " + std::to_string(t.ne0));
+        if (t.ne2 > 1 && f && !f->moe_gate_up)
+            fail(ORCD_MODEL_LOAD_FAILED, "tensor '" + w.name_of(t) + "': experts in " +
+                                             gguf::tensor_type_name(t.type) +
+                                             " are not computed by the CUDA backend yet");
+        if (!f)
             fail(ORCD_MODEL_LOAD_FAILED, "tensor '" + w.name_of(t) + "' has type " + gguf::tensor_type_name(t.type) +
                                              ", which the CUDA backend does not compute (supported: " +
                                              supported_formats() + ")");
@@ -68,6 +87,7 @@ void CudaBackend::release_all() {
     sampler_.reset();
     gemm_.reset();
     split_ws_.reset();
+    dequant_ws_.reset();
     prefill_ws_.reset();
     prefill_plan_ = {};
     x16_.reset();
@@ -99,6 +119,10 @@ CudaBackend::ActivationLayout CudaBackend::act_layout(const ModelConfig& c, uint
     a.up = take(uint64_t(b) * ff * 4);
     a.xlast = take(uint64_t(c.n_embd) * 4);
     a.logits = take(uint64_t(c.n_vocab) * 4);
+    a.moe_logits = take(uint64_t(b) * c.n_expert * 4);
+    a.moe_ids = take(uint64_t(b) * c.n_expert_used * 4);
+    a.moe_weights = take(uint64_t(b) * c.n_expert_used * 4);
+    a.moe_act = take(uint64_t(b) * c.n_expert_used * c.n_ff_expert * 4);
     a.total = off;
     return a;
 }
@@ -116,6 +140,7 @@ std::vector<Allocation> CudaBackend::allocations(const ModelAdapter& adapter, co
         {Buffer::KvCache, MemCategory::KvCache, kv.total_bytes()},
         {Buffer::Activations, MemCategory::Activations, act_layout(cfg, b).total},
         {Buffer::GemmWorkspace, MemCategory::Workspace, Gemm::kWorkspaceBytes},
+        {Buffer::DequantWs, MemCategory::Workspace, Gemm::dequant_bytes(largest_block_matrix_f16(adapter.weights()))},
         {Buffer::X16, MemCategory::Workspace, x16_elems(cfg, b) * 2},
         {Buffer::SplitWs, MemCategory::Workspace, attention_split_floats(cfg.n_head, cfg.head_dim) * 4},
         {Buffer::PrefillWs, MemCategory::Workspace, prefill.bytes},
@@ -190,6 +215,12 @@ void CudaBackend::load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t
                 case Buffer::X16: x16_ = alloc.alloc(a.bytes, a.category); break;
                 case Buffer::SplitWs: split_ws_ = alloc.alloc(a.bytes, a.category); break;
                 case Buffer::GemmWorkspace: gemm_ = std::make_unique<Gemm>(alloc, s); break;
+                case Buffer::DequantWs:
+                    if (a.bytes) {
+                        dequant_ws_ = alloc.alloc(a.bytes, a.category);
+                        gemm_->set_dequant_scratch(dequant_ws_.get(), a.bytes);
+                    }
+                    break;
                 case Buffer::PrefillWs:
                     prefill_plan_ =
                         plan_prefill_attention(cfg.n_head, cfg.n_head_kv, cfg.head_dim, max_batch_, kv.n_ctx);
@@ -204,8 +235,9 @@ void CudaBackend::load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t
                                    act<float>(a_.xb),       act<float>(a_.q),       act<float>(a_.k),
                                    act<float>(a_.v),        act<float>(a_.att),     act<float>(a_.proj),
                                    act<float>(a_.gate),     act<float>(a_.up),      act<float>(a_.xlast),
-                                   act<float>(a_.logits),   x16_.as<f16_bits>(),    split_ws_.as<float>(),
-                                   prefill_ws_.get()};
+                                   act<float>(a_.logits),   act<float>(a_.moe_logits), act<int32_t>(a_.moe_ids),
+                                   act<float>(a_.moe_weights), act<float>(a_.moe_act), x16_.as<f16_bits>(),
+                                   split_ws_.as<float>(),   prefill_ws_.get()};
         ops_ = std::make_unique<CudaBlockOps>(cfg, kv_layout_, kv_.as<f16_bits>(), da, std::move(bases), *gemm_,
                                               prefill_plan_);
         ORCD_CUDA_CHECK(cudaStreamSynchronize(s));

@@ -30,7 +30,7 @@ struct VramBudget {
 // One device allocation of a loaded model. plan() and load() read the same
 // list (allocations()), so the budget checked before loading is what load
 // then takes.
-enum class Buffer { Weights, KvCache, Activations, X16, SplitWs, GemmWorkspace, PrefillWs, Sampler };
+enum class Buffer { Weights, KvCache, Activations, X16, SplitWs, GemmWorkspace, DequantWs, PrefillWs, Sampler };
 struct Allocation {
     Buffer what;
     MemCategory category;
@@ -86,7 +86,9 @@ public:
 
 private:
     struct ActivationLayout {  // offsets into act_, in bytes
-        uint64_t step, tokens, x, xb, q, k, v, att, proj, gate, up, xlast, logits, total;
+        uint64_t step, tokens, x, xb, q, k, v, att, proj, gate, up, xlast, logits;
+        uint64_t moe_logits, moe_ids, moe_weights, moe_act;  // empty without experts
+        uint64_t total;
     };
     static ActivationLayout act_layout(const ModelConfig& cfg, uint32_t max_batch);
     static uint64_t x16_elems(const ModelConfig& cfg, uint32_t max_batch);
@@ -112,7 +114,7 @@ private:
     uint64_t image_bytes_ = 0;
     bool loaded_ = false;
 
-    DeviceBuffer weights_, kv_, act_, x16_, split_ws_, prefill_ws_;
+    DeviceBuffer weights_, kv_, act_, x16_, split_ws_, dequant_ws_, prefill_ws_;
     PrefillAttentionPlan prefill_plan_;
     std::unique_ptr<Gemm> gemm_;
     std::unique_ptr<GpuSampler> sampler_;

@@ -1,5 +1,7 @@
 #include "backend/cuda/cuda_block_ops.h"
 
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/formats.h"
 #include "backend/cuda/kernels.h"
 #include "common/error.h"
 
@@ -111,8 +113,38 @@ void CudaBlockOps::ffn(const FfnSpec& f) {
     add_inplace(a_.x, a_.proj, uint64_t(n_) * cfg_.n_embd, s_);
 }
 
-void CudaBlockOps::moe(const MoeSpec&) {
-    fail(ORCD_INTERNAL, "CUDA backend: mixture-of-experts layers are not implemented yet");
+void CudaBlockOps::moe(const MoeSpec& m) {
+    // Router logits, the selection (on the device: nothing comes back to the
+    // host, so a decode step stays one graph), then the selected experts'
+    // rows only: gate and up with the activation, down with the weighted
+    // sum and the residual add.
+    const uint32_t n_expert = uint32_t(m.router.ne1), F = uint32_t(m.up.ne1), E = cfg_.n_embd;
+    linear(a_.moe_logits, a_.xb, {m.router, m.router_b});
+    moe_route(a_.moe_logits, n_expert, m.n_used, a_.moe_ids, a_.moe_weights, n_, s_);
+    const Format* gate_fmt = format_of(m.gate.type);
+    const Format* down_fmt = format_of(m.down.type);
+    if (!gate_fmt || !gate_fmt->moe_gate_up || m.up.type != m.gate.type || !down_fmt || !down_fmt->moe_down)
+        fail(ORCD_INTERNAL, "CUDA backend: experts in a format without expert kernels");
+    const MoeGateUpArgs gu{matrix(m.gate).data,
+                           matrix(m.up).data,
+                           f32(m.gate_b),
+                           f32(m.up_b),
+                           m.gate.ne1 * m.gate.row_bytes(),
+                           a_.xb,
+                           a_.moe_ids,
+                           a_.moe_act,
+                           F,
+                           E,
+                           m.n_used,
+                           n_,
+                           m.act == Activation::SwiGlu ? GateAct::Silu : GateAct::SiluOai};
+    gate_fmt->moe_gate_up(gu, s_);
+    check_launch("moe_gate_up");
+    const MoeDownArgs dn{matrix(m.down).data, f32(m.down_b), m.down.ne1 * m.down.row_bytes(), a_.moe_act,
+                         a_.moe_ids,          a_.moe_weights, a_.x,                          E,
+                         F,                   m.n_used,       n_};
+    down_fmt->moe_down(dn, s_);
+    check_launch("moe_down");
 }
 
 void CudaBlockOps::logits(const NormSpec& n, const Linear& out) {

@@ -25,6 +25,10 @@ struct DeviceActivations {
     int32_t* tokens;   // [max_batch] ids of the batch
     uint32_t* step;    // the position of the batch's first row (set_step)
     float *x, *xb, *q, *k, *v, *att, *proj, *gate, *up, *xlast, *logits;
+    float* moe_logits;  // [max_batch][n_expert] router logits
+    int32_t* moe_ids;   // [max_batch][n_used] selected experts
+    float* moe_weights; // [max_batch][n_used] their weights
+    float* moe_act;     // [max_batch][n_used][n_ff_expert] expert activations
     f16_bits* x16;     // activations rounded to F16 for the tensor-core GEMMs
     float* split_ws;   // flash-decoding partial results
     void* prefill_ws;  // prefill attention's S and P (null: plan off)

@@ -4,22 +4,32 @@ namespace orcd::cuda {
 
 namespace {
 
-constexpr Format kFormats[] = {
-    {gguf::TensorType::F32, matvec_f32, nullptr, embed_f32},
-    {gguf::TensorType::F16, matvec_f16, nullptr, embed_f16},
+// F32 and F16: the plain matvec kernel (matvec.cu), read by cuBLAS as
+// stored for prefill. The block formats: matvec_quant.cu.
+constexpr Format kPlainFormats[] = {
+    {gguf::TensorType::F32, matvec_f32, nullptr, embed_f32, nullptr, nullptr},
+    {gguf::TensorType::F16, matvec_f16, nullptr, embed_f16, nullptr, nullptr},
 };
+
+template <class F>
+void for_each_format(F&& f) {
+    for (const Format& x : kPlainFormats) f(x);
+    for (size_t i = 0; i < kQuantFormatCount; ++i) f(kQuantFormats[i]);
+}
 
 }  // namespace
 
 const Format* format_of(gguf::TensorType type) {
-    for (const Format& f : kFormats)
-        if (f.type == type) return &f;
-    return nullptr;
+    const Format* found = nullptr;
+    for_each_format([&](const Format& f) {
+        if (f.type == type) found = &f;
+    });
+    return found;
 }
 
 std::string supported_formats() {
     std::string s;
-    for (const Format& f : kFormats) s += (s.empty() ? "" : ", ") + std::string(gguf::tensor_type_name(f.type));
+    for_each_format([&](const Format& f) { s += (s.empty() ? "" : ", ") + std::string(gguf::tensor_type_name(f.type)); });
     return s;
 }
 

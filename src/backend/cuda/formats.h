@@ -16,6 +16,30 @@
 
 namespace orcd::cuda {
 
+// A mixture-of-experts layer's expert products for n tokens, each with its
+// n_used selected experts (ids [n][n_used], weights [n][n_used]); the
+// experts are stacked matrices of one format, expert_bytes apart.
+struct MoeGateUpArgs {
+    const void *gate, *up;         // [n_expert][rows][cols]
+    const float *b_gate, *b_up;    // [n_expert][rows] (may be null)
+    uint64_t expert_bytes;
+    const float* x;                // [n][cols]
+    const int32_t* ids;            // [n][n_used]
+    float* out;                    // [n][n_used][rows]: act(gate x + b, up x + b)
+    uint32_t rows, cols, n_used, n_tokens;
+    GateAct act;
+};
+struct MoeDownArgs {
+    const void* down;              // [n_expert][rows][cols]
+    const float* b_down;           // [n_expert][rows] (may be null)
+    uint64_t expert_bytes;
+    const float* act;              // [n][n_used][cols]
+    const int32_t* ids;
+    const float* weights;          // [n][n_used]
+    float* x;                      // [n][rows]: x += sum_j weights[j] * (down_j act_j + b_j), j in order
+    uint32_t rows, cols, n_used, n_tokens;
+};
+
 struct Format {
     gguf::TensorType type;
     // One launch over a.n_seg segments of this format. Grid and block sizes
@@ -27,6 +51,10 @@ struct Format {
     // out[t][:] = F32(row ids[t]).
     void (*embed)(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n_tokens,
                   cudaStream_t stream);
+    // Expert products of a mixture of experts (null: experts in this format
+    // are not computed).
+    void (*moe_gate_up)(const MoeGateUpArgs& a, cudaStream_t stream);
+    void (*moe_down)(const MoeDownArgs& a, cudaStream_t stream);
 };
 
 // The entry of `type`, or nullptr when the CUDA backend does not compute it.
@@ -39,5 +67,8 @@ void matvec_f32(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
 void matvec_f16(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
 void embed_f32(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream);
 void embed_f16(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream);
+// The block formats' entries (matvec_quant.cu).
+extern const Format kQuantFormats[];
+extern const size_t kQuantFormatCount;
 
 }  // namespace orcd::cuda

@@ -1,13 +1,27 @@
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/formats.h"
 #include "backend/cuda/matmul.h"
 #include "common/error.h"
 
 #include <cublas_v2.h>
 
+#include <algorithm>
 #include <string>
 
 namespace orcd::cuda {
 namespace {
+
+uint64_t block_elems(gguf::TensorType t) {
+    uint64_t be = 0, bb = 0;
+    gguf::tensor_type_layout(uint32_t(t), &be, &bb);
+    return be;
+}
+
+uint64_t block_bytes(gguf::TensorType t) {
+    uint64_t be = 0, bb = 0;
+    gguf::tensor_type_layout(uint32_t(t), &be, &bb);
+    return bb;
+}
 
 void check_cublas(cublasStatus_t s, const char* what) {
     if (s == CUBLAS_STATUS_SUCCESS) return;
@@ -57,10 +71,31 @@ void Gemm::gemm(float* y, const float* x, const DeviceMatrix& W, uint32_t n_toke
         s = cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, W.data, CUDA_R_16F, k, x16, CUDA_R_16F, k,
                          &beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     } else {
-        fail(ORCD_INTERNAL, std::string("gemm: unsupported weight type ") + gguf::tensor_type_name(W.type));
+        const Format* f = format_of(W.type);
+        if (!f || !f->to_f16)
+            fail(ORCD_INTERNAL, std::string("gemm: unsupported weight type ") + gguf::tensor_type_name(W.type));
+        if (!x16) fail(ORCD_INTERNAL, "gemm: block formats need the F16 activation scratch");
+        const uint64_t row_f16 = W.ne0 * 2, row_bytes = W.ne0 / block_elems(W.type) * block_bytes(W.type);
+        const uint64_t chunk = std::min<uint64_t>(W.ne1, w16_bytes_ / row_f16);
+        if (!w16_ || chunk == 0) fail(ORCD_INTERNAL, "gemm: no decode scratch for a block-format matrix");
+        to_f16(x16, x, uint64_t(n_tokens) * W.ne0, stream_);
+        s = CUBLAS_STATUS_SUCCESS;
+        // Rows [r0, r0 + m) decoded to F16, then Y^T[r0 .. r0+m) = W_chunk^T' X^T.
+        for (uint64_t r0 = 0; r0 < W.ne1 && s == CUBLAS_STATUS_SUCCESS; r0 += chunk) {
+            const uint64_t m_rows = std::min(chunk, W.ne1 - r0);
+            f->to_f16(static_cast<uint16_t*>(w16_), static_cast<const uint8_t*>(W.data) + r0 * row_bytes, W.ne0,
+                      m_rows, stream_);
+            check_launch("to_f16 (weights)");
+            s = cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, int(m_rows), n, k, &alpha, w16_, CUDA_R_16F, k, x16,
+                             CUDA_R_16F, k, &beta, y + r0, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        }
     }
     check_cublas(s, "cublasGemmEx");
     check_launch("cublasGemmEx");
+}
+
+uint64_t Gemm::dequant_bytes(uint64_t largest_matrix_f16_bytes) {
+    return std::min(largest_matrix_f16_bytes, kDequantChunkBytes);
 }
 
 void Gemm::batched_f16(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f16_bits* A, int lda,

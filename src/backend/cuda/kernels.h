@@ -108,6 +108,13 @@ void argmax(int32_t* out, const float* x, uint32_t n, cudaStream_t stream);
 void repetition_penalty(float* logits, uint32_t n_vocab, const int32_t* ids, uint32_t n, float penalty,
                         cudaStream_t stream);
 
+// ---- moe_route.cu -----------------------------------------------------------------
+
+// cpu::top_k_softmax for each of n_tokens rows of router logits
+// ([n_tokens][n_expert]): ids and weights [n_tokens][n_used], n_used <= 8.
+void moe_route(const float* logits, uint32_t n_expert, uint32_t n_used, int32_t* ids, float* weights,
+               uint32_t n_tokens, cudaStream_t stream);
+
 // ---- attention.cu ---------------------------------------------------------------
 
 // What varies between models in attention: the score scale, a sliding

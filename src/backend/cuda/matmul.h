@@ -59,10 +59,17 @@ void matvec_swiglu(float* out, const float* x, const DeviceMatrix& Wg, const Dev
 // cuBLAS), atomics disallowed, CUBLAS_GEMM_DEFAULT, no reduced-precision
 // reductions. F32 weights use CUBLAS_COMPUTE_32F_PEDANTIC (no TF32); F16
 // weights take the activations rounded to F16 (`x16` scratch) and compute in
-// F32 (CUBLAS_COMPUTE_32F, tensor cores).
+// F32 (CUBLAS_COMPUTE_32F, tensor cores). Block formats are decoded to F16
+// (exactly, then rounded to F16) a chunk of rows at a time into a bounded
+// scratch (kDequantChunkBytes, allocated at load), each chunk multiplied as
+// F16 weights: the whole matrix never exists in F16.
 class Gemm {
 public:
     static constexpr uint64_t kWorkspaceBytes = 32ull << 20;
+    static constexpr uint64_t kDequantChunkBytes = 64ull << 20;
+    // The decode scratch a model needs: its largest block-format matrix in
+    // F16, capped at kDequantChunkBytes (0 when it has none).
+    static uint64_t dequant_bytes(uint64_t largest_matrix_f16_bytes);
 
     Gemm(DeviceAllocator& alloc, cudaStream_t stream);
     ~Gemm();
@@ -82,11 +89,18 @@ public:
                      long long stride_a, const f16_bits* B, int ldb, long long stride_b, float* C, int ldc,
                      long long stride_c, int batch);
     cudaStream_t stream() const { return stream_; }
+    // The F16 scratch for block formats (dequant_bytes of the model).
+    void set_dequant_scratch(void* p, uint64_t bytes) {
+        w16_ = p;
+        w16_bytes_ = bytes;
+    }
 
 private:
     cublasContext* handle_ = nullptr;
     cudaStream_t stream_;
     DeviceBuffer workspace_;
+    void* w16_ = nullptr;
+    uint64_t w16_bytes_ = 0;
 };
 
 }  // namespace orcd::cuda

@@ -1,0 +1,257 @@
+// The batch-1 products, F16 decoding (for the tensor-core GEMM of prefill)
+// and embedding lookup of the block formats (quant_blocks.cuh), one kernel
+// template instantiated per format: the format table's entries.
+//
+// Matvec layout: a warp owns kRows rows; its 32 lanes form 4 teams of 8, a
+// team reads one 32-element unit of the row (lane g of the team: elements
+// 4g .. 4g+3), so a warp step reads 128 consecutive elements of x with one
+// 16-byte load per lane and the weights of 4 units. Each lane sums its
+// groups in step order (per unit: scale * sum(code * x) + bias * sum(x)),
+// a butterfly combines the 32 lanes, and lane 0 applies the epilogue. The
+// order is fixed: the same row gets the same bits in every launch.
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/formats.h"
+#include "backend/cuda/kernels.h"
+#include "backend/cuda/pointwise.cuh"
+#include "backend/cuda/quant_blocks.cuh"
+#include "backend/cuda/reduce.cuh"
+#include "common/error.h"
+
+#include <cuda_fp16.h>
+
+#include <climits>
+#include <type_traits>
+
+namespace orcd::cuda {
+namespace {
+
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * 32;
+constexpr int kRowsPerWarp = 2;  // rows sharing each load of x
+
+// The dot of one row's group with x (4 elements), as scale * sum + bias * sum(x).
+template <class F>
+__device__ __forceinline__ float group_dot(const uint8_t* row, uint32_t u, uint32_t g, const float4& x) {
+    const quant::Group q = F::group(row, u, g);
+    float s = q.q[0] * x.x;
+    s += q.q[1] * x.y;
+    s += q.q[2] * x.z;
+    s += q.q[3] * x.w;
+    float sx = x.x;
+    sx += x.y;
+    sx += x.z;
+    sx += x.w;
+    return q.scale * (s + q.offset * sx) + q.bias * sx;
+}
+
+template <class F, Epilogue kEpi>
+__global__ void __launch_bounds__(kThreads) qmatvec_kernel(const MatvecArgs a) {
+    // SwiGlu: one output row per warp from a gate row and an up row.
+    constexpr int kOut = kEpi == Epilogue::SwiGlu ? 1 : kRowsPerWarp;
+    constexpr int kDots = kEpi == Epilogue::SwiGlu ? 2 : kRowsPerWarp;
+    MatvecSegment seg = a.seg[0];
+    if (blockIdx.x >= a.seg[1].block_begin) seg = a.seg[1];
+    if (blockIdx.x >= a.seg[2].block_begin) seg = a.seg[2];
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const uint32_t r0 = ((blockIdx.x - seg.block_begin) * kWarps + warp) * kOut;
+    if (r0 >= seg.rows) return;  // whole warp: no barrier below
+    const uint64_t row_bytes = uint64_t(a.cols / F::kElems) * F::kBytes;
+    const uint8_t* rows[kDots];
+#pragma unroll
+    for (int i = 0; i < kDots; ++i) {
+        // Rows past the end repeat the last row (their results are dropped).
+        const uint32_t r = kEpi == Epilogue::SwiGlu ? r0 : min(r0 + uint32_t(i), seg.rows - 1);
+        const void* base = (kEpi == Epilogue::SwiGlu && i == 1) ? a.w_up : seg.w;
+        rows[i] = static_cast<const uint8_t*>(base) + r * row_bytes;
+    }
+    const uint32_t n_units = a.cols / 32, team = lane / 8, g = lane % 8;
+    float acc[kDots];
+#pragma unroll
+    for (int i = 0; i < kDots; ++i) acc[i] = 0.0f;
+#pragma unroll 2
+    for (uint32_t u = team; u < n_units; u += 4) {
+        const float4 xv = *reinterpret_cast<const float4*>(a.x + 32 * u + 4 * g);
+#pragma unroll
+        for (int i = 0; i < kDots; ++i) acc[i] += group_dot<F>(rows[i], u, g, xv);
+    }
+#pragma unroll
+    for (int i = 0; i < kDots; ++i) acc[i] = warp_sum(acc[i]);
+    if (lane != 0) return;
+    if constexpr (kEpi == Epilogue::SwiGlu) {
+        float gs = acc[0], us = acc[1];
+        if (seg.bias) gs += seg.bias[r0];
+        if (a.bias_up) us += a.bias_up[r0];
+        seg.y[r0] = a.act == GateAct::Silu ? silu_mul(gs, us) : swiglu_oai_mul(gs, us);
+    } else {
+#pragma unroll
+        for (int i = 0; i < kDots; ++i) {
+            const uint32_t r = r0 + uint32_t(i);
+            if (r >= seg.rows) break;
+            float s = acc[i];
+            if (seg.bias) s += seg.bias[r];
+            if constexpr (kEpi == Epilogue::Add)
+                seg.y[r] = seg.y[r] + s;
+            else
+                seg.y[r] = s;
+        }
+    }
+}
+
+template <class F>
+void qmatvec(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
+    MatvecArgs a = args;
+    if (a.cols % 32 != 0 || a.cols % F::kElems != 0) fail(ORCD_INTERNAL, "qmatvec: row length not a whole number of blocks");
+    const uint32_t rows_per_block = kWarps * (e == Epilogue::SwiGlu ? 1 : kRowsPerWarp);
+    uint32_t blocks = 0;
+    for (uint32_t s = 0; s < 3; ++s) {
+        if (s < a.n_seg) {
+            a.seg[s].block_begin = blocks;
+            blocks += (a.seg[s].rows + rows_per_block - 1) / rows_per_block;
+        } else {
+            a.seg[s].block_begin = UINT_MAX;
+        }
+    }
+    if (blocks == 0) return;
+    switch (e) {
+        case Epilogue::Store: qmatvec_kernel<F, Epilogue::Store><<<blocks, kThreads, 0, stream>>>(a); break;
+        case Epilogue::Add: qmatvec_kernel<F, Epilogue::Add><<<blocks, kThreads, 0, stream>>>(a); break;
+        case Epilogue::SwiGlu: qmatvec_kernel<F, Epilogue::SwiGlu><<<blocks, kThreads, 0, stream>>>(a); break;
+    }
+}
+
+// out[r][c] = F16 of the element; one 8-lane team per unit.
+template <class F>
+__global__ void to_f16_kernel(__half* out, const uint8_t* w, uint64_t ne0, uint64_t rows) {
+    const uint64_t units_per_row = ne0 / 32, row_bytes = ne0 / F::kElems * F::kBytes;
+    const uint64_t team = (uint64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 8, g = threadIdx.x % 8;
+    const uint64_t n_teams = uint64_t(gridDim.x) * blockDim.x / 8;
+    for (uint64_t t = team; t < rows * units_per_row; t += n_teams) {
+        const uint64_t r = t / units_per_row, u = t % units_per_row;
+        const quant::Group q = F::group(w + r * row_bytes, uint32_t(u), uint32_t(g));
+        __half2* o = reinterpret_cast<__half2*>(out + r * ne0 + 32 * u + 4 * g);
+        o[0] = __floats2half2_rn(q.value(0), q.value(1));
+        o[1] = __floats2half2_rn(q.value(2), q.value(3));
+    }
+}
+
+template <class F>
+void to_f16(uint16_t* out, const void* w, uint64_t ne0, uint64_t rows, cudaStream_t stream) {
+    const uint64_t teams = rows * (ne0 / 32);
+    const uint64_t blocks = std::min<uint64_t>((teams * 8 + 255) / 256, 65535u * 4u);
+    to_f16_kernel<F><<<unsigned(blocks), 256, 0, stream>>>(reinterpret_cast<__half*>(out),
+                                                           static_cast<const uint8_t*>(w), ne0, rows);
+}
+
+// out[t][:] = the row ids[t], in F32: one block per token, teams over units.
+template <class F>
+__global__ void embed_kernel(float* out, const uint8_t* table, uint64_t row_len, const int32_t* ids) {
+    const uint64_t row_bytes = row_len / F::kElems * F::kBytes;
+    const uint8_t* row = table + uint64_t(ids[blockIdx.x]) * row_bytes;
+    float* o = out + uint64_t(blockIdx.x) * row_len;
+    for (uint32_t t = threadIdx.x / 8; t < row_len / 32; t += blockDim.x / 8) {
+        const uint32_t g = threadIdx.x % 8;
+        const quant::Group q = F::group(row, t, g);
+        // The element's value, to the bit the CPU reference's.
+#pragma unroll
+        for (int i = 0; i < 4; ++i) o[32 * t + 4 * g + i] = q.value(i);
+    }
+}
+
+template <class F>
+void embed(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream) {
+    embed_kernel<F><<<n, 256, 0, stream>>>(out, static_cast<const uint8_t*>(table), row_len, ids);
+}
+
+// ---- Mixture of experts ----------------------------------------------------------
+
+constexpr uint32_t kMaxUsed = 8;  // experts per token a launch handles
+
+// One warp per (row, selected expert, token): the gate and up rows of that
+// expert against the token's x, then the gate activation.
+template <class F>
+__global__ void __launch_bounds__(kThreads) moe_gate_up_kernel(const MoeGateUpArgs a) {
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const uint32_t r = blockIdx.x * kWarps + warp, slot = blockIdx.y, t = blockIdx.z;
+    if (r >= a.rows) return;
+    const uint32_t e = uint32_t(a.ids[t * a.n_used + slot]);
+    const uint64_t row_bytes = uint64_t(a.cols / F::kElems) * F::kBytes;
+    const uint8_t* g_row = static_cast<const uint8_t*>(a.gate) + e * a.expert_bytes + r * row_bytes;
+    const uint8_t* u_row = static_cast<const uint8_t*>(a.up) + e * a.expert_bytes + r * row_bytes;
+    const float* x = a.x + uint64_t(t) * a.cols;
+    const uint32_t n_units = a.cols / 32, team = lane / 8, g = lane % 8;
+    float gs = 0.0f, us = 0.0f;
+#pragma unroll 2
+    for (uint32_t u = team; u < n_units; u += 4) {
+        const float4 xv = *reinterpret_cast<const float4*>(x + 32 * u + 4 * g);
+        gs += group_dot<F>(g_row, u, g, xv);
+        us += group_dot<F>(u_row, u, g, xv);
+    }
+    gs = warp_sum(gs);
+    us = warp_sum(us);
+    if (lane != 0) return;
+    if (a.b_gate) gs += a.b_gate[uint64_t(e) * a.rows + r];
+    if (a.b_up) us += a.b_up[uint64_t(e) * a.rows + r];
+    a.out[(uint64_t(t) * a.n_used + slot) * a.rows + r] = a.act == GateAct::Silu ? silu_mul(gs, us) : swiglu_oai_mul(gs, us);
+}
+
+// One warp per (row, token): the down rows of the token's selected experts,
+// each against its activation, summed with the routing weights in
+// selection order into x (the residual add).
+template <class F>
+__global__ void __launch_bounds__(kThreads) moe_down_kernel(const MoeDownArgs a) {
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const uint32_t r = blockIdx.x * kWarps + warp, t = blockIdx.y;
+    if (r >= a.rows) return;
+    const uint64_t row_bytes = uint64_t(a.cols / F::kElems) * F::kBytes;
+    const uint32_t n_units = a.cols / 32, team = lane / 8, g = lane % 8;
+    float acc = 0.0f;
+    for (uint32_t j = 0; j < a.n_used; ++j) {
+        const uint32_t e = uint32_t(a.ids[t * a.n_used + j]);
+        const uint8_t* row = static_cast<const uint8_t*>(a.down) + e * a.expert_bytes + r * row_bytes;
+        const float* act = a.act + (uint64_t(t) * a.n_used + j) * a.cols;
+        float s = 0.0f;
+#pragma unroll 2
+        for (uint32_t u = team; u < n_units; u += 4)
+            s += group_dot<F>(row, u, g, *reinterpret_cast<const float4*>(act + 32 * u + 4 * g));
+        s = warp_sum(s);
+        if (a.b_down) s += a.b_down[uint64_t(e) * a.rows + r];
+        const float y = a.weights[t * a.n_used + j] * s;
+        acc = j == 0 ? y : acc + y;
+    }
+    if (lane == 0) a.x[uint64_t(t) * a.rows + r] = a.x[uint64_t(t) * a.rows + r] + acc;
+}
+
+template <class F>
+void moe_gate_up(const MoeGateUpArgs& a, cudaStream_t stream) {
+    if (a.n_used > kMaxUsed || a.cols % 32 != 0) fail(ORCD_INTERNAL, "moe_gate_up: shape outside the kernel");
+    const dim3 grid((a.rows + kWarps - 1) / kWarps, a.n_used, a.n_tokens);
+    moe_gate_up_kernel<F><<<grid, kThreads, 0, stream>>>(a);
+}
+
+template <class F>
+void moe_down(const MoeDownArgs& a, cudaStream_t stream) {
+    if (a.n_used > kMaxUsed || a.cols % 32 != 0) fail(ORCD_INTERNAL, "moe_down: shape outside the kernel");
+    const dim3 grid((a.rows + kWarps - 1) / kWarps, a.n_tokens);
+    moe_down_kernel<F><<<grid, kThreads, 0, stream>>>(a);
+}
+
+}  // namespace
+
+template <class F>
+const Format quant_format(gguf::TensorType type) {
+    return Format{type, qmatvec<F>, to_f16<F>, embed<F>, moe_gate_up<F>, moe_down<F>};
+}
+
+// The entries of the format table (formats.cpp) for the block formats.
+const Format kQuantFormats[] = {
+    quant_format<quant::Q4_0>(gguf::TensorType::Q4_0),   quant_format<quant::Q4_1>(gguf::TensorType::Q4_1),
+    quant_format<quant::Q5_0>(gguf::TensorType::Q5_0),   quant_format<quant::Q5_1>(gguf::TensorType::Q5_1),
+    quant_format<quant::Q8_0>(gguf::TensorType::Q8_0),   quant_format<quant::Q2_K>(gguf::TensorType::Q2_K),
+    quant_format<quant::Q3_K>(gguf::TensorType::Q3_K),   quant_format<quant::Q4_K>(gguf::TensorType::Q4_K),
+    quant_format<quant::Q5_K>(gguf::TensorType::Q5_K),   quant_format<quant::Q6_K>(gguf::TensorType::Q6_K),
+    quant_format<quant::IQ4_NL>(gguf::TensorType::IQ4_NL), quant_format<quant::IQ4_XS>(gguf::TensorType::IQ4_XS),
+    quant_format<quant::MXFP4>(gguf::TensorType::MXFP4), quant_format<quant::BF16>(gguf::TensorType::BF16),
+};
+const size_t kQuantFormatCount = sizeof(kQuantFormats) / sizeof(kQuantFormats[0]);
+
+}  // namespace orcd::cuda

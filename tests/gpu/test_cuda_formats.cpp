@@ -1,0 +1,334 @@
+// The block formats on the device against the CPU reference (the format
+// table of backend/cpu, exact by construction): every format's batch-1
+// products with every epilogue, its F16 decoding for the GEMM path and the
+// GEMM itself, embedding rows, and the mixture-of-experts kernels. Random
+// blocks, extreme scales; outputs poisoned (NaN) before every launch.
+#include "backend/cpu/cpu_formats.h"
+#include "backend/cpu/cpu_ops.h"
+#include "backend/cuda/formats.h"
+#include "backend/cuda/kernels.h"
+#include "backend/cuda/matmul.h"
+#include "gguf/gguf.h"
+#include "gpu_test_util.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+namespace orcd {
+namespace {
+
+using gguf::TensorType;
+using test::Gpu;
+
+constexpr TensorType kBlockTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,  TensorType::Q5_1,
+                                      TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K,  TensorType::Q4_K,
+                                      TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS,
+                                      TensorType::MXFP4, TensorType::BF16};
+
+uint64_t block_elems(TensorType t) {
+    uint64_t be = 0, bb = 0;
+    gguf::tensor_type_layout(uint32_t(t), &be, &bb);
+    return be;
+}
+uint64_t row_bytes(TensorType t, uint64_t cols) {
+    uint64_t be = 0, bb = 0;
+    gguf::tensor_type_layout(uint32_t(t), &be, &bb);
+    return cols / be * bb;
+}
+
+// Offsets of the binary16 scale fields in a block.
+std::vector<size_t> f16_fields(TensorType t) {
+    switch (t) {
+        case TensorType::Q4_1: case TensorType::Q5_1: case TensorType::Q4_K: case TensorType::Q5_K: return {0, 2};
+        case TensorType::Q2_K: return {80, 82};
+        case TensorType::Q3_K: return {108};
+        case TensorType::Q6_K: return {208};
+        case TensorType::MXFP4: case TensorType::BF16: return {};
+        default: return {0};
+    }
+}
+
+// Random rows of a format: random code bytes, scales of ordinary size (and,
+// with `extreme`, the largest binary16 and subnormals, E8M0 exponents at
+// both ends).
+std::vector<uint8_t> random_rows(TensorType t, uint64_t rows, uint64_t cols, uint32_t seed, bool extreme,
+                                 bool allow_overflow = false) {
+    std::mt19937 rng(seed);
+    const uint64_t rb = row_bytes(t, cols);
+    std::vector<uint8_t> w(rows * rb);
+    for (uint8_t& b : w) b = uint8_t(rng());
+    if (t == TensorType::BF16) {
+        for (uint64_t i = 0; i < rows * cols; ++i) {
+            float f = std::uniform_real_distribution<float>(-1, 1)(rng);
+            uint32_t bits;
+            std::memcpy(&bits, &f, 4);
+            const uint16_t h = uint16_t(bits >> 16);
+            std::memcpy(&w[2 * i], &h, 2);
+        }
+        return w;
+    }
+    const uint64_t bb = row_bytes(t, block_elems(t));
+    const uint16_t extremes[] = {0x7bff, 0x03ff, 0x0001, 0x8000};
+    for (uint64_t b = 0; b < w.size() / bb; ++b) {
+        uint8_t* blk = &w[b * bb];
+        if (t == TensorType::MXFP4) {
+            // E8M0: subnormal scales (0, 1, 2), 2^127 (255) only where the
+            // test takes infinities, else around 2^-10.
+            const uint8_t top = allow_overflow ? 255 : 200;
+            blk[0] = extreme ? uint8_t(rng() % 4 == 0 ? (rng() % 2 ? top : rng() % 3) : 110 + rng() % 30)
+                             : uint8_t(118 + rng() % 12);
+            continue;
+        }
+        for (size_t off : f16_fields(t)) {
+            uint16_t h = gguf::fp32_to_fp16(std::uniform_real_distribution<float>(-0.02f, 0.02f)(rng));
+            if (extreme && rng() % 5 == 0) h = extremes[rng() % 4];
+            std::memcpy(blk + off, &h, 2);
+        }
+    }
+    return w;
+}
+
+std::vector<float> decode(TensorType t, const std::vector<uint8_t>& w, uint64_t rows, uint64_t cols) {
+    const cpu::Format* f = cpu::format_of(t);
+    std::vector<float> out(rows * cols);
+    for (uint64_t r = 0; r < rows; ++r) f->decode_row(w.data() + r * row_bytes(t, cols), &out[r * cols], cols);
+    return out;
+}
+
+// Per-output bound scaled by S = sum_i |W[r][i] x[i]|: both sides sum F32
+// products of the same exact weights, in different orders, and the kernels
+// factor each unit's scale (scale * (sum q x + offset * sum x)): 2e-5 S.
+std::vector<double> bound(const std::vector<float>& w, const std::vector<float>& x, uint64_t rows, uint64_t cols,
+                          double rel) {
+    std::vector<double> tol(rows);
+    for (uint64_t r = 0; r < rows; ++r) {
+        double s = 0;
+        for (uint64_t i = 0; i < cols; ++i) s += std::fabs(double(w[r * cols + i]) * x[i]);
+        tol[r] = rel * s + 1e-30;
+    }
+    return tol;
+}
+
+std::vector<float> cpu_matvec(const std::vector<float>& w, const std::vector<float>& x, uint64_t rows, uint64_t cols) {
+    std::vector<float> y(rows);
+    for (uint64_t r = 0; r < rows; ++r) {
+        float s = 0.0f;
+        for (uint64_t i = 0; i < cols; ++i) s += w[r * cols + i] * x[i];
+        y[r] = s;
+    }
+    return y;
+}
+
+TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
+    ORCD_REQUIRE_CUDA();
+    Gpu g;
+    for (TensorType t : kBlockTypes) {
+        for (bool extreme : {false, true}) {
+            const uint64_t rows = 37, cols = 512;
+            const std::string what = std::string(gguf::tensor_type_name(t)) + (extreme ? " extreme scales" : "");
+            const std::vector<uint8_t> wq = random_rows(t, rows, cols, 11 + uint32_t(t), extreme);
+            const std::vector<uint8_t> uq = random_rows(t, rows, cols, 91 + uint32_t(t), extreme);
+            const std::vector<float> w = decode(t, wq, rows, cols), u = decode(t, uq, rows, cols);
+            const std::vector<float> x = test::random_floats(cols, 5, -1, 1);
+            const std::vector<float> bias = test::random_floats(rows, 6, -1, 1);
+            cuda::DeviceBuffer dw = g.upload(wq), du = g.upload(uq), dx = g.upload(x), db = g.upload(bias);
+            const cuda::DeviceMatrix W{t, cols, rows, dw.get()}, U{t, cols, rows, du.get()};
+            const std::vector<float> yw = cpu_matvec(w, x, rows, cols), yu = cpu_matvec(u, x, rows, cols);
+            const std::vector<double> tol = bound(w, x, rows, cols, 2e-5);
+            // The scales are kept where the products stay finite.
+            for (float v : yw) ASSERT_TRUE(std::isfinite(v)) << what;
+
+            cuda::DeviceBuffer y = g.poisoned(rows * 4);
+            cuda::matvec(y.as<float>(), dx.as<float>(), W, g.stream());
+            EXPECT_TRUE(test::all_close("matvec " + what, g.download<float>(y, rows), yw, tol));
+
+            cuda::DeviceBuffer yb = g.poisoned(rows * 4);
+            cuda::matvec(yb.as<float>(), dx.as<float>(), W, g.stream(), db.as<float>());
+            std::vector<float> want_b(rows);
+            for (uint64_t r = 0; r < rows; ++r) want_b[r] = yw[r] + bias[r];
+            EXPECT_TRUE(test::all_close("matvec+bias " + what, g.download<float>(yb, rows), want_b, tol));
+
+            const std::vector<float> y0 = test::random_floats(rows, 8, -1, 1);
+            cuda::DeviceBuffer ya = g.upload(y0);
+            cuda::matvec_add(ya.as<float>(), dx.as<float>(), W, g.stream());
+            std::vector<float> want_a(rows);
+            for (uint64_t r = 0; r < rows; ++r) want_a[r] = y0[r] + yw[r];
+            EXPECT_TRUE(test::all_close("matvec_add " + what, g.download<float>(ya, rows), want_a, tol));
+
+            cuda::DeviceBuffer q = g.poisoned(rows * 4), k = g.poisoned(rows * 4), v = g.poisoned(rows * 4);
+            cuda::matvec_qkv(q.as<float>(), k.as<float>(), v.as<float>(), dx.as<float>(), W, U, W, g.stream(),
+                             db.as<float>(), nullptr, nullptr);
+            EXPECT_TRUE(test::all_close("qkv.q " + what, g.download<float>(q, rows), want_b, tol));
+            EXPECT_TRUE(test::all_close("qkv.k " + what, g.download<float>(k, rows), yu, bound(u, x, rows, cols, 2e-5)));
+            EXPECT_TRUE(test::all_close("qkv.v " + what, g.download<float>(v, rows), yw, tol));
+
+            for (cuda::GateAct act : {cuda::GateAct::Silu, cuda::GateAct::SiluOai}) {
+                cuda::DeviceBuffer s = g.poisoned(rows * 4);
+                cuda::matvec_swiglu(s.as<float>(), dx.as<float>(), W, U, g.stream(), nullptr, nullptr, act);
+                std::vector<float> want_s(rows);
+                if (act == cuda::GateAct::Silu)
+                    cpu::swiglu(want_s.data(), yw.data(), yu.data(), rows);
+                else
+                    cpu::swiglu_oai(want_s.data(), yw.data(), yu.data(), rows);
+                // The activation's slope (at most ~1.1 for silu, 1.702 * 8 for
+                // the clamped form) times the products' bounds.
+                std::vector<double> ts(rows);
+                const std::vector<double> tu = bound(u, x, rows, cols, 2e-5);
+                for (uint64_t r = 0; r < rows; ++r)
+                    ts[r] = 16.0 * (tol[r] * (1.0 + std::fabs(yu[r])) + tu[r] * (1.0 + std::fabs(yw[r]))) + 1e-6;
+                EXPECT_TRUE(test::all_close("swiglu " + what, g.download<float>(s, rows), want_s, ts));
+            }
+        }
+    }
+}
+
+TEST(CudaFormats, F16DecodingAndEmbeddingRowsAreExact) {
+    ORCD_REQUIRE_CUDA();
+    Gpu g;
+    for (TensorType t : kBlockTypes) {
+        const uint64_t rows = 9, cols = 768;
+        const std::vector<uint8_t> wq = random_rows(t, rows, cols, 7 + uint32_t(t), true, true);
+        const std::vector<float> w = decode(t, wq, rows, cols);
+        cuda::DeviceBuffer dw = g.upload(wq);
+        const cuda::Format* f = cuda::format_of(t);
+        ASSERT_NE(f, nullptr);
+        ASSERT_NE(f->to_f16, nullptr);
+        cuda::DeviceBuffer h = g.poisoned(rows * cols * 2);
+        f->to_f16(h.as<uint16_t>(), dw.get(), cols, rows, g.stream());
+        const std::vector<uint16_t> got16 = g.download<uint16_t>(h, rows * cols);
+        size_t bad = 0;
+        for (size_t i = 0; i < got16.size(); ++i) bad += got16[i] != gguf::fp32_to_fp16(w[i]);
+        EXPECT_EQ(bad, 0u) << gguf::tensor_type_name(t) << " F16 decoding";
+
+        const std::vector<int32_t> ids = {3, 0, 8, 3};
+        cuda::DeviceBuffer dids = g.upload(ids), out = g.poisoned(ids.size() * cols * 4);
+        cuda::embedding(out.as<float>(), dw.get(), t, cols, dids.as<int32_t>(), uint32_t(ids.size()), g.stream());
+        const std::vector<float> got = g.download<float>(out, ids.size() * cols);
+        size_t differ = 0;
+        for (size_t k = 0; k < ids.size(); ++k)
+            differ += std::memcmp(&got[k * cols], &w[size_t(ids[k]) * cols], cols * 4) != 0;
+        EXPECT_EQ(differ, 0u) << gguf::tensor_type_name(t) << " embedding rows differ from the CPU decoding";
+    }
+}
+
+// Prefill: rows decoded to F16 a chunk at a time, then tensor-core GEMMs
+// with x rounded to F16: a relative 2^-11 on weights and activations each,
+// 1.2e-3 S. A scratch smaller than the matrix forces several chunks.
+TEST(CudaFormats, GemmThroughBoundedF16Scratch) {
+    ORCD_REQUIRE_CUDA();
+    Gpu g;
+    for (TensorType t : kBlockTypes) {
+        const uint64_t rows = 300, cols = 512;
+        const uint32_t n = 7;
+        const std::vector<uint8_t> wq = random_rows(t, rows, cols, 3 + uint32_t(t), false);
+        const std::vector<float> w = decode(t, wq, rows, cols);
+        const std::vector<float> x = test::random_floats(size_t(n) * cols, 17, -1, 1);
+        cuda::DeviceBuffer dw = g.upload(wq), dx = g.upload(x), x16 = g.poisoned(size_t(n) * cols * 2);
+        cuda::DeviceBuffer scratch = g.poisoned(128 * cols * 2);  // 128 rows: three chunks
+        cuda::Gemm gemm(g.alloc(), g.stream());
+        gemm.set_dequant_scratch(scratch.get(), scratch.bytes());
+        cuda::DeviceBuffer y = g.poisoned(size_t(n) * rows * 4);
+        gemm.gemm(y.as<float>(), dx.as<float>(), cuda::DeviceMatrix{t, cols, rows, dw.get()}, n, x16.as<uint16_t>());
+        const std::vector<float> got = g.download<float>(y, size_t(n) * rows);
+        std::vector<float> want;
+        std::vector<double> tol;
+        for (uint32_t k = 0; k < n; ++k) {
+            const std::vector<float> xk(x.begin() + k * cols, x.begin() + (k + 1) * cols);
+            const std::vector<float> yk = cpu_matvec(w, xk, rows, cols);
+            const std::vector<double> tk = bound(w, xk, rows, cols, 1.2e-3);
+            want.insert(want.end(), yk.begin(), yk.end());
+            tol.insert(tol.end(), tk.begin(), tk.end());
+        }
+        EXPECT_TRUE(test::all_close(std::string("gemm ") + gguf::tensor_type_name(t), got, want, tol));
+    }
+}
+
+TEST(CudaFormats, ExpertRoutingBreaksTiesByLowerIndexAsTheReference) {
+    ORCD_REQUIRE_CUDA();
+    Gpu g;
+    const uint32_t n_expert = 32, n_used = 4, n = 6;
+    std::vector<float> logits = test::random_floats(size_t(n) * n_expert, 3, -2, 2);
+    // Ties at the cut, all equal, NaN in the middle.
+    for (uint32_t i = 0; i < n_expert; ++i) logits[i] = float(i % 3);
+    for (uint32_t i = 0; i < n_expert; ++i) logits[n_expert + i] = 0.5f;
+    logits[2 * n_expert + 7] = NAN;
+    cuda::DeviceBuffer dl = g.upload(logits), ids = g.poisoned(n * n_used * 4), w = g.poisoned(n * n_used * 4);
+    cuda::moe_route(dl.as<float>(), n_expert, n_used, ids.as<int32_t>(), w.as<float>(), n, g.stream());
+    const std::vector<int32_t> got_ids = g.download<int32_t>(ids, n * n_used);
+    const std::vector<float> got_w = g.download<float>(w, n * n_used);
+    for (uint32_t t = 0; t < n; ++t) {
+        int32_t want_ids[8];
+        float want_w[8];
+        cpu::top_k_softmax(&logits[t * n_expert], n_expert, n_used, want_ids, want_w);
+        for (uint32_t j = 0; j < n_used; ++j) {
+            EXPECT_EQ(got_ids[t * n_used + j], want_ids[j]) << "token " << t << " slot " << j;
+            EXPECT_NEAR(got_w[t * n_used + j], want_w[j], 1e-6) << "token " << t << " slot " << j;
+        }
+    }
+}
+
+// The expert kernels against the CPU's per-token loop (backend/cpu
+// CpuBlockOps::moe's arithmetic): gate/up with per-expert biases and the
+// clamped activation, then down, weighted and added in selection order.
+TEST(CudaFormats, ExpertProductsMatchTheReference) {
+    ORCD_REQUIRE_CUDA();
+    Gpu g;
+    for (TensorType t : {TensorType::MXFP4, TensorType::Q8_0, TensorType::Q4_K}) {
+        const uint32_t E = 256, F = 256, X = 4, K = 2, n = 3;
+        const uint64_t eb = row_bytes(t, E) * F;  // bytes per expert (gate/up: F rows of E; down: E rows of F)
+        const std::vector<uint8_t> gq = random_rows(t, uint64_t(X) * F, E, 1, false),
+                                   uq = random_rows(t, uint64_t(X) * F, E, 2, false),
+                                   dq = random_rows(t, uint64_t(X) * E, F, 3, false);
+        const std::vector<float> gw = decode(t, gq, uint64_t(X) * F, E), uw = decode(t, uq, uint64_t(X) * F, E),
+                                 dw = decode(t, dq, uint64_t(X) * E, F);
+        const std::vector<float> bg = test::random_floats(X * F, 4, -0.5, 0.5), bu = test::random_floats(X * F, 5, -0.5, 0.5),
+                                 bd = test::random_floats(X * E, 6, -0.5, 0.5);
+        const std::vector<float> x = test::random_floats(n * E, 7, -1, 1), x0 = test::random_floats(n * E, 8, -1, 1);
+        const std::vector<int32_t> ids = {2, 0, 1, 3, 3, 2};
+        const std::vector<float> wts = {0.7f, 0.3f, 0.55f, 0.45f, 0.9f, 0.1f};
+        cuda::DeviceBuffer dgq = g.upload(gq), duq = g.upload(uq), ddq = g.upload(dq), dbg = g.upload(bg),
+                           dbu = g.upload(bu), dbd = g.upload(bd), dx = g.upload(x), dids = g.upload(ids),
+                           dwts = g.upload(wts), act = g.poisoned(n * K * F * 4), res = g.upload(x0);
+        const cuda::Format* f = cuda::format_of(t);
+        cuda::MoeGateUpArgs gu{dgq.get(), duq.get(), dbg.as<float>(), dbu.as<float>(), eb, dx.as<float>(),
+                               dids.as<int32_t>(), act.as<float>(), F, E, K, n, cuda::GateAct::SiluOai};
+        f->moe_gate_up(gu, g.stream());
+        cuda::MoeDownArgs dn{ddq.get(), dbd.as<float>(), row_bytes(t, F) * E, act.as<float>(), dids.as<int32_t>(),
+                             dwts.as<float>(), res.as<float>(), E, F, K, n};
+        f->moe_down(dn, g.stream());
+        const std::vector<float> got = g.download<float>(res, n * E);
+
+        std::vector<float> want = x0;
+        std::vector<double> tol(n * E, 0.0);
+        for (uint32_t tk = 0; tk < n; ++tk) {
+            const std::vector<float> xt(x.begin() + tk * E, x.begin() + (tk + 1) * E);
+            std::vector<float> acc(E);
+            for (uint32_t j = 0; j < K; ++j) {
+                const uint32_t e = uint32_t(ids[tk * K + j]);
+                const std::vector<float> ge(gw.begin() + uint64_t(e) * F * E, gw.begin() + uint64_t(e + 1) * F * E),
+                    ue(uw.begin() + uint64_t(e) * F * E, uw.begin() + uint64_t(e + 1) * F * E),
+                    de(dw.begin() + uint64_t(e) * E * F, dw.begin() + uint64_t(e + 1) * E * F);
+                std::vector<float> gv = cpu_matvec(ge, xt, F, E), uv = cpu_matvec(ue, xt, F, E), a(F);
+                for (uint32_t r = 0; r < F; ++r) gv[r] += bg[e * F + r], uv[r] += bu[e * F + r];
+                cpu::swiglu_oai(a.data(), gv.data(), uv.data(), F);
+                const std::vector<float> yv = cpu_matvec(de, a, E, F);
+                const std::vector<double> td = bound(de, a, E, F, 1e-4);
+                for (uint32_t r = 0; r < E; ++r) {
+                    const float y = wts[tk * K + j] * (yv[r] + bd[e * E + r]);
+                    acc[r] = j == 0 ? y : acc[r] + y;
+                    // The gate/up products' rounding reaches down through the
+                    // activation (slope <= 1.702 * 8) and |W_down|.
+                    double wsum = 0;
+                    for (uint32_t i = 0; i < F; ++i) wsum += std::fabs(de[uint64_t(r) * F + i]);
+                    tol[tk * E + r] += td[r] + 1e-3 * wsum + 1e-5;
+                }
+            }
+            for (uint32_t r = 0; r < E; ++r) want[tk * E + r] = x0[tk * E + r] + acc[r];
+        }
+        EXPECT_TRUE(test::all_close(std::string("moe ") + gguf::tensor_type_name(t), got, want, tol));
+    }
+}
+
+}  // namespace
+}  // namespace orcd
