@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -182,7 +183,10 @@ WireCheck check_wire(std::string_view bytes, bool first_answers_head) {
         parser.eager(true);
         parser.header_limit(64 * 1024);
         parser.body_limit(64 * 1024 * 1024);
-        const bool head = first_answers_head && out.responses.empty();
+        // The answer to the HEAD request is the first final one: a 100
+        // Continue may come before it.
+        const bool head = first_answers_head && std::all_of(out.responses.begin(), out.responses.end(),
+                                                            [](const WireResponse& r) { return r.status == 100; });
         parser.skip(head);
         boost::beast::error_code ec;
         size_t used = 0;

@@ -30,10 +30,10 @@ struct WireCheck {
 // or model list in OpenAI's shape; Prometheus text. A `text/event-stream`
 // answer must be the last one; its events are checked by the caller (it may
 // have been cut by a client that left). Nothing may follow a response that
-// said Connection: close. first_answers_head: the first answer is to a HEAD
-// request, so it carries no body whatever its Content-Length says (unless it
-// closes the connection: then nothing can follow it anyway). A 100 Continue
-// goes to HTTP/1.1 clients only.
+// said Connection: close. first_answers_head: the first final answer (after
+// any 100 Continue) is to a HEAD request, so it carries no body whatever its
+// Content-Length says (unless it closes the connection: then nothing can
+// follow it anyway). A 100 Continue goes to HTTP/1.1 clients only.
 WireCheck check_wire(std::string_view bytes, bool first_answers_head = false);
 
 // The events of an /execute stream, when every event is whole: exactly the
