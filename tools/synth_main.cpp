@@ -2,7 +2,10 @@
 // explicit shape (llama, qwen2, phi3, gpt2, gpt-oss), then reopens it with
 // the project's own reader to prove it loads.
 #include "gguf/gguf.h"
+#include "gguf/gguf_writer.h"
 #include "synth_model.h"
+#include "synth_tokenizer_json.h"
+#include "synth_vocab.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +27,11 @@ void usage(FILE* f) {
         "  --vocab FILE       copy the tokenizer from a vocab GGUF; the vocabulary\n"
         "                     size is then that file's token count\n"
         "                     (--vocab N with a number means --vocab-size N)\n"
+        "  --tokenizer PATH   import a Hugging Face tokenizer.json (byte-level BPE) as\n"
+        "                     llama.cpp's converter would; tokenizer_config.json beside\n"
+        "                     it supplies special tokens and the chat template\n"
+        "  --vocab-only       write only the vocabulary (general.name and tokenizer.*),\n"
+        "                     no tensors: what worker-orcd-cli --tokenize reads\n"
         "  --rope-base F      RoPE frequency base\n"
         "  --eps F            RMSNorm epsilon\n"
         "  --type f32|f16|q8_0  dense matrix type (norms, biases, router stay f32;\n"
@@ -42,6 +50,17 @@ bool all_digits(const std::string& s) {
 [[noreturn]] void die(const std::string& msg) {
     std::fprintf(stderr, "worker-orcd-synth: %s\n", msg.c_str());
     std::exit(2);
+}
+
+// A vocabulary-only GGUF: the tokenizer keys and a name, no tensors.
+void write_vocab_only(const orcd::synth::Spec& spec, const std::string& out) {
+    orcd::gguf::Writer w(3);
+    w.set_string("general.name", spec.name);
+    const uint64_t n = !spec.tokenizer_json.empty() ? orcd::synth::import_tokenizer_json(w, spec.tokenizer_json)
+                                                    : orcd::synth::copy_vocab(w, spec.vocab_file);
+    w.begin_file(out);
+    w.finish();
+    std::printf("%s: vocabulary only, %llu tokens\n", out.c_str(), (unsigned long long)n);
 }
 
 uint64_t parse_u64(const std::string& flag, const std::string& v) {
@@ -68,12 +87,17 @@ int main(int argc, char** argv) {
     explicit_dims.rms_eps = 0.0f;
     std::string arch;
     bool name_given = false;
+    bool vocab_only = false;
 
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "-h" || a == "--help") {
             usage(stdout);
             return 0;
+        }
+        if (a == "--vocab-only") {
+            vocab_only = true;
+            continue;
         }
         if (i + 1 >= argc) die(a + " needs a value (see --help)");
         const std::string v = argv[++i];
@@ -95,6 +119,7 @@ int main(int argc, char** argv) {
             if (all_digits(v)) explicit_dims.vocab = parse_u64(a, v);
             else spec.vocab_file = v;
         }
+        else if (a == "--tokenizer") spec.tokenizer_json = v;
         else if (a == "--rope-base") explicit_dims.rope_base = parse_float(a, v);
         else if (a == "--eps") explicit_dims.rms_eps = parse_float(a, v);
         else if (a == "--type") {
@@ -112,6 +137,16 @@ int main(int argc, char** argv) {
     if (out.empty()) {
         usage(stderr);
         return 2;
+    }
+
+    if (vocab_only) {
+        if (spec.tokenizer_json.empty() && spec.vocab_file.empty()) die("--vocab-only needs --tokenizer or --vocab FILE");
+        try {
+            write_vocab_only(spec, out);
+        } catch (const std::exception& e) {
+            die(e.what());
+        }
+        return 0;
     }
 
     Shape s;  // explicit-only default: kv_heads = heads, ctx 2048
@@ -143,9 +178,10 @@ int main(int argc, char** argv) {
         if (shape_name.empty()) s.tied = arch == "qwen2" || arch == "gpt2";
     }
     if (!s.kv_heads) s.kv_heads = s.heads;
-    if (s.vocab == 0 && spec.vocab_file.empty()) die("no vocabulary: give --shape, --vocab-size or --vocab");
-    if (!spec.vocab_file.empty() && explicit_dims.vocab)
-        die("--vocab FILE fixes the vocabulary size; drop --vocab-size");
+    const bool vocab_given = !spec.vocab_file.empty() || !spec.tokenizer_json.empty();
+    if (s.vocab == 0 && !vocab_given) die("no vocabulary: give --shape, --vocab-size, --vocab or --tokenizer");
+    if (vocab_given && explicit_dims.vocab)
+        die("--vocab FILE / --tokenizer fix the vocabulary size; drop --vocab-size");
     spec.shape = s;
 
     try {

@@ -4,6 +4,7 @@
 #include "gguf/gguf_writer.h"
 #include "synth_quant.h"
 #include "synth_random.h"
+#include "synth_tokenizer_json.h"
 #include "synth_vocab.h"
 
 #include <omp.h>
@@ -260,7 +261,9 @@ Result write_model(const Spec& spec, const std::string& path) {
     w.set_uint32("general.file_type", file_type(spec));
 
     // The tokenizer decides the vocabulary size when one is given.
-    if (!spec.vocab_file.empty()) {
+    if (!spec.tokenizer_json.empty()) {
+        s.vocab = import_tokenizer_json(w, spec.tokenizer_json);
+    } else if (!spec.vocab_file.empty()) {
         s.vocab = copy_vocab(w, spec.vocab_file);
     } else {
         add_byte_vocab(w, s.vocab);

@@ -210,10 +210,36 @@ ORCD_API const char* orcd_supported_weight_formats(orcd_device_kind kind);
 
 /* ---- Tokenizer --------------------------------------------------------- */
 
+/* A vocabulary: the tokenizer of a GGUF file without its weights. Loaded on
+ * its own from any GGUF file with tokenizer.ggml.* keys (a vocabulary-only
+ * file or a whole model; only the metadata is read, no device is needed),
+ * or borrowed from a loaded model. It keeps no reference to the file. */
+typedef struct orcd_vocab orcd_vocab;
+
+typedef struct orcd_vocab_info {
+    char kind[16];              /* "spm" (SentencePiece) or "bpe" (byte-level BPE) */
+    char pre[32];               /* BPE pre-tokenizer (tokenizer.ggml.pre); "" for spm */
+    uint32_t n_tokens;
+    int32_t bos_token, eos_token; /* -1 when the vocabulary has none      */
+    int32_t add_bos;            /* 1 when ORCD_TOKENIZE_ADD_BOS prepends BOS */
+} orcd_vocab_info;
+
+/* Reads the vocabulary of a GGUF file. ORCD_MODEL_LOAD_FAILED for a missing
+ * or malformed file or an unsupported tokenizer (the detail names it). */
+ORCD_API orcd_status orcd_vocab_load(const char* path, orcd_vocab** out);
+/* Frees a vocabulary from orcd_vocab_load (NULL is a no-op). Never pass the
+ * model's vocabulary from orcd_model_vocab(). */
+ORCD_API void orcd_vocab_free(orcd_vocab* vocab);
+/* The model's own vocabulary, owned by the model and valid while it lives;
+ * NULL for a NULL model. */
+ORCD_API const orcd_vocab* orcd_model_vocab(const orcd_model* model);
+ORCD_API orcd_status orcd_vocab_get_info(const orcd_vocab* vocab, orcd_vocab_info* out);
+
 /* Flags of orcd_tokenize, combined with |. */
-/* Prepend BOS when the model's tokenizer asks for it
+/* Prepend BOS when the vocabulary asks for it
  * (tokenizer.ggml.add_bos_token; default true for SentencePiece, false for
- * byte-level BPE). */
+ * byte-level BPE except Llama 3's), and append EOS where it asks for that
+ * (tokenizer.ggml.add_eos_token, rare). */
 #define ORCD_TOKENIZE_ADD_BOS 1
 /* Match control tokens written in the text (e.g. "<|im_start|>"), longest
  * first. Without it no text ever becomes a control token: what a user typed
@@ -225,6 +251,15 @@ ORCD_API const char* orcd_supported_weight_formats(orcd_device_kind kind);
  * is ORCD_INVALID_REQUEST. Writes at most cap ids; *n_out receives the full
  * count, so a call with cap = 0 measures. Returns ORCD_INVALID_REQUEST when
  * cap is too small. */
+ORCD_API orcd_status orcd_vocab_tokenize(const orcd_vocab* vocab, const char* text, size_t text_len,
+                                         int32_t flags, int32_t* out, size_t cap, size_t* n_out);
+/* Decodes ids to UTF-8 (control tokens render as nothing; invalid UTF-8
+ * becomes U+FFFD). Same sizing contract as orcd_vocab_tokenize, in bytes; no
+ * terminating NUL is written. ORCD_INVALID_REQUEST for an id outside the
+ * vocabulary. */
+ORCD_API orcd_status orcd_vocab_detokenize(const orcd_vocab* vocab, const int32_t* ids, size_t n_ids,
+                                           char* out, size_t cap, size_t* n_out);
+/* orcd_vocab_tokenize / orcd_vocab_detokenize on the model's vocabulary. */
 ORCD_API orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len,
                                    int32_t flags, int32_t* out, size_t cap, size_t* n_out);
 
@@ -245,8 +280,6 @@ typedef struct orcd_text_segment {
  * ORCD_TOKENIZE_ADD_BOS or 0. Same sizing contract as orcd_tokenize. */
 ORCD_API orcd_status orcd_tokenize_segments(const orcd_model* model, const orcd_text_segment* segments, size_t n,
                                             int32_t flags, int32_t* out, size_t cap, size_t* n_out);
-/* Decodes ids to UTF-8 (control tokens render as nothing). Same sizing
- * contract as orcd_tokenize, in bytes; no terminating NUL is written. */
 ORCD_API orcd_status orcd_detokenize(const orcd_model* model, const int32_t* ids, size_t n_ids,
                                      char* out, size_t cap, size_t* n_out);
 

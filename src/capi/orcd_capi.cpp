@@ -10,6 +10,7 @@
 #include "gguf/gguf.h"
 
 #include <atomic>
+#include <cstdio>
 #include <iterator>
 #include <vector>
 #include <cstring>
@@ -21,9 +22,15 @@ struct orcd_device {
     std::unique_ptr<orcd::Device> impl;
 };
 
+struct orcd_vocab {
+    std::unique_ptr<orcd::Tokenizer> owned;  // set by orcd_vocab_load; empty for a model's
+    const orcd::Tokenizer* tok = nullptr;
+};
+
 struct orcd_model {
     orcd_device* device;
     std::unique_ptr<orcd::Model> impl;
+    orcd_vocab vocab;  // borrows impl's tokenizer
 };
 
 struct orcd_job {
@@ -196,6 +203,7 @@ orcd_status orcd_model_load(orcd_device* device, const char* path, const orcd_mo
         auto m = std::make_unique<orcd_model>();
         m->device = device;
         m->impl = orcd::Model::load(*device->impl, path, lp);
+        m->vocab.tok = &m->impl->tokenizer();
         *out = m.release();
     });
 }
@@ -239,18 +247,53 @@ orcd_status orcd_model_memory_stats(const orcd_model* model, orcd_memory_stats* 
     });
 }
 
-orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len, int32_t flags, int32_t* out,
-                          size_t cap, size_t* n_out) {
-    ORCD_REQUIRE(model && n_out, "orcd_tokenize: NULL argument");
-    ORCD_REQUIRE((flags & ~(ORCD_TOKENIZE_ADD_BOS | ORCD_TOKENIZE_PARSE_SPECIAL)) == 0, "orcd_tokenize: unknown flag bits");
+orcd_status orcd_vocab_load(const char* path, orcd_vocab** out) {
+    ORCD_REQUIRE(out, "orcd_vocab_load: out is NULL");
+    *out = nullptr;
+    ORCD_REQUIRE(path && *path, "orcd_vocab_load: path is empty");
+    return guarded([&] {
+        auto v = std::make_unique<orcd_vocab>();
+        {
+            const auto file = orcd::gguf::File::open(path);  // closed again once the tokenizer is built
+            v->owned = orcd::Tokenizer::from_gguf(*file);
+        }
+        v->tok = v->owned.get();
+        *out = v.release();
+    });
+}
+
+void orcd_vocab_free(orcd_vocab* vocab) {
+    // A model's vocabulary owns nothing; refusing it keeps a caller's mistake harmless.
+    if (vocab && vocab->owned) delete vocab;
+}
+
+const orcd_vocab* orcd_model_vocab(const orcd_model* model) { return model ? &model->vocab : nullptr; }
+
+orcd_status orcd_vocab_get_info(const orcd_vocab* vocab, orcd_vocab_info* out) {
+    ORCD_REQUIRE(vocab && out, "orcd_vocab_get_info: NULL argument");
+    const orcd::Tokenizer& tok = *vocab->tok;
+    std::memset(out, 0, sizeof *out);
+    std::snprintf(out->kind, sizeof out->kind, "%s", tok.kind());
+    std::snprintf(out->pre, sizeof out->pre, "%.*s", int(tok.pre().size()), tok.pre().data());
+    out->n_tokens = uint32_t(tok.vocab_size());
+    out->bos_token = tok.bos();
+    out->eos_token = tok.eos();
+    out->add_bos = tok.add_bos_default() ? 1 : 0;
+    return ORCD_OK;
+}
+
+orcd_status orcd_vocab_tokenize(const orcd_vocab* vocab, const char* text, size_t text_len, int32_t flags,
+                                int32_t* out, size_t cap, size_t* n_out) {
+    ORCD_REQUIRE(vocab && n_out, "orcd_tokenize: NULL argument");
     ORCD_REQUIRE(text || text_len == 0, "orcd_tokenize: text is NULL");
     ORCD_REQUIRE(out || cap == 0, "orcd_tokenize: out is NULL");
+    ORCD_REQUIRE((flags & ~(ORCD_TOKENIZE_ADD_BOS | ORCD_TOKENIZE_PARSE_SPECIAL)) == 0,
+                 "orcd_tokenize: unknown flag bits");
     *n_out = 0;
     std::vector<int32_t> ids;
     const orcd_status st = guarded([&] {
-        ids = model->impl->tokenizer().encode(std::string_view(text ? text : "", text_len),
-                                              (flags & ORCD_TOKENIZE_ADD_BOS) != 0,
-                                              (flags & ORCD_TOKENIZE_PARSE_SPECIAL) != 0);
+        ids = vocab->tok->encode(std::string_view(text ? text : "", text_len), (flags & ORCD_TOKENIZE_ADD_BOS) != 0,
+                                 (flags & ORCD_TOKENIZE_PARSE_SPECIAL) != 0);
     });
     if (st != ORCD_OK) return st;
     *n_out = ids.size();
@@ -284,13 +327,13 @@ orcd_status orcd_tokenize_segments(const orcd_model* model, const orcd_text_segm
     return ORCD_OK;
 }
 
-orcd_status orcd_detokenize(const orcd_model* model, const int32_t* ids, size_t n_ids, char* out, size_t cap,
-                            size_t* n_out) {
-    ORCD_REQUIRE(model && n_out, "orcd_detokenize: NULL argument");
+orcd_status orcd_vocab_detokenize(const orcd_vocab* vocab, const int32_t* ids, size_t n_ids, char* out, size_t cap,
+                                  size_t* n_out) {
+    ORCD_REQUIRE(vocab && n_out, "orcd_detokenize: NULL argument");
     ORCD_REQUIRE(ids || n_ids == 0, "orcd_detokenize: ids is NULL");
     ORCD_REQUIRE(out || cap == 0, "orcd_detokenize: out is NULL");
     *n_out = 0;
-    const orcd::Tokenizer& tok = model->impl->tokenizer();
+    const orcd::Tokenizer& tok = *vocab->tok;
     for (size_t i = 0; i < n_ids; ++i)
         if (ids[i] < 0 || size_t(ids[i]) >= tok.vocab_size())
             return set_error(ORCD_INVALID_REQUEST, "orcd_detokenize: id " + std::to_string(ids[i]) + " out of range");
@@ -308,6 +351,18 @@ orcd_status orcd_token_text(const orcd_model* model, int32_t id, char* out, size
 orcd_status orcd_token_piece(const orcd_model* model, int32_t id, char* out, size_t cap, size_t* n_out) {
     return one_token(model, id, out, cap, n_out, "orcd_token_piece",
                      [](const orcd::Tokenizer& t, int32_t i) { return t.token_bytes(i); });
+}
+
+orcd_status orcd_tokenize(const orcd_model* model, const char* text, size_t text_len, int32_t flags, int32_t* out,
+                          size_t cap, size_t* n_out) {
+    ORCD_REQUIRE(model, "orcd_tokenize: NULL argument");
+    return orcd_vocab_tokenize(&model->vocab, text, text_len, flags, out, cap, n_out);
+}
+
+orcd_status orcd_detokenize(const orcd_model* model, const int32_t* ids, size_t n_ids, char* out, size_t cap,
+                            size_t* n_out) {
+    ORCD_REQUIRE(model, "orcd_detokenize: NULL argument");
+    return orcd_vocab_detokenize(&model->vocab, ids, n_ids, out, cap, n_out);
 }
 
 orcd_job_params orcd_job_default_params(void) {

@@ -9,6 +9,17 @@ void SpecialTokens::add(int32_t id, std::string_view text, bool always) {
     entries_.push_back({std::string(text), id, always});
 }
 
+void SpecialTokens::add_vocabulary(const std::vector<std::string>& tokens, const std::vector<TokenAttr>& attrs,
+                                   const std::vector<bool>& control_like) {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        const TokenAttr a = attrs[i];
+        if (a != TokenAttr::Control && a != TokenAttr::Unknown && a != TokenAttr::UserDefined) continue;
+        const bool verbatim = a == TokenAttr::UserDefined && !control_like[i];
+        add(static_cast<int32_t>(i), tokens[i], verbatim);
+    }
+    finish();
+}
+
 void SpecialTokens::finish() {
     for (auto& bucket : by_first_) bucket.clear();
     for (uint32_t i = 0; i < entries_.size(); ++i)

@@ -11,6 +11,8 @@
 // the text).
 #pragma once
 
+#include "tokenizer/tokenizer.h"
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -29,6 +31,15 @@ public:
     // Registers a token; `always` for verbatim tokens, false for control
     // tokens. Empty texts are ignored. The text is copied.
     void add(int32_t id, std::string_view text, bool always);
+    // Registers every control, unknown and user-defined token of a
+    // vocabulary and finishes. `control_like` marks tokens that count as
+    // control even where the file types them user-defined: the special ids
+    // (BOS/EOS/UNK/padding/EOT/EOM) and the end-of-generation tokens. A
+    // prompt that merely contains their text must not end or restart a
+    // turn, so they are matched only with parse_special, like every control
+    // token (llama.cpp likewise retypes end-of-generation tokens as control).
+    void add_vocabulary(const std::vector<std::string>& tokens, const std::vector<TokenAttr>& attrs,
+                        const std::vector<bool>& control_like);
     // Must be called once after the last add() and before split().
     void finish();
 

@@ -13,13 +13,6 @@ namespace {
 
 constexpr std::string_view kSpace = "\xE2\x96\x81";  // U+2581, SentencePiece's escaped space
 
-// Token texts that end a turn in common chat vocabularies; llama.cpp treats
-// them as end-of-generation whatever the file says, and so do we.
-constexpr std::string_view kEndTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>",
-    "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
-};
-
 std::string unescape_spaces(std::string_view text) {
     std::string out;
     out.reserve(text.size());
@@ -82,29 +75,15 @@ struct BigramOrder {
 
 SpmTokenizer::SpmTokenizer(SpmVocab vocab) : v_(std::move(vocab)) {
     const size_t n = v_.tokens.size();
-    if (n == 0) fail(ORCD_MODEL_LOAD_FAILED, "tokenizer: the vocabulary is empty");
-    if (n > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
-        fail(ORCD_MODEL_LOAD_FAILED, "tokenizer: the vocabulary has too many tokens (" + std::to_string(n) + ")");
-    if (v_.scores.size() != n || v_.attrs.size() != n)
-        fail(ORCD_MODEL_LOAD_FAILED, "tokenizer: " + std::to_string(n) + " tokens but " +
-                                         std::to_string(v_.scores.size()) + " scores and " +
-                                         std::to_string(v_.attrs.size()) + " token types");
-    const auto check_id = [n](int32_t id, const char* what) {
-        if (id < -1 || id >= static_cast<int64_t>(n))
-            fail(ORCD_MODEL_LOAD_FAILED, std::string("tokenizer: ") + what + " token id " + std::to_string(id) +
-                                             " is outside the vocabulary of " + std::to_string(n) + " tokens");
-    };
-    check_id(v_.bos, "BOS");
-    check_id(v_.eos, "EOS");
-    check_id(v_.unk, "UNK");
-    check_id(v_.pad, "padding");
-    for (int32_t id : v_.extra_end_ids) check_id(id, "end-of-turn");
-    if (v_.add_bos && v_.bos < 0)
+    check_vocabulary(n, v_.attrs.size(), v_.ids);
+    if (v_.scores.size() != n)
+        fail(ORCD_MODEL_LOAD_FAILED,
+             "tokenizer: " + std::to_string(n) + " tokens but " + std::to_string(v_.scores.size()) + " scores");
+    if (v_.add_bos && v_.ids.bos < 0)
         fail(ORCD_MODEL_LOAD_FAILED, "tokenizer: add_bos_token is set but the vocabulary has no BOS token");
 
     byte_ids_.fill(-1);
     pieces_.resize(n);
-    end_of_generation_.assign(n, false);
     ids_.reserve(n);
     for (size_t i = 0; i < n; ++i) {
         const auto id = static_cast<int32_t>(i);
@@ -132,8 +111,6 @@ SpmTokenizer::SpmTokenizer(SpmVocab vocab) : v_(std::move(vocab)) {
             case TokenAttr::Unused:
                 break;  // rendered as nothing, as llama.cpp does without "special" rendering
         }
-        for (std::string_view end : kEndTexts)
-            if (text == end) end_of_generation_[i] = true;
     }
     // Byte fallback looks tokens up by text, so a duplicate <0xNN> resolves
     // to the same id the merge loop would find.
@@ -145,27 +122,8 @@ SpmTokenizer::SpmTokenizer(SpmVocab vocab) : v_(std::move(vocab)) {
         if (id < 0) id = find(std::string_view(&raw, 1));
         byte_ids_[static_cast<size_t>(b)] = id;
     }
-    if (v_.eos >= 0) end_of_generation_[static_cast<size_t>(v_.eos)] = true;
-    for (int32_t id : v_.extra_end_ids)
-        if (id >= 0) end_of_generation_[static_cast<size_t>(id)] = true;
-
-    // The vocabulary's special ids and its end-of-generation tokens count as
-    // control tokens for splitting even where the file types them
-    // user-defined (Phi-3 types "</s>" so): a prompt that merely contains
-    // their text must not end or restart a turn, so they are matched only
-    // with parse_special, like every control token. llama.cpp likewise
-    // retypes end-of-generation tokens as control.
-    std::vector<bool> special_id(n, false);
-    for (int32_t id : {v_.bos, v_.eos, v_.unk, v_.pad})
-        if (id >= 0) special_id[static_cast<size_t>(id)] = true;
-    for (int32_t id : v_.extra_end_ids) special_id[static_cast<size_t>(id)] = true;
-    for (size_t i = 0; i < n; ++i) {
-        const TokenAttr a = v_.attrs[i];
-        if (a != TokenAttr::Control && a != TokenAttr::Unknown && a != TokenAttr::UserDefined) continue;
-        const bool verbatim = a == TokenAttr::UserDefined && !special_id[i] && !end_of_generation_[i];
-        specials_.add(static_cast<int32_t>(i), v_.tokens[i], verbatim);
-    }
-    specials_.finish();
+    end_of_generation_ = end_of_generation_set(v_.tokens, v_.ids);
+    specials_.add_vocabulary(v_.tokens, v_.attrs, control_like(v_.ids, end_of_generation_));
 }
 
 int32_t SpmTokenizer::find(std::string_view text) const {
@@ -173,17 +131,6 @@ int32_t SpmTokenizer::find(std::string_view text) const {
     return it == ids_.end() ? -1 : it->second;
 }
 
-std::string SpmTokenizer::token_bytes(int32_t id) const {
-    if (id < 0 || static_cast<size_t>(id) >= pieces_.size())
-        fail(ORCD_INVALID_REQUEST, "token id " + std::to_string(id) + " is outside the vocabulary of " +
-                                       std::to_string(pieces_.size()) + " tokens");
-    return pieces_[static_cast<size_t>(id)];
-}
-
-bool SpmTokenizer::is_end_of_generation(int32_t id) const {
-    return id >= 0 && static_cast<size_t>(id) < end_of_generation_.size() &&
-           end_of_generation_[static_cast<size_t>(id)];
-}
 
 std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
     return encode_pieces(specials_.split(text, parse_special), add_bos, text.size());
@@ -203,7 +150,8 @@ std::vector<int32_t> SpmTokenizer::encode_segments(const std::vector<TextSegment
 std::vector<int32_t> SpmTokenizer::encode_pieces(const std::vector<SpecialTokens::Piece>& pieces, bool add_bos,
                                                  size_t size_hint) const {
     std::vector<int32_t> out;
-    if (add_bos && v_.add_bos) out.push_back(v_.bos);
+    if (add_bos && v_.add_bos) out.push_back(v_.ids.bos);
+    if (size_hint == 0) return out;
     out.reserve(out.size() + size_hint / 2 + 1);
 
     // The leading-space rule: SentencePiece models were trained on text that
@@ -239,7 +187,7 @@ void SpmTokenizer::append_bytes(std::string_view piece, std::vector<int32_t>& ou
     for (char c : piece) {
         const int32_t id = byte_ids_[static_cast<unsigned char>(c)];
         if (id >= 0) out.push_back(id);
-        else if (v_.unk >= 0) out.push_back(v_.unk);
+        else if (v_.ids.unk >= 0) out.push_back(v_.ids.unk);
         else fail(ORCD_INVALID_REQUEST, "the text holds a character the vocabulary cannot spell (no byte or UNK token)");
     }
 }

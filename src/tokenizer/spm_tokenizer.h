@@ -7,6 +7,7 @@
 
 #include "tokenizer/special_tokens.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab_keys.h"
 
 #include <array>
 #include <cstdint>
@@ -23,11 +24,7 @@ struct SpmVocab {
     std::vector<std::string> tokens;
     std::vector<float> scores;
     std::vector<TokenAttr> attrs;
-    int32_t bos = -1;
-    int32_t eos = -1;
-    int32_t unk = -1;
-    int32_t pad = -1;
-    std::vector<int32_t> extra_end_ids;  // EOT / EOM tokens the file names
+    SpecialIds ids;
     bool add_bos = true;
     bool add_space_prefix = true;
 };
@@ -47,13 +44,10 @@ public:
     // leading-space rule applies to the whole (after BOS, after a verbatim
     // token), never at a segment boundary.
     std::vector<int32_t> encode_segments(const std::vector<TextSegment>& segments, bool add_bos) const override;
-    std::string token_bytes(int32_t id) const override;
     std::string token_text(int32_t id) const override { return v_.tokens.at(size_t(id)); }
-    size_t vocab_size() const override { return v_.tokens.size(); }
-    int32_t bos() const override { return v_.bos; }
-    int32_t eos() const override { return v_.eos; }
+    int32_t bos() const override { return v_.ids.bos; }
+    int32_t eos() const override { return v_.ids.eos; }
     bool add_bos_default() const override { return v_.add_bos; }
-    bool is_end_of_generation(int32_t id) const override;
 
     bool add_space_prefix() const { return v_.add_space_prefix; }
     // The token's text as stored in the vocabulary; -1 when no token has it.
@@ -73,10 +67,8 @@ private:
 
     SpmVocab v_;
     std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> ids_;
-    std::vector<std::string> pieces_;      // token_bytes() of every id
     std::array<int32_t, 256> byte_ids_{};  // <0xNN> token of each byte, or -1
     SpecialTokens specials_;               // control and user-defined tokens cut out before merging
-    std::vector<bool> end_of_generation_;
     size_t max_token_len_ = 0;
 };
 

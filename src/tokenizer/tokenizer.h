@@ -1,7 +1,7 @@
 // Tokenizer interface. One implementation per vocabulary kind; the factory
-// picks it from `tokenizer.ggml.model`. SentencePiece ("llama") is here now;
-// byte-level BPE ("gpt2") and a tokenizer.json loader join behind the same
-// interface.
+// picks it from `tokenizer.ggml.model`: SentencePiece ("llama") or byte-level
+// BPE ("gpt2"). A tokenizer copies everything it needs out of the GGUF file
+// and never points into it, so the file may be closed once it is built.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,8 @@ public:
 
     // "spm" for SentencePiece, "bpe" for byte-level BPE.
     virtual const char* kind() const = 0;
+    // The pre-tokenizer's name (tokenizer.ggml.pre) where the kind has one.
+    virtual std::string_view pre() const { return {}; }
     // Encodes UTF-8 text. add_bos prepends BOS when the vocabulary asks for
     // it. parse_special: when false, no text ever becomes a control token
     // (a user typing "<|im_start|>" gets the tokens of that text); when true,
@@ -46,22 +48,29 @@ public:
     // text (SentencePiece's leading space) overrides it.
     virtual std::vector<int32_t> encode_segments(const std::vector<TextSegment>& segments, bool add_bos) const;
     // The raw bytes a token stands for: "▁" becomes ' ', a byte token
-    // <0xNN> its single byte, control tokens (BOS/EOS/...) nothing. May be a
-    // partial UTF-8 sequence.
-    virtual std::string token_bytes(int32_t id) const = 0;
+    // <0xNN> its single byte, a byte-level BPE token its bytes, control
+    // tokens (BOS/EOS/...) nothing. May be a partial UTF-8 sequence.
+    // INVALID_REQUEST for an id outside the vocabulary.
+    std::string token_bytes(int32_t id) const;
     // The token's text as the vocabulary stores it ("<s>", "\u2581the",
-    // "<0x0A>"): what a chat template prints for bos_token / eos_token.
+    // "<0x0A>", byte-level BPE's "\u0120the"): what a chat template prints
+    // for bos_token / eos_token.
     virtual std::string token_text(int32_t id) const = 0;
 
-    virtual size_t vocab_size() const = 0;
+    size_t vocab_size() const { return pieces_.size(); }
     virtual int32_t bos() const = 0;
     virtual int32_t eos() const = 0;
     virtual bool add_bos_default() const = 0;
     // True for tokens that end generation (EOS, and EOT-like tokens).
-    virtual bool is_end_of_generation(int32_t id) const = 0;
+    bool is_end_of_generation(int32_t id) const;
 
     // Decodes a whole sequence (UTF-8 repaired with U+FFFD where invalid).
     std::string decode(const std::vector<int32_t>& ids) const;
+
+protected:
+    // Filled by each implementation's constructor, one entry per token.
+    std::vector<std::string> pieces_;      // token_bytes() of every id
+    std::vector<bool> end_of_generation_;
 };
 
 // Streaming, UTF-8-safe decoding: fed one token at a time, it returns only

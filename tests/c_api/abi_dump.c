@@ -43,6 +43,9 @@ int main(void) {
     FIELD(orcd_memory_stats, activations_bytes); FIELD(orcd_memory_stats, workspace_bytes);
     FIELD(orcd_memory_stats, sampling_bytes); FIELD(orcd_memory_stats, device_free_bytes);
     FIELD(orcd_memory_stats, device_total_bytes);
+    STRUCT(orcd_vocab_info);
+    FIELD(orcd_vocab_info, kind); FIELD(orcd_vocab_info, pre); FIELD(orcd_vocab_info, n_tokens);
+    FIELD(orcd_vocab_info, bos_token); FIELD(orcd_vocab_info, eos_token); FIELD(orcd_vocab_info, add_bos);
     STRUCT(orcd_job_params);
     FIELD(orcd_job_params, max_tokens); FIELD(orcd_job_params, temperature); FIELD(orcd_job_params, top_p);
     FIELD(orcd_job_params, top_k); FIELD(orcd_job_params, min_p); FIELD(orcd_job_params, repetition_penalty);

@@ -22,6 +22,11 @@ std::string bin_dir() {
     return std::string(ORCD_BINARY_DIR) + "/bin";
 }
 
+std::string tokenizer_vectors_dir() {
+    if (const char* env = std::getenv("ORCD_TOKENIZER_VECTORS_DIR"); env && *env) return env;
+    return ORCD_TOKENIZER_VECTORS_DIR;
+}
+
 std::string temp_dir() {
     std::string tmpl = "/tmp/orcd-test-XXXXXX";
     if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");

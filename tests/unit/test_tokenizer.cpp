@@ -7,6 +7,8 @@
 #include "gguf/gguf.h"
 #include "tokenizer/spm_tokenizer.h"
 #include "tokenizer/tokenizer.h"
+#include "gguf_builder.h"
+#include "vocab_vectors.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -27,59 +29,10 @@ std::unique_ptr<Tokenizer> load(const std::string& path) {
     return Tokenizer::from_gguf(*file);
 }
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read " + path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// The .inp format of llama.cpp's test-tokenizer-0: strings separated by
-// "\n__ggml_vocab_test__\n", the file ending with one more separator.
-std::vector<std::string> read_inputs(const std::string& path) {
-    const std::string text = read_file(path);
-    const std::string sep = "\n__ggml_vocab_test__\n";
-    std::vector<std::string> out;
-    size_t pos = 0;
-    for (size_t hit = text.find(sep); hit != std::string::npos; hit = text.find(sep, pos)) {
-        out.push_back(text.substr(pos, hit - pos));
-        pos = hit + sep.size();
-    }
-    if (pos != text.size()) throw std::runtime_error(path + " does not end with a separator line");
-    return out;
-}
-
-std::vector<std::vector<int32_t>> read_outputs(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error("cannot read " + path);
-    std::vector<std::vector<int32_t>> out;
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream ls(line);
-        std::vector<int32_t> ids;
-        for (int32_t id; ls >> id;) ids.push_back(id);
-        out.push_back(std::move(ids));
-    }
-    return out;
-}
-
-std::string ids_str(const std::vector<int32_t>& ids) {
-    std::string s = "[";
-    for (size_t i = 0; i < ids.size(); ++i) s += (i ? " " : "") + std::to_string(ids[i]);
-    return s + "]";
-}
-
-std::string escaped(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '\n') out += "\\n";
-        else if (c == '\t') out += "\\t";
-        else if (c == '\r') out += "\\r";
-        else out += static_cast<char>(c);
-    }
-    return out + "\"";
-}
+using test::escaped;
+using test::ids_str;
+using test::read_inputs;
+using test::read_outputs;
 
 class VocabVectors : public ::testing::TestWithParam<const char*> {
 protected:
@@ -280,9 +233,9 @@ SpmVocab tiny_vocab(std::vector<std::pair<std::string, float>> entries, bool wit
         for (int b = 0; b < 256; ++b) add(std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">", 0, TokenAttr::Byte);
     }
     for (auto& [text, score] : entries) add(text, score, TokenAttr::Normal);
-    v.unk = 0;
-    v.bos = 1;
-    v.eos = 2;
+    v.ids.unk = 0;
+    v.ids.bos = 1;
+    v.ids.eos = 2;
     return v;
 }
 
@@ -343,7 +296,7 @@ TEST(SpmSpecial, UserDefinedSpecialIdsCountAsControl) {
         v.scores.push_back(0);
         v.attrs.push_back(TokenAttr::UserDefined);
     }
-    v.eos = static_cast<int32_t>(v.tokens.size()) - 1;  // <y>
+    v.ids.eos = static_cast<int32_t>(v.tokens.size()) - 1;  // <y>
     const SpmTokenizer tok(v);
     EXPECT_EQ(texts(v, tok.encode("a<x>", false, false)), (std::vector<std::string>{"\xE2\x96\x81", "a", "<x>"}));
     EXPECT_EQ(texts(v, tok.encode("a<y>", false, false)),
@@ -371,77 +324,9 @@ TEST(SpmSpecial, LeftmostLongestMatch) {
 
 // ---- malformed vocabularies ------------------------------------------------
 
-// Builds a GGUF v3 file with metadata only.
-class GgufBuilder {
-public:
-    GgufBuilder& str(const std::string& key, const std::string& value) {
-        begin(key, gguf::ValueType::STRING);
-        put_str(value);
-        return *this;
-    }
-    GgufBuilder& u32(const std::string& key, uint32_t value) {
-        begin(key, gguf::ValueType::UINT32);
-        put(value);
-        return *this;
-    }
-    GgufBuilder& boolean(const std::string& key, bool value) {
-        begin(key, gguf::ValueType::BOOL);
-        put(static_cast<uint8_t>(value));
-        return *this;
-    }
-    GgufBuilder& strings(const std::string& key, const std::vector<std::string>& values) {
-        begin_array(key, gguf::ValueType::STRING, values.size());
-        for (const auto& v : values) put_str(v);
-        return *this;
-    }
-    GgufBuilder& floats(const std::string& key, const std::vector<float>& values) {
-        begin_array(key, gguf::ValueType::FLOAT32, values.size());
-        for (float v : values) put(v);
-        return *this;
-    }
-    GgufBuilder& ints(const std::string& key, const std::vector<int32_t>& values) {
-        begin_array(key, gguf::ValueType::INT32, values.size());
-        for (int32_t v : values) put(v);
-        return *this;
-    }
-    std::vector<uint8_t> bytes() const {
-        std::vector<uint8_t> out;
-        const auto put_to = [&out](const auto& v) {
-            const auto* p = reinterpret_cast<const uint8_t*>(&v);
-            out.insert(out.end(), p, p + sizeof v);
-        };
-        out.insert(out.end(), {'G', 'G', 'U', 'F'});
-        put_to(uint32_t{3});
-        put_to(uint64_t{0});
-        put_to(n_kv_);
-        out.insert(out.end(), body_.begin(), body_.end());
-        while (out.size() % 32) out.push_back(0);
-        return out;
-    }
-
-private:
-    template <typename T>
-    void put(T v) {
-        const auto* p = reinterpret_cast<const uint8_t*>(&v);
-        body_.insert(body_.end(), p, p + sizeof v);
-    }
-    void put_str(const std::string& s) {
-        put(static_cast<uint64_t>(s.size()));
-        body_.insert(body_.end(), s.begin(), s.end());
-    }
-    void begin(const std::string& key, gguf::ValueType t) {
-        ++n_kv_;
-        put_str(key);
-        put(static_cast<uint32_t>(t));
-    }
-    void begin_array(const std::string& key, gguf::ValueType elem, size_t n) {
-        begin(key, gguf::ValueType::ARRAY);
-        put(static_cast<uint32_t>(elem));
-        put(static_cast<uint64_t>(n));
-    }
-    std::vector<uint8_t> body_;
-    uint64_t n_kv_ = 0;
-};
+using test::expect_load_failure;
+using test::GgufBuilder;
+using test::load_error;
 
 const std::vector<std::string> kTokens = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "a"};
 
@@ -452,24 +337,6 @@ GgufBuilder valid_vocab() {
         .floats("tokenizer.ggml.scores", {0, 0, 0, -1, -2})
         .ints("tokenizer.ggml.token_type", {2, 3, 3, 1, 1});
     return b;
-}
-
-// The load error of a file, or "" when it loads.
-std::pair<orcd_status, std::string> load_error(const GgufBuilder& b) {
-    const auto data = b.bytes();
-    auto file = gguf::File::from_memory(data.data(), data.size());
-    try {
-        Tokenizer::from_gguf(*file);
-    } catch (const Error& e) {
-        return {e.code(), e.what()};
-    }
-    return {ORCD_OK, ""};
-}
-
-void expect_load_failure(const GgufBuilder& b, const std::string& fragment) {
-    const auto [code, msg] = load_error(b);
-    EXPECT_EQ(code, ORCD_MODEL_LOAD_FAILED) << msg;
-    EXPECT_NE(msg.find(fragment), std::string::npos) << "message: " << msg;
 }
 
 TEST(VocabChecks, HandMadeVocabularyLoads) {

@@ -107,7 +107,8 @@ __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const floa
     if (z >= sp.n) return;  // uniform across the block
     const uint32_t keys_per_split = sp.keys;
     const uint32_t j_begin = lo + z * keys_per_split;
-    const uint32_t j_end = min(n_keys, j_begin + keys_per_split);
+    // (keys_per_split is ~0u without splits: no j_begin + keys_per_split.)
+    const uint32_t j_end = keys_per_split >= n_keys - j_begin ? n_keys : j_begin + keys_per_split;
     const uint64_t row = uint64_t(n_head_kv) * head_dim;
     const float* qh = q + (uint64_t(t) * n_head + h) * head_dim;
 
