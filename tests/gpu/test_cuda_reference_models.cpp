@@ -69,6 +69,18 @@ TEST(CudaReferenceModels, MatchTheCpuReferenceAndLlamaCpp) {
             EXPECT_TRUE(test::all_close(r.name + " CUDA vs CPU logits", b, a, tol));
             for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])));
         }
+        // A prompt long enough for the prompt-sized paths (tensor-core
+        // attention, experts grouped by expert), same bound.
+        {
+            std::string longp;
+            for (int i = 0; i < 12; ++i) longp += "Once upon a time there was a little girl who liked to play. ";
+            const std::vector<float> a = first_logits(mc.m, longp), b = first_logits(mg.m, longp);
+            ASSERT_EQ(a.size(), b.size());
+            double scale = 0;
+            for (float v : a) scale = std::max(scale, double(std::fabs(v)));
+            std::vector<double> tol(a.size(), 2e-2 * (1 + scale));
+            EXPECT_TRUE(test::all_close(r.name + " CUDA vs CPU logits, long prompt", b, a, tol));
+        }
         // Against llama.cpp: the CPU reference's bounds widened by CUDA's
         // own difference from it (twice the worst measured just above).
         test::check_against_golden(mg.m, r, r.margin_bound + 2 * worst, r.logit_tol + 2 * worst);

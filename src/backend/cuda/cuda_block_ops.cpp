@@ -6,6 +6,15 @@
 #include "common/error.h"
 
 namespace orcd::cuda {
+namespace {
+
+// From this many rows of a prompt chunk on, a mixture of experts runs as
+// one GEMM per selected expert (moe_grouped): decoding an expert to F16
+// once costs about what the expert kernels spend re-reading it for a few
+// dozen (token, expert) pairs.
+constexpr uint32_t kGroupedExpertTokens = 32;
+
+}  // namespace
 
 CudaBlockOps::CudaBlockOps(const ModelConfig& cfg, const KvLayout& kv, f16_bits* cache, const DeviceActivations& act,
                            std::vector<const uint8_t*> bases, Gemm& gemm, const PrefillAttentionPlan& prefill)
@@ -121,6 +130,10 @@ void CudaBlockOps::moe(const MoeSpec& m) {
     const uint32_t n_expert = uint32_t(m.router.ne1), F = uint32_t(m.up.ne1), E = cfg_.n_embd;
     linear(a_.moe_logits, a_.xb, {m.router, m.router_b});
     moe_route(a_.moe_logits, n_expert, m.n_used, a_.moe_ids, a_.moe_weights, n_, s_);
+    if (n_ >= kGroupedExpertTokens) {
+        moe_grouped(m);
+        return;
+    }
     const Format* gate_fmt = format_of(m.gate.type);
     const Format* down_fmt = format_of(m.down.type);
     if (!gate_fmt || !gate_fmt->moe_gate_up || m.up.type != m.gate.type || !down_fmt || !down_fmt->moe_down)
@@ -145,6 +158,64 @@ void CudaBlockOps::moe(const MoeSpec& m) {
                          F,                   m.n_used,       n_};
     down_fmt->moe_down(dn, s_);
     check_launch("moe_down");
+}
+
+DeviceMatrix CudaBlockOps::expert(const TensorView& v, uint32_t e) const {
+    return DeviceMatrix{v.type, v.ne0, v.ne1, bases_.at(v.id) + v.offset + uint64_t(e) * v.ne1 * v.row_bytes()};
+}
+
+void CudaBlockOps::moe_grouped(const MoeSpec& m) {
+    // The selection comes back to the host (a prompt chunk is never part of
+    // the decode graph), is sorted by expert (stable: within an expert in
+    // token order), and each expert multiplies its rows as one GEMM. The
+    // outputs are combined per token in selection order, as the expert
+    // kernels do. Which tokens share an expert changes a GEMM's shape, not
+    // the result's determinism: the same prompt gives the same bits.
+    const uint32_t K = m.n_used, P = n_ * K, X = uint32_t(m.router.ne1);
+    const uint32_t F = uint32_t(m.up.ne1), E = cfg_.n_embd;
+    ids_host_.resize(P);
+    ORCD_CUDA_CHECK(cudaMemcpyAsync(ids_host_.data(), a_.moe_ids, uint64_t(P) * 4, cudaMemcpyDeviceToHost, s_));
+    ORCD_CUDA_CHECK(cudaStreamSynchronize(s_));
+    expert_start_.assign(X + 1, 0);
+    for (int32_t e : ids_host_) {
+        if (e < 0 || uint32_t(e) >= X) fail(ORCD_INTERNAL, "CUDA backend: expert id out of range");
+        ++expert_start_[uint32_t(e) + 1];
+    }
+    for (uint32_t e = 0; e < X; ++e) expert_start_[e + 1] += expert_start_[e];
+    // order_host_: [0, P) the token of each grouped row, [P, 2P) the grouped
+    // row of each (token, slot).
+    order_host_.resize(2 * uint64_t(P));
+    std::vector<uint32_t> cursor(expert_start_.begin(), expert_start_.end() - 1);
+    for (uint32_t p = 0; p < P; ++p) {
+        const uint32_t q = cursor[uint32_t(ids_host_[p])]++;
+        order_host_[q] = int32_t(p / K);
+        order_host_[P + p] = int32_t(q);
+    }
+    // Pageable source: the call returns once the bytes are staged, so the
+    // vector may change afterwards.
+    ORCD_CUDA_CHECK(cudaMemcpyAsync(a_.moe_order, order_host_.data(), order_host_.size() * 4, cudaMemcpyHostToDevice, s_));
+    moe_gather(a_.moe_rows, a_.xb, a_.moe_order, P, E, s_);
+    const float *bg = f32(m.gate_b), *bu = f32(m.up_b), *bd = f32(m.down_b);
+    for (uint32_t e = 0; e < X; ++e) {
+        const uint32_t r0 = expert_start_[e], c = expert_start_[e + 1] - r0;
+        if (c == 0) continue;
+        gemm_.gemm(a_.moe_act + uint64_t(r0) * F, a_.moe_rows + uint64_t(r0) * E, expert(m.gate, e), c, a_.x16);
+        if (bg) add_bias(a_.moe_act + uint64_t(r0) * F, bg + uint64_t(e) * F, c, F, s_);
+        gemm_.gemm(a_.moe_up + uint64_t(r0) * F, a_.moe_rows + uint64_t(r0) * E, expert(m.up, e), c, a_.x16);
+        if (bu) add_bias(a_.moe_up + uint64_t(r0) * F, bu + uint64_t(e) * F, c, F, s_);
+    }
+    if (m.act == Activation::SwiGlu)
+        swiglu(a_.moe_act, a_.moe_act, a_.moe_up, uint64_t(P) * F, s_);
+    else
+        swiglu_oai(a_.moe_act, a_.moe_act, a_.moe_up, uint64_t(P) * F, s_);
+    // The gathered inputs are dead: their rows take the experts' outputs.
+    for (uint32_t e = 0; e < X; ++e) {
+        const uint32_t r0 = expert_start_[e], c = expert_start_[e + 1] - r0;
+        if (c == 0) continue;
+        gemm_.gemm(a_.moe_rows + uint64_t(r0) * E, a_.moe_act + uint64_t(r0) * F, expert(m.down, e), c, a_.x16);
+        if (bd) add_bias(a_.moe_rows + uint64_t(r0) * E, bd + uint64_t(e) * E, c, E, s_);
+    }
+    moe_combine(a_.x, a_.moe_rows, a_.moe_order + P, a_.moe_weights, n_, K, E, s_);
 }
 
 void CudaBlockOps::logits(const NormSpec& n, const Linear& out) {

@@ -29,6 +29,14 @@ struct DeviceActivations {
     int32_t* moe_ids;   // [max_batch][n_used] selected experts
     float* moe_weights; // [max_batch][n_used] their weights
     float* moe_act;     // [max_batch][n_used][n_ff_expert] expert activations
+    // A prompt's experts grouped by expert (moe_grouped): the (token, slot)
+    // pairs sorted by expert, each pair's token then each pair's place in
+    // the order ([2][max_batch * n_used]); the gathered input rows, later the
+    // experts' outputs ([max_batch * n_used][n_embd]); the up products
+    // ([max_batch * n_used][n_ff_expert]).
+    int32_t* moe_order;
+    float* moe_rows;
+    float* moe_up;
     f16_bits* x16;     // activations rounded to F16 for the tensor-core GEMMs
     float* split_ws;   // flash-decoding partial results
     void* prefill_ws;  // prefill attention's S and P (null: plan off)
@@ -63,6 +71,12 @@ private:
     // y = W x (+ b) for the batch's rows: matvec for one row, else GEMM.
     void linear(float* y, const float* x, const Linear& l);
     void norm_rows(float* out, const float* x, uint32_t rows, const NormSpec& n);
+    // The selected experts of a prompt chunk as GEMMs, one per expert over
+    // the rows routed to it (the expert kernels re-read an expert's weights
+    // for every token that picked it).
+    void moe_grouped(const MoeSpec& m);
+    // Expert e of a stacked [n_expert][rows][cols] tensor.
+    DeviceMatrix expert(const TensorView& v, uint32_t e) const;
 
     ModelConfig cfg_;
     KvLayout kv_;
@@ -73,6 +87,8 @@ private:
     PrefillAttentionPlan prefill_;
     uint32_t n_ = 0, pos_ = 0, seq_ = 0;
     cudaStream_t s_ = nullptr;
+    std::vector<int32_t> ids_host_, order_host_;  // moe_grouped's sort
+    std::vector<uint32_t> expert_start_;
 };
 
 }  // namespace orcd::cuda

@@ -115,6 +115,14 @@ void repetition_penalty(float* logits, uint32_t n_vocab, const int32_t* ids, uin
 void moe_route(const float* logits, uint32_t n_expert, uint32_t n_used, int32_t* ids, float* weights,
                uint32_t n_tokens, cudaStream_t stream);
 
+// out[p][:] = x[rows[p]][:] for p < n_rows (rows of `cols` floats).
+void moe_gather(float* out, const float* x, const int32_t* rows, uint32_t n_rows, uint32_t cols, cudaStream_t stream);
+
+// x[t][:] += sum over j < n_used of weights[t][j] * y[slot[t][j]][:], summed
+// in selection order as the expert kernels do (formats.h MoeDownArgs).
+void moe_combine(float* x, const float* y, const int32_t* slot, const float* weights, uint32_t n_tokens,
+                 uint32_t n_used, uint32_t cols, cudaStream_t stream);
+
 // ---- attention.cu ---------------------------------------------------------------
 
 // What varies between models in attention: the score scale, a sliding

@@ -1,7 +1,9 @@
 // Expert selection of a mixture-of-experts layer (cpu::top_k_softmax): per
 // token, the n_used largest router logits (ties: the lower index; NaN never
 // before a number), in descending order, and their softmax weights over the
-// selected logits only, summed in selection order.
+// selected logits only, summed in selection order. And the two moves of a
+// prompt's experts grouped by expert: gathering the rows each expert takes
+// and combining the experts' outputs back per token.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 #include "common/error.h"
@@ -44,7 +46,39 @@ __global__ void moe_route_kernel(const float* logits, uint32_t n_expert, uint32_
     }
 }
 
+__global__ void moe_gather_kernel(float* out, const float* x, const int32_t* rows, uint32_t cols) {
+    const float* src = x + uint64_t(rows[blockIdx.x]) * cols;
+    float* dst = out + uint64_t(blockIdx.x) * cols;
+    for (uint32_t c = threadIdx.x; c < cols; c += blockDim.x) dst[c] = src[c];
+}
+
+__global__ void moe_combine_kernel(float* x, const float* y, const int32_t* slot, const float* weights,
+                                   uint32_t n_used, uint32_t cols) {
+    const uint32_t t = blockIdx.x;
+    for (uint32_t c = threadIdx.x; c < cols; c += blockDim.x) {
+        float acc = 0.0f;
+        for (uint32_t j = 0; j < n_used; ++j) {
+            const float v = weights[t * n_used + j] * y[uint64_t(slot[t * n_used + j]) * cols + c];
+            acc = j == 0 ? v : acc + v;
+        }
+        x[uint64_t(t) * cols + c] = x[uint64_t(t) * cols + c] + acc;
+    }
+}
+
 }  // namespace
+
+void moe_gather(float* out, const float* x, const int32_t* rows, uint32_t n_rows, uint32_t cols, cudaStream_t stream) {
+    if (n_rows == 0) return;
+    moe_gather_kernel<<<n_rows, 256, 0, stream>>>(out, x, rows, cols);
+    check_launch("moe_gather");
+}
+
+void moe_combine(float* x, const float* y, const int32_t* slot, const float* weights, uint32_t n_tokens,
+                 uint32_t n_used, uint32_t cols, cudaStream_t stream) {
+    if (n_tokens == 0) return;
+    moe_combine_kernel<<<n_tokens, 256, 0, stream>>>(x, y, slot, weights, n_used, cols);
+    check_launch("moe_combine");
+}
 
 void moe_route(const float* logits, uint32_t n_expert, uint32_t n_used, int32_t* ids, float* weights,
                uint32_t n_tokens, cudaStream_t stream) {

@@ -145,15 +145,13 @@ struct Q8_0 {
     }
 };
 
-// Code books of IQ4_NL/IQ4_XS and MXFP4 (twice the E2M1 values).
-__device__ __forceinline__ float iq4_value(uint32_t c) {
-    constexpr float kV[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
-    return kV[c];
-}
-__device__ __forceinline__ float mxfp4_value(uint32_t c) {
-    constexpr float kV[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
-    return kV[c];
-}
+// Code books of IQ4_NL/IQ4_XS and MXFP4 (twice the E2M1 values), in
+// constant memory (a local array indexed at run time would live in local
+// memory). The hot matvec kernels copy them to shared memory instead.
+__constant__ const float kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+__constant__ const float kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+__device__ __forceinline__ float iq4_value(uint32_t c) { return kIq4Values[c]; }
+__device__ __forceinline__ float mxfp4_value(uint32_t c) { return kMxfp4Values[c]; }
 
 template <float (*V)(uint32_t)>
 __device__ __forceinline__ void table_nibbles(uint32_t w, int shift, float* q) {
