@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: every CTest test of build/ (unit, integration;
-# GPU tests report "skipped: no CUDA device" where there is none), the unit
-# tests again under AddressSanitizer + UndefinedBehaviorSanitizer, and the
-# GGUF and tokenizer fuzzers for a bounded time. Run scripts/setup.sh first.
+# Runs the whole test suite: every CTest test of build/ (unit, integration
+# with the HTTP mutation run and the one-minute load test; GPU tests report
+# "skipped: no CUDA device" where there is none), the unit tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and the GGUF, HTTP and
+# tokenizer fuzzers for a bounded time each. Run scripts/setup.sh first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -28,6 +29,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 step "fuzz: GGUF reader (${ORCD_FUZZ_SECONDS:-60} s)"
 scripts/run-fuzz.sh "${ORCD_FUZZ_SECONDS:-60}" gguf || status=1
+
+step "fuzz: HTTP parser, router, validators and answers (${ORCD_HTTP_FUZZ_SECONDS:-60} s)"
+scripts/run-fuzz.sh "${ORCD_HTTP_FUZZ_SECONDS:-60}" http || status=1
 
 step "fuzz: tokenizers (${ORCD_TOKENIZER_FUZZ_SECONDS:-30} s)"
 scripts/run-fuzz.sh "${ORCD_TOKENIZER_FUZZ_SECONDS:-30}" tokenizer || status=1

@@ -74,27 +74,6 @@ orcd_status guarded(F&& f) {
         if (!(cond)) return set_error(ORCD_INVALID_REQUEST, what); \
     } while (0)
 
-struct ErrorRow {
-    const char* name;
-    const char* message;
-    int retriable;
-};
-
-constexpr ErrorRow kErrors[ORCD_STATUS_COUNT] = {
-    {"OK", "success", 0},
-    {"INVALID_REQUEST", "the request or an argument is invalid", 0},
-    {"BUSY", "the worker is busy with another job or is draining", 1},
-    {"MODEL_LOAD_FAILED", "the model could not be loaded", 0},
-    {"INSUFFICIENT_VRAM", "the model and its KV cache do not fit in free device memory", 0},
-    {"VRAM_OOM", "a device memory allocation failed during the job", 1},
-    {"CUDA_ERROR", "a CUDA operation failed or the device is not usable", 1},
-    {"INFERENCE_TIMEOUT", "the job ran past its inference timeout", 1},
-    {"CANCELLED", "the job was cancelled", 0},
-    {"INTERNAL", "internal error", 0},
-};
-
-const ErrorRow* row(int code) { return code >= 0 && code < ORCD_STATUS_COUNT ? &kErrors[code] : nullptr; }
-
 // The sizing contract of every function that returns bytes: *n_out is the
 // full size; a cap of 0 measures; a smaller non-zero cap is an error.
 orcd_status copy_out(std::string_view bytes, char* out, size_t cap, size_t* n_out, const char* fn) {
@@ -163,18 +142,6 @@ const char* orcd_version_string(void) { return "0.1.0"; }
 int orcd_abi_version(void) { return ORCD_ABI_VERSION; }
 const char* orcd_build_commit(void) { return orcd_build_commit_text; }
 
-const char* orcd_error_message(int code) {
-    const ErrorRow* r = row(code);
-    return r ? r->message : "unknown error code";
-}
-const char* orcd_error_name(int code) {
-    const ErrorRow* r = row(code);
-    return r ? r->name : "UNKNOWN";
-}
-int orcd_error_retriable(int code) {
-    const ErrorRow* r = row(code);
-    return r ? r->retriable : 0;
-}
 const char* orcd_last_error_detail(void) { return t_detail.c_str(); }
 
 orcd_device_params orcd_device_default_params(void) {

@@ -21,6 +21,10 @@ struct State {
     std::array<long, size_t(Point::Count)> fail_at{}; // 0 = not armed
     // `point@jobN`: N counted from the first job; armed once a job starts.
     std::array<long, size_t(Point::Count)> fail_in_job{};
+    // `point@everyN`: every N-th event from the first job on; every_from is
+    // the count when that job started.
+    std::array<long, size_t(Point::Count)> fail_every{};
+    std::array<long, size_t(Point::Count)> every_from{};
     bool job_seen = false;
 };
 
@@ -35,18 +39,21 @@ State& state() {
                 std::string_view item = spec.substr(0, comma);
                 spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
                 long n = 1;
-                bool in_job = false;
+                auto* target = &st->fail_at;
                 if (const size_t at = item.find('@'); at != std::string_view::npos) {
                     std::string_view count = item.substr(at + 1);
                     if (count.substr(0, 3) == "job") {
-                        in_job = true;
+                        target = &st->fail_in_job;
                         count.remove_prefix(3);
+                    } else if (count.substr(0, 5) == "every") {
+                        target = &st->fail_every;
+                        count.remove_prefix(5);
                     }
                     n = std::strtol(std::string(count).c_str(), nullptr, 10);
                     item = item.substr(0, at);
                 }
                 for (size_t i = 0; i < kNames.size(); ++i)
-                    if (kNames[i] == item && n >= 1) (in_job ? st->fail_in_job : st->fail_at)[i] = n;
+                    if (kNames[i] == item && n >= 1) (*target)[i] = n;
             }
         }
         return st;
@@ -65,7 +72,7 @@ bool should_fail(Point p) {
         s.fail_at[i] = 0;  // one failure per arming
         return true;
     }
-    return false;
+    return s.fail_every[i] != 0 && s.job_seen && (n - s.every_from[i]) % s.fail_every[i] == 0;
 }
 
 void arm(Point p, int n) {
@@ -79,14 +86,17 @@ void job_started() {
     std::lock_guard<std::mutex> lock(s.mu);
     if (s.job_seen) return;
     s.job_seen = true;
-    for (size_t i = 0; i < s.fail_in_job.size(); ++i)
+    for (size_t i = 0; i < s.fail_in_job.size(); ++i) {
         if (s.fail_in_job[i] != 0) s.fail_at[i] = s.seen[i] + s.fail_in_job[i];
+        s.every_from[i] = s.seen[i];
+    }
 }
 
 void disarm_all() {
     State& s = state();
     std::lock_guard<std::mutex> lock(s.mu);
     s.fail_at.fill(0);
+    s.fail_every.fill(0);
 }
 
 }  // namespace orcd::fault

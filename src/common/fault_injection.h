@@ -7,9 +7,11 @@
 // that the compiler removes, and no environment variable or call reaches it.
 //
 // Arming: the environment variable ORCD_FAULT_INJECT holds a comma-separated
-// list of `point[@N]` or `point@jobN`: fail the N-th event at that point
-// counted from process start (N defaults to 1), or counted from the start of
-// the first job (so a failure can be aimed past start-up). Points:
+// list of `point[@N]`, `point@jobN` or `point@everyN`: fail the N-th event at
+// that point counted from process start (N defaults to 1), or counted from
+// the start of the first job (so a failure can be aimed past start-up), or
+// every N-th event from the start of the first job on (a long run that
+// keeps meeting failures, e.g. a soak). Points:
 //   device_alloc      any tracked device allocation
 //   job_alloc         a device allocation made while a job runs
 //   kernel_launch     a CUDA kernel launch check

@@ -58,6 +58,7 @@ std::string usage() {
            "  --max-tokens-out N           largest max_tokens a request may ask (default 2048)\n"
            "  --inference-timeout-sec S    per-job deadline (default 300)\n"
            "  --shutdown-timeout-sec S     drain time before a running job is cancelled (default 5)\n"
+           "  --body-timeout-sec S         time for a request body to arrive after its header (default 5)\n"
            "  --log-format json|text       log line format (default json)\n"
            "  --chat-template-file PATH    chat template to use instead of the model's (a known one)\n"
            "  --version                    print the version and build commit, then exit\n";
@@ -85,8 +86,8 @@ Config parse_flags(int argc, const char* const* argv) {
 
     static const char* const known[] = {"--model", "--port", "--worker-id", "--device", "--gpu-device",
                                         "--cpu-threads", "--load-chunk-mb", "--bind", "--ctx-size", "--max-tokens-out",
-                                        "--inference-timeout-sec", "--shutdown-timeout-sec", "--log-format",
-                                        "--chat-template-file"};
+                                        "--inference-timeout-sec", "--shutdown-timeout-sec", "--body-timeout-sec",
+                                        "--log-format", "--chat-template-file"};
     for (const auto& [name, value] : values) {
         bool ok = false;
         for (const char* k : known) ok = ok || name == k;
@@ -153,6 +154,8 @@ Config parse_flags(int argc, const char* const* argv) {
         if (access(v->c_str(), R_OK) != 0) throw FlagError("--chat-template-file", "file is not readable: '" + *v + "'");
         cfg.chat_template_path = *v;
     }
+    if (auto v = take("--body-timeout-sec"))
+        cfg.body_timeout_sec = parse_seconds("--body-timeout-sec", *v, 0.001, 3600.0);
     if (auto v = take("--log-format")) {
         if (*v == "json") cfg.log_format = LogFormat::json;
         else if (*v == "text") cfg.log_format = LogFormat::text;

@@ -27,6 +27,7 @@ struct Config {
     uint32_t max_tokens_out = 2048;
     double inference_timeout_sec = 300;
     double shutdown_timeout_sec = 5;
+    double body_timeout_sec = 5;    // header received -> whole body received
     LogFormat log_format = LogFormat::json;
 };
 

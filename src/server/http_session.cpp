@@ -1,17 +1,11 @@
 #include "http_session.h"
 
 #include "correlation.h"
-#include "execute_protocol.h"
 #include "execute_runner.h"
-#include "health.h"
-#include "http_responses.h"
-#include "openai_endpoint.h"
-#include "openai_protocol.h"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/string.hpp>
 
 #include <cerrno>
 
@@ -26,24 +20,16 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using nlohmann::json;
 
-constexpr auto kReadTimeout = std::chrono::seconds(30);   // a whole request, or an idle keep-alive
+constexpr auto kReadTimeout = std::chrono::seconds(30);   // a request's header, or an idle keep-alive
 constexpr auto kWriteTimeout = std::chrono::seconds(30);  // one write to a client that stopped reading
 constexpr auto kLinger = std::chrono::seconds(2);         // waiting for the client's EOF after ours
 constexpr auto kClaimWait = std::chrono::seconds(1);      // waiting for a cancelled job to free the slot
-constexpr size_t kBodyLimit = 1 << 20;
-
-bool is_json_content_type(std::string_view value) {
-    const auto semi = value.find(';');
-    std::string_view media = value.substr(0, semi);
-    while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
-    while (!media.empty() && media.front() == ' ') media.remove_prefix(1);
-    return beast::iequals(media, "application/json");
-}
 
 }  // namespace
 
 HttpSession::HttpSession(tcp::socket&& socket, ServerContext& ctx)
-    : ctx_(ctx), stream_(std::move(socket)), retry_timer_(stream_.get_executor()) {}
+    : ctx_(ctx), port_(ctx), stream_(std::move(socket)), body_timer_(stream_.get_executor()),
+      retry_timer_(stream_.get_executor()) {}
 
 HttpSession::~HttpSession() { execute_finished(); }
 
@@ -55,19 +41,20 @@ void HttpSession::start() {
 
 void HttpSession::read_request() {
     parser_.emplace();
-    parser_->body_limit(kBodyLimit);
-    parser_->header_limit(16 * 1024);
+    configure_parser(*parser_);
     correlation_id_.clear();
     stream_.expires_after(kReadTimeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t n) {
+        self->on_header(ec, n);
+    });
 }
 
-void HttpSession::on_header(beast::error_code ec) {
+void HttpSession::on_header(beast::error_code ec, size_t header_bytes) {
     if (ec) return on_request(ec);
     const auto& req = parser_->get();
     correlation_id_ = correlation_id_for(req["X-Correlation-Id"]);
-    if (beast::iequals(req[http::field::expect], "100-continue")) {
+    if (auto reply = reply_to_header_size(header_bytes)) return respond(*reply);
+    if (expects_continue(req)) {
         auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
         stream_.expires_after(kWriteTimeout);
         http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, size_t) {
@@ -80,184 +67,45 @@ void HttpSession::on_header(beast::error_code ec) {
 }
 
 void HttpSession::read_body() {
-    stream_.expires_after(kReadTimeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_request(ec); });
+    // The body has its own, short deadline (--body-timeout-sec): a client that
+    // announced more bytes than it sends gets a 408 instead of holding the
+    // connection. The timer cancels the read; on_request tells the two apart.
+    stream_.expires_never();
+    body_timed_out_ = false;
+    body_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(ctx_.config.body_timeout_sec)));
+    body_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (ec) return;
+        self->body_timed_out_ = true;
+        beast::error_code cancel_ec;
+        self->stream_.socket().cancel(cancel_ec);
+    });
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+        self->body_timer_.cancel();
+        self->on_request(ec);
+    });
 }
 
 void HttpSession::on_request(beast::error_code ec) {
     if (correlation_id_.empty()) correlation_id_ = correlation_id_for("");
-    if (ec == http::error::body_limit) {
-        ctx_.metrics.count_request(Outcome::invalid_request);
-        return respond_json(413, invalid_request_body("body", "max_size", "the request body exceeds 1 MiB"), true);
-    }
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset || ec == net::error::eof)
-        return close_now();
+    // Once the header is in, its target picks the shape of an error answer.
+    const std::string_view target = parser_->is_header_done() ? parser_->get().target() : std::string_view();
+    if (ec && body_timed_out_) return respond(body_timeout_reply(ctx_.config.body_timeout_sec, port_, target));
     if (ec) {
-        return respond_json(400, invalid_request_body("request", "http", "malformed HTTP request: " + ec.message()),
-                            true);
+        if (auto reply = reply_to_read_error(ec, port_, target)) return respond(*reply);
+        return close_now();
     }
-    route();
-}
-
-void HttpSession::route() {
-    const auto& req = parser_->get();
-    std::string_view target = req.target();
-    target = target.substr(0, target.find('?'));
-    const auto method = req.method();
-
-    struct Route {
-        std::string_view path;
-        http::verb verb;
-        void (HttpSession::*handler)();
-    };
-    static constexpr Route routes[] = {
-        {"/health", http::verb::get, &HttpSession::handle_health},
-        {"/metrics", http::verb::get, &HttpSession::handle_metrics},
-        {"/execute", http::verb::post, &HttpSession::handle_execute},
-        {"/cancel", http::verb::post, &HttpSession::handle_cancel},
-        {"/shutdown", http::verb::post, &HttpSession::handle_shutdown},
-        {"/v1/chat/completions", http::verb::post, &HttpSession::handle_chat_completions},
-        {"/v1/completions", http::verb::post, &HttpSession::handle_completions},
-        {"/v1/models", http::verb::get, &HttpSession::handle_models},
-    };
-    for (const auto& r : routes) {
-        if (r.path != target) continue;
-        if (r.verb != method) {
-            const char* allow = r.verb == http::verb::get ? "GET" : "POST";
-            return respond(405,
-                           error_body("METHOD_NOT_ALLOWED",
-                                      std::string(target) + " accepts " + allow + " only", false)
-                               .dump(),
-                           "application/json", false, false, allow);
-        }
-        return (this->*r.handler)();
-    }
-    respond(404, error_body("NOT_FOUND", "no such endpoint", false).dump(), "application/json", false);
-}
-
-// ---- plain endpoints ----------------------------------------------------------
-
-void HttpSession::handle_health() { respond_json(200, health_document(ctx_.state)); }
-
-void HttpSession::handle_metrics() {
-    const MemoryReading mem = ctx_.state.memory();
-    respond(200, ctx_.metrics.render(mem.bytes_used, ctx_.state.busy(), ctx_.state.uptime_seconds()),
-            "text/plain; version=0.0.4; charset=utf-8", false);
-}
-
-void HttpSession::handle_cancel() {
-    const json body = json::parse(parser_->get().body(), nullptr, false);
-    if (body.is_discarded() || !body.is_object() || !body.contains("job_id") || !body["job_id"].is_string())
-        return respond_json(400, invalid_request_body("job_id", "required", "job_id (a string) is required"));
-    const std::string job_id = body["job_id"].get<std::string>();
-    const bool running = ctx_.state.cancel_job_id(job_id);
-    ctx_.log.info("cancel_requested", {{"job_id", job_id}, {"correlation_id", correlation_id_}, {"running", running}});
-    respond_json(202, {{"job_id", job_id}, {"status", "cancel_requested"}, {"running", running}});
-}
-
-void HttpSession::handle_shutdown() {
-    respond_json(202, {{"status", "draining"}});
-    ctx_.request_shutdown("http");
-}
-
-// ---- /execute -------------------------------------------------------------------
-
-void HttpSession::handle_execute() {
     received_ = std::chrono::steady_clock::now();
-    const auto& req = parser_->get();
-    const Status status = ctx_.state.status();
-    if (status != Status::healthy) {
-        // Unhealthy means the device or the model's residency failed: say so
-        // (CUDA_ERROR); loading and draining are plain BUSY. Both retriable.
-        const char* code = status == Status::unhealthy ? "CUDA_ERROR" : "BUSY";
-        ctx_.metrics.count_request(Outcome::unavailable);
-        ctx_.log.info("execute_rejected", {{"correlation_id", correlation_id_},
-                                           {"http_status", 503},
-                                           {"code", code},
-                                           {"status", status_name(status)}});
-        return respond_json(503, error_body(code, std::string("the worker is ") + status_name(status), true), false,
-                            true);
-    }
-    if (!is_json_content_type(req[http::field::content_type])) {
-        ctx_.metrics.count_request(Outcome::invalid_request);
-        return respond_json(
-            400, invalid_request_body("Content-Type", "content_type", "Content-Type must be application/json"));
-    }
-    const json body = json::parse(req.body(), nullptr, false);
-    if (body.is_discarded()) {
-        ctx_.metrics.count_request(Outcome::invalid_request);
-        return respond_json(400, invalid_request_body("body", "json", "the request body is not valid JSON"));
-    }
-    const ModelFacts& facts = ctx_.state.facts();
-    const RequestLimits limits{ctx_.config.max_tokens_out, facts.vocab_size, facts.context_length};
-    pending_request_ = ExecuteRequest{};
-    const auto errors = validate_execute(body, limits, pending_request_);
-    if (!errors.empty()) {
-        ctx_.metrics.count_request(Outcome::invalid_request);
-        json fields = json::array();
-        for (const auto& e : errors) fields.push_back(e.field);
-        ctx_.log.info("execute_rejected", {{"correlation_id", correlation_id_},
-                                           {"job_id", body.is_object() && body.contains("job_id") &&
-                                                              body["job_id"].is_string()
-                                                          ? body["job_id"]
-                                                          : json()},
-                                           {"http_status", 400},
-                                           {"fields", fields}});
-        return respond_json(400, invalid_request_body(errors));
-    }
-    pending_segments_.reset();
-    pending_protocol_ = std::make_shared<ExecuteProtocol>(pending_request_.job_id);
-    pending_api_ = "execute";
+    Decision decision = decide(parser_->get(), correlation_id_, port_);
+    if (const Reply* reply = std::get_if<Reply>(&decision)) return respond(*reply);
+    pending_ = std::move(std::get<Admitted>(decision));
     claim_deadline_ = received_ + kClaimWait;
     probed_owner_ = false;
     try_claim_slot();
-}
-
-// ---- /v1/chat/completions, /v1/completions, /v1/models ---------------------------
-
-void HttpSession::handle_openai(OpenAiKind kind) {
-    received_ = std::chrono::steady_clock::now();
-    const auto refuse = [&](unsigned status, const json& body, Outcome outcome) {
-        ctx_.metrics.count_request(outcome);
-        ctx_.log.info("execute_rejected", {{"correlation_id", correlation_id_},
-                                           {"api", kind == OpenAiKind::chat ? "chat.completions" : "completions"},
-                                           {"http_status", status},
-                                           {"code", body.value("code", "")},
-                                           {"field", body.value("field", "")}});
-        const Rejection r = openai_rejection(status, body);
-        respond_json(r.http_status, r.body, false, r.retry_after);
-    };
-    if (!is_json_content_type(parser_->get()[http::field::content_type]))
-        return refuse(400, invalid_request_body("Content-Type", "content_type", "Content-Type must be application/json"),
-                      Outcome::invalid_request);
-    OpenAiAdmission a = admit_openai(kind, parser_->get().body(), ctx_, correlation_id_);
-    if (!a.ok) return refuse(a.http_status, a.error, a.outcome);
-    pending_request_ = std::move(a.request);
-    pending_segments_ = std::move(a.segments);
-    pending_protocol_ = std::move(a.protocol);
-    pending_api_ = kind == OpenAiKind::chat ? "chat.completions" : "completions";
-    claim_deadline_ = received_ + kClaimWait;
-    probed_owner_ = false;
-    try_claim_slot();
-}
-
-void HttpSession::handle_models() {
-    if (!ctx_.state.model()) {
-        const Rejection r = openai_rejection(503, error_body("BUSY", "the worker is loading", true));
-        return respond_json(r.http_status, r.body, false, r.retry_after);
-    }
-    respond_json(200, models_document(ctx_.state));
-}
-
-void HttpSession::refuse_pending(unsigned status, const json& execute_body) {
-    const Rejection r = pending_protocol_->reject(status, execute_body);
-    respond_json(r.http_status, r.body, false, r.retry_after);
 }
 
 void HttpSession::try_claim_slot() {
-    const auto ticket = ctx_.state.try_acquire(pending_request_.job_id);
+    const auto ticket = ctx_.state.try_acquire(pending_.request.job_id);
     if (!ticket) {
         // A job that was cancelled (or lost its client) frees the slot within
         // a token; waiting for that is better than a needless 503.
@@ -278,31 +126,32 @@ void HttpSession::try_claim_slot() {
             }
         }
         ctx_.metrics.count_request(Outcome::busy);
+        const Reply reply = busy_reply(pending_);
         ctx_.log.info("execute_rejected", {{"correlation_id", correlation_id_},
-                                           {"job_id", pending_request_.job_id},
-                                           {"api", pending_api_},
-                                           {"http_status", 503},
+                                           {"job_id", pending_.request.job_id},
+                                           {"api", pending_.api},
+                                           {"http_status", reply.status},
                                            {"code", "BUSY"}});
-        return refuse_pending(503, error_body("BUSY", "another job is running", true));
+        return respond(reply);
     }
     if (ctx_.state.status() != Status::healthy) {  // draining began while this request waited
         ctx_.state.release(*ticket);
         ctx_.metrics.count_request(Outcome::unavailable);
-        return refuse_pending(503, error_body("BUSY", "the worker is draining", true));
+        return respond(draining_reply(pending_));
     }
     ticket_ = *ticket;
     ctx_.state.set_owner(ticket_, weak_from_this());
-    job_id_ = pending_request_.job_id;
+    job_id_ = pending_.request.job_id;
     executing_ = true;
     ++ctx_.open_executes;
     stream_.expires_never();
     watch_client();
     ExecuteTask task;
     task.ticket = ticket_;
-    task.request = std::move(pending_request_);
-    task.segments = std::move(pending_segments_);
-    task.protocol = std::move(pending_protocol_);
-    task.api = pending_api_;
+    task.request = std::move(pending_.request);
+    task.segments = std::move(pending_.segments);
+    task.protocol = std::move(pending_.protocol);
+    task.api = pending_.api;
     task.correlation_id = correlation_id_;
     task.sink = shared_from_this();
     task.received = received_;
@@ -401,22 +250,22 @@ void HttpSession::execute_finished() {
 // ---- writing plain responses and closing ------------------------------------------
 
 void HttpSession::respond_json(unsigned status, const json& body, bool close, bool retry_after) {
-    respond(status, body.dump(), "application/json", close, retry_after);
+    Reply reply;
+    reply.status = status;
+    reply.body = body.dump();
+    reply.close = close;
+    reply.retry_after = retry_after;
+    respond(reply);
 }
 
-void HttpSession::respond(unsigned status, std::string body, const char* content_type, bool close, bool retry_after,
-                          const char* allow) {
+void HttpSession::respond(const Reply& reply) {
     if (closed_) return;
     const unsigned version = parser_ ? parser_->get().version() : 11;
-    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), version);
-    res->set(http::field::server, "worker-orcd");
-    res->set(http::field::content_type, content_type);
-    res->set("X-Correlation-Id", correlation_id_.empty() ? correlation_id_for("") : correlation_id_);
-    if (retry_after) res->set(http::field::retry_after, "1");
-    if (allow) res->set(http::field::allow, allow);
-    res->body() = std::move(body);
-    res->keep_alive(!close && parser_ && parser_->is_header_done() && parser_->get().keep_alive());
-    res->prepare_payload();
+    const bool header = parser_ && parser_->is_header_done();
+    const bool keep_alive = header && parser_->get().keep_alive();
+    const bool head = header && parser_->get().method() == http::verb::head;
+    auto res = std::make_shared<HttpReply>(make_response(
+        reply, version, keep_alive, correlation_id_.empty() ? correlation_id_for("") : correlation_id_, head));
     stream_.expires_after(kWriteTimeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
         if (ec) return self->close_now();
@@ -455,6 +304,7 @@ void HttpSession::close_now() {
     if (closed_) return;
     closed_ = true;
     retry_timer_.cancel();
+    body_timer_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);

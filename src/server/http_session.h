@@ -1,12 +1,13 @@
-// One client connection: reads requests (keep-alive), routes them, writes
-// JSON answers, and for /execute becomes the job's StreamSink. Everything
+// One client connection: reads requests (keep-alive), has the request
+// handler decide them, writes the answers, and for a job (/execute,
+// /v1/chat/completions, /v1/completions) claims the slot and becomes the
+// job's StreamSink. Everything
 // the session touches runs on its own strand; the inference thread reaches it
 // only by posting there.
 #pragma once
 
-#include "chat/chat_template.h"
-#include "job_protocol.h"
-#include "openai_request.h"
+#include "context_port.h"
+#include "request_handler.h"
 #include "request_validation.h"
 #include "server_context.h"
 #include "stream_sink.h"
@@ -39,33 +40,18 @@ public:
     void probe_client(std::function<void()> done) override;
 
 private:
-    using Request = boost::beast::http::request<boost::beast::http::string_body>;
-
     void read_request();
-    void on_header(boost::beast::error_code ec);
+    void on_header(boost::beast::error_code ec, size_t header_bytes);
     void read_body();
     void on_request(boost::beast::error_code ec);
-    void route();
-
-    void handle_health();
-    void handle_metrics();
-    void handle_execute();
-    void handle_cancel();
-    void handle_shutdown();
-    void handle_chat_completions() { handle_openai(OpenAiKind::chat); }
-    void handle_completions() { handle_openai(OpenAiKind::completion); }
-    void handle_openai(OpenAiKind kind);
-    void handle_models();
     void try_claim_slot();
-    // A refusal before the job was queued, in the pending protocol's shape.
-    void refuse_pending(unsigned status, const nlohmann::json& execute_body);
 
-    // Plain responses; close ends the connection after the write.
-    void respond(unsigned status, std::string body, const char* content_type, bool close,
-                 bool retry_after = false, const char* allow = nullptr);
+    // Plain responses; a reply that closes ends the connection after the write.
+    void respond(const Reply& reply);
     void respond_json(unsigned status, const nlohmann::json& body, bool close = false, bool retry_after = false);
 
-    // The /execute stream: a queue of framed events written in order.
+    // The job's answer: a queue of bytes (the head, then framed events)
+    // written in order.
     void enqueue(std::string bytes);
     void write_next();
     void watch_client();
@@ -80,17 +66,17 @@ private:
     void close_now();
 
     ServerContext& ctx_;
+    ContextPort port_;
     boost::beast::tcp_stream stream_;
     boost::beast::flat_buffer buffer_;
-    std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+    std::optional<RequestParser> parser_;
     std::string correlation_id_;
+    boost::asio::steady_timer body_timer_;
+    bool body_timed_out_ = false;
 
-    // /execute state
+    // job state (/execute and the OpenAI endpoints alike)
     bool executing_ = false;
-    ExecuteRequest pending_request_;
-    std::optional<std::vector<chat::Segment>> pending_segments_;
-    std::shared_ptr<JobProtocol> pending_protocol_;
-    const char* pending_api_ = "execute";
+    Admitted pending_;
     std::chrono::steady_clock::time_point received_{};
     std::chrono::steady_clock::time_point claim_deadline_{};
     bool probed_owner_ = false;

@@ -31,7 +31,8 @@ std::string utc_timestamp() {
     return buf;
 }
 
-Logger::Logger(LogFormat format, std::string worker_id) : format_(format), worker_id_(std::move(worker_id)) {}
+Logger::Logger(LogFormat format, std::string worker_id, std::FILE* out)
+    : format_(format), worker_id_(std::move(worker_id)), out_(out) {}
 
 void Logger::log(Level level, std::string_view event, const nlohmann::json& fields) {
     std::string line;
@@ -53,8 +54,8 @@ void Logger::log(Level level, std::string_view event, const nlohmann::json& fiel
     }
     line.push_back('\n');
     std::lock_guard lock(mu_);
-    std::fwrite(line.data(), 1, line.size(), stderr);
-    std::fflush(stderr);
+    std::fwrite(line.data(), 1, line.size(), out_);
+    std::fflush(out_);
 }
 
 }  // namespace orcd::server

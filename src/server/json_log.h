@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -17,7 +18,8 @@ enum class Level { debug, info, warn, error };
 
 class Logger {
 public:
-    Logger(LogFormat format, std::string worker_id);
+    // Lines go to out (stderr for the worker; tests may pass another stream).
+    Logger(LogFormat format, std::string worker_id, std::FILE* out = stderr);
 
     void log(Level level, std::string_view event, const nlohmann::json& fields = nlohmann::json::object());
     void info(std::string_view event, const nlohmann::json& fields = nlohmann::json::object()) {
@@ -33,6 +35,7 @@ public:
 private:
     LogFormat format_;
     std::string worker_id_;
+    std::FILE* out_;
     std::mutex mu_;  // keeps each line whole when threads log at once
 };
 

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
                          {"max_tokens_out", cfg.max_tokens_out},
                          {"inference_timeout_sec", cfg.inference_timeout_sec},
                          {"shutdown_timeout_sec", cfg.shutdown_timeout_sec},
+                         {"body_timeout_sec", cfg.body_timeout_sec},
 #if defined(ORCD_FAULT_INJECTION)
                          // A test build: ORCD_FAULT_INJECT can make it fail on purpose.
                          {"fault_injection", true}

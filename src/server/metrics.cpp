@@ -58,7 +58,8 @@ Metrics::Metrics()
     : ttft_({0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}),
       duration_({0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}) {}
 
-std::string Metrics::render(uint64_t vram_bytes, bool busy, double uptime_seconds) const {
+std::string Metrics::render(uint64_t vram_bytes, bool busy, double uptime_seconds, uint64_t device_free_bytes,
+                            uint64_t device_total_bytes) const {
     std::string out;
     out += "# HELP worker_requests_total /execute requests by how they ended.\n";
     out += "# TYPE worker_requests_total counter\n";
@@ -80,6 +81,16 @@ std::string Metrics::render(uint64_t vram_bytes, bool busy, double uptime_second
     out += "# HELP worker_vram_bytes Device bytes held by the model (host bytes on the CPU backend).\n";
     out += "# TYPE worker_vram_bytes gauge\n";
     out += "worker_vram_bytes " + std::to_string(vram_bytes) + "\n";
+    if (device_total_bytes > 0) {
+        // The whole device as the driver sees it (cudaMemGetInfo): memory that
+        // leaks outside the tracked allocator shows here, not in worker_vram_bytes.
+        out += "# HELP worker_device_memory_free_bytes Free device memory (cudaMemGetInfo), read after the last job.\n";
+        out += "# TYPE worker_device_memory_free_bytes gauge\n";
+        out += "worker_device_memory_free_bytes " + std::to_string(device_free_bytes) + "\n";
+        out += "# HELP worker_device_memory_total_bytes Device memory in all (cudaMemGetInfo).\n";
+        out += "# TYPE worker_device_memory_total_bytes gauge\n";
+        out += "worker_device_memory_total_bytes " + std::to_string(device_total_bytes) + "\n";
+    }
     out += "# HELP worker_busy 1 while a job runs.\n";
     out += "# TYPE worker_busy gauge\n";
     out += std::string("worker_busy ") + (busy ? "1" : "0") + "\n";

@@ -54,7 +54,9 @@ public:
     void observe_time_to_first_token(double seconds) { ttft_.observe(seconds); }
     void observe_inference_duration(double seconds) { duration_.observe(seconds); }
 
-    std::string render(uint64_t vram_bytes, bool busy, double uptime_seconds) const;
+    // device_total_bytes 0 (the CPU backend) leaves out the device memory gauges.
+    std::string render(uint64_t vram_bytes, bool busy, double uptime_seconds, uint64_t device_free_bytes = 0,
+                       uint64_t device_total_bytes = 0) const;
 
 private:
     std::array<std::atomic<uint64_t>, static_cast<size_t>(Outcome::kCount)> requests_{};

@@ -36,13 +36,9 @@ std::string compact_uuid() {
 
 }  // namespace
 
-std::string system_fingerprint(const ModelFacts& facts) {
-    return std::string("orcd-") + orcd_build_commit() + "-" + facts.weight_format;
-}
-
-OpenAiAdmission admit_openai(OpenAiKind kind, const std::string& body, ServerContext& ctx,
+OpenAiAdmission admit_openai(OpenAiKind kind, const std::string& body, WorkerPort& worker,
                              const std::string& correlation_id) {
-    const Status status = ctx.state.status();
+    const Status status = worker.status();
     if (status != Status::healthy) {
         // As /execute: unhealthy is the device (CUDA_ERROR), loading and draining are BUSY.
         const char* code = status == Status::unhealthy ? "CUDA_ERROR" : "BUSY";
@@ -54,23 +50,22 @@ OpenAiAdmission admit_openai(OpenAiKind kind, const std::string& body, ServerCon
         return refuse(400, invalid_request_body("body", "json", "the request body is not valid JSON"),
                       Outcome::invalid_request);
 
-    const ModelFacts& facts = ctx.state.facts();
     OpenAiRequest req;
-    const auto errors =
-        validate_openai(kind, doc, {ctx.config.max_tokens_out, facts.vocab_size, facts.context_length}, req);
+    const auto errors = validate_openai(kind, doc, worker.request_limits(), req);
     if (!errors.empty()) return refuse(400, invalid_request_body(errors), Outcome::invalid_request);
 
     OpenAiAdmission a;
     if (kind == OpenAiKind::chat) {
-        if (!facts.chat.family) return refuse(400, invalid_request_body("messages", "chat_template", facts.chat.problem),
-                                              Outcome::invalid_request);
+        const ChatSetup& setup = worker.chat();
+        if (!setup.family) return refuse(400, invalid_request_body("messages", "chat_template", setup.problem),
+                                         Outcome::invalid_request);
         chat::RenderOptions opt;
-        opt.bos_token = facts.chat.bos_token;
-        opt.eos_token = facts.chat.eos_token;
+        opt.bos_token = setup.bos_token;
+        opt.eos_token = setup.eos_token;
         opt.reasoning_effort = req.reasoning_effort;
         opt.date = today_utc();
         try {
-            a.segments = chat::render(*facts.chat.family, req.messages, opt);
+            a.segments = chat::render(*setup.family, req.messages, opt);
         } catch (const chat::TemplateError& e) {
             return refuse(400,
                           invalid_request_body("messages", "chat_template",
@@ -80,31 +75,16 @@ OpenAiAdmission admit_openai(OpenAiKind kind, const std::string& body, ServerCon
     }
     const bool chat = kind == OpenAiKind::chat;
     req.exec.job_id = (chat ? "chatcmpl-" : "cmpl-") + compact_uuid();
-    OpenAiIdentity id{req.exec.job_id, static_cast<int64_t>(std::time(nullptr)), facts.name, system_fingerprint(facts)};
+    OpenAiIdentity id{req.exec.job_id, static_cast<int64_t>(std::time(nullptr)), worker.model_name(),
+                      worker.system_fingerprint()};
     a.protocol = std::make_shared<OpenAiProtocol>(req, std::move(id));
     a.request = std::move(req.exec);
     a.ok = true;
-    ctx.log.info("openai_request", {{"correlation_id", correlation_id},
-                                    {"job_id", a.request.job_id},
-                                    {"api", chat ? "chat.completions" : "completions"},
-                                    {"stream", req.stream}});
+    worker.log().info("openai_request", {{"correlation_id", correlation_id},
+                                         {"job_id", a.request.job_id},
+                                         {"api", chat ? "chat.completions" : "completions"},
+                                         {"stream", req.stream}});
     return a;
-}
-
-json models_document(WorkerState& state) {
-    json data = json::array();
-    if (state.model()) {
-        const ModelFacts& f = state.facts();
-        data.push_back({{"id", f.name},
-                        {"object", "model"},
-                        {"created", 0},
-                        {"owned_by", "worker-orcd"},
-                        {"context_length", f.context_length},
-                        {"architecture", f.architecture},
-                        {"weight_format", f.weight_format},
-                        {"chat_template", f.chat.family ? json(chat::family_name(*f.chat.family)) : json()}});
-    }
-    return {{"object", "list"}, {"data", data}};
 }
 
 }  // namespace orcd::server

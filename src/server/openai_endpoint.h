@@ -1,15 +1,16 @@
-// The OpenAI-compatible endpoints' own steps: admitting a request to
+// The OpenAI-compatible endpoints' own step: admitting a request to
 // /v1/chat/completions or /v1/completions (worker status, JSON, validation,
-// chat template) into a job for the shared job slot and inference thread,
-// and the /v1/models document. The HTTP session does the rest exactly as for
-// /execute.
+// chat template) into a job for the shared job slot and inference thread.
+// It sees the worker only through WorkerPort, so the request handler (and
+// the HTTP fuzzer) decide OpenAI requests from bytes as they do /execute's;
+// the session does the rest exactly as for /execute.
 #pragma once
 
 #include "chat/chat_template.h"
 #include "job_protocol.h"
 #include "metrics.h"
 #include "openai_request.h"
-#include "server_context.h"
+#include "worker_port.h"
 
 #include <memory>
 #include <optional>
@@ -30,13 +31,7 @@ struct OpenAiAdmission {
     std::shared_ptr<JobProtocol> protocol;
 };
 
-OpenAiAdmission admit_openai(OpenAiKind kind, const std::string& body, ServerContext& ctx,
+OpenAiAdmission admit_openai(OpenAiKind kind, const std::string& body, WorkerPort& worker,
                              const std::string& correlation_id);
-
-// GET /v1/models: the loaded model, with its context length.
-nlohmann::json models_document(WorkerState& state);
-
-// "orcd-<commit>-<weight format>": what system_fingerprint carries.
-std::string system_fingerprint(const ModelFacts& facts);
 
 }  // namespace orcd::server

@@ -57,6 +57,16 @@ public:
         return s;
     }
 
+    // The job id: the length rule first, then the character set.
+    std::optional<std::string> job_id() {
+        auto v = string("job_id", 1, kMaxJobIdChars, true);
+        if (v && !is_valid_job_id(*v)) {
+            add("job_id", "charset", "job_id must consist of visible ASCII characters (0x21-0x7E)");
+            return std::nullopt;
+        }
+        return v;
+    }
+
     // A JSON boolean.
     std::optional<bool> boolean(const char* field) {
         const json* v = get(field);
@@ -117,6 +127,24 @@ size_t count_code_points(std::string_view utf8) {
     return n;
 }
 
+bool is_valid_job_id(std::string_view id) {
+    if (id.empty() || id.size() > kMaxJobIdChars) return false;
+    for (unsigned char c : id)
+        if (c < 0x21 || c > 0x7E) return false;
+    return true;
+}
+
+std::vector<FieldError> validate_cancel(const json& body, std::string& job_id) {
+    std::vector<FieldError> errors;
+    if (!body.is_object()) {
+        errors.push_back({"body", "type", "the request body must be a JSON object"});
+        return errors;
+    }
+    Checker c(body, errors);
+    if (auto v = c.job_id()) job_id = *v;
+    return errors;
+}
+
 std::vector<FieldError> validate_execute(const json& body, const RequestLimits& limits, ExecuteRequest& out) {
     std::vector<FieldError> errors;
     if (!body.is_object()) {
@@ -125,7 +153,7 @@ std::vector<FieldError> validate_execute(const json& body, const RequestLimits& 
     }
     Checker c(body, errors);
 
-    if (auto v = c.string("job_id", 1, kMaxJobIdChars, true)) out.job_id = *v;
+    if (auto v = c.job_id()) out.job_id = *v;
     if (auto v = c.string("prompt", 1, kMaxPromptChars, true)) out.prompt = *v;
     if (auto v = c.integer("max_tokens", 1, limits.max_tokens_out)) out.max_tokens = static_cast<uint32_t>(*v);
     if (auto v = c.number("temperature", 0.0, 2.0)) out.temperature = static_cast<float>(*v);

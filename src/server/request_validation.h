@@ -44,8 +44,18 @@ struct RequestLimits {
 std::vector<FieldError> validate_execute(const nlohmann::json& body, const RequestLimits& limits,
                                          ExecuteRequest& out);
 
+// The body of /cancel: {"job_id": ...} under the same job_id rule as
+// /execute. Fills job_id and returns every violation (empty when valid).
+std::vector<FieldError> validate_cancel(const nlohmann::json& body, std::string& job_id);
+
 // Unicode code points in valid UTF-8 text.
 size_t count_code_points(std::string_view utf8);
+
+// A job id is 1..kMaxJobIdChars visible ASCII characters (0x21-0x7E): it
+// travels into log lines, the `started` event and the orchestrator's own
+// records, where control characters, spaces or escape sequences could
+// forge or corrupt a line.
+bool is_valid_job_id(std::string_view id);
 
 constexpr size_t kMaxJobIdChars = 256;
 constexpr size_t kMaxPromptChars = 32768;

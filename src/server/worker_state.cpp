@@ -2,16 +2,6 @@
 
 namespace orcd::server {
 
-const char* status_name(Status s) {
-    switch (s) {
-        case Status::loading: return "loading";
-        case Status::healthy: return "healthy";
-        case Status::unhealthy: return "unhealthy";
-        case Status::draining: return "draining";
-    }
-    return "unhealthy";
-}
-
 WorkerState::WorkerState(std::string worker_id)
     : worker_id_(std::move(worker_id)), started_(std::chrono::steady_clock::now()) {}
 
@@ -51,7 +41,10 @@ void WorkerState::refresh_memory_locked() {
     MemoryReading r;
     try {
         r.resident = m->resident();
-        r.bytes_used = m->memory_stats().total_bytes;
+        const orcd_memory_stats stats = m->memory_stats();
+        r.bytes_used = stats.total_bytes;
+        r.device_free_bytes = stats.device_free_bytes;
+        r.device_total_bytes = stats.device_total_bytes;
     } catch (const EngineError&) {
         r.resident = false;  // a failed check reads as "not resident"
     }

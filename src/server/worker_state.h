@@ -8,6 +8,7 @@
 #include "chat_setup.h"
 #include "engine_wrappers.h"
 #include "stream_sink.h"
+#include "worker_status.h"
 
 #include <atomic>
 #include <chrono>
@@ -19,9 +20,6 @@
 #include <string>
 
 namespace orcd::server {
-
-enum class Status { loading, healthy, unhealthy, draining };
-const char* status_name(Status s);
 
 // Fixed after the model has loaded.
 struct ModelFacts {
@@ -38,6 +36,8 @@ struct ModelFacts {
 struct MemoryReading {
     bool resident = false;
     uint64_t bytes_used = 0;
+    uint64_t device_free_bytes = 0;   // cudaMemGetInfo; 0 on the CPU backend
+    uint64_t device_total_bytes = 0;
 };
 
 class WorkerState {

@@ -68,6 +68,10 @@ void Connection::close(bool reset) {
     fd_ = -1;
 }
 
+void Connection::half_close() {
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
+
 void Connection::send_all(const std::string& bytes) {
     size_t off = 0;
     while (off < bytes.size()) {

@@ -48,7 +48,11 @@ public:
     std::string take_pending() { return std::exchange(pending_, std::string()); }
     // Closes at once: with reset = true the peer sees RST instead of FIN.
     void close(bool reset = false);
+    // Ends the sending side (FIN); the answer can still be read.
+    void half_close();
     bool is_open() const { return fd_ >= 0; }
+    // The socket, for tests that drive it byte by byte.
+    int native_handle() const { return fd_; }
 
 private:
     int fd_ = -1;

@@ -68,6 +68,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlagCase{"MaxTokensOutZero", {"--max-tokens-out", "0"}, "--max-tokens-out"},
         BadFlagCase{"NegativeInferenceTimeout", {"--inference-timeout-sec", "-1"}, "--inference-timeout-sec"},
         BadFlagCase{"BadShutdownTimeout", {"--shutdown-timeout-sec", "soon"}, "--shutdown-timeout-sec"},
+        BadFlagCase{"BodyTimeoutZero", {"--body-timeout-sec", "0"}, "--body-timeout-sec"},
         BadFlagCase{"BadLogFormat", {"--log-format", "xml"}, "--log-format"},
         BadFlagCase{"LoadChunkZero", {"--load-chunk-mb", "0"}, "--load-chunk-mb"},
         BadFlagCase{"UnknownFlag", {"--bogus", "1"}, "--bogus"},

@@ -38,6 +38,21 @@ TEST(Faults, TokenizerFailureIsInternalAndTheWorkerKeepsServing) {
     expect_next_request_served(w.port());
 }
 
+// `point@everyN` keeps failing, every N-th event from the first job on (what
+// scripts/soak.sh arms for a long run); the jobs between are served.
+TEST(Faults, EveryNthTokenizerFailureRecurs) {
+    WorkerProcess w(with_fault("tokenizer@every3"));
+    std::vector<int> statuses;
+    for (int i = 1; i <= 7; ++i) {
+        const StreamResult r =
+            execute(w.port(), exec_body("every-" + std::to_string(i), kShortPrompt, {{"max_tokens", 2}}));
+        statuses.push_back(r.head.status);
+        if (r.head.status == 500) EXPECT_EQ(r.error_body["code"], "INTERNAL");
+        else EXPECT_EQ(terminal_type(r.events), "end");
+    }
+    EXPECT_EQ(statuses, (std::vector<int>{200, 200, 500, 200, 200, 500, 200}));
+}
+
 TEST(Faults, LostResidencyMakesTheWorkerUnhealthyAndRefusesWithCudaError) {
     // Check 1 runs right after load; check 2 is the one before the first job.
     WorkerProcess w(with_fault("residency@2"));

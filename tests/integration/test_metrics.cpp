@@ -29,6 +29,23 @@ std::map<std::string, double> scrape(uint16_t port) {
     return out;
 }
 
+// cudaMemGetInfo's view of the device, for leak hunting beside the tracked
+// bytes: present on a GPU, absent on the CPU backend (it has no device).
+TEST(Metrics, DeviceMemoryGaugesOnlyOnAGpu) {
+    WorkerProcess w;
+    const auto m = scrape(w.port());
+    if (testing_on_gpu()) {
+        ASSERT_TRUE(m.count("worker_device_memory_total_bytes"));
+        ASSERT_TRUE(m.count("worker_device_memory_free_bytes"));
+        EXPECT_GT(m.at("worker_device_memory_total_bytes"), m.at("worker_device_memory_free_bytes"));
+        EXPECT_GT(m.at("worker_device_memory_total_bytes") - m.at("worker_device_memory_free_bytes"),
+                  m.at("worker_vram_bytes") * 0.99);
+    } else {
+        EXPECT_FALSE(m.count("worker_device_memory_total_bytes"));
+        EXPECT_FALSE(m.count("worker_device_memory_free_bytes"));
+    }
+}
+
 TEST(Metrics, ExposesEveryFamily) {
     WorkerProcess w;
     const auto m = scrape(w.port());

@@ -78,6 +78,11 @@ INSTANTIATE_TEST_SUITE_P(
         RuleCase{"JobIdEmpty", {{"job_id", ""}}, "job_id", "min_length"},
         RuleCase{"JobIdTooLong", {{"job_id", std::string(257, 'j')}}, "job_id", "max_length"},
         RuleCase{"JobIdNotString", {{"job_id", 17}}, "job_id", "type"},
+        // Control characters would forge log lines and terminal output.
+        RuleCase{"JobIdControlCharacters", {{"job_id", "a\nb\r\n\x1b[31m"}}, "job_id", "charset"},
+        RuleCase{"JobIdSpace", {{"job_id", "job 1"}}, "job_id", "charset"},
+        RuleCase{"JobIdDelete", {{"job_id", "job\x7f"}}, "job_id", "charset"},
+        RuleCase{"JobIdNonAscii", {{"job_id", "j\xc3\xb6" "b"}}, "job_id", "charset"},
         RuleCase{"PromptMissing", {{"prompt", nullptr}}, "prompt", "required"},
         RuleCase{"PromptEmpty", {{"prompt", ""}}, "prompt", "min_length"},
         // 32769 code points (65538 bytes): the limit counts characters, not bytes.
@@ -167,6 +172,34 @@ TEST_F(Validation, AcceptsEveryBoundaryValue) {
     ASSERT_TRUE(well_formed(r.events));
     EXPECT_EQ(r.events.front().json()["seed"].get<uint64_t>(), UINT64_MAX);
     EXPECT_EQ(terminal_type(r.events), "end") << r.events.back().data;
+}
+
+TEST_F(Validation, JobIdAcceptsEveryVisibleAsciiCharacter) {
+    std::string id;
+    for (char c = 0x21; c <= 0x7E; ++c) id.push_back(c);
+    const StreamResult r = execute(port(), exec_body(id, kShortPrompt, {{"max_tokens", 2}}));
+    ASSERT_EQ(r.head.status, 200) << r.head.body;
+    ASSERT_TRUE(well_formed(r.events));
+    EXPECT_EQ(r.events.front().json()["job_id"], id);
+}
+
+TEST_F(Validation, RejectedJobIdIsNotLogged) {
+    const HttpResponse r = http_post_json(port(), "/execute", exec_body("evil\n{\"event\":\"forged\"}", kShortPrompt).dump());
+    expect_invalid(r, "job_id");
+    EXPECT_EQ(worker_->log().find("forged"), std::string::npos) << "a rejected job id reached the log";
+}
+
+TEST_F(Validation, CancelAppliesTheJobIdRule) {
+    for (const json& bad : {json{{"job_id", "a\nb"}}, json{{"job_id", ""}}, json{{"job_id", std::string(257, 'c')}},
+                            json{{"job_id", 5}}, json::object(), json::array()}) {
+        const HttpResponse r = http_post_json(port(), "/cancel", bad.dump());
+        EXPECT_EQ(r.status, 400) << bad << " -> " << r.body;
+        EXPECT_EQ(r.json()["code"], "INVALID_REQUEST") << r.body;
+    }
+    const HttpResponse malformed = http_post_json(port(), "/cancel", "{\"job_id\":");
+    EXPECT_EQ(malformed.status, 400);
+    EXPECT_EQ(malformed.json()["field"], "body");
+    EXPECT_EQ(http_post_json(port(), "/cancel", json{{"job_id", "fine-id"}}.dump()).status, 202);
 }
 
 // Control-token text in the prompt is plain text unless parse_special is
