@@ -30,10 +30,18 @@ std::vector<std::string> split_tabs(const std::string& line) {
 
 bool named(const std::string& field) { return !field.empty() && field != "-"; }
 
+// A relative path is relative to the manifest's folder, so that a results
+// folder can move.
+std::string resolve(const std::string& dir, const std::string& field) {
+    return field[0] == '/' || dir.empty() ? field : dir + "/" + field;
+}
+
 }  // namespace
 
 std::vector<CompareEntry> load_manifest(const std::string& path) {
     std::istringstream lines(slurp(path));
+    const size_t slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
     std::vector<CompareEntry> entries;
     std::string line;
     int n = 0;
@@ -50,14 +58,14 @@ std::vector<CompareEntry> load_manifest(const std::string& path) {
         if (f.size() > 5) e.note = f[5];
         if (named(f[2])) {
             try {
-                e.bytes = decode_bytes_from_json(json::parse(slurp(f[2])));
+                e.bytes = decode_bytes_from_json(json::parse(slurp(resolve(dir, f[2]))));
             } catch (const std::exception& ex) {
                 e.note += (e.note.empty() ? "" : "; ") + std::string("no file shape: ") + ex.what();
             }
         }
         if (named(f[3])) {
             try {
-                e.ours = json::parse(slurp(f[3]));
+                e.ours = json::parse(slurp(resolve(dir, f[3])));
             } catch (const std::exception& ex) {
                 e.ours_missing = std::string("no worker-orcd-bench result: ") + ex.what();
             }
@@ -66,7 +74,7 @@ std::vector<CompareEntry> load_manifest(const std::string& path) {
         }
         if (named(f[4])) {
             try {
-                e.llama = parse_llama_bench(slurp(f[4]));
+                e.llama = parse_llama_bench(slurp(resolve(dir, f[4])));
             } catch (const std::exception& ex) {
                 e.llama_missing = "no llama-bench result in " + f[4] + ": " + ex.what();
             }

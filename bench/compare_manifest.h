@@ -1,7 +1,8 @@
 // The list of files scripts/bench.sh benchmarked, one line per file,
 // tab-separated:
 //   model  format  info.json  worker-orcd-bench.json  llama-bench.json  note
-// (an empty field or "-": absent; lines starting with # are comments), read
+// (an empty field or "-": absent; a relative path is relative to the
+// manifest's folder; lines starting with # are comments), read
 // into CompareEntry values with every JSON file loaded. A file that is named
 // but missing or unreadable leaves its part empty with the reason.
 #pragma once

@@ -240,9 +240,10 @@ TEST(BenchCompare, ManifestLoadsEveryNamedPart) {
                                   << "qwen\tQ4_K_M\t" << dir << "/info.json\t" << dir << "/ours.json\t"
                                   << orcd::test::data_path("bench/llama-bench-qwen2-q4km.json") << "\tbyte vocabulary\n"
                                   << "qwen\tQ8_0\t-\t" << dir << "/missing.json\t" << dir << "/missing.json\n"
-                                  << "qwen\tF16\t-\t-\t-\n";
+                                  << "qwen\tF16\t-\t-\t-\n"
+                                  << "qwen\tQ4_0\t-\tours.json\t-\n";  // relative to the manifest
     const std::vector<CompareEntry> e = load_manifest(dir + "/m.tsv");
-    ASSERT_EQ(e.size(), 3u);
+    ASSERT_EQ(e.size(), 4u);
     EXPECT_EQ(e[0].note, "byte vocabulary");
     ASSERT_TRUE(e[0].bytes && e[0].llama);
     EXPECT_EQ(e[0].bytes->weights_read, d.weights_read);
@@ -253,6 +254,7 @@ TEST(BenchCompare, ManifestLoadsEveryNamedPart) {
     EXPECT_NE(e[1].llama_missing.find("missing.json"), std::string::npos) << e[1].llama_missing;
     EXPECT_EQ(e[2].ours_missing, "not run");
     EXPECT_TRUE(e[2].llama_missing.empty());
+    EXPECT_TRUE(e[3].ours.is_object()) << e[3].ours_missing;
     std::ofstream(dir + "/bad.tsv") << "qwen\tF16\n";
     EXPECT_THROW(load_manifest(dir + "/bad.tsv"), std::runtime_error);
 }
