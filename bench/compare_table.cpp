@@ -149,7 +149,9 @@ std::string provenance(const std::vector<CompareEntry>& entries, const std::stri
         }
         if (e.llama && llama_build.empty()) {
             llama_build = e.llama->build;
-            llama_gpu = e.llama->gpu_info.empty() ? e.llama->backends : e.llama->gpu_info;
+            llama_gpu = (e.llama->gpu_info.empty() ? e.llama->backends : e.llama->gpu_info) +
+                        " (n_gpu_layers " + std::to_string(e.llama->n_gpu_layers) + ", flash_attn " +
+                        e.llama->flash_attn + ", cache " + e.llama->type_k + ")";
         }
     }
     for (const CompareEntry& e : entries)

@@ -210,8 +210,9 @@ run_ours() {  # model file, name
 
 # shellcheck disable=SC2317
 run_llama_bench() {  # model file, name
-  # Bounded: a llama-bench that hangs must not eat the run.
-  timeout -k 10 900 "$lc/bin/llama-bench" -m "$1" -p "$lb_prompts" -n 128 -d "$lb_depths" -r "$lb_reps" -fa 1 \
+  # Bounded: a llama-bench that hangs must not eat the run (a 7B file takes
+  # well under a minute on an H200).
+  timeout -k 10 300 "$lc/bin/llama-bench" -m "$1" -p "$lb_prompts" -n 128 -d "$lb_depths" -r "$lb_reps" -fa 1 \
     -o json > "$out/llama-bench-$2.json" 2> "$out/llama-bench-$2.log"
 }
 
@@ -290,7 +291,7 @@ for item in "${shape_list[@]}"; do
     fi
     qname="$stem-${q,,}" qfile="$models/$stem-${q,,}.gguf"
     if [[ $regen == 1 || ! -s "$qfile" ]]; then
-      if ! timed "quantize $qname" "$lc/bin/llama-quantize" "$base" "$qfile" "$q" "$(nproc)" \
+      if ! timed "quantize $qname" timeout -k 10 600 "$lc/bin/llama-quantize" "$base" "$qfile" "$q" "$(nproc)" \
           > "$out/quantize-$qname.log" 2>&1; then
         echo "llama-quantize $q FAILED for $model:"; tail -5 "$out/quantize-$qname.log"
         rm -f "$qfile"; status=1; continue
