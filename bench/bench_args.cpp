@@ -67,7 +67,9 @@ std::string usage() {
            "  --http-runs N           timed HTTP runs after one warm-up (default 5)\n"
            "  --ready-timeout S       seconds to wait for the worker's ready line (default 600)\n"
            "  --request-timeout S     seconds one HTTP run may take (default 300)\n"
-           "  --seed N                seed of the random prompt ids (default 1234)\n";
+           "  --seed N                seed of the random prompt ids (default 1234)\n"
+           "  --llama-server PATH     after worker-orcd, time llama.cpp's llama-server on the same file over\n"
+           "                          HTTP (same client, same prompt token ids; its lib/ on LD_LIBRARY_PATH)\n";
 }
 
 Args parse_args(int argc, const char* const* argv) {
@@ -140,6 +142,11 @@ Args parse_args(int argc, const char* const* argv) {
     if (auto v = take("--ready-timeout")) a.ready_timeout_s = parse_seconds("--ready-timeout", *v);
     if (auto v = take("--request-timeout")) a.request_timeout_s = parse_seconds("--request-timeout", *v);
     if (auto v = take("--seed")) a.seed = parse_u64("--seed", *v, 0, UINT64_MAX);
+    if (auto v = take("--llama-server")) {
+        a.llama_server = *v;
+        if (access(a.llama_server.c_str(), X_OK) != 0)
+            throw ArgError("--llama-server: no executable '" + a.llama_server + "'");
+    }
     if (!values.empty()) throw ArgError(values.begin()->first + ": unknown flag");
     return a;
 }

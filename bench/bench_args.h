@@ -31,6 +31,7 @@ struct Args {
     double ready_timeout_s = 600;   // the worker loads the model from scratch
     double request_timeout_s = 300;
     uint64_t seed = 1234;           // prompt token ids and HTTP request seeds
+    std::string llama_server;       // --llama-server: also time llama-server over HTTP on the same file
 };
 
 class ArgError : public std::runtime_error {

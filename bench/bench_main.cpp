@@ -14,10 +14,13 @@
 #include "bench_report.h"
 #include "bench_system.h"
 #include "bench_timer.h"
+#include "decode_bytes.h"
 
 #include "common/error.h"
 #include "engine/backend.h"
 #include "engine/engine.h"
+#include "gguf/gguf.h"
+#include "tokenizer/tokenizer.h"
 
 #include <algorithm>
 #include <csignal>
@@ -27,6 +30,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include <unistd.h>
 
@@ -77,7 +81,8 @@ json args_json(const Args& a, uint32_t n_ctx, const std::string& worker) {
             {"n_ctx", n_ctx},                 {"copy_bytes", a.copy_bytes},
             {"copy_reps", a.copy_reps},       {"worker", worker},
             {"http_prompt_tokens", a.http_prompt_tokens}, {"http_max_tokens", a.http_max_tokens},
-            {"http_runs", a.http_runs},       {"seed", a.seed}};
+            {"http_runs", a.http_runs},       {"seed", a.seed},
+            {"llama_server", a.llama_server}};
 }
 
 json model_json(Model& m, uint32_t kv_elem_bytes, uint64_t file_bytes) {
@@ -127,23 +132,28 @@ std::string prompt_of_tokens(const Tokenizer& tok, uint32_t target, uint32_t& co
     return text;
 }
 
-void add_decode_figures(Report& r, const DecodeResult& d, uint64_t weight_bytes, double ceiling_gbps) {
+// Bytes one step reads: from the file's header (decode_bytes.h, the same
+// rule the comparison with llama.cpp uses) when it can be read, else every
+// weight byte on the device and the engine's own count of K/V bytes.
+void add_decode_figures(Report& r, const DecodeResult& d, const std::optional<DecodeBytes>& file_bytes,
+                        uint64_t device_weight_bytes, uint32_t kv_elem_bytes, double ceiling_gbps) {
     const std::string k = "decode.depth_" + std::to_string(d.depth);
     const std::string l = "decode, depth " + std::to_string(d.depth);
     r.add({k + ".tok_s", l, "tok/s", d.tok_s.median, "median", d.tok_s,
            std::to_string(d.steps) + " steps of forward(1 token) + greedy sample"});
     r.add({k + ".ms_per_token", l + ", per token", "ms", d.ms_per_token.median, "median", d.ms_per_token, ""});
-    const double bytes = double(weight_bytes + d.kv_bytes_per_token);
-    const Summary eff = scaled(d.tok_s, bytes / 1e9);
-    char per_token[160];
-    std::snprintf(per_token, sizeof per_token, "per token: %.3f GB weights + %.3f GB KV (mean context %.1f)",
-                  double(weight_bytes) / 1e9, double(d.kv_bytes_per_token) / 1e9, d.mean_context);
+    const double weights = file_bytes ? double(file_bytes->weights_read) : double(device_weight_bytes);
+    const double kv = file_bytes ? file_bytes->kv_bytes(d.mean_context, kv_elem_bytes) : double(d.kv_bytes_per_token);
+    const Summary eff = scaled(d.tok_s, (weights + kv) / 1e9);
+    char per_token[200];
+    std::snprintf(per_token, sizeof per_token, "per token: %.3f GB weights%s + %.3f GB KV (mean context %.1f)",
+                  weights / 1e9, file_bytes ? " read" : " (all)", kv / 1e9, d.mean_context);
     r.add({k + ".effective_gbps", l + ", bytes read (weights + KV) x tok/s", "GB/s", eff.median, "median", eff,
            per_token});
     if (ceiling_gbps > 0) {
         const Summary share = scaled(eff, 100.0 / ceiling_gbps);
         r.add({k + ".share_of_ceiling", l + ", weights + KV vs copy ceiling", "%", share.median, "median", share, ""});
-        const Summary wshare = scaled(d.tok_s, double(weight_bytes) / 1e9 * 100.0 / ceiling_gbps);
+        const Summary wshare = scaled(d.tok_s, weights / 1e9 * 100.0 / ceiling_gbps);
         r.add({k + ".weights_share_of_ceiling", l + ", weights only vs copy ceiling", "%", wshare.median, "median",
                wshare, "the peers' convention"});
     }
@@ -152,32 +162,36 @@ void add_decode_figures(Report& r, const DecodeResult& d, uint64_t weight_bytes,
     if (!d.tokens_in_range) r.notes.push_back(l + ": a sampled token id was outside the vocabulary");
 }
 
-void add_http_figures(Report& r, const HttpResult& h) {
-    const std::string p = "HTTP, " + std::to_string(h.prompt_tokens_server) + "-token prompt";
-    r.add({"http.ttft_ms", p + ": time to first token", "ms", h.ttft_ms.median, "median", h.ttft_ms,
-           "request sent -> first token event"});
-    r.add({"http.itl_p50_ms", "HTTP: inter-token latency p50", "ms", h.itl_ms.median, "p50", h.itl_ms, ""});
-    r.add({"http.itl_p95_ms", "HTTP: inter-token latency p95", "ms", h.itl_ms.p95, "p95", h.itl_ms, ""});
-    r.add({"http.itl_p99_ms", "HTTP: inter-token latency p99", "ms", h.itl_ms.p99, "p99", h.itl_ms, ""});
-    r.add({"http.e2e_tok_s", "HTTP: end-to-end tokens/s", "tok/s", h.e2e_tok_s.median, "median", h.e2e_tok_s,
+// key: "http" (worker-orcd) or "peer_http" (llama-server on the same file).
+void add_http_figures(Report& r, const HttpResult& h, const std::string& key, const std::string& server) {
+    const std::string p = server + " HTTP";
+    r.add({key + ".ttft_ms", p + ", " + std::to_string(h.prompt_tokens_server) + "-token prompt: time to first token",
+           "ms", h.ttft_ms.median, "median", h.ttft_ms, "request sent -> first token event carrying text"});
+    r.add({key + ".itl_p50_ms", p + ": inter-token latency p50", "ms", h.itl_ms.median, "p50", h.itl_ms, ""});
+    r.add({key + ".itl_p95_ms", p + ": inter-token latency p95", "ms", h.itl_ms.p95, "p95", h.itl_ms, ""});
+    r.add({key + ".itl_p99_ms", p + ": inter-token latency p99", "ms", h.itl_ms.p99, "p99", h.itl_ms, ""});
+    r.add({key + ".e2e_tok_s", p + ": end-to-end tokens/s", "tok/s", h.e2e_tok_s.median, "median", h.e2e_tok_s,
            "tokens_out / (request sent -> end event)"});
-    r.add({"http.stream_tok_s", "HTTP: streaming tokens/s (first to last event)", "tok/s", h.decode_tok_s.median,
+    r.add({key + ".stream_tok_s", p + ": streaming tokens/s (first to last event)", "tok/s", h.decode_tok_s.median,
            "median", h.decode_tok_s, ""});
-    r.add({"http.tokens_out", "HTTP: tokens received per run (of " + std::to_string(h.max_tokens) + " asked)",
+    r.add({key + ".tokens_out", p + ": tokens received per run (of " + std::to_string(h.max_tokens) + " asked)",
            "tokens", h.tokens_out.median, "median", h.tokens_out, ""});
-    r.add({"http.worker_ready_s", "HTTP: worker start to ready (load from page cache)", "s", h.ready_s, "single run",
+    r.add({key + ".prompt_tokens", p + ": prompt tokens by the server's count", "tokens",
+           double(h.prompt_tokens_server), "single run", Summary{}, ""});
+    r.add({key == "http" ? "http.worker_ready_s" : key + ".ready_s", p + ": server start to ready (load from page cache)", "s", h.ready_s, "single run",
            Summary{}, ""});
     std::string reasons;
     for (const auto& s : h.stop_reasons) reasons += (reasons.empty() ? "" : ", ") + s;
-    r.notes.push_back("HTTP: " + std::to_string(h.runs) + " runs after 1 warm-up, temperature 0, max_tokens " +
-                      std::to_string(h.max_tokens) + "; stop reasons: " + reasons + "; prompt " +
+    r.notes.push_back(p + ": " + std::to_string(h.runs) + " runs after 1 warm-up, temperature 0, " +
+                      std::to_string(h.max_tokens) + " tokens asked; stop reasons: " + reasons + "; prompt " +
                       std::to_string(h.prompt_tokens_local) + " tokens by the bench's count, " +
-                      std::to_string(h.prompt_tokens_server) + " by the worker's; worker " + h.worker_exit +
-                      "; worker log " + h.worker_log);
+                      std::to_string(h.prompt_tokens_server) + " by the server's; server " + h.server_exit +
+                      "; log " + h.server_log);
     if (h.tokens_out.min < h.max_tokens)
-        r.notes.push_back("HTTP: some runs ended before max_tokens (EOS): figures use the tokens actually received");
+        r.notes.push_back(p + ": some runs ended before the tokens asked (end of generation): figures use the "
+                              "tokens actually received");
     if (h.prompt_tokens_local != h.prompt_tokens_server)
-        r.notes.push_back("HTTP: the bench and the worker disagree on the prompt's token count");
+        r.notes.push_back(p + ": the bench and the server disagree on the prompt's token count");
 }
 
 int finish(Report& r, const std::string& json_path) {
@@ -267,9 +281,18 @@ int main(int argc, char** argv) {
         progress("load %.2f s (%.2f GB/s); first load %.2f s", lr.second_s, lr.gbps(), lr.first_s);
     });
 
+    // The bytes a decode step reads, from the file's header.
+    std::optional<DecodeBytes> step_bytes;
+    try {
+        step_bytes = decode_bytes(a.model);
+    } catch (const std::exception& e) {
+        r.notes.push_back(std::string("bytes per step from the device's weight bytes: the file's header: ") + e.what());
+    }
+
     std::string http_prompt;
-    uint32_t http_prompt_tokens = 0;
+    std::vector<int32_t> http_prompt_ids;
     uint32_t n_ctx_train = 0;
+    const bool model_loaded = model != nullptr;
     if (model) {
         EngineBench eb(*model, !a.cpu, a.warmup, a.reps, a.seed);
         r.model = model_json(*model, eb.kv_elem_bytes(), file_bytes);
@@ -303,48 +326,74 @@ int main(int argc, char** argv) {
             for (uint32_t d : a.depths)
                 section(r, "decode depth " + std::to_string(d), [&] {
                     const DecodeResult dr = eb.decode(d, a.decode_steps);
-                    add_decode_figures(r, dr, weight_bytes, ceiling);
+                    add_decode_figures(r, dr, step_bytes, weight_bytes, eb.kv_elem_bytes(), ceiling);
                     progress("decode depth %u: %.1f tok/s (min %.1f, max %.1f)%s", d, dr.tok_s.median, dr.tok_s.min,
                              dr.tok_s.max, dr.deterministic ? "" : " NONDETERMINISTIC");
                 });
 
-        if (!a.skip_http)
-            section(r, "HTTP prompt", [&] {
-                http_prompt = prompt_of_tokens(model->tokenizer(), a.http_prompt_tokens, http_prompt_tokens);
-                progress("HTTP prompt: %zu characters, %u tokens", http_prompt.size(), http_prompt_tokens);
-            });
         model.reset();  // the worker gets the card to itself
     }
 
-    // ---- 5. HTTP through the real worker ------------------------------------
-    if (!a.skip_http && !http_prompt.empty())
+    // The HTTP prompt comes from the file's vocabulary alone, so that
+    // llama-server is timed even on a file the engine did not load.
+    if (!a.skip_http)
+        section(r, "HTTP prompt", [&] {
+            const auto tok = Tokenizer::from_gguf(*gguf::File::open(a.model));
+            uint32_t count = 0;
+            http_prompt = prompt_of_tokens(*tok, a.http_prompt_tokens, count);
+            http_prompt_ids = tok->encode(http_prompt, true, false);
+            progress("HTTP prompt: %zu characters, %u tokens", http_prompt.size(), count);
+        });
+
+    // ---- 5. HTTP through the real worker, then llama-server on the same file
+    const uint32_t http_need = uint32_t(http_prompt_ids.size()) + a.http_max_tokens;
+    auto http_options = [&](ServerKind kind, const std::string& suffix) {
+        HttpOptions o;
+        o.kind = kind;
+        o.log_path = a.json_path.empty() ? "/tmp/worker-orcd-bench-" + std::to_string(getpid()) + suffix
+                                         : a.json_path + suffix;
+        o.prompt = http_prompt;
+        o.prompt_ids = http_prompt_ids;
+        o.max_tokens = a.http_max_tokens;
+        o.runs = a.http_runs;
+        o.seed = a.seed;
+        o.ready_timeout_s = a.ready_timeout_s;
+        o.request_timeout_s = a.request_timeout_s;
+        return o;
+    };
+    if (!a.skip_http && !http_prompt.empty() && !model_loaded)
+        r.notes.push_back("worker-orcd HTTP figures skipped: the model did not load");
+    if (!a.skip_http && !http_prompt.empty() && model_loaded)
         section(r, "HTTP", [&] {
-            HttpOptions o;
-            o.worker_binary = worker;
-            o.worker_args = {"--model", a.model};
-            if (a.cpu) o.worker_args.insert(o.worker_args.end(), {"--device", "cpu", "--cpu-threads", std::to_string(a.cpu_threads)});
-            else o.worker_args.insert(o.worker_args.end(), {"--gpu-device", std::to_string(a.gpu)});
-            const uint32_t need = http_prompt_tokens + a.http_max_tokens;
-            if (n_ctx_train < need)
-                o.worker_args.insert(o.worker_args.end(), {"--ctx-size", std::to_string((need + 255) / 256 * 256)});
+            HttpOptions o = http_options(ServerKind::Worker, ".worker.log");
+            o.binary = worker;
+            o.args = {"--model", a.model};
+            if (a.cpu) o.args.insert(o.args.end(), {"--device", "cpu", "--cpu-threads", std::to_string(a.cpu_threads)});
+            else o.args.insert(o.args.end(), {"--gpu-device", std::to_string(a.gpu)});
+            if (n_ctx_train < http_need)
+                o.args.insert(o.args.end(), {"--ctx-size", std::to_string((http_need + 255) / 256 * 256)});
             if (a.http_max_tokens > 2048)
-                o.worker_args.insert(o.worker_args.end(), {"--max-tokens-out", std::to_string(a.http_max_tokens)});
-            o.log_path = a.json_path.empty() ? "/tmp/worker-orcd-bench-" + std::to_string(getpid()) + ".log"
-                                             : a.json_path + ".worker.log";
-            o.prompt = http_prompt;
-            o.prompt_tokens_local = http_prompt_tokens;
-            o.max_tokens = a.http_max_tokens;
-            o.runs = a.http_runs;
-            o.seed = a.seed;
-            o.ready_timeout_s = a.ready_timeout_s;
-            o.request_timeout_s = a.request_timeout_s;
+                o.args.insert(o.args.end(), {"--max-tokens-out", std::to_string(a.http_max_tokens)});
             const HttpResult h = bench_http(o);
-            add_http_figures(r, h);
+            add_http_figures(r, h, "http", "worker-orcd");
             progress("HTTP: TTFT %.2f ms, inter-token p50/p95/p99 %.2f/%.2f/%.2f ms, %.1f tok/s end to end",
                      h.ttft_ms.median, h.itl_ms.median, h.itl_ms.p95, h.itl_ms.p99, h.e2e_tok_s.median);
         });
-    else if (a.skip_http)
-        r.notes.push_back("HTTP figures skipped (--skip-http)");
+    if (!a.skip_http && !http_prompt.empty() && !a.llama_server.empty())
+        section(r, "llama-server HTTP", [&] {
+            // llama.cpp's usual serving flags: every layer on the GPU, flash
+            // attention, one slot; its context at least 4096.
+            HttpOptions o = http_options(ServerKind::LlamaServer, ".llama-server.log");
+            o.binary = a.llama_server;
+            o.args = {"-m", a.model, "-ngl", "999", "-fa", "on", "-c",
+                      std::to_string(std::max(4096u, (http_need + 255) / 256 * 256)), "-np", "1"};
+            if (!a.cpu && a.gpu != 0) o.args.insert(o.args.end(), {"--device", "CUDA" + std::to_string(a.gpu)});
+            const HttpResult h = bench_http(o);
+            add_http_figures(r, h, "peer_http", "llama-server");
+            progress("llama-server HTTP: TTFT %.2f ms, inter-token p50/p95/p99 %.2f/%.2f/%.2f ms, %.1f tok/s end to end",
+                     h.ttft_ms.median, h.itl_ms.median, h.itl_ms.p95, h.itl_ms.p99, h.e2e_tok_s.median);
+        });
+    if (a.skip_http) r.notes.push_back("HTTP figures skipped (--skip-http)");
 
     return finish(r, a.json_path);
 }

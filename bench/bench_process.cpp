@@ -1,5 +1,6 @@
 #include "bench_process.h"
 
+#include "bench_socket.h"
 #include "bench_timer.h"
 
 #include <cerrno>
@@ -84,30 +85,47 @@ void install_child_reaper() {
     sigaction(SIGHUP, &sa, nullptr);
 }
 
-WorkerProcess::WorkerProcess(const std::string& binary, const std::vector<std::string>& args,
+ServerProcess::ServerProcess(ServerKind kind, const std::string& binary, const std::vector<std::string>& args,
                              const std::string& log_path, double ready_timeout_s)
-    : log_path_(log_path) {
+    : kind_(kind), log_path_(log_path) {
     if (access(binary.c_str(), X_OK) != 0)
-        throw std::runtime_error("worker binary '" + binary + "' is not executable (build the worker-orcd target "
-                                 "or pass --worker PATH)");
+        throw std::runtime_error(std::string(name()) + " binary '" + binary + "' is not executable" +
+                                 (kind == ServerKind::Worker ? " (build the worker-orcd target or pass --worker PATH)"
+                                                             : ""));
     // Another process may take the port between free_port() and the bind.
     for (int attempt = 0; attempt < 5; ++attempt)
         if (spawn_once(binary, args, ready_timeout_s)) return;
-    throw std::runtime_error("worker-orcd could not bind a port in 5 attempts; log tail:\n" + log_tail());
+    throw std::runtime_error(std::string(name()) + " could not bind a port in 5 attempts; log tail:\n" + log_tail());
 }
 
-bool WorkerProcess::spawn_once(const std::string& binary, const std::vector<std::string>& args,
+const char* ServerProcess::name() const { return kind_ == ServerKind::Worker ? "worker-orcd" : "llama-server"; }
+
+bool ServerProcess::ready() const {
+    if (kind_ == ServerKind::Worker) return read_file(log_path_).find("\"event\":\"ready\"") != std::string::npos;
+    // llama-server answers /health with 503 while it loads the model.
+    return http_get_status(port_, "/health", 2) == 200;
+}
+
+bool ServerProcess::lost_port_race(int code) const {
+    const std::string log = read_file(log_path_);
+    if (kind_ == ServerKind::Worker)
+        return code == 2 && log.find("--port") != std::string::npos && log.find("cannot listen") != std::string::npos;
+    return log.find("couldn't bind") != std::string::npos;
+}
+
+bool ServerProcess::spawn_once(const std::string& binary, const std::vector<std::string>& args,
                                double ready_timeout_s) {
     port_ = free_port();
     std::vector<std::string> full = {binary};
     full.insert(full.end(), args.begin(), args.end());
-    full.insert(full.end(), {"--port", std::to_string(port_), "--log-format", "json"});
+    full.insert(full.end(), {"--port", std::to_string(port_)});
+    if (kind_ == ServerKind::Worker) full.insert(full.end(), {"--log-format", "json"});
     std::vector<char*> argv;
     for (auto& a : full) argv.push_back(a.data());
     argv.push_back(nullptr);
 
     const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-    if (fd < 0) throw std::runtime_error("cannot create the worker log '" + log_path_ + "': " + std::strerror(errno));
+    if (fd < 0) throw std::runtime_error("cannot create the log '" + log_path_ + "': " + std::strerror(errno));
     const pid_t parent = getpid();
     const double t0 = host_seconds();
     const pid_t pid = fork();
@@ -131,31 +149,29 @@ bool WorkerProcess::spawn_once(const std::string& binary, const std::vector<std:
 
     const double deadline = t0 + ready_timeout_s;
     while (host_seconds() < deadline) {
-        if (read_file(log_path_).find("\"event\":\"ready\"") != std::string::npos) {
+        if (ready()) {
             ready_s_ = host_seconds() - t0;
             return true;
         }
         if (const int code = reap(pid_, 0); code >= 0) {
             pid_ = -1;
             g_child = -1;
-            const std::string log = read_file(log_path_);
-            if (code == 2 && log.find("--port") != std::string::npos && log.find("cannot listen") != std::string::npos)
-                return false;  // lost the port race: try another
-            throw std::runtime_error("worker-orcd exited with status " + std::to_string(code) +
+            if (lost_port_race(code)) return false;  // try another port
+            throw std::runtime_error(std::string(name()) + " exited with status " + std::to_string(code) +
                                      " before it was ready; log tail:\n" + log_tail());
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     const std::string how = stop(5);
-    throw std::runtime_error("worker-orcd was not ready within " + std::to_string(int(ready_timeout_s)) + " s (" +
-                             how + "); log tail:\n" + log_tail());
+    throw std::runtime_error(std::string(name()) + " was not ready within " + std::to_string(int(ready_timeout_s)) +
+                             " s (" + how + "); log tail:\n" + log_tail());
 }
 
-WorkerProcess::~WorkerProcess() {
+ServerProcess::~ServerProcess() {
     if (pid_ > 0) stop();
 }
 
-std::string WorkerProcess::stop(double term_wait_s) {
+std::string ServerProcess::stop(double term_wait_s) {
     if (pid_ <= 0) return "not running";
     kill(pid_, SIGTERM);
     std::string how;
@@ -172,7 +188,7 @@ std::string WorkerProcess::stop(double term_wait_s) {
     return how;
 }
 
-std::string WorkerProcess::log_tail(size_t bytes) const {
+std::string ServerProcess::log_tail(size_t bytes) const {
     const std::string log = read_file(log_path_);
     return log.size() <= bytes ? log : "..." + log.substr(log.size() - bytes);
 }

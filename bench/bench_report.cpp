@@ -1,23 +1,12 @@
 #include "bench_report.h"
 
-#include <cmath>
-#include <cstdio>
+#include "bench_format.h"
+
 
 namespace orcd::bench {
 namespace {
 
 using nlohmann::json;
-
-std::string fmt(double v) {
-    char buf[64];
-    const double a = std::fabs(v);
-    if (a >= 100) std::snprintf(buf, sizeof buf, "%.1f", v);
-    else if (a >= 10) std::snprintf(buf, sizeof buf, "%.2f", v);
-    else std::snprintf(buf, sizeof buf, "%.3f", v);
-    return buf;
-}
-
-std::string gb(uint64_t bytes) { return fmt(double(bytes) / 1e9) + " GB"; }
 
 json summary_json(const Summary& s) {
     return {{"n", s.n}, {"median", s.median}, {"mean", s.mean}, {"min", s.min}, {"max", s.max},
@@ -54,7 +43,7 @@ std::string markdown(const Report& r) {
            r.model.value("quant_kind", std::string("?")) + ") on " + where + "\n\n";
     out += "- device: " + where;
     if (s.device_kind == "cuda")
-        out += " (sm " + s.compute_capability + ", " + gb(s.device_memory_bytes) + "), driver " + s.driver_version +
+        out += " (sm " + s.compute_capability + ", " + fmt_gb(s.device_memory_bytes) + "), driver " + s.driver_version +
                ", CUDA driver API " + s.cuda_driver_api + ", CUDA runtime " + s.cuda_runtime;
     out += "\n- commit: " + s.commit + (s.tree_dirty ? " (working tree modified)" : "") + " [" + s.commit_source +
            "], worker-orcd " + s.orcd_version + ", host " + s.host + ", " + s.timestamp_utc + "\n";
@@ -65,7 +54,7 @@ std::string markdown(const Report& r) {
                std::to_string(m.value("n_head", 0)) + "/" + std::to_string(m.value("n_head_kv", 0)) + " (head dim " +
                std::to_string(m.value("head_dim", 0)) + "), ffn " + std::to_string(m.value("n_ff", 0)) + ", vocab " +
                std::to_string(m.value("n_vocab", 0)) + ", weights " + m.value("quant_kind", std::string("?")) + " " +
-               gb(m.value("weight_bytes", uint64_t(0))) + ", KV cache " +
+               fmt_gb(m.value("weight_bytes", uint64_t(0))) + ", KV cache " +
                std::to_string(m.value("kv_elem_bytes", 0) * 8) + "-bit x " + std::to_string(m.value("n_ctx", 0)) +
                " positions\n";
     }
@@ -74,8 +63,8 @@ std::string markdown(const Report& r) {
     out += "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
     for (const Figure& f : r.figures) {
         const bool has = f.spread.n > 0;
-        out += "| " + f.label + " | **" + fmt(f.value) + "** | " + f.stat + " | " + (has ? fmt(f.spread.min) : "") +
-               " | " + (has ? fmt(f.spread.max) : "") + " | " + (has ? std::to_string(f.spread.n) : "") + " | " +
+        out += "| " + f.label + " | **" + fmt_figure(f.value) + "** | " + f.stat + " | " + (has ? fmt_figure(f.spread.min) : "") +
+               " | " + (has ? fmt_figure(f.spread.max) : "") + " | " + (has ? std::to_string(f.spread.n) : "") + " | " +
                f.unit + " | " + f.note + " |\n";
     }
     if (!r.notes.empty()) {

@@ -27,6 +27,9 @@ void usage(FILE* f) {
         "  --vocab FILE       copy the tokenizer from a vocab GGUF; the vocabulary\n"
         "                     size is then that file's token count\n"
         "                     (--vocab N with a number means --vocab-size N)\n"
+        "  --word-fillers     the built-in vocabulary's filler tokens render as text\n"
+        "                     (' w<N>') instead of nothing, so that a random-weight\n"
+        "                     model streams text for every token (HTTP benchmarks)\n"
         "  --tokenizer PATH   import a Hugging Face tokenizer.json (byte-level BPE) as\n"
         "                     llama.cpp's converter would; tokenizer_config.json beside\n"
         "                     it supplies special tokens and the chat template\n"
@@ -97,6 +100,10 @@ int main(int argc, char** argv) {
         }
         if (a == "--vocab-only") {
             vocab_only = true;
+            continue;
+        }
+        if (a == "--word-fillers") {
+            spec.word_fillers = true;
             continue;
         }
         if (i + 1 >= argc) die(a + " needs a value (see --help)");
@@ -182,6 +189,7 @@ int main(int argc, char** argv) {
     if (s.vocab == 0 && !vocab_given) die("no vocabulary: give --shape, --vocab-size, --vocab or --tokenizer");
     if (vocab_given && explicit_dims.vocab)
         die("--vocab FILE / --tokenizer fix the vocabulary size; drop --vocab-size");
+    if (vocab_given && spec.word_fillers) die("--word-fillers applies to the built-in vocabulary only");
     spec.shape = s;
 
     try {

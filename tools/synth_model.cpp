@@ -266,7 +266,7 @@ Result write_model(const Spec& spec, const std::string& path) {
     } else if (!spec.vocab_file.empty()) {
         s.vocab = copy_vocab(w, spec.vocab_file);
     } else {
-        add_byte_vocab(w, s.vocab);
+        add_byte_vocab(w, s.vocab, spec.word_fillers);
     }
     check_shape(s, spec.mat);
     write_hparams(w, s);

@@ -38,6 +38,7 @@ struct Spec {
     uint64_t seed = 0;
     std::string name = "synthetic";
     std::string vocab_file;      // copy tokenizer.* from here; empty: byte vocab
+    bool word_fillers = false;   // byte vocab: fillers render as text (see add_byte_vocab)
     std::string tokenizer_json;  // import this tokenizer.json instead (wins over vocab_file)
     int threads = 0;             // 0: all hardware threads
 };

@@ -8,7 +8,7 @@ namespace orcd::synth {
 
 namespace {
 // llama.cpp's token types.
-constexpr int32_t kUnknown = 2, kControl = 3, kUnused = 5, kByte = 6;
+constexpr int32_t kNormal = 1, kUnknown = 2, kControl = 3, kUnused = 5, kByte = 6;
 }  // namespace
 
 uint64_t copy_vocab(gguf::Writer& w, const std::string& vocab_path) {
@@ -21,7 +21,7 @@ uint64_t copy_vocab(gguf::Writer& w, const std::string& vocab_path) {
     return n_tokens;
 }
 
-void add_byte_vocab(gguf::Writer& w, uint64_t vocab_size) {
+void add_byte_vocab(gguf::Writer& w, uint64_t vocab_size, bool word_fillers) {
     if (vocab_size < kMinByteVocab)
         throw std::invalid_argument("a byte-level vocabulary needs at least " +
                                     std::to_string(kMinByteVocab) + " tokens");
@@ -36,8 +36,8 @@ void add_byte_vocab(gguf::Writer& w, uint64_t vocab_size) {
         types.push_back(kByte);
     }
     for (uint64_t i = 0; tokens.size() < vocab_size; ++i) {
-        tokens.push_back("<unused" + std::to_string(i) + ">");
-        types.push_back(kUnused);
+        tokens.push_back(word_fillers ? "\u2581w" + std::to_string(i) : "<unused" + std::to_string(i) + ">");
+        types.push_back(word_fillers ? kNormal : kUnused);
     }
     w.set_string("tokenizer.ggml.model", "llama");
     w.set_string_array("tokenizer.ggml.tokens", tokens);

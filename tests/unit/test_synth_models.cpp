@@ -78,4 +78,52 @@ TEST(SynthModels, F16WeightsMatchF32WeightsWithinRounding) {
     EXPECT_LT(rel, 5e-3) << "relative L2 difference " << rel;
 }
 
+// The byte vocabulary's word fillers (--word-fillers, for HTTP benchmarks of
+// random-weight models) render as text, and encoding text never produces one:
+// prompts encode to the same ids as with the default unused fillers.
+std::vector<int32_t> encode(const orcd_vocab* v, const std::string& text) {
+    size_t n = 0;
+    orcd_vocab_tokenize(v, text.data(), text.size(), ORCD_TOKENIZE_ADD_BOS, nullptr, 0, &n);  // measures
+    std::vector<int32_t> ids(n);
+    EXPECT_EQ(orcd_vocab_tokenize(v, text.data(), text.size(), ORCD_TOKENIZE_ADD_BOS, ids.data(), n, &n), ORCD_OK);
+    return ids;
+}
+
+std::string decode(const orcd_vocab* v, const std::vector<int32_t>& ids) {
+    std::string out(4096, '\0');
+    size_t n = 0;
+    EXPECT_EQ(orcd_vocab_detokenize(v, ids.data(), ids.size(), out.data(), out.size(), &n), ORCD_OK);
+    out.resize(n);
+    return out;
+}
+
+TEST(SynthModels, WordFillersRenderAsTextAndNeverEncode) {
+    const std::string dir = orcd::test::temp_dir();
+    auto make = [&](const std::string& name, const std::string& extra) {
+        const std::string out = dir + "/" + name + ".gguf";
+        const std::string cmd = orcd::test::bin_dir() +
+                                "/worker-orcd-synth --dim 32 --layers 1 --heads 2 --ffn 64 --ctx 64 --vocab-size 400 "
+                                "--threads 1 " + extra + " -o " + out + " > /dev/null";
+        EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+        orcd_vocab* v = nullptr;
+        EXPECT_EQ(orcd_vocab_load(out.c_str(), &v), ORCD_OK) << orcd_last_error_detail();
+        return v;
+    };
+    orcd_vocab* unused = make("unused-fillers", "");
+    orcd_vocab* words = make("word-fillers", "--word-fillers");
+    ASSERT_TRUE(unused && words);
+    // Letters, digits, spaces, punctuation and a few characters beyond ASCII,
+    // including text that spells a filler: all of it byte by byte.
+    const std::string text = "The w12 harbour, w0 w7w and 399 boats: w\xE2\x96\x81w5 caf\xC3\xA9 \xE2\x96\x81w13!";
+    const auto a = encode(unused, text), b = encode(words, text);
+    EXPECT_EQ(a, b);
+    for (int32_t id : b) EXPECT_LT(id, 3 + 256) << "encoding produced a filler";
+    EXPECT_EQ(decode(words, b), decode(unused, a));
+    // Ids 259.. are fillers: nothing by default, " w<N>" as word fillers.
+    EXPECT_EQ(decode(unused, {259, 300, 399}), "");
+    EXPECT_EQ(decode(words, {259, 300, 399}), " w0 w41 w140");
+    orcd_vocab_free(unused);
+    orcd_vocab_free(words);
+}
+
 }  // namespace
