@@ -60,7 +60,8 @@ std::string usage() {
            "  --shutdown-timeout-sec S     drain time before a running job is cancelled (default 5)\n"
            "  --log-format json|text       log line format (default json)\n"
            "  --chat-template-file PATH    chat template to use instead of the model's (a known one)\n"
-           "  --version                    print the version and build commit, then exit\n";
+           "  --version                    print the version, build commit, CUDA version and the\n"
+           "                               supported architectures and weight formats, then exit\n";
 }
 
 Config parse_flags(int argc, const char* const* argv) {
