@@ -70,33 +70,6 @@ const QwenModel& qwen_model() {
     return model;
 }
 
-// A job's whole stream: ids and the exact bytes of its text events.
-struct Stream {
-    orcd_status status = ORCD_OK;
-    std::string detail;
-    std::vector<int32_t> ids;
-    std::string bytes;
-    orcd_job_stats stats{};
-};
-
-Stream run_stream(orcd_model* model, const std::vector<int32_t>* prompt_ids, const std::string& prompt,
-                  const orcd_job_params& p) {
-    Stream s;
-    test::CapiJob job;
-    s.status = prompt_ids ? orcd_job_create_tokens(model, prompt_ids->data(), prompt_ids->size(), &p, &job.j)
-                          : orcd_job_create(model, prompt.data(), prompt.size(), &p, &job.j);
-    for (orcd_job_event ev{}; s.status == ORCD_OK;) {
-        s.status = orcd_job_next(job.j, &ev);
-        if (s.status != ORCD_OK) break;
-        if (ev.token >= 0) s.ids.push_back(ev.token);
-        s.bytes.append(ev.text, ev.text_len);
-        if (ev.done) break;
-    }
-    if (s.status != ORCD_OK) s.detail = orcd_last_error_detail();
-    if (job.j) orcd_job_get_stats(job.j, &s.stats);
-    return s;
-}
-
 orcd_job_params sampled(uint64_t seed, uint32_t max_tokens) {
     orcd_job_params p = orcd_job_default_params();
     p.temperature = 0.7f;
@@ -118,7 +91,7 @@ constexpr uint64_t kSeeds[] = {42, 123, 999};
 TEST(CudaQwenShape, TenRunsPerSeedAndARestartGiveByteIdenticalStreams) {
     ORCD_REQUIRE_CUDA();
     const QwenModel& qm = qwen_model();
-    std::map<uint64_t, Stream> first;
+    std::map<uint64_t, test::JobResult> first;
     {
         test::CapiDevice dev;
         test::CapiModel model;
@@ -126,7 +99,7 @@ TEST(CudaQwenShape, TenRunsPerSeedAndARestartGiveByteIdenticalStreams) {
         for (uint64_t seed : kSeeds) {
             SCOPED_TRACE("seed " + std::to_string(seed));
             for (int run = 0; run < 10; ++run) {
-                const Stream s = run_stream(model.m, nullptr, kPrompt, sampled(seed, 64));
+                const test::JobResult s = test::run_job(model.m, kPrompt, sampled(seed, 64));
                 ASSERT_EQ(s.status, ORCD_OK) << s.detail;
                 ASSERT_FALSE(s.ids.empty());
                 if (run == 0) {
@@ -134,13 +107,13 @@ TEST(CudaQwenShape, TenRunsPerSeedAndARestartGiveByteIdenticalStreams) {
                     continue;
                 }
                 EXPECT_EQ(s.ids, first[seed].ids) << "run " << run;
-                EXPECT_EQ(s.bytes, first[seed].bytes) << "run " << run;
+                EXPECT_EQ(s.text, first[seed].text) << "run " << run;
                 EXPECT_EQ(s.stats.final_logits_hash, first[seed].stats.final_logits_hash) << "run " << run;
             }
             std::printf("[ stats    ] seed %llu: 10 runs, %zu tokens, %zu bytes, stream fnv1a %016llx, final logits "
                         "%016llx\n",
-                        (unsigned long long)seed, first[seed].ids.size(), first[seed].bytes.size(),
-                        (unsigned long long)fnv1a(first[seed].bytes),
+                        (unsigned long long)seed, first[seed].ids.size(), first[seed].text.size(),
+                        (unsigned long long)fnv1a(first[seed].text),
                         (unsigned long long)first[seed].stats.final_logits_hash);
         }
     }
@@ -153,10 +126,10 @@ TEST(CudaQwenShape, TenRunsPerSeedAndARestartGiveByteIdenticalStreams) {
     test::CapiModel model;
     test::open_cuda_model(dev, model, qm.path, 1024);
     for (uint64_t seed : kSeeds) {
-        const Stream s = run_stream(model.m, nullptr, kPrompt, sampled(seed, 64));
+        const test::JobResult s = test::run_job(model.m, kPrompt, sampled(seed, 64));
         ASSERT_EQ(s.status, ORCD_OK) << s.detail;
         EXPECT_EQ(s.ids, first[seed].ids) << "seed " << seed << " after the restart";
-        EXPECT_EQ(s.bytes, first[seed].bytes) << "seed " << seed << " after the restart";
+        EXPECT_EQ(s.text, first[seed].text) << "seed " << seed << " after the restart";
         EXPECT_EQ(s.stats.final_logits_hash, first[seed].stats.final_logits_hash) << "seed " << seed;
     }
     std::printf("[ stats    ] after a fresh device and model load: the same 3 streams\n");
@@ -221,7 +194,7 @@ TEST(CudaQwenShape, WeightsAndA32kF16KvCacheThenHundredJobsAtTheBaseline) {
     for (int job = 0; job < 100; ++job) {
         orcd_job_params p = sampled(uint64_t(job), 8);
         if (job % 2) p.temperature = 0;
-        const Stream r = run_stream(model.m, nullptr, kPrompt, p);
+        const test::JobResult r = test::run_job(model.m, kPrompt, p);
         ASSERT_EQ(r.status, ORCD_OK) << r.detail << " (job " << job << ")";
         orcd_memory_stats s{};
         ASSERT_EQ(orcd_model_memory_stats(model.m, &s), ORCD_OK);
@@ -305,16 +278,16 @@ TEST(CudaQwenShape, RealModelWritesAHaikuWithTheCurrentMinute) {
     orcd_job_params p = orcd_job_default_params();
     p.temperature = 0;  // greedy: the same answer every run of this minute
     p.max_tokens = 100;
-    const Stream s = run_stream(model.m, &ids, "", p);
+    const test::JobResult s = test::run_job(model.m, ids, p);
     ASSERT_EQ(s.status, ORCD_OK) << s.detail;
     // The tokens of text: the end-of-generation token that ended it is not.
     const size_t n_text = s.ids.size() - (s.stats.stop_reason == ORCD_STOP_EOS ? 1 : 0);
     std::printf("[ stats    ] %s template, word \"%s\", %u prompt tokens, %zu tokens of text (stop reason %d):\n%s\n",
                 chat::family_name(*family), word.c_str(), s.stats.prompt_tokens, n_text, int(s.stats.stop_reason),
-                s.bytes.c_str());
+                s.text.c_str());
     EXPECT_GE(n_text, 20u);
     EXPECT_LE(n_text, 60u);
-    EXPECT_NE(fold(s.bytes).find(fold(word)), std::string::npos) << "the haiku lacks \"" << word << "\"";
+    EXPECT_NE(fold(s.text).find(fold(word)), std::string::npos) << "the haiku lacks \"" << word << "\"";
 }
 
 }  // namespace
