@@ -7,6 +7,11 @@
 #   ORCD_DATA_DIR          the test data folder (default testdata/)
 #   ORCD_TINYLLAMA_GGUF    the synthetic TinyLlama-shape F16 model; generated with
 #                          bin/worker-orcd-synth into $TMPDIR when unset
+#   ORCD_QWEN_Q4KM_GGUF    a Q4_K_M file of the Qwen2.5-0.5B shape for gpu_qwen_shape_test
+#                          (made with llama-quantize); without it that test synthesizes
+#                          the shape in F16 (1 GB in $TMPDIR, removed afterwards)
+#   ORCD_QWEN_GGUF         the real Qwen2.5-0.5B-Instruct Q4_K_M file: its haiku test
+#                          runs, else says skipped
 #   ORCD_GPU_MEMCHECK=0    skip the compute-sanitizer memcheck runs
 #   ORCD_GPU_CTEST=0       skip the second pass through ctest (by label)
 # Exit status: 0 when nothing failed, 1 on a failure, 3 when a whole test
@@ -79,7 +84,7 @@ run() {
   [ "$result" = pass ] || grep -E '^\[  FAILED  \]|Failure|error|skipped:' "$log" | head -20
 }
 
-TESTS=(gpu_kernels_test gpu_sampler_test gpu_model_test gpu_graph_test gpu_vram_test gpu_capi_test gpu_determinism_test gpu_reference_models_test vram_audit_test)
+TESTS=(gpu_kernels_test gpu_sampler_test gpu_model_test gpu_graph_test gpu_vram_test gpu_capi_test gpu_determinism_test gpu_reference_models_test gpu_qwen_shape_test vram_audit_test)
 for t in "${TESTS[@]}"; do
   if [ -x "$BIN/$t" ]; then
     run "$t" timeout "${ORCD_GPU_TEST_TIMEOUT:-600}" "$BIN/$t" --gtest_color=no --gtest_output="xml:$LOG/$t.xml"

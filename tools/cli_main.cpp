@@ -1,6 +1,8 @@
 // worker-orcd-cli: load a model and generate from a prompt, or tokenize and
 // detokenize with a vocabulary alone, through the C API. The first thing a
 // person tries, and what tests use without the server.
+#include "version/version_text.h"
+
 #include <orcd/orcd.h>
 
 #include <cstdio>
@@ -33,7 +35,9 @@ void usage() {
                  "                         vocabulary: PATH may be a vocabulary-only GGUF\n"
                  "  --detokenize IDS       print the text of IDS (a JSON array, or ids separated\n"
                  "                         by spaces or commas), exactly, with no newline added\n"
-                 "  --ids                  print generated token ids instead of text\n");
+                 "  --ids                  print generated token ids instead of text\n"
+                 "  --version              print the version, build commit, CUDA version and the\n"
+                 "                         supported architectures and weight formats, then exit\n");
 }
 
 [[noreturn]] void die(const char* what, int code) {
@@ -141,6 +145,7 @@ int main(int argc, char** argv) {
         else if (a == "--parse-special") { tokenize_flags |= ORCD_TOKENIZE_PARSE_SPECIAL; jp.parse_special = 1; }
         else if (a == "--ids") print_ids = true;
         else if (a == "--help" || a == "-h") { usage(); return 0; }
+        else if (a == "--version") { std::fputs(orcd::version::text("worker-orcd-cli").c_str(), stdout); return 0; }
         else { std::fprintf(stderr, "error: unknown flag %s\n", a.c_str()); usage(); return 2; }
     }
     if (model_path.empty()) { usage(); return 2; }

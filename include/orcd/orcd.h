@@ -64,6 +64,11 @@ ORCD_API int orcd_abi_version(void);
 /* The short git commit the library was built from ("-dirty" appended when
  * the tree had uncommitted changes), or "unknown" when built without git. */
 ORCD_API const char* orcd_build_commit(void);
+/* The CUDA runtime version this library was compiled against (CUDART_VERSION,
+ * e.g. 13000 for CUDA 13.0; 0 in a build without CUDA). Known without opening
+ * a device; the runtime and driver a device actually runs with are in
+ * orcd_device_info once it is open. (ABI 2) */
+ORCD_API int32_t orcd_cuda_build_version(void);
 
 /* ---- Errors ------------------------------------------------------------ */
 

@@ -3,6 +3,10 @@
 // exception crosses this file's functions.
 #include <orcd/orcd.h>
 
+#if defined(ORCD_WITH_CUDA)
+#include <cuda_runtime_api.h>  // CUDART_VERSION
+#endif
+
 #include "common/error.h"
 #include "common/fault_injection.h"
 #include "engine/engine.h"
@@ -141,6 +145,13 @@ extern "C" {
 const char* orcd_version_string(void) { return "0.1.0"; }
 int orcd_abi_version(void) { return ORCD_ABI_VERSION; }
 const char* orcd_build_commit(void) { return orcd_build_commit_text; }
+int32_t orcd_cuda_build_version(void) {
+#if defined(ORCD_WITH_CUDA)
+    return CUDART_VERSION;
+#else
+    return 0;
+#endif
+}
 
 const char* orcd_last_error_detail(void) { return t_detail.c_str(); }
 

@@ -61,7 +61,8 @@ std::string usage() {
            "  --body-timeout-sec S         time for a request body to arrive after its header (default 5)\n"
            "  --log-format json|text       log line format (default json)\n"
            "  --chat-template-file PATH    chat template to use instead of the model's (a known one)\n"
-           "  --version                    print the version and build commit, then exit\n";
+           "  --version                    print the version, build commit, CUDA version and the\n"
+           "                               supported architectures and weight formats, then exit\n";
 }
 
 Config parse_flags(int argc, const char* const* argv) {

@@ -43,7 +43,8 @@ private:
 
 // Thrown for --help: main() prints usage() and exits 0.
 struct HelpRequested {};
-// Thrown for --version: main() prints the version and build commit, exits 0.
+// Thrown for --version: main() prints version::text() (version, commit, CUDA,
+// supported architectures and weight formats), exits 0.
 struct VersionRequested {};
 
 // Parses argv (accepting "--flag value" and "--flag=value"). Throws FlagError

@@ -9,6 +9,7 @@
 #include "model_loader.h"
 #include "server_context.h"
 #include "worker_state.h"
+#include "version/version_text.h"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
         std::fputs(usage().c_str(), stdout);
         return 0;
     } catch (const VersionRequested&) {
-        std::printf("worker-orcd %s (commit %s, ABI %d)\n", orcd_version_string(), orcd_build_commit(), orcd_abi_version());
+        std::fputs(orcd::version::text("worker-orcd").c_str(), stdout);
         return 0;
     } catch (const FlagError& e) {
         return fail_flag(e.flag(), e.what() + e.flag().size() + 2);

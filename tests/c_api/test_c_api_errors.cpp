@@ -77,6 +77,18 @@ TEST(CApiTable, EveryCodeHasANameMessageAndRetriability) {
     EXPECT_STREQ(orcd_version_string(), "0.1.0");
 }
 
+// The compile-time CUDA version: 0 exactly when the build has no CUDA (and
+// then no CUDA weight formats either); CUDA 12 or later otherwise.
+TEST(CApiErrors, CudaBuildVersionSaysWhetherTheBuildHasCuda) {
+#if defined(ORCD_WITH_CUDA)
+    EXPECT_GE(orcd_cuda_build_version(), 12000);
+    EXPECT_STRNE(orcd_supported_weight_formats(ORCD_DEVICE_CUDA), "");
+#else
+    EXPECT_EQ(orcd_cuda_build_version(), 0);
+    EXPECT_STREQ(orcd_supported_weight_formats(ORCD_DEVICE_CUDA), "");
+#endif
+}
+
 TEST(CApiErrors, ModelLoadFailedForMissingBadMagicTruncatedAndUnsupportedArchitecture) {
     orcd_device_params dp = orcd_device_default_params();
     dp.kind = ORCD_DEVICE_CPU;

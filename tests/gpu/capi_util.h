@@ -38,30 +38,36 @@ struct JobResult {
     orcd_status status = ORCD_OK;
     std::string detail;
     std::vector<int32_t> ids;
+    std::string text;  // the events' text bytes, concatenated
     orcd_job_stats stats{};
 };
 
-// Runs a job to its end (or its first error).
-inline JobResult run_job(orcd_model* model, const std::string& prompt, const orcd_job_params& params) {
+// Runs a created job (status: orcd_job_create's) to its end or first error.
+inline JobResult run_created_job(orcd_status status, CapiJob& job) {
     JobResult r;
-    CapiJob job;
-    r.status = orcd_job_create(model, prompt.data(), prompt.size(), &params, &job.j);
-    if (r.status != ORCD_OK) {
-        r.detail = orcd_last_error_detail();
-        return r;
-    }
-    for (;;) {
+    r.status = status;
+    while (r.status == ORCD_OK) {
         orcd_job_event ev{};
         r.status = orcd_job_next(job.j, &ev);
-        if (r.status != ORCD_OK) {
-            r.detail = orcd_last_error_detail();
-            break;
-        }
+        if (r.status != ORCD_OK) break;
         if (ev.token >= 0) r.ids.push_back(ev.token);
+        r.text.append(ev.text, ev.text_len);
         if (ev.done) break;
     }
-    orcd_job_get_stats(job.j, &r.stats);
+    if (r.status != ORCD_OK) r.detail = orcd_last_error_detail();
+    if (job.j) orcd_job_get_stats(job.j, &r.stats);
     return r;
+}
+
+// Runs a job to its end (or its first error).
+inline JobResult run_job(orcd_model* model, const std::string& prompt, const orcd_job_params& params) {
+    CapiJob job;
+    return run_created_job(orcd_job_create(model, prompt.data(), prompt.size(), &params, &job.j), job);
+}
+// The same from prompt ids (orcd_job_create_tokens).
+inline JobResult run_job(orcd_model* model, const std::vector<int32_t>& ids, const orcd_job_params& params) {
+    CapiJob job;
+    return run_created_job(orcd_job_create_tokens(model, ids.data(), ids.size(), &params, &job.j), job);
 }
 
 }  // namespace orcd::test
