@@ -385,6 +385,10 @@ def calibrate(args, out):
         for _ in range(2):
             durations.append(r.stream("greedy", {"job_id": "cal-g", "prompt": PROMPTS[0],
                                                  "max_tokens": args.max_tokens, "temperature": 0})["seconds"])
+            # A stop job that meets none of its stops: sampling from the whole
+            # vocabulary (no top-k/top-p) is slower per token than greedy.
+            durations.append(r.stream("stop", {"job_id": "cal-s", "prompt": PROMPTS[0], "max_tokens": args.max_tokens,
+                                               "temperature": 0.9, "seed": 1})["seconds"])
             durations.append(r.stream("context_fill", {"job_id": "cal-f", "prompt": fill_prompt,
                                                        "temperature": 0})["seconds"])
         # The timeout job: a short prompt and as many tokens as fit (attention
