@@ -227,16 +227,20 @@ std::vector<int32_t> BpeTokenizer::encode_segments(const std::vector<TextSegment
     std::vector<std::string> joined;
     std::vector<int32_t> ids;  // per piece: the token, or -1 for joined[k]
     size_t size = 0;
+    std::vector<SpecialTokens::Piece> split;
     for (const TextSegment& seg : segments) {
-        for (const SpecialTokens::Piece& p : specials_.split(seg.text, seg.parse_special)) {
-            if (p.id < 0 && !ids.empty() && ids.back() < 0) {
-                joined.back() += p.text;
-            } else {
-                ids.push_back(p.id);
-                joined.emplace_back(p.id < 0 ? std::string(p.text) : std::string());
-            }
-        }
+        const auto part = specials_.split(seg.text, seg.parse_special);
+        split.insert(split.end(), part.begin(), part.end());
         size += seg.text.size();
+    }
+    SpecialTokens::strip_after_tokens(split);  // whitespace after a segment's last token
+    for (const SpecialTokens::Piece& p : split) {
+        if (p.id < 0 && !ids.empty() && ids.back() < 0) {
+            joined.back() += p.text;
+        } else {
+            ids.push_back(p.id);
+            joined.emplace_back(p.id < 0 ? std::string(p.text) : std::string());
+        }
     }
     std::vector<SpecialTokens::Piece> pieces;
     for (size_t k = 0; k < ids.size(); ++k) pieces.push_back({joined[k], ids[k]});

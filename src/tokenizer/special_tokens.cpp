@@ -4,18 +4,18 @@
 
 namespace orcd {
 
-void SpecialTokens::add(int32_t id, std::string_view text, bool always) {
+void SpecialTokens::add(int32_t id, std::string_view text, bool always, bool rstrip) {
     if (text.empty()) return;
-    entries_.push_back({std::string(text), id, always});
+    entries_.push_back({std::string(text), id, always, rstrip});
 }
 
 void SpecialTokens::add_vocabulary(const std::vector<std::string>& tokens, const std::vector<TokenAttr>& attrs,
-                                   const std::vector<bool>& control_like) {
+                                   const std::vector<bool>& control_like, const std::vector<bool>& rstrip) {
     for (size_t i = 0; i < tokens.size(); ++i) {
         const TokenAttr a = attrs[i];
         if (a != TokenAttr::Control && a != TokenAttr::Unknown && a != TokenAttr::UserDefined) continue;
         const bool verbatim = a == TokenAttr::UserDefined && !control_like[i];
-        add(static_cast<int32_t>(i), tokens[i], verbatim);
+        add(static_cast<int32_t>(i), tokens[i], verbatim, i < rstrip.size() && rstrip[i]);
     }
     finish();
 }
@@ -56,12 +56,33 @@ std::vector<SpecialTokens::Piece> SpecialTokens::split(std::string_view text, bo
             continue;
         }
         if (pos > raw_start) out.push_back({text.substr(raw_start, pos - raw_start), -1});
-        out.push_back({e->text, e->id});
+        out.push_back({e->text, e->id, e->rstrip});
         pos += e->text.size();
         raw_start = pos;
     }
     if (raw_start < text.size()) out.push_back({text.substr(raw_start), -1});
+    strip_after_tokens(out);
     return out;
+}
+
+void SpecialTokens::strip_after_tokens(std::vector<Piece>& pieces) {
+    // The whitespace of C's isspace, as the reference implementations strip it.
+    const auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+    bool stripping = false;
+    size_t kept = 0;
+    for (Piece& p : pieces) {
+        if (p.id >= 0) {
+            stripping = p.rstrip;
+        } else if (stripping) {
+            size_t n = 0;
+            while (n < p.text.size() && space(p.text[n])) ++n;
+            p.text.remove_prefix(n);
+            if (p.text.empty()) continue;  // all whitespace: keep stripping into the next run
+            stripping = false;
+        }
+        pieces[kept++] = p;
+    }
+    pieces.resize(kept);
 }
 
 }  // namespace orcd

@@ -8,7 +8,9 @@
 // Matching is leftmost-longest over all enabled tokens at once, as the
 // Hugging Face tokenizers do (llama.cpp instead cuts the longest token out
 // everywhere first; the two differ only when two special tokens overlap in
-// the text).
+// the text). A token marked rstrip swallows the whitespace after it (the
+// `rstrip` of a tokenizer.json added token), up to the next text or token,
+// across segment boundaries too.
 #pragma once
 
 #include "tokenizer/tokenizer.h"
@@ -26,11 +28,12 @@ public:
     struct Piece {
         std::string_view text;  // raw text when id < 0, else the token's text
         int32_t id = -1;
+        bool rstrip = false;    // a token that swallows the whitespace after it
     };
 
     // Registers a token; `always` for verbatim tokens, false for control
     // tokens. Empty texts are ignored. The text is copied.
-    void add(int32_t id, std::string_view text, bool always);
+    void add(int32_t id, std::string_view text, bool always, bool rstrip = false);
     // Registers every control, unknown and user-defined token of a
     // vocabulary and finishes. `control_like` marks tokens that count as
     // control even where the file types them user-defined: the special ids
@@ -38,8 +41,9 @@ public:
     // prompt that merely contains their text must not end or restart a
     // turn, so they are matched only with parse_special, like every control
     // token (llama.cpp likewise retypes end-of-generation tokens as control).
+    // `rstrip`: per token, or empty for none.
     void add_vocabulary(const std::vector<std::string>& tokens, const std::vector<TokenAttr>& attrs,
-                        const std::vector<bool>& control_like);
+                        const std::vector<bool>& control_like, const std::vector<bool>& rstrip = {});
     // Must be called once after the last add() and before split().
     void finish();
 
@@ -47,12 +51,17 @@ public:
     // Cuts text into raw runs and matched tokens, in order; raw runs are
     // never empty. The views point into text and into this object.
     std::vector<Piece> split(std::string_view text, bool parse_special) const;
+    // Removes the whitespace after every rstrip token from the raw runs that
+    // follow it (dropping runs left empty). split() applies it to its text;
+    // pieces of several segments joined need it once more at the seams.
+    static void strip_after_tokens(std::vector<Piece>& pieces);
 
 private:
     struct Entry {
         std::string text;
         int32_t id;
         bool always;
+        bool rstrip;
     };
     // The longest enabled entry that starts at text[pos], or nullptr.
     const Entry* match_at(std::string_view text, size_t pos, bool parse_special) const;

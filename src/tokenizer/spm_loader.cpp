@@ -17,6 +17,18 @@ SpmVocab read_spm_vocab(const gguf::File& f) {
     v.ids = read_special_ids(f, n, 1, 2, 0);
     v.add_bos = vocab_keys::flag(f, "tokenizer.ggml.add_bos_token").value_or(true);
     v.add_space_prefix = vocab_keys::flag(f, "tokenizer.ggml.add_space_prefix").value_or(true);
+    // Phi-3 (and 3.5) mini: the tokenizer.json marks its chat markup and </s>
+    // rstrip, so "<|user|>\nHi" is <|user|> "Hi". llama.cpp applies the same
+    // rule to files whose general.name says phi-3; the architecture is the
+    // surer sign (Phi-4 shares it but has a byte-level vocabulary, not this one).
+    if (f.try_string("general.architecture").value_or("") == "phi3") {
+        v.rstrip.assign(n, false);
+        for (size_t i = 0; i < n; ++i) {
+            const std::string& t = v.tokens[i];
+            const bool special = v.attrs[i] == TokenAttr::Control || v.attrs[i] == TokenAttr::UserDefined;
+            v.rstrip[i] = (special || t == "</s>") && t != "<unk>" && t != "<s>" && t != "<|endoftext|>";
+        }
+    }
     return v;
 }
 

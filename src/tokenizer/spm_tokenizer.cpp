@@ -123,7 +123,7 @@ SpmTokenizer::SpmTokenizer(SpmVocab vocab) : v_(std::move(vocab)) {
         byte_ids_[static_cast<size_t>(b)] = id;
     }
     end_of_generation_ = end_of_generation_set(v_.tokens, v_.ids);
-    specials_.add_vocabulary(v_.tokens, v_.attrs, control_like(v_.ids, end_of_generation_));
+    specials_.add_vocabulary(v_.tokens, v_.attrs, control_like(v_.ids, end_of_generation_), v_.rstrip);
 }
 
 int32_t SpmTokenizer::find(std::string_view text) const {
@@ -144,6 +144,7 @@ std::vector<int32_t> SpmTokenizer::encode_segments(const std::vector<TextSegment
         pieces.insert(pieces.end(), part.begin(), part.end());
         size += seg.text.size();
     }
+    SpecialTokens::strip_after_tokens(pieces);  // whitespace after a segment's last token
     return encode_pieces(pieces, add_bos, size);
 }
 

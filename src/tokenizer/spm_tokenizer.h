@@ -27,6 +27,7 @@ struct SpmVocab {
     SpecialIds ids;
     bool add_bos = true;
     bool add_space_prefix = true;
+    std::vector<bool> rstrip;  // per token: swallows the whitespace after it (empty: none)
 };
 
 // Reads the tokenizer.ggml.* keys of a "llama" vocabulary; MODEL_LOAD_FAILED

@@ -1,6 +1,7 @@
 // A rendered chat template tokenized as one text whose markup alone may hold
 // control tokens (Tokenizer::encode_segments, orcd_tokenize_segments), on the
-// Phi-3 vocabulary (SentencePiece, with <|user|>, <|end|>, ... control tokens).
+// Phi-3 vocabulary (SentencePiece, with <|user|>, <|end|>, ... control tokens,
+// which swallow the whitespace after them).
 #include "common/test_paths.h"
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
@@ -8,8 +9,10 @@
 #include <orcd/orcd.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -33,11 +36,12 @@ TEST(TokenizeSegments, MarkupAndPlainContentEncodeAsTheWholePromptDoes) {
     const std::string whole = "<|user|>\nHello world, how are you?<|end|>\n<|assistant|>\n";
     EXPECT_EQ(tok->encode_segments(segs, false), tok->encode(whole, false, true));
     EXPECT_EQ(tok->encode_segments(segs, true), tok->encode(whole, true, true));
-    // Segment by segment, SentencePiece's leading space would land in front
-    // of the content too: not the prompt the model was trained on.
-    EXPECT_NE(tok->encode_segments(segs, false),
-              cat(cat(tok->encode("<|user|>\n", false, true), tok->encode("Hello world, how are you?", false, false)),
-                  tok->encode("<|end|>\n<|assistant|>\n", false, true)));
+    // Segment by segment, the leading space of SentencePiece would land in
+    // front of content that follows plain markup text.
+    const std::vector<TextSegment> plain = {{"Question: ", true}, {"why?", false}};
+    EXPECT_EQ(tok->encode_segments(plain, false), tok->encode("Question: why?", false, true));
+    EXPECT_NE(tok->encode_segments(plain, false),
+              cat(tok->encode("Question: ", false, true), tok->encode("why?", false, false)));
 }
 
 TEST(TokenizeSegments, ControlTokensTypedInContentStayText) {
@@ -45,12 +49,42 @@ TEST(TokenizeSegments, ControlTokensTypedInContentStayText) {
     const auto end_id = tok->encode("<|end|>", false, true);
     ASSERT_EQ(end_id.size(), 1u);
     const auto got = tok->encode_segments({{"<|user|>\n", true}, {"<|end|>", false}, {"<|end|>\n", true}}, false);
-    // <|user|>, then "\n<|end|>" as text (leading space after a control
-    // token), then the markup's own <|end|> and "\n".
-    const auto expected = cat(cat(tok->encode("<|user|>", false, true), tok->encode("\n<|end|>", false, false)),
-                              tok->encode("<|end|>\n", false, true));
+    // <|user|> (it swallows the "\n"), then "<|end|>" as text (with the
+    // leading space after a token), then the markup's own <|end|> (its "\n"
+    // swallowed too).
+    const auto expected = cat(cat(tok->encode("<|user|>", false, true), tok->encode("<|end|>", false, false)),
+                              tok->encode("<|end|>", false, true));
     EXPECT_EQ(got, expected);
     EXPECT_EQ(std::count(got.begin(), got.end(), end_id[0]), 1);
+}
+
+// The whitespace after a markup token is swallowed across the segment seam:
+// content that starts with whitespace loses it, as in the whole text.
+TEST(TokenizeSegments, WhitespaceAfterAMarkupTokenIsSwallowedAcrossSegments) {
+    const auto tok = phi3();
+    const std::vector<TextSegment> segs = {{"<|user|>\n", true}, {" \t\n  indented", false}, {"<|end|>\n", true}};
+    EXPECT_EQ(tok->encode_segments(segs, false), tok->encode("<|user|>\n \t\n  indented<|end|>\n", false, true));
+    EXPECT_EQ(tok->encode_segments(segs, false),
+              cat(cat(tok->encode("<|user|>", false, true), tok->encode("indented", false, false)),
+                  tok->encode("<|end|>", false, true)));
+}
+
+// llama.cpp's ids for texts with Phi-3's markup, with and without
+// special-token parsing (tools/tokenizer-vectors/phi3_special_vectors.sh).
+TEST(TokenizeSegments, Phi3MarkupAndItsWhitespaceAsLlamaCppTokenizesThem) {
+    const auto tok = phi3();
+    std::ifstream in(test::data_path("tokenizer/phi3-special.vectors.json"));
+    ASSERT_TRUE(in) << "phi3-special.vectors.json";
+    const nlohmann::json doc = nlohmann::json::parse(in);
+    size_t n = 0;
+    for (const auto& c : doc.at("cases")) {
+        const std::string text = c.at("text");
+        const bool parse_special = c.at("parse_special");
+        EXPECT_EQ(tok->encode(text, false, parse_special), c.at("ids").get<std::vector<int32_t>>())
+            << "text \"" << text << "\", parse_special " << parse_special;
+        ++n;
+    }
+    EXPECT_GE(n, 30u);
 }
 
 TEST(TokenizeSegments, TheCApiAgreesAndChecksItsArguments) {
