@@ -260,9 +260,10 @@ Result write_model(const Spec& spec, const std::string& path) {
     w.set_string("general.name", spec.name);
     w.set_uint32("general.file_type", file_type(spec));
 
-    // The tokenizer decides the vocabulary size when one is given.
+    // The tokenizer decides the vocabulary size when one is given; a named
+    // shape's size pads a tokenizer.json as the converter pads it.
     if (!spec.tokenizer_json.empty()) {
-        s.vocab = import_tokenizer_json(w, spec.tokenizer_json);
+        s.vocab = import_tokenizer_json(w, spec.tokenizer_json, s.vocab);
     } else if (!spec.vocab_file.empty()) {
         s.vocab = copy_vocab(w, spec.vocab_file);
     } else {

@@ -2,6 +2,7 @@
 
 #include "tokenizer/bpe_pretokenizer.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -88,7 +89,7 @@ std::optional<std::string> token_content(const json& config, const std::string& 
 
 }  // namespace
 
-uint64_t import_tokenizer_json(gguf::Writer& w, const std::string& tokenizer_json_path) {
+uint64_t import_tokenizer_json(gguf::Writer& w, const std::string& tokenizer_json_path, uint64_t vocab_size) {
     namespace fs = std::filesystem;
     const fs::path path(tokenizer_json_path);
     const json tok = *read_json(path, true);
@@ -123,13 +124,15 @@ uint64_t import_tokenizer_json(gguf::Writer& w, const std::string& tokenizer_jso
         by_id[id] = text;
     }
     if (by_id.empty() || by_id.begin()->first < 0) throw std::runtime_error(where + "no tokens, or a negative id");
-    const uint64_t n = uint64_t(by_id.rbegin()->first) + 1;
+    uint64_t n = std::max(uint64_t(by_id.rbegin()->first) + 1, vocab_size);
+    if (model_config.contains("vocab_size") && model_config["vocab_size"].is_number_unsigned())
+        n = std::max(n, model_config["vocab_size"].get<uint64_t>());
     std::vector<std::string> tokens(n);
     std::vector<int32_t> types(n, kUnused);
     for (uint64_t i = 0; i < n; ++i) {
         const auto it = by_id.find(int64_t(i));
         if (it == by_id.end()) {
-            tokens[i] = "[PAD" + std::to_string(i) + "]";  // a hole in the ids
+            tokens[i] = "[PAD" + std::to_string(i) + "]";  // a hole in the ids, or padding
             continue;
         }
         tokens[i] = it->second;

