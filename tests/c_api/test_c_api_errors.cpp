@@ -1,6 +1,7 @@
 // Every error code of the C API that can occur without a GPU, provoked
 // through the C API itself, plus the error table and thread-local details.
 #include "common/fault_injection.h"
+#include "common/stories_capi.h"
 #include "common/test_paths.h"
 
 #include <orcd/orcd.h>
@@ -21,23 +22,11 @@ namespace {
 
 std::string detail() { return orcd_last_error_detail(); }
 
-class CApi : public ::testing::Test {
+class CApi : public orcd::test::StoriesCapiTest {
 protected:
-    void SetUp() override {
-        orcd_device_params dp = orcd_device_default_params();
-        dp.kind = ORCD_DEVICE_CPU;
-        ASSERT_EQ(orcd_device_open(&dp, &dev_), ORCD_OK) << detail();
-        ASSERT_EQ(orcd_model_load(dev_, orcd::test::stories_model().c_str(), nullptr, &model_), ORCD_OK) << detail();
-    }
-    void TearDown() override {
-        orcd_model_free(model_);
-        orcd_device_close(dev_);
-    }
     orcd_status create(const orcd_job_params& p, orcd_job** job, const std::string& prompt = "Once upon a time") {
         return orcd_job_create(model_, prompt.data(), prompt.size(), &p, job);
     }
-    orcd_device* dev_ = nullptr;
-    orcd_model* model_ = nullptr;
 };
 
 std::string write_file(const std::string& name, const std::vector<uint8_t>& bytes) {

@@ -1,5 +1,6 @@
 // The model accessors of the C API: architecture, weight format, GGUF
 // metadata by key and by index, and the registries this build was made with.
+#include "common/stories_capi.h"
 #include "common/test_paths.h"
 
 #include <orcd/orcd.h>
@@ -10,27 +11,14 @@
 
 namespace {
 
-class CApiModel : public ::testing::Test {
+class CApiModel : public orcd::test::StoriesCapiTest {
 protected:
-    void SetUp() override {
-        orcd_device_params dp = orcd_device_default_params();
-        dp.kind = ORCD_DEVICE_CPU;
-        ASSERT_EQ(orcd_device_open(&dp, &dev_), ORCD_OK) << orcd_last_error_detail();
-        ASSERT_EQ(orcd_model_load(dev_, orcd::test::stories_model().c_str(), nullptr, &model_), ORCD_OK)
-            << orcd_last_error_detail();
-    }
-    void TearDown() override {
-        orcd_model_free(model_);
-        orcd_device_close(dev_);
-    }
     std::string meta(const char* key) {
         const char* text = nullptr;
         size_t len = 0;
         EXPECT_EQ(orcd_model_meta_str(model_, key, &text, &len), ORCD_OK);
         return text ? std::string(text, len) : std::string("<absent>");
     }
-    orcd_device* dev_ = nullptr;
-    orcd_model* model_ = nullptr;
 };
 
 TEST_F(CApiModel, ArchitectureAndWeightFormat) {

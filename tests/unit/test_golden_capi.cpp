@@ -1,6 +1,7 @@
 // The real model through the C API on the CPU backend: every golden prompt's
 // greedy ids and text must equal llama.cpp's (testdata/golden).
 #include "common/golden.h"
+#include "common/stories_capi.h"
 #include "common/test_paths.h"
 
 #include <orcd/orcd.h>
@@ -16,22 +17,7 @@ namespace {
 
 using orcd::test::GoldenRecord;
 
-class GoldenCapi : public ::testing::Test {
-protected:
-    void SetUp() override {
-        orcd_device_params dp = orcd_device_default_params();
-        dp.kind = ORCD_DEVICE_CPU;
-        ASSERT_EQ(orcd_device_open(&dp, &dev_), ORCD_OK) << orcd_last_error_detail();
-        ASSERT_EQ(orcd_model_load(dev_, orcd::test::stories_model().c_str(), nullptr, &model_), ORCD_OK)
-            << orcd_last_error_detail();
-    }
-    void TearDown() override {
-        orcd_model_free(model_);
-        orcd_device_close(dev_);
-    }
-    orcd_device* dev_ = nullptr;
-    orcd_model* model_ = nullptr;
-};
+class GoldenCapi : public orcd::test::StoriesCapiTest {};
 
 TEST_F(GoldenCapi, EveryPromptGreedyIdsAndTextMatchLlamaCpp) {
     const auto golden = orcd::test::stories_golden();
