@@ -226,15 +226,7 @@ std::vector<int32_t> BpeTokenizer::encode_segments(const std::vector<TextSegment
     // may join the end of one with the start of the next).
     std::vector<std::string> joined;
     std::vector<int32_t> ids;  // per piece: the token, or -1 for joined[k]
-    size_t size = 0;
-    std::vector<SpecialTokens::Piece> split;
-    for (const TextSegment& seg : segments) {
-        const auto part = specials_.split(seg.text, seg.parse_special);
-        split.insert(split.end(), part.begin(), part.end());
-        size += seg.text.size();
-    }
-    SpecialTokens::strip_after_tokens(split);  // whitespace after a segment's last token
-    for (const SpecialTokens::Piece& p : split) {
+    for (const SpecialTokens::Piece& p : specials_.split(segments)) {
         if (p.id < 0 && !ids.empty() && ids.back() < 0) {
             joined.back() += p.text;
         } else {
@@ -244,7 +236,7 @@ std::vector<int32_t> BpeTokenizer::encode_segments(const std::vector<TextSegment
     }
     std::vector<SpecialTokens::Piece> pieces;
     for (size_t k = 0; k < ids.size(); ++k) pieces.push_back({joined[k], ids[k]});
-    return encode_pieces(pieces, add_bos, size);
+    return encode_pieces(pieces, add_bos, total_size(segments));
 }
 
 std::vector<int32_t> BpeTokenizer::encode_pieces(const std::vector<SpecialTokens::Piece>& pieces, bool add_bos,

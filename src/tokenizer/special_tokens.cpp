@@ -46,6 +46,19 @@ const SpecialTokens::Entry* SpecialTokens::match_at(std::string_view text, size_
 
 std::vector<SpecialTokens::Piece> SpecialTokens::split(std::string_view text, bool parse_special) const {
     std::vector<Piece> out;
+    split_into(text, parse_special, out);
+    strip_after_tokens(out);
+    return out;
+}
+
+std::vector<SpecialTokens::Piece> SpecialTokens::split(const std::vector<TextSegment>& segments) const {
+    std::vector<Piece> out;
+    for (const TextSegment& seg : segments) split_into(seg.text, seg.parse_special, out);
+    strip_after_tokens(out);
+    return out;
+}
+
+void SpecialTokens::split_into(std::string_view text, bool parse_special, std::vector<Piece>& out) const {
     size_t raw_start = 0;
     size_t pos = 0;
     while (pos < text.size()) {
@@ -61,8 +74,6 @@ std::vector<SpecialTokens::Piece> SpecialTokens::split(std::string_view text, bo
         raw_start = pos;
     }
     if (raw_start < text.size()) out.push_back({text.substr(raw_start), -1});
-    strip_after_tokens(out);
-    return out;
 }
 
 void SpecialTokens::strip_after_tokens(std::vector<Piece>& pieces) {

@@ -49,14 +49,21 @@ public:
 
     bool empty() const { return entries_.empty(); }
     // Cuts text into raw runs and matched tokens, in order; raw runs are
-    // never empty. The views point into text and into this object.
+    // never empty, and the whitespace after an rstrip token is gone. The
+    // views point into text and into this object.
     std::vector<Piece> split(std::string_view text, bool parse_special) const;
-    // Removes the whitespace after every rstrip token from the raw runs that
-    // follow it (dropping runs left empty). split() applies it to its text;
-    // pieces of several segments joined need it once more at the seams.
-    static void strip_after_tokens(std::vector<Piece>& pieces);
+    // The same for the segments' concatenation, each segment matched with its
+    // own parse_special; an rstrip token's whitespace is stripped across the
+    // seams too.
+    std::vector<Piece> split(const std::vector<TextSegment>& segments) const;
 
 private:
+    // Appends the pieces of text to out, nothing stripped yet.
+    void split_into(std::string_view text, bool parse_special, std::vector<Piece>& out) const;
+    // Removes the whitespace after every rstrip token from the raw runs that
+    // follow it, dropping runs left empty.
+    static void strip_after_tokens(std::vector<Piece>& pieces);
+
     struct Entry {
         std::string text;
         int32_t id;

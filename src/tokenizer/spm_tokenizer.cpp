@@ -137,15 +137,7 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_bos, b
 }
 
 std::vector<int32_t> SpmTokenizer::encode_segments(const std::vector<TextSegment>& segments, bool add_bos) const {
-    std::vector<SpecialTokens::Piece> pieces;
-    size_t size = 0;
-    for (const TextSegment& seg : segments) {
-        const auto part = specials_.split(seg.text, seg.parse_special);
-        pieces.insert(pieces.end(), part.begin(), part.end());
-        size += seg.text.size();
-    }
-    SpecialTokens::strip_after_tokens(pieces);  // whitespace after a segment's last token
-    return encode_pieces(pieces, add_bos, size);
+    return encode_pieces(specials_.split(segments), add_bos, total_size(segments));
 }
 
 std::vector<int32_t> SpmTokenizer::encode_pieces(const std::vector<SpecialTokens::Piece>& pieces, bool add_bos,

@@ -23,6 +23,13 @@ struct TextSegment {
     bool parse_special = false;
 };
 
+// The length of the segments' concatenation.
+inline size_t total_size(const std::vector<TextSegment>& segments) {
+    size_t n = 0;
+    for (const TextSegment& s : segments) n += s.text.size();
+    return n;
+}
+
 class Tokenizer {
 public:
     virtual ~Tokenizer() = default;
