@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FakeWorker worker;
     const Served served = serve_bytes(input, worker, mode);
 
-    const WireCheck wire = check_wire(served.wire, served.first_request_head);
+    const WireCheck wire = check_wire(served.wire, served.answers_head);
     if (!wire.ok()) violation("malformed answer", wire.error);
     // How the bytes were split into reads must not change any answer to a
     // client that sent everything and half-closed. (One that holds on may
@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // header's end arrives, else at the header timeout.)
     FakeWorker whole_worker;
     const Served served_whole = serve_bytes(input, whole_worker, {0, mode.holds_open});
-    const WireCheck whole = check_wire(served_whole.wire, served_whole.first_request_head);
+    const WireCheck whole = check_wire(served_whole.wire, served_whole.answers_head);
     if (!whole.ok()) violation("malformed answer (one read)", whole.error);
     if (!mode.holds_open) {
         if (whole.responses.size() != wire.responses.size()) violation("answers depend on read sizes", "count");

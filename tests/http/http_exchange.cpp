@@ -155,7 +155,6 @@ Served serve_bytes(std::string_view input, FakeWorker& worker, ClientMode mode, 
         if (!ec) {
             const auto& req = parser.get();
             correlation = server::correlation_id_for(req["X-Correlation-Id"]);
-            if (n == 0) out.first_request_head = req.method() == http::verb::head;
             reply = server::reply_to_header_size(header_bytes);
             if (!reply && server::expects_continue(req))
                 out.wire += serialize(http::response<http::empty_body>(http::status::continue_, req.version()));
@@ -183,6 +182,7 @@ Served serve_bytes(std::string_view input, FakeWorker& worker, ClientMode mode, 
                 // runs the job: a short job framed by the endpoint's own protocol.
                 out.wire += fake_job(*admitted, correlation);
                 out.targets.push_back(target);
+                out.answers_head.push_back(false);  // jobs are POSTs
                 out.admitted.push_back(std::move(*admitted));
                 break;  // a job's answer always closes its connection
             }
@@ -194,6 +194,7 @@ Served serve_bytes(std::string_view input, FakeWorker& worker, ClientMode mode, 
             server::make_response(*reply, parser.get().version(), header && parser.get().keep_alive(), correlation, head);
         out.wire += serialize(res);
         out.targets.push_back(target);
+        out.answers_head.push_back(head);
         if (!res.keep_alive()) break;
     }
     return out;

@@ -59,7 +59,7 @@ struct Served {
     std::string wire;                                 // what the server wrote, in order
     std::vector<server::Admitted> admitted;           // jobs that passed validation
     std::vector<std::string> targets;                 // each final answer's request target ("": unread)
-    bool first_request_head = false;                  // the first request parsed was a HEAD
+    std::vector<bool> answers_head;                   // per final answer: its request was a HEAD
 };
 
 // Serves the requests in input as one connection would: header, then body

@@ -171,7 +171,7 @@ std::string check_metrics_body(const std::string& body) {
 
 }  // namespace
 
-WireCheck check_wire(std::string_view bytes, bool first_answers_head) {
+WireCheck check_wire(std::string_view bytes, const std::vector<bool>& answers_head) {
     static const std::set<int> statuses = {100, 200, 202, 400, 404, 405, 408, 413, 429, 500, 503};
     WireCheck out;
     auto fail = [&](const std::string& what) {
@@ -183,10 +183,11 @@ WireCheck check_wire(std::string_view bytes, bool first_answers_head) {
         parser.eager(true);
         parser.header_limit(64 * 1024);
         parser.body_limit(64 * 1024 * 1024);
-        // The answer to the HEAD request is the first final one: a 100
-        // Continue may come before it.
-        const bool head = first_answers_head && std::all_of(out.responses.begin(), out.responses.end(),
-                                                            [](const WireResponse& r) { return r.status == 100; });
+        // Which request this answer is to: 100 Continue answers come before
+        // the final one of their request and are not counted.
+        const size_t final_index = size_t(std::count_if(out.responses.begin(), out.responses.end(),
+                                                        [](const WireResponse& r) { return r.status != 100; }));
+        const bool head = final_index < answers_head.size() && answers_head[final_index];
         parser.skip(head);
         boost::beast::error_code ec;
         size_t used = 0;

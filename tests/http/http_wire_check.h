@@ -30,11 +30,12 @@ struct WireCheck {
 // or model list in OpenAI's shape; Prometheus text. A `text/event-stream`
 // answer must be the last one; its events are checked by the caller (it may
 // have been cut by a client that left). Nothing may follow a response that
-// said Connection: close. first_answers_head: the first final answer (after
-// any 100 Continue) is to a HEAD request, so it carries no body whatever its
-// Content-Length says (unless it closes the connection: then nothing can
-// follow it anyway). A 100 Continue goes to HTTP/1.1 clients only.
-WireCheck check_wire(std::string_view bytes, bool first_answers_head = false);
+// said Connection: close. answers_head[k]: the k-th final answer (100
+// Continue answers are not counted) is to a HEAD request, so it carries no
+// body whatever its Content-Length says (unless it closes the connection:
+// then nothing can follow it anyway); answers past its end are not. A 100
+// Continue goes to HTTP/1.1 clients only.
+WireCheck check_wire(std::string_view bytes, const std::vector<bool>& answers_head = {});
 
 // The events of an /execute stream, when every event is whole: exactly the
 // rules of docs/http-api.md (started first; token i = 0, 1, ... with

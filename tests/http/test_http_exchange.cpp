@@ -32,7 +32,7 @@ std::vector<WireResponse> serve_checked(const std::string& input, Status status 
                                         ClientMode mode = {}, std::vector<server::Admitted>* admitted = nullptr) {
     FakeWorker worker(status);
     const Served served = serve_bytes(input, worker, mode);
-    const WireCheck wire = check_wire(served.wire, served.first_request_head);
+    const WireCheck wire = check_wire(served.wire, served.answers_head);
     EXPECT_TRUE(wire.ok()) << wire.error << "\n--- wire ---\n" << served.wire;
     EXPECT_EQ(check_error_shapes(served, wire), "") << served.wire;
     if (!wire.responses.empty() && wire.responses.back().content_type == "text/event-stream") {
