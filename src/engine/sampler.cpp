@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "engine/philox.h"
 #include "engine/softmax_exp.h"
+#include "engine/sum_order.h"
 
 #include <algorithm>
 #include <cmath>
@@ -39,7 +40,7 @@ std::vector<Candidate> scaled_candidates(std::span<const float> logits, float te
             fail(ORCD_INVALID_REQUEST, "sampler: temperature " + std::to_string(temperature) +
                                            " is too small: logit " + std::to_string(i) + " overflows");
         }
-        cands[i] = Candidate{int32_t(i), scaled, 0.0f};
+        cands[i] = Candidate{int32_t(i), scaled, 0.0f, 0};
     }
     return cands;
 }
@@ -52,18 +53,42 @@ void sort_and_truncate(std::vector<Candidate>& cands, int32_t top_k) {
         cands.erase(kth, cands.end());
     }
     std::sort(cands.begin(), cands.end(), ranks_before);
+    for (size_t i = 0; i < cands.size(); ++i) cands[i].rank = uint32_t(i);
 }
 
-// p_i = softmax_exp(l_i - l_max) / sum, the sum accumulated in float in
-// candidate order.
+// Walks the running sums of `p` in the order of engine/sum_order.h: the
+// running sum at a candidate is (the sums of the earlier blocks, added in
+// order) + (the sum of its block's members up to it, added in order). Calls
+// stop(i, cum) at each candidate until it returns true; returns the last cum
+// (the total when nothing stops it). Empty blocks add nothing.
+template <typename Stop>
+float running_sums(const std::vector<Candidate>& cands, Stop stop) {
+    float before = 0.0f, within = 0.0f, cum = 0.0f;
+    uint32_t block = 0;
+    for (size_t i = 0; i < cands.size(); ++i) {
+        const uint32_t b = cands[i].rank / kSumBlock;
+        if (b != block) {
+            before = before + within;
+            within = 0.0f;
+            block = b;
+        }
+        within = within + cands[i].p;
+        cum = before + within;
+        if (stop(i, cum)) break;
+    }
+    return cum;
+}
+
+float total(const std::vector<Candidate>& cands) {
+    return running_sums(cands, [](size_t, float) { return false; });
+}
+
+// p_i = softmax_exp(l_i - l_max) / sum, the sum in the blocked order.
 void softmax(std::vector<Candidate>& cands) {
     const float l_max = cands.front().logit;
     if (l_max == -kInf) fail(ORCD_INTERNAL, "sampler: every logit is -inf");
-    float sum = 0.0f;
-    for (Candidate& c : cands) {
-        c.p = softmax_exp(c.logit - l_max);
-        sum += c.p;
-    }
+    for (Candidate& c : cands) c.p = softmax_exp(c.logit - l_max);
+    const float sum = total(cands);
     for (Candidate& c : cands) c.p = c.p / sum;
 }
 
@@ -72,14 +97,13 @@ void softmax(std::vector<Candidate>& cands) {
 // running sum can never drop the tail.
 void apply_top_p(std::vector<Candidate>& cands, float top_p) {
     if (!(top_p < 1.0f)) return;
-    float cum = 0.0f;
-    for (size_t i = 0; i < cands.size(); ++i) {
-        cum += cands[i].p;
-        if (cum >= top_p) {
-            cands.resize(i + 1);
-            return;
-        }
-    }
+    size_t keep = cands.size();
+    running_sums(cands, [&](size_t i, float cum) {
+        if (!(cum >= top_p)) return false;
+        keep = i + 1;
+        return true;
+    });
+    cands.resize(keep);
 }
 
 // Drops every candidate after the first whose probability is below min_p x
@@ -95,8 +119,7 @@ void apply_min_p(std::vector<Candidate>& cands, float min_p) {
 }
 
 void renormalise(std::vector<Candidate>& cands) {
-    float sum = 0.0f;
-    for (const Candidate& c : cands) sum += c.p;
+    const float sum = total(cands);
     for (Candidate& c : cands) c.p = c.p / sum;
 }
 
@@ -178,15 +201,14 @@ std::vector<Candidate> filter_candidates(std::span<const float> logits, const Sa
 
 int32_t draw(const std::vector<Candidate>& survivors, float u) {
     if (survivors.empty()) fail(ORCD_INTERNAL, "sampler: no candidate to draw from");
-    float total = 0.0f;
-    for (const Candidate& c : survivors) total += c.p;
-    const float threshold = u * total;
-    float cum = 0.0f;
-    for (const Candidate& c : survivors) {
-        cum += c.p;
-        if (cum > threshold) return c.id;
-    }
-    return survivors.back().id;
+    const float threshold = u * total(survivors);
+    int32_t pick = survivors.back().id;
+    running_sums(survivors, [&](size_t i, float cum) {
+        if (!(cum > threshold)) return false;
+        pick = survivors[i].id;
+        return true;
+    });
+    return pick;
 }
 
 int32_t sample_token(std::span<const float> logits, const SamplingConfig& cfg,

@@ -39,8 +39,9 @@ struct SamplingConfig {
 
 struct Candidate {
     int32_t id;
-    float logit;  // after penalty and temperature
-    float p;      // probability (filled by the softmax steps)
+    float logit;    // after penalty and temperature
+    float p;        // probability (filled by the softmax steps)
+    uint32_t rank;  // position in candidate order before any cut: its sum block is rank / kSumBlock
 };
 
 // Greedy argmax: the largest logit, the lowest id on ties.

@@ -324,7 +324,7 @@ TEST(FilterCandidates, MinP) {
 // [.75, .875) -> 9, [.875, 1) -> 1. A cumulative sum equal to u*total does
 // not select: the bucket is half-open.
 TEST(Draw, EachBucket) {
-    const std::vector<Candidate> s = {{7, 0.0f, 0.5f}, {3, 0.0f, 0.25f}, {9, 0.0f, 0.125f}, {1, 0.0f, 0.125f}};
+    const std::vector<Candidate> s = {{7, 0.0f, 0.5f, 0}, {3, 0.0f, 0.25f, 1}, {9, 0.0f, 0.125f, 2}, {1, 0.0f, 0.125f, 3}};
     EXPECT_EQ(draw(s, 0.0f), 7);
     EXPECT_EQ(draw(s, 0.25f), 7);
     EXPECT_EQ(draw(s, std::nextafter(0.5f, 0.0f)), 7);
@@ -338,19 +338,39 @@ TEST(Draw, EachBucket) {
 
 TEST(Draw, ScalesUByTheSurvivorsTotal) {
     // Total 0.5: u = 0.5 lands at 0.25, the end of the first bucket.
-    const std::vector<Candidate> s = {{4, 0.0f, 0.25f}, {2, 0.0f, 0.25f}};
+    const std::vector<Candidate> s = {{4, 0.0f, 0.25f, 0}, {2, 0.0f, 0.25f, 1}};
     EXPECT_EQ(draw(s, std::nextafter(0.5f, 0.0f)), 4);
     EXPECT_EQ(draw(s, 0.5f), 2);
 }
 
 TEST(Draw, ZeroProbabilityNeverDrawnAndEmptyFails) {
-    const std::vector<Candidate> s = {{5, 0.0f, 1.0f}, {6, 0.0f, 0.0f}};
+    const std::vector<Candidate> s = {{5, 0.0f, 1.0f, 0}, {6, 0.0f, 0.0f, 1}};
     EXPECT_EQ(draw(s, 1.0f - 0x1p-24f), 5);
     // No mass at all: the cumulative sum never passes u*total = 0, so the
     // documented fallback, the last survivor, answers.
-    const std::vector<Candidate> none = {{5, 0.0f, 0.0f}, {6, 0.0f, 0.0f}};
+    const std::vector<Candidate> none = {{5, 0.0f, 0.0f, 0}, {6, 0.0f, 0.0f, 1}};
     EXPECT_EQ(draw(none, 0.5f), 6);
     EXPECT_THROW(draw({}, 0.5f), Error);
+}
+
+// The running sums follow the block order of docs/sampling.md, not one
+// sequential chain: rank 0 holds 1.0, ranks 64..127 (one block) 2^-24 each,
+// rank 128 holds 1.0. One chain would lose every 2^-24 against the 1.0 in
+// front of it (total 2); the block adds its 64 members on their own (2^-18)
+// before joining the running sum, so the total is 2 + 2^-18 and u = 0.5 puts
+// the threshold at 1 + 2^-19, which the running sum passes inside the block:
+// at its 34th member, 1 + 34 * 2^-24 (the 33rd rounds to the threshold
+// itself, ties to even).
+TEST(Draw, SumsFollowTheBlockOrder) {
+    std::vector<Candidate> s = {{0, 0.0f, 1.0f, 0}};
+    for (uint32_t r = 64; r < 128; ++r) s.push_back(Candidate{int32_t(r), 0.0f, 0x1p-24f, r});
+    s.push_back(Candidate{128, 0.0f, 1.0f, 128});
+    EXPECT_EQ(draw(s, 0.5f), 64 + 33);
+    // The same members as one block each (consecutive ranks 0..65 fall in
+    // blocks 0 and 1 only): the tiny ones are lost against 1.0, the threshold
+    // is 1 and only the last candidate passes it.
+    for (size_t i = 0; i < s.size(); ++i) s[i].rank = 0;
+    EXPECT_EQ(draw(s, 0.5f), 128);
 }
 
 // ---- sample_token ---------------------------------------------------------------

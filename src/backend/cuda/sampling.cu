@@ -6,10 +6,12 @@
 #include "common/error.h"
 #include "engine/philox.h"
 #include "engine/softmax_exp.h"
+#include "engine/sum_order.h"
 
 #include <cub/device/device_radix_sort.cuh>
 
 #include <algorithm>
+#include <climits>
 
 namespace orcd::cuda {
 namespace {
@@ -20,37 +22,92 @@ __global__ void iota_kernel(int32_t* ids, uint32_t n) {
     for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) ids[i] = int32_t(i);
 }
 
-// The sums of docs/sampling.md are sequential in candidate order. One warp
-// runs each of them: the lanes load 32 consecutive values (coalesced) and
-// every lane then adds all 32 in order via shuffles, so each lane holds the
-// same sequential float sum the CPU computes, bit for bit.
-// Negative entries mark candidates dropped by min-p and are skipped.
-__device__ float warp_sequential_sum(const float* p, uint32_t n) {
-    const uint32_t lane = threadIdx.x & 31;
-    float s = 0.0f;
-    for (uint32_t base = 0; base < n; base += 32) {
-        const float v = base + lane < n ? p[base + lane] : 0.0f;
-        const uint32_t m = min(32u, n - base);
-        for (uint32_t j = 0; j < m; ++j) {
-            const float x = __shfl_sync(0xffffffffu, v, int(j));
+// The sums of docs/sampling.md in the block order of engine/sum_order.h.
+// B[0..nb] (nb = the blocks of p[0, n)) gets the running sum in front of
+// each block: B[0] = 0, B[b + 1] = B[b] + (block b's non-negative entries
+// added left to right). One thread per block adds its members, then one warp
+// adds the nb block sums in order: every lane shuffles through the same
+// sequence, so each holds the CPU's running sum, bit for bit. Negative
+// entries mark candidates dropped by min-p; they add nothing, as on the CPU
+// where they are gone.
+__device__ void block_prefix(const float* p, uint32_t n, float* B) {
+    const uint32_t nb = (n + kSumBlock - 1) / kSumBlock;
+    for (uint32_t b = threadIdx.x; b < nb; b += blockDim.x) {
+        const uint32_t end = min(n, (b + 1) * kSumBlock);
+        float s = 0.0f;
+        for (uint32_t i = b * kSumBlock; i < end; ++i) {
+            const float x = p[i];
             if (x >= 0.0f) s = __fadd_rn(s, x);
         }
+        B[b + 1] = s;
     }
-    return s;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        const uint32_t lane = threadIdx.x;
+        float run = 0.0f;
+        for (uint32_t base = 0; base < nb; base += 32) {
+            const float v = base + lane < nb ? B[base + lane + 1] : 0.0f;
+            const uint32_t m = min(32u, nb - base);
+            float mine = 0.0f;
+            for (uint32_t j = 0; j < m; ++j) {
+                run = __fadd_rn(run, __shfl_sync(0xffffffffu, v, int(j)));
+                if (j == lane) mine = run;
+            }
+            if (lane < m) B[base + lane + 1] = mine;
+        }
+        if (lane == 0) B[0] = 0.0f;
+    }
+    __syncthreads();
+}
+
+__device__ __forceinline__ bool passes(float cum, float t, bool strict) { return strict ? cum > t : cum >= t; }
+
+// The first index below n (a non-negative entry) whose running sum passes t
+// (cum > t when strict, cum >= t otherwise), or -1. The running sums never
+// decrease, so it lies in the first block whose closing sum B[b + 1] passes;
+// one thread walks that block as the CPU does. B from block_prefix(p, n).
+__device__ int32_t first_passing(const float* p, uint32_t n, const float* B, float t, bool strict, int32_t* s_tmp) {
+    const uint32_t nb = (n + kSumBlock - 1) / kSumBlock;
+    if (threadIdx.x == 0) *s_tmp = INT_MAX;
+    __syncthreads();
+    for (uint32_t b = threadIdx.x; b < nb; b += blockDim.x)
+        if (passes(B[b + 1], t, strict)) atomicMin(s_tmp, int32_t(b));
+    __syncthreads();
+    const int32_t blk = *s_tmp;
+    __syncthreads();  // everyone has read s_tmp before thread 0 reuses it
+    if (threadIdx.x == 0) {
+        int32_t found = -1;
+        if (blk != INT_MAX) {
+            const uint32_t end = min(n, uint32_t(blk + 1) * kSumBlock);
+            const float before = B[blk];
+            float within = 0.0f;
+            for (uint32_t i = uint32_t(blk) * kSumBlock; i < end; ++i) {
+                const float x = p[i];
+                if (x < 0.0f) continue;
+                within = __fadd_rn(within, x);
+                if (passes(__fadd_rn(before, within), t, strict)) {
+                    found = int32_t(i);
+                    break;
+                }
+            }
+        }
+        *s_tmp = found;
+    }
+    __syncthreads();
+    const int32_t r = *s_tmp;
+    __syncthreads();
+    return r;
 }
 
 // keys/ids: all n candidates in candidate order (temperature applied);
-// p: scratch of n floats. out[0] = token, out[1] = survivors, or out[1] < 0
-// when the logits need the host sampler's error handling (NaN, +inf, all
-// -inf).
+// p: scratch of n floats; B: scratch of n / kSumBlock + 2 floats. out[0] =
+// token, out[1] = survivors, or out[1] < 0 when the logits need the host
+// sampler's error handling (NaN, +inf, all -inf).
 __global__ void __launch_bounds__(kFinalThreads) finalize_kernel(int32_t* out, const float* keys, const int32_t* ids,
-                                                                 float* p, uint32_t n, int32_t top_k, float top_p,
-                                                                 float min_p, float u) {
-    __shared__ float s_sum;
-    __shared__ uint32_t s_n;
-    __shared__ int32_t s_pick;
-    const uint32_t tid = threadIdx.x, lane = tid & 31;
-    const bool warp0 = tid < 32;
+                                                                 float* p, float* B, uint32_t n, int32_t top_k,
+                                                                 float top_p, float min_p, float u) {
+    __shared__ int32_t s_tmp;
+    const uint32_t tid = threadIdx.x;
     const float inf = __int_as_float(0x7f800000);
     const float l_max = keys[0];
     if (!(l_max < inf) || l_max == -inf || keys[n - 1] != keys[n - 1]) {
@@ -58,42 +115,23 @@ __global__ void __launch_bounds__(kFinalThreads) finalize_kernel(int32_t* out, c
         return;  // uniform across the block
     }
     const uint32_t nk = (top_k > 0 && uint32_t(top_k) < n) ? uint32_t(top_k) : n;
+    auto total_of = [&](uint32_t m) { return B[(m + kSumBlock - 1) / kSumBlock]; };
 
-    // softmax: e_i in parallel (exact per element), the sum in order
+    // softmax: e_i in parallel (exact per element), the sum in block order
     for (uint32_t i = tid; i < nk; i += blockDim.x) p[i] = softmax_exp(__fsub_rn(keys[i], l_max));
     __syncthreads();
-    if (warp0) {
-        const float s = warp_sequential_sum(p, nk);
-        if (lane == 0) s_sum = s;
-    }
-    __syncthreads();
-    const float sum = s_sum;
+    block_prefix(p, nk, B);
+    const float sum = total_of(nk);
     for (uint32_t i = tid; i < nk; i += blockDim.x) p[i] = __fdiv_rn(p[i], sum);
     __syncthreads();
 
     // top-p: the first candidate whose running sum reaches top_p is the last
-    if (warp0) {
-        uint32_t keep = nk;
-        if (top_p < 1.0f) {
-            float cum = 0.0f;
-            bool found = false;
-            for (uint32_t base = 0; base < nk && !found; base += 32) {
-                const float v = base + lane < nk ? p[base + lane] : 0.0f;
-                const uint32_t m = min(32u, nk - base);
-                for (uint32_t j = 0; j < m; ++j) {
-                    cum = __fadd_rn(cum, __shfl_sync(0xffffffffu, v, int(j)));
-                    if (cum >= top_p) {
-                        keep = base + j + 1;
-                        found = true;
-                        break;
-                    }
-                }
-            }
-        }
-        if (lane == 0) s_n = keep;
+    uint32_t n_surv = nk;
+    if (top_p < 1.0f) {
+        block_prefix(p, nk, B);
+        const int32_t last = first_passing(p, nk, B, top_p, false, &s_tmp);
+        if (last >= 0) n_surv = uint32_t(last) + 1;
     }
-    __syncthreads();
-    const uint32_t n_surv = s_n;
 
     // min-p: a filter after the first candidate; dropped ones become -1
     if (min_p > 0.0f) {
@@ -105,42 +143,24 @@ __global__ void __launch_bounds__(kFinalThreads) finalize_kernel(int32_t* out, c
     }
 
     // renormalise over the survivors (always)
-    if (warp0) {
-        const float s = warp_sequential_sum(p, n_surv);
-        if (lane == 0) s_sum = s;
-    }
-    __syncthreads();
-    const float s2 = s_sum;
+    block_prefix(p, n_surv, B);
+    const float s2 = total_of(n_surv);
     for (uint32_t i = tid; i < n_surv; i += blockDim.x)
         if (p[i] >= 0.0f) p[i] = __fdiv_rn(p[i], s2);
     __syncthreads();
 
     // draw: threshold = u * total, the first survivor whose running sum
     // exceeds it, else the last survivor
-    if (warp0) {
-        const float total = warp_sequential_sum(p, n_surv);
-        const float threshold = __fmul_rn(u, total);
-        float cum = 0.0f;
-        int32_t pick = -1, last = 0;
-        for (uint32_t base = 0; base < n_surv && pick < 0; base += 32) {
-            const float v = base + lane < n_surv ? p[base + lane] : -1.0f;
-            const uint32_t m = min(32u, n_surv - base);
-            for (uint32_t j = 0; j < m; ++j) {
-                const float x = __shfl_sync(0xffffffffu, v, int(j));
-                if (x < 0.0f) continue;
-                last = int32_t(base + j);
-                cum = __fadd_rn(cum, x);
-                if (cum > threshold) {
-                    pick = int32_t(base + j);
-                    break;
-                }
-            }
-        }
-        if (lane == 0) s_pick = pick >= 0 ? pick : last;
-    }
-    __syncthreads();
+    block_prefix(p, n_surv, B);
+    const float threshold = __fmul_rn(u, total_of(n_surv));
+    const int32_t pick = first_passing(p, n_surv, B, threshold, true, &s_tmp);
     if (tid == 0) {
-        out[0] = ids[s_pick];
+        int32_t chosen = pick;
+        if (chosen < 0) {
+            chosen = int32_t(n_surv) - 1;
+            while (chosen > 0 && p[chosen] < 0.0f) --chosen;  // p[0] is never dropped
+        }
+        out[0] = ids[chosen];
         out[1] = int32_t(n_surv);
     }
 }
@@ -156,9 +176,11 @@ uint64_t sort_temp_bytes(uint32_t n_vocab) {
 
 }  // namespace
 
+uint64_t GpuSampler::block_sum_bytes(uint32_t n_vocab) { return (uint64_t(n_vocab) / kSumBlock + 2) * 4; }
+
 uint64_t GpuSampler::load_bytes(uint32_t n_vocab) {
     const uint64_t v = (uint64_t(n_vocab) * 4 + 255) / 256 * 256;
-    return 5 * v + (sort_temp_bytes(n_vocab) + 255) / 256 * 256 + 256;
+    return 5 * v + (block_sum_bytes(n_vocab) + 255) / 256 * 256 + (sort_temp_bytes(n_vocab) + 255) / 256 * 256 + 256;
 }
 
 uint64_t GpuSampler::job_bytes(uint32_t history_cap) { return (uint64_t(history_cap) * 4 + 255) / 256 * 256; }
@@ -171,6 +193,7 @@ GpuSampler::GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t histor
     ids_ = alloc.alloc(v, MemCategory::Sampling);
     ids_sorted_ = alloc.alloc(v, MemCategory::Sampling);
     probs_ = alloc.alloc(v, MemCategory::Sampling);
+    block_sums_ = alloc.alloc(block_sum_bytes(n_vocab), MemCategory::Sampling);
     sort_temp_bytes_ = sort_temp_bytes(n_vocab);
     sort_temp_ = alloc.alloc(sort_temp_bytes_, MemCategory::Sampling);
     result_ = alloc.alloc(2 * sizeof(int32_t), MemCategory::Sampling);
@@ -226,7 +249,8 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
         check_launch("radix_sort");
         const float u = philox_uniform(seed, step);
         finalize_kernel<<<1, kFinalThreads, 0, stream_>>>(result_.as<int32_t>(), keys_sorted_.as<float>(),
-                                                          ids_sorted_.as<int32_t>(), probs_.as<float>(), n_vocab_,
+                                                          ids_sorted_.as<int32_t>(), probs_.as<float>(),
+                                                          block_sums_.as<float>(), n_vocab_,
                                                           cfg.top_k, cfg.top_p, cfg.min_p, u);
         check_launch("sample_finalize");
     }

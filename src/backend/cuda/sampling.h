@@ -27,6 +27,8 @@ public:
     // Bytes the sampler takes at load, plus its per-job history buffer.
     static uint64_t load_bytes(uint32_t n_vocab);
     static uint64_t job_bytes(uint32_t history_cap);
+    // The running sums in front of each sum block (engine/sum_order.h).
+    static uint64_t block_sum_bytes(uint32_t n_vocab);
 
     // Job bracket: the history buffer is a per-job allocation (job phase),
     // made by the first sample() of a job and returned by end_job() (or by
@@ -48,7 +50,7 @@ private:
     uint32_t n_vocab_, history_cap_;
     cudaStream_t stream_;
     uint64_t sort_temp_bytes_ = 0;
-    DeviceBuffer work_, keys_sorted_, ids_, ids_sorted_, probs_, sort_temp_, result_;
+    DeviceBuffer work_, keys_sorted_, ids_, ids_sorted_, probs_, block_sums_, sort_temp_, result_;
     DeviceBuffer history_;  // per job
     std::vector<int32_t> window_;
     uint32_t last_survivors_ = 0;
