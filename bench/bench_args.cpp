@@ -68,6 +68,8 @@ std::string usage() {
            "  --ready-timeout S       seconds to wait for the worker's ready line (default 600)\n"
            "  --request-timeout S     seconds one HTTP run may take (default 300)\n"
            "  --seed N                seed of the random prompt ids (default 1234)\n"
+           "  --temperature T         decode and HTTP runs sample at T from the whole vocabulary, no\n"
+           "                          top-k/top-p (the OpenAI default); 0 = greedy (default 0)\n"
            "  --llama-server PATH     after worker-orcd, time llama.cpp's llama-server on the same file over\n"
            "                          HTTP (same client, same prompt token ids; its lib/ on LD_LIBRARY_PATH)\n";
 }
@@ -142,6 +144,12 @@ Args parse_args(int argc, const char* const* argv) {
     if (auto v = take("--ready-timeout")) a.ready_timeout_s = parse_seconds("--ready-timeout", *v);
     if (auto v = take("--request-timeout")) a.request_timeout_s = parse_seconds("--request-timeout", *v);
     if (auto v = take("--seed")) a.seed = parse_u64("--seed", *v, 0, UINT64_MAX);
+    if (auto v = take("--temperature")) {
+        char* end = nullptr;
+        a.temperature = std::strtod(v->c_str(), &end);
+        if (v->empty() || *end != '\0' || !(a.temperature >= 0 && a.temperature <= 2))
+            throw ArgError("--temperature: expected a number in [0, 2], got '" + *v + "'");
+    }
     if (auto v = take("--llama-server")) {
         a.llama_server = *v;
         if (access(a.llama_server.c_str(), X_OK) != 0)

@@ -30,6 +30,7 @@ struct Args {
     int http_runs = 5;
     double ready_timeout_s = 600;   // the worker loads the model from scratch
     double request_timeout_s = 300;
+    double temperature = 0.0;       // decode and HTTP runs: 0 greedy, above it sampled from the whole vocabulary
     uint64_t seed = 1234;           // prompt token ids and HTTP request seeds
     std::string llama_server;       // --llama-server: also time llama-server over HTTP on the same file
 };

@@ -35,8 +35,8 @@ std::unique_ptr<Model> load_model(Device& device, const std::string& path, uint3
     return std::move(model);
 }
 
-EngineBench::EngineBench(Model& model, bool cuda, int warmup, int reps, uint64_t seed)
-    : model_(model), cuda_(cuda), warmup_(warmup), reps_(reps), seed_(seed) {}
+EngineBench::EngineBench(Model& model, bool cuda, int warmup, int reps, uint64_t seed, float temperature)
+    : model_(model), cuda_(cuda), warmup_(warmup), reps_(reps), seed_(seed), temperature_(temperature) {}
 
 std::string EngineBench::timing_method() const {
     RegionTimer t(model_.backend().native_stream(), cuda_);
@@ -100,6 +100,7 @@ DecodeResult EngineBench::decode(uint32_t depth, uint32_t steps) {
     DecodeResult r;
     r.depth = depth;
     r.steps = steps;
+    r.temperature = temperature_;
     // Fill the cache to the depth once (untimed); each repetition then
     // decodes over the same positions [depth, depth + steps), attention
     // covering only what precedes each step.
@@ -109,8 +110,8 @@ DecodeResult EngineBench::decode(uint32_t depth, uint32_t steps) {
     run_prefill(context);
     const int32_t first = random_tokens(1, 0xf1257 + depth)[0];
 
-    SamplingConfig greedy;
-    greedy.temperature = 0.0f;
+    SamplingConfig sampling;
+    sampling.temperature = temperature_;
     const int32_t n_vocab = int32_t(model_.config().n_vocab);
     RegionTimer timer(be.native_stream(), cuda_);
     std::vector<double> ms;
@@ -123,7 +124,7 @@ DecodeResult EngineBench::decode(uint32_t depth, uint32_t steps) {
         timer.start();
         for (uint32_t s = 0; s < steps; ++s) {
             be.forward(&history.back(), 1, kv.append(1));
-            history.push_back(be.sample(greedy, history, 0, s));
+            history.push_back(be.sample(sampling, history, seed_, s));
         }
         const double t = timer.stop_ms();
         if (i >= warmup_) ms.push_back(t);

@@ -42,13 +42,16 @@ struct DecodeResult {
     uint64_t kv_bytes_per_token = 0;  // K and V read at mean_context
     bool deterministic = true;     // every repetition produced the same tokens
     bool tokens_in_range = true;
+    float temperature = 0.0f;      // 0: greedy; above: sampled from the whole vocabulary
 };
 
 class EngineBench {
 public:
     // Timing uses the backend's native stream; cuda says whether the device
     // is a GPU, so that a backend without a stream is timed with syncs.
-    EngineBench(Model& model, bool cuda, int warmup, int reps, uint64_t seed);
+    // temperature: 0 decodes greedily; above 0 every decode step samples from
+    // the whole vocabulary (no top-k/top-p, the OpenAI default) with seed.
+    EngineBench(Model& model, bool cuda, int warmup, int reps, uint64_t seed, float temperature = 0.0f);
 
     PrefillResult prefill(uint32_t tokens);
     DecodeResult decode(uint32_t depth, uint32_t steps);
@@ -65,6 +68,7 @@ private:
     bool cuda_;
     int warmup_, reps_;
     uint64_t seed_;
+    float temperature_;
 };
 
 }  // namespace orcd::bench

@@ -18,7 +18,7 @@ std::string request_body(const HttpOptions& opt, int i) {
         return json{{"job_id", "bench-" + std::to_string(i)},
                     {"prompt", opt.prompt},
                     {"max_tokens", opt.max_tokens},
-                    {"temperature", 0.0},
+                    {"temperature", opt.temperature},
                     {"seed", opt.seed}}
             .dump();
     // Token ids are taken as they are (no BOS added); no prompt cache, so
@@ -27,7 +27,7 @@ std::string request_body(const HttpOptions& opt, int i) {
                 {"n_predict", opt.max_tokens},
                 {"stream", true},
                 {"cache_prompt", false},
-                {"temperature", 0.0},
+                {"temperature", opt.temperature},
                 {"seed", opt.seed}}
         .dump();
 }
@@ -102,6 +102,7 @@ HttpResult bench_http(const HttpOptions& opt) {
     HttpResult r;
     r.prompt_tokens_local = opt.prompt_tokens_local();
     r.max_tokens = opt.max_tokens;
+    r.temperature = opt.temperature;
     r.server_log = opt.log_path;
     const bool worker = opt.kind == ServerKind::Worker;
     const char* name = worker ? "worker-orcd" : "llama-server";

@@ -36,6 +36,7 @@ struct HttpResult {
     uint32_t prompt_tokens_local = 0;   // counted with the model's tokenizer (BOS included)
     uint32_t prompt_tokens_server = 0;  // what the server reported
     uint32_t max_tokens = 0;
+    double temperature = 0;
     int runs = 0;
     double ready_s = 0;                 // server start to ready
     Summary ttft_ms;
@@ -58,6 +59,7 @@ struct HttpOptions {
     uint32_t max_tokens = 256;
     int runs = 5;
     uint64_t seed = 1;
+    double temperature = 0.0;           // 0: greedy; above: the whole vocabulary
     double ready_timeout_s = 600;
     double request_timeout_s = 300;
 

@@ -82,6 +82,7 @@ json args_json(const Args& a, uint32_t n_ctx, const std::string& worker) {
             {"copy_reps", a.copy_reps},       {"worker", worker},
             {"http_prompt_tokens", a.http_prompt_tokens}, {"http_max_tokens", a.http_max_tokens},
             {"http_runs", a.http_runs},       {"seed", a.seed},
+            {"temperature", a.temperature},
             {"llama_server", a.llama_server}};
 }
 
@@ -132,6 +133,14 @@ std::string prompt_of_tokens(const Tokenizer& tok, uint32_t target, uint32_t& co
     return text;
 }
 
+// How the decode and HTTP runs pick tokens, for the report.
+std::string sampling_text(double temperature) {
+    if (temperature == 0) return "greedy sample";
+    char t[64];
+    std::snprintf(t, sizeof t, "sample at temperature %g from the whole vocabulary", temperature);
+    return t;
+}
+
 // Bytes one step reads: from the file's header (decode_bytes.h, the same
 // rule the comparison with llama.cpp uses) when it can be read, else every
 // weight byte on the device and the engine's own count of K/V bytes.
@@ -140,7 +149,7 @@ void add_decode_figures(Report& r, const DecodeResult& d, const std::optional<De
     const std::string k = "decode.depth_" + std::to_string(d.depth);
     const std::string l = "decode, depth " + std::to_string(d.depth);
     r.add({k + ".tok_s", l, "tok/s", d.tok_s.median, "median", d.tok_s,
-           std::to_string(d.steps) + " steps of forward(1 token) + greedy sample"});
+           std::to_string(d.steps) + " steps of forward(1 token) + " + sampling_text(d.temperature)});
     r.add({k + ".ms_per_token", l + ", per token", "ms", d.ms_per_token.median, "median", d.ms_per_token, ""});
     const double weights = file_bytes ? double(file_bytes->weights_read) : double(device_weight_bytes);
     const double kv = file_bytes ? file_bytes->kv_bytes(d.mean_context, kv_elem_bytes) : double(d.kv_bytes_per_token);
@@ -158,7 +167,7 @@ void add_decode_figures(Report& r, const DecodeResult& d, const std::optional<De
                wshare, "the peers' convention"});
     }
     if (!d.deterministic)
-        r.notes.push_back(l + ": repetitions produced different greedy tokens from the same state (nondeterminism)");
+        r.notes.push_back(l + ": repetitions produced different tokens from the same state and seed (nondeterminism)");
     if (!d.tokens_in_range) r.notes.push_back(l + ": a sampled token id was outside the vocabulary");
 }
 
@@ -182,7 +191,7 @@ void add_http_figures(Report& r, const HttpResult& h, const std::string& key, co
            Summary{}, ""});
     std::string reasons;
     for (const auto& s : h.stop_reasons) reasons += (reasons.empty() ? "" : ", ") + s;
-    r.notes.push_back(p + ": " + std::to_string(h.runs) + " runs after 1 warm-up, temperature 0, " +
+    r.notes.push_back(p + ": " + std::to_string(h.runs) + " runs after 1 warm-up, " + sampling_text(h.temperature) + ", " +
                       std::to_string(h.max_tokens) + " tokens asked; stop reasons: " + reasons + "; prompt " +
                       std::to_string(h.prompt_tokens_local) + " tokens by the bench's count, " +
                       std::to_string(h.prompt_tokens_server) + " by the server's; server " + h.server_exit +
@@ -294,7 +303,7 @@ int main(int argc, char** argv) {
     uint32_t n_ctx_train = 0;
     const bool model_loaded = model != nullptr;
     if (model) {
-        EngineBench eb(*model, !a.cpu, a.warmup, a.reps, a.seed);
+        EngineBench eb(*model, !a.cpu, a.warmup, a.reps, a.seed, float(a.temperature));
         r.model = model_json(*model, eb.kv_elem_bytes(), file_bytes);
         r.timing_method = eb.timing_method() + "; " + std::to_string(a.reps) + " timed repetitions after " +
                           std::to_string(a.warmup) + " warm-up";
@@ -357,6 +366,7 @@ int main(int argc, char** argv) {
         o.max_tokens = a.http_max_tokens;
         o.runs = a.http_runs;
         o.seed = a.seed;
+        o.temperature = a.temperature;
         o.ready_timeout_s = a.ready_timeout_s;
         o.request_timeout_s = a.request_timeout_s;
         return o;
