@@ -16,6 +16,7 @@
 #include "backend/cuda/formats.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/matvec_segment.cuh"
 #include "backend/cuda/pointwise.cuh"
 #include "backend/cuda/reduce.cuh"
 #include "common/error.h"
@@ -68,9 +69,7 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(const MatvecArgs a) {
     constexpr int kOut = kEpi == Epilogue::SwiGlu ? kDots / 2 : kDots;
     __shared__ float part[kDots][kWarps];
 
-    MatvecSegment g = a.seg[0];
-    if (blockIdx.x >= a.seg[1].block_begin) g = a.seg[1];
-    if (blockIdx.x >= a.seg[2].block_begin) g = a.seg[2];
+    const MatvecSegment g = segment_of(a, blockIdx.x);
     const uint32_t cols = a.cols;
     const uint32_t r0 = (blockIdx.x - g.block_begin) * kOut;
 

@@ -13,6 +13,7 @@
 #include "backend/cuda/formats.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/pointwise.cuh"
+#include "backend/cuda/matvec_segment.cuh"
 #include "backend/cuda/quant_blocks.cuh"
 #include "backend/cuda/quant_units.cuh"
 #include "backend/cuda/reduce.cuh"
@@ -51,9 +52,7 @@ __global__ void __launch_bounds__(kThreads) qmatvec_kernel(const MatvecArgs a) {
     // SwiGlu: one output row per warp from a gate row and an up row.
     constexpr int kOut = kEpi == Epilogue::SwiGlu ? 1 : kRowsPerWarp;
     constexpr int kDots = kEpi == Epilogue::SwiGlu ? 2 : kRowsPerWarp;
-    MatvecSegment seg = a.seg[0];
-    if (blockIdx.x >= a.seg[1].block_begin) seg = a.seg[1];
-    if (blockIdx.x >= a.seg[2].block_begin) seg = a.seg[2];
+    const MatvecSegment seg = segment_of(a, blockIdx.x);
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t r0 = ((blockIdx.x - seg.block_begin) * kWarps + warp) * kOut;
     if (r0 >= seg.rows) return;  // whole warp: no barrier below
@@ -213,9 +212,7 @@ __global__ void __launch_bounds__(kThreads, 3) qmatvec_unit_kernel(const MatvecA
     constexpr int kOut = kEpi == Epilogue::SwiGlu ? 1 : kR;
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     for (uint32_t tile = blockIdx.x; tile < n_tiles; tile += gridDim.x) {
-        MatvecSegment seg = a.seg[0];
-        if (tile >= a.seg[1].block_begin) seg = a.seg[1];
-        if (tile >= a.seg[2].block_begin) seg = a.seg[2];
+        const MatvecSegment seg = segment_of(a, tile);
         const uint32_t r0 = ((tile - seg.block_begin) * kWarps + warp) * kOut;
         if (r0 >= seg.rows) continue;  // whole warp; no barrier after the staging
         const uint8_t* rows[kR];
