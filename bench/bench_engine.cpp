@@ -74,19 +74,25 @@ PrefillResult EngineBench::prefill(uint32_t n) {
     r.chunk = model_.max_batch();
     const auto tokens = random_tokens(n, n);
     RegionTimer timer(model_.backend().native_stream(), cuda_);
-    std::vector<double> ms;
+    std::vector<double> ms, host_ms;
     for (int i = 0; i < warmup_ + reps_; ++i) {
         model_.kv().reset();
         model_.backend().begin_job();
         timer.start();
+        const double h0 = host_seconds();
         run_prefill(tokens);
+        const double h = (host_seconds() - h0) * 1e3;
         const double t = timer.stop_ms();
-        if (i >= warmup_) ms.push_back(t);
+        if (i >= warmup_) {
+            ms.push_back(t);
+            host_ms.push_back(h);
+        }
     }
     std::vector<float> logits(model_.config().n_vocab);
     model_.backend().read_logits(logits);
     for (float x : logits) r.logits_finite = r.logits_finite && std::isfinite(x);
     r.ms = summarize(ms);
+    r.host_ms = summarize(host_ms);
     r.tok_s = summarize_mapped(ms, [n](double t) { return double(n) / (t * 1e-3); });
     return r;
 }

@@ -30,6 +30,7 @@ struct PrefillResult {
     uint32_t chunk = 0;        // tokens per forward() (the engine's max batch)
     Summary ms;                // whole prompt
     Summary tok_s;
+    Summary host_ms;           // host time to enqueue the whole prompt (forward() calls return)
     bool logits_finite = true; // sanity check after the timed runs
 };
 

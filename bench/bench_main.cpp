@@ -325,6 +325,11 @@ int main(int argc, char** argv) {
                            "random ids, " + std::to_string(pr.chunk) + " tokens per forward()"});
                     r.add({k + ".ms", "prefill, " + std::to_string(p) + "-token prompt, time", "ms", pr.ms.median,
                            "median", pr.ms, ""});
+                    r.add({k + ".host_ms", "prefill, " + std::to_string(p) + "-token prompt, host enqueue time", "ms",
+                           pr.host_ms.median, "median", pr.host_ms,
+                           a.cpu ? "the CPU backend computes while enqueuing: equal to the time above"
+                                 : "until the forward() calls return; close to the time above: the launches, not the "
+                                   "GPU, set the pace"});
                     if (!pr.logits_finite) r.notes.push_back(k + ": the last logits hold NaN or Inf");
                     progress("prefill %u: %.1f tok/s (min %.1f, max %.1f), chunk %u", p, pr.tok_s.median,
                              pr.tok_s.min, pr.tok_s.max, pr.chunk);
