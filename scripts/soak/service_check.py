@@ -166,7 +166,7 @@ def main():
         good = good and (not args.expect_quant or h.get("quant_kind") == args.expect_quant)
         check("/health after load", good, json.dumps(fields) + f", file {size} bytes, device in use {base_dev}")
 
-        bad, drift = [], []
+        bad, drift, warm_dev = [], [], None
         t0 = time.monotonic()
         for i in range(args.jobs):
             body = {"job_id": f"svc-{i}", "prompt": PROMPT, "max_tokens": 32,
@@ -180,12 +180,18 @@ def main():
             v = health(w.port).get("vram_bytes_used")
             if v != base_vram:
                 drift.append(f"job {i}: {v}")
+            if i == 1:  # after one greedy and one sampled job
+                warm_dev = device_in_use(w.port)
         jobs_s = time.monotonic() - t0
         end_dev = device_in_use(w.port)
         check(f"{args.jobs} jobs end with one `end`", not bad, f"{len(bad)} bad in {jobs_s:.1f} s " + "; ".join(bad[:3]))
         check("vram_bytes_used after every job", not drift,
               f"baseline {base_vram}, {len(drift)} differ " + "; ".join(drift[:3]))
-        check("device memory in use after the jobs", end_dev == base_dev, f"baseline {base_dev}, after {end_dev}")
+        # The first jobs run kernels the load did not; the driver loads their
+        # code on first use (lazy module loading), so device memory in use
+        # settles after them. The baseline is taken there.
+        check("device memory in use after the jobs", end_dev == warm_dev,
+              f"after load {base_dev}, after the first two jobs {warm_dev}, after all {end_dev}")
 
         first = seeded_streams(w.port)
         code = w.shutdown()

@@ -339,6 +339,11 @@ class Runner:
         if kind == "timeout":
             if code == "INFERENCE_TIMEOUT":
                 return "ok"
+            # The model may end the job itself (end of generation) before the
+            # deadline: right. Running to max_tokens within a deadline the
+            # calibration said it cannot meet is not.
+            if term == "end" and rec.get("stop_reason") == "eos":
+                return "ok"
             return "ok" if term == "end" and not self.plan["timeouts_provokable"] else None
         return "ok" if term == "end" else None
 
@@ -487,6 +492,19 @@ def take_sample(w, args, t_start, warmup_s, jobs_done):
     return row
 
 
+def codes_of_faults(faults):
+    """The error codes the injected faults of an ORCD_FAULT_INJECT spec may end a job with."""
+    codes = set()
+    if faults:
+        if "kernel_launch" in faults:
+            codes.add("CUDA_ERROR")
+        if "alloc" in faults:
+            codes.add("VRAM_OOM")
+        if "tokenizer" in faults:
+            codes.add("INTERNAL")
+    return codes
+
+
 # ---- the soak ----------------------------------------------------------------------
 
 MIX = [("greedy", 22), ("sampled", 22), ("stop", 10), ("cancel", 10), ("disconnect", 10), ("timeout", 6),
@@ -532,14 +550,7 @@ def main():
     if faults and not has_hook:
         log(f"this build has no fault-injection hook (a release build): running without '{faults}'")
         faults = None
-    fault_codes = set()
-    if faults:
-        if "kernel_launch" in faults:
-            fault_codes.add("CUDA_ERROR")
-        if "alloc" in faults:
-            fault_codes.add("VRAM_OOM")
-        if "tokenizer" in faults:
-            fault_codes.add("INTERNAL")
+    fault_codes = codes_of_faults(faults)
     log(f"worker pid {w.proc.pid} on port {w.port}; faults: {faults or 'none'}; "
         f"inference timeout {plan['timeout_sec']} s; {args.duration_min} min, warm-up {warmup_s / 60:.1f} min")
 
