@@ -181,40 +181,32 @@ void block_q3_k(const uint8_t* b, float* y) {
 
 // Q4_K: d, dmin (f16), scales[12], qs[128]. Chunk c of 64: low nibbles with
 // sub-block 2c, high nibbles with 2c+1; x = d * sc * q - dmin * m.
-void block_q4_k(const uint8_t* b, float* y) {
+// Q5_K: the same plus qh[32] before qs: bit 2c of qh[l] is the 5th bit of the
+// low half of chunk c, bit 2c+1 that of the high half. qh is null for Q4_K.
+void block_k4_k5(const uint8_t* b, const uint8_t* qh, const uint8_t* q, float* y) {
     const float d = f16_at(b), dmin = f16_at(b + 2);
     const uint8_t* s = b + 4;
-    const uint8_t* q = b + 16;
     for (int c = 0; c < 4; ++c) {
         uint8_t sc, m;
         scale_min_k4(2 * c, s, sc, m);
         const float d1 = d * float(sc), m1 = dmin * float(m);
         scale_min_k4(2 * c + 1, s, sc, m);
         const float d2 = d * float(sc), m2 = dmin * float(m);
-        for (int l = 0; l < 32; ++l) *y++ = d1 * float(q[l] & 15) - m1;
-        for (int l = 0; l < 32; ++l) *y++ = d2 * float(q[l] >> 4) - m2;
+        for (int l = 0; l < 32; ++l) {
+            const int high = qh ? ((qh[l] >> (2 * c)) & 1) << 4 : 0;
+            *y++ = d1 * float((q[l] & 15) | high) - m1;
+        }
+        for (int l = 0; l < 32; ++l) {
+            const int high = qh ? ((qh[l] >> (2 * c + 1)) & 1) << 4 : 0;
+            *y++ = d2 * float((q[l] >> 4) | high) - m2;
+        }
         q += 32;
     }
 }
 
-// Q5_K: Q4_K plus qh[32]: bit 2c of qh[l] is the 5th bit of the low half of
-// chunk c, bit 2c+1 that of the high half.
-void block_q5_k(const uint8_t* b, float* y) {
-    const float d = f16_at(b), dmin = f16_at(b + 2);
-    const uint8_t* s = b + 4;
-    const uint8_t* qh = b + 16;
-    const uint8_t* q = b + 48;
-    for (int c = 0; c < 4; ++c) {
-        uint8_t sc, m;
-        scale_min_k4(2 * c, s, sc, m);
-        const float d1 = d * float(sc), m1 = dmin * float(m);
-        scale_min_k4(2 * c + 1, s, sc, m);
-        const float d2 = d * float(sc), m2 = dmin * float(m);
-        for (int l = 0; l < 32; ++l) *y++ = d1 * float((q[l] & 15) | (((qh[l] >> (2 * c)) & 1) << 4)) - m1;
-        for (int l = 0; l < 32; ++l) *y++ = d2 * float((q[l] >> 4) | (((qh[l] >> (2 * c + 1)) & 1) << 4)) - m2;
-        q += 32;
-    }
-}
+void block_q4_k(const uint8_t* b, float* y) { block_k4_k5(b, nullptr, b + 16, y); }
+
+void block_q5_k(const uint8_t* b, float* y) { block_k4_k5(b, b + 16, b + 48, y); }
 
 // Q6_K: ql[128], qh[64], scales[16] (i8), d (f16, last). Two halves of 128;
 // x = d * sc * (q6 - 32).

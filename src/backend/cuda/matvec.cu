@@ -23,7 +23,6 @@
 
 #include <cuda_fp16.h>
 
-#include <climits>
 #include <type_traits>
 #include <string>
 
@@ -157,27 +156,13 @@ uint32_t checked_rows(const DeviceMatrix& W) {
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
-// Assigns each segment its blocks (kOut rows per block) and returns the grid.
-unsigned assign_blocks(MatvecArgs& a, uint32_t rows_per_block) {
-    uint32_t blocks = 0;
-    for (uint32_t s = 0; s < 3; ++s) {
-        if (s < a.n_seg) {
-            a.seg[s].block_begin = blocks;
-            blocks += (a.seg[s].rows + rows_per_block - 1) / rows_per_block;
-        } else {
-            a.seg[s].block_begin = UINT_MAX;
-        }
-    }
-    return blocks;
-}
-
 // The F32 and F16 entries of the format table: one kernel instance per
 // element type, the 16-byte path when the row length and every pointer allow.
 template <typename T>
 void matvec_plain(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
     MatvecArgs a = args;
     const uint32_t kOut = e == Epilogue::SwiGlu ? kDots / 2 : kDots;
-    const unsigned grid = assign_blocks(a, kOut);
+    const unsigned grid = assign_segment_units(a, kOut);
     if (grid == 0) return;
     constexpr uint32_t per = 16 / sizeof(T);
     bool vec = a.cols % per == 0 && aligned16(a.x);

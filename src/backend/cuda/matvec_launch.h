@@ -5,6 +5,7 @@
 // one segment: w = gate, w_up = up.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 
 namespace orcd::cuda {
@@ -35,5 +36,21 @@ struct MatvecArgs {
     uint32_t n_seg;
     GateAct act;
 };
+
+// Gives each of the n_seg segments its run of units (blocks or tiles of
+// rows_per_unit rows) in order, marks the unused segments as never reached,
+// and returns the number of units: the grid, or the tiles a grid walks.
+inline uint32_t assign_segment_units(MatvecArgs& a, uint32_t rows_per_unit) {
+    uint32_t units = 0;
+    for (uint32_t s = 0; s < 3; ++s) {
+        if (s < a.n_seg) {
+            a.seg[s].block_begin = units;
+            units += (a.seg[s].rows + rows_per_unit - 1) / rows_per_unit;
+        } else {
+            a.seg[s].block_begin = UINT_MAX;
+        }
+    }
+    return units;
+}
 
 }  // namespace orcd::cuda

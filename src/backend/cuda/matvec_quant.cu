@@ -22,7 +22,6 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
-#include <climits>
 #include <type_traits>
 
 namespace orcd::cuda {
@@ -103,15 +102,7 @@ void qmatvec(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
     MatvecArgs a = args;
     if (a.cols % 32 != 0 || a.cols % F::kElems != 0) fail(ORCD_INTERNAL, "qmatvec: row length not a whole number of blocks");
     const uint32_t rows_per_block = kWarps * (e == Epilogue::SwiGlu ? 1 : kRowsPerWarp);
-    uint32_t blocks = 0;
-    for (uint32_t s = 0; s < 3; ++s) {
-        if (s < a.n_seg) {
-            a.seg[s].block_begin = blocks;
-            blocks += (a.seg[s].rows + rows_per_block - 1) / rows_per_block;
-        } else {
-            a.seg[s].block_begin = UINT_MAX;
-        }
-    }
+    const uint32_t blocks = assign_segment_units(a, rows_per_block);
     if (blocks == 0) return;
     switch (e) {
         case Epilogue::Store: qmatvec_kernel<F, Epilogue::Store><<<blocks, kThreads, 0, stream>>>(a); break;
@@ -261,15 +252,7 @@ void qmatvec_unit(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
     MatvecArgs a = args;
     if (a.cols % 32 != 0 || a.cols % F::kElems != 0) fail(ORCD_INTERNAL, "qmatvec: row length not a whole number of blocks");
     const uint32_t rows_per_tile = kWarps * uint32_t(e == Epilogue::SwiGlu ? 1 : kUnitRows);
-    uint32_t tiles = 0;
-    for (uint32_t s = 0; s < 3; ++s) {
-        if (s < a.n_seg) {
-            a.seg[s].block_begin = tiles;  // here: the segment's first tile
-            tiles += (a.seg[s].rows + rows_per_tile - 1) / rows_per_tile;
-        } else {
-            a.seg[s].block_begin = UINT_MAX;
-        }
-    }
+    const uint32_t tiles = assign_segment_units(a, rows_per_tile);  // block_begin: a segment's first tile
     if (tiles == 0) return;
     static const uint32_t sms = sm_count();
     const uint64_t row_bytes = uint64_t(a.cols / F::kElems) * F::kBytes;

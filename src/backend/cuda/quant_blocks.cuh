@@ -171,15 +171,19 @@ struct IQ4_NL {
     }
 };
 
+// MXFP4's E8M0 scale byte halved (the codes are twice their value):
+// 2^(e - 128); e < 2 gives a subnormal, e = 255 is 2^127 (no NaN).
+__device__ __forceinline__ float e8m0_half(uint32_t e) {
+    return __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
+}
+
 struct MXFP4 {
     static constexpr uint32_t kElems = 32, kBytes = 17;
     __device__ static Group group(const uint8_t* row, uint32_t u, uint32_t g) {
         const uint8_t* b = row + u * kBytes;
         Group r;
         table_nibbles<mxfp4_value>(u32_a1(b + 1 + 4 * (g & 3)), g < 4 ? 0 : 4, r.q);
-        // 2^(e - 128): e < 2 subnormal, e = 255 is 2^127 (no NaN).
-        const uint32_t e = b[0];
-        r.scale = __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
+        r.scale = e8m0_half(b[0]);
         return r;
     }
 };
@@ -196,6 +200,15 @@ __device__ __forceinline__ void scale_min_k4(uint32_t j, const uint8_t* s, float
     }
 }
 
+// Q4_K's and Q5_K's sub-block scale and bias: d * scale, -(dmin * min).
+__device__ __forceinline__ void k4_scale_bias(const uint8_t* b, uint32_t sub, Group& r) {
+    float sc, m;
+    scale_min_k4(sub, b + 4, sc, m);
+    r.scale = f16_at(b) * sc;
+    r.bias = -(f16_at(b + 2) * m);
+    r.has_bias = true;
+}
+
 struct Q4_K {
     static constexpr uint32_t kElems = 256, kBytes = 144;
     __device__ static Group group(const uint8_t* row, uint32_t u, uint32_t g) {
@@ -204,11 +217,7 @@ struct Q4_K {
         Group r;
         // Sub-block 2c: low nibbles of qs[32c ..], 2c+1: their high nibbles.
         nibbles(*reinterpret_cast<const uint32_t*>(b + 16 + 32 * (sub / 2) + 4 * g), 4 * (sub & 1), r.q);
-        float sc, m;
-        scale_min_k4(sub, b + 4, sc, m);
-        r.scale = f16_at(b) * sc;
-        r.bias = -(f16_at(b + 2) * m);
-        r.has_bias = true;
+        k4_scale_bias(b, sub, r);
         return r;
     }
 };
@@ -224,11 +233,7 @@ struct Q5_K {
         const uint32_t qh = *reinterpret_cast<const uint32_t*>(b + 16 + 4 * g) >> sub;
 #pragma unroll
         for (int i = 0; i < 4; ++i) r.q[i] += float((qh >> (8 * i)) & 1) * 16.0f;
-        float sc, m;
-        scale_min_k4(sub, b + 4, sc, m);
-        r.scale = f16_at(b) * sc;
-        r.bias = -(f16_at(b + 2) * m);
-        r.has_bias = true;
+        k4_scale_bias(b, sub, r);
         return r;
     }
 };

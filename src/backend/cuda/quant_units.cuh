@@ -110,6 +110,15 @@ struct TableUnit {
         for (int k = 0; k < 4; ++k) s += table[(w >> (shift + 8 * k)) & 15] * x[k];
         return s;
     }
+    // A unit of 16 code bytes: low nibbles are elements 0-15, high 16-31.
+    __device__ static float dot32(const float* table, const uint32_t (&qs)[4], const float* x) {
+        float s = 0.0f;
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
+#pragma unroll
+            for (int k = 0; k < 4; ++k) s += dot16(table, qs[k], 4 * half, x + 16 * half + 4 * k);
+        return s;
+    }
 };
 
 struct IQ4_NLU {
@@ -127,12 +136,7 @@ struct IQ4_NLU {
         return r;
     }
     __device__ static float dot(const Raw& r, const float* x, float, const float* table) {
-        float s = 0.0f;
-#pragma unroll
-        for (int half = 0; half < 2; ++half)
-#pragma unroll
-            for (int k = 0; k < 4; ++k) s += TableUnit::dot16(table, r.qs[k], 4 * half, x + 16 * half + 4 * k);
-        return r.d * s;
+        return r.d * TableUnit::dot32(table, r.qs, x);
     }
 };
 
@@ -165,17 +169,11 @@ struct MXFP4U {
         Raw r;
 #pragma unroll
         for (int k = 0; k < 4; ++k) r.qs[k] = __funnelshift_r(v[k], v[k + 1], 8 * off);
-        const uint32_t e = off > 0 ? (v[0] >> (8 * (off - 1))) & 0xffu : uint32_t(b[0]);
-        r.d = __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
+        r.d = e8m0_half(off > 0 ? (v[0] >> (8 * (off - 1))) & 0xffu : uint32_t(b[0]));
         return r;
     }
     __device__ static float dot(const Raw& r, const float* x, float, const float* table) {
-        float s = 0.0f;
-#pragma unroll
-        for (int half = 0; half < 2; ++half)
-#pragma unroll
-            for (int k = 0; k < 4; ++k) s += TableUnit::dot16(table, r.qs[k], 4 * half, x + 16 * half + 4 * k);
-        return r.d * s;
+        return r.d * TableUnit::dot32(table, r.qs, x);
     }
 };
 
@@ -188,11 +186,12 @@ struct Q4_KU {
         uint32_t sc[3];  // the 12 scale bytes
         uint32_t sub;
     };
-    __device__ static Raw load(const uint8_t* row, uint32_t u) {
-        const uint8_t* b = row + (u / 8) * 144;
+    // The sub-block of super-block b whose 4-bit codes start at byte qs_at
+    // (Q4_K: 16, Q5_K: 48); d, dmin and the scales lead both layouts.
+    __device__ static Raw load_at(const uint8_t* b, uint32_t qs_at, uint32_t sub) {
         Raw r;
-        r.sub = u % 8;
-        const uint4* q = reinterpret_cast<const uint4*>(b + 16 + 32 * (r.sub / 2));
+        r.sub = sub;
+        const uint4* q = reinterpret_cast<const uint4*>(b + qs_at + 32 * (sub / 2));
         r.qs[0] = q[0];
         r.qs[1] = q[1];
         r.dm = *reinterpret_cast<const uint32_t*>(b);
@@ -200,6 +199,7 @@ struct Q4_KU {
         r.sc[0] = s[0], r.sc[1] = s[1], r.sc[2] = s[2];
         return r;
     }
+    __device__ static Raw load(const uint8_t* row, uint32_t u) { return load_at(row + (u / 8) * 144, 16, u % 8); }
     // scale_min_k4 on the scale words in registers (a byte array indexed by
     // the sub-block would live in local memory).
     __device__ static void scale_min(const Raw& r, float& d1, float& m1) {
@@ -235,13 +235,7 @@ struct Q5_KU {
     __device__ static Raw load(const uint8_t* row, uint32_t u) {
         const uint8_t* b = row + (u / 8) * 176;
         Raw r;
-        r.base.sub = u % 8;
-        const uint4* q = reinterpret_cast<const uint4*>(b + 48 + 32 * (r.base.sub / 2));
-        r.base.qs[0] = q[0];
-        r.base.qs[1] = q[1];
-        r.base.dm = *reinterpret_cast<const uint32_t*>(b);
-        const uint32_t* s = reinterpret_cast<const uint32_t*>(b + 4);
-        r.base.sc[0] = s[0], r.base.sc[1] = s[1], r.base.sc[2] = s[2];
+        r.base = Q4_KU::load_at(b, 48, u % 8);
         const uint4* h = reinterpret_cast<const uint4*>(b + 16);
         r.qh[0] = h[0];
         r.qh[1] = h[1];
