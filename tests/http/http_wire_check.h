@@ -37,6 +37,13 @@ struct WireCheck {
 // Continue goes to HTTP/1.1 clients only.
 WireCheck check_wire(std::string_view bytes, const std::vector<bool>& answers_head = {});
 
+// Whether each request of the bytes a client sent on one connection is a
+// HEAD, in order, as far as whole request headers parse: check_wire's
+// answers_head when only the bytes sent are known (the mutation run against
+// the real binary). Requests after one that does not parse are not counted
+// (the server answers that one and closes).
+std::vector<bool> request_heads(std::string_view bytes);
+
 // The events of an /execute stream, when every event is whole: exactly the
 // rules of docs/http-api.md (started first; token i = 0, 1, ... with
 // non-empty t; one terminal end/error, last). complete = false allows a

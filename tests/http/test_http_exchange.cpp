@@ -382,5 +382,24 @@ TEST(HttpWireCheck, ErrorShapeFollowsThePath) {
     EXPECT_NE(check_error_shapes(served, wire), "") << "OpenAI's shape outside /v1/";
 }
 
+// The mutation run knows only the bytes it sent: which of the pipelined
+// requests are HEADs comes from parsing them, every one, not only the first.
+TEST(HttpWireCheck, RequestHeadsOfPipelinedBytes) {
+    EXPECT_EQ(request_heads("GET /health HTTP/1.1\r\nHost: x\r\n\r\nHEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+              (std::vector<bool>{false, true}));
+    EXPECT_EQ(request_heads("HEAD /health HTTP/1.1\r\n\r\nPOST /cancel HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+                            "HEAD / HTTP/1.1\r\n\r\n"),
+              (std::vector<bool>{true, false, true}));
+    // A request that does not parse ends the count; a header without its
+    // whole body still counts (the server answers it).
+    EXPECT_EQ(request_heads("GET / HTTP/1.1\r\n\r\nBAD\x01 / HTTP/1.1\r\n\r\nHEAD / HTTP/1.1\r\n\r\n"),
+              (std::vector<bool>{false}));
+    EXPECT_EQ(request_heads("HEAD / HTTP/1.1\r\nContent-Length: 9\r\n\r\nab"), (std::vector<bool>{true}));
+    EXPECT_TRUE(request_heads("").empty());
+    // A field value past what Beast's field container holds ends the count
+    // there (Beast throws; the server answers such a request and closes).
+    EXPECT_TRUE(request_heads("GET / HTTP/1.1\r\nX-Long: " + std::string(70000, 'a') + "\r\n\r\n").empty());
+}
+
 }  // namespace
 }  // namespace orcd::httptest

@@ -153,7 +153,7 @@ void judge(const std::string& request, const Exchange& x, Tally& t) {
         return;
     }
     t.slowest_answer = std::max(t.slowest_answer, x.first_byte);
-    const WireCheck wire = check_wire(x.bytes, {request.rfind("HEAD ", 0) == 0});
+    const WireCheck wire = check_wire(x.bytes, request_heads(request));
     if (!wire.ok()) {
         // A reset may cut the last answer; everything before it must still be whole.
         if (x.ending != Ending::reset) t.fail(wire.error + "\n  request: " + printable(request) + "\n  answer: " + printable(x.bytes));
