@@ -22,6 +22,9 @@
 #                         cpu: tokenizer@every97), none, or a spec
 #   --out DIR             default soak-out/<device>-<date>
 #   --bin DIR             the worker's binaries (default build/bin)
+#   -- --ctx-size N       the worker's context; by default the model's, cut to
+#                         4096 when larger (Qwen's 32768 would need a fill
+#                         prompt longer than /execute takes)
 # e.g. on the GPU host:  scripts/soak.sh --duration-min 20
 #      here (CPU):       scripts/soak.sh --device cpu --duration-min 2
 set -euo pipefail

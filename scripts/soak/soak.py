@@ -43,6 +43,7 @@ PROMPTS = [
     "One day, the sun was hot and",
 ]
 FILL_SENTENCE = "The cat sat on the mat and looked at the little red ball. "
+MAX_SOAK_CTX = 4096  # without --ctx-size, a larger model context is cut to this
 PROBE = {"prompt": "Once upon a time", "max_tokens": 64, "temperature": 0, "seed": 1}
 STOPS = [[".", "!"], [" the"], ["\n"], [" and", " was"], ["a"]]
 
@@ -361,6 +362,14 @@ def calibrate(args, out):
         r = Runner(w.port, {"timeout_sec": 300}, set())
         _, _, health = http(w.port, "GET", "/health")
         ctx = json.loads(health)["context_length"]
+        if not args.ctx_size and ctx > MAX_SOAK_CTX:
+            # A context-fill prompt for a 32k context is longer than /execute
+            # takes (32768 characters), and a job that fills it runs for
+            # minutes: the soak is about a long run, not a long context.
+            log(f"the model's context is {ctx}: the soak runs the worker with --ctx-size {MAX_SOAK_CTX}")
+            args.ctx_size = MAX_SOAK_CTX
+            w.shutdown()
+            return calibrate(args, out)
 
         def prompt_tokens(prompt):
             sock, resp = open_execute(w.port, {"job_id": "cal", "prompt": prompt, "max_tokens": 1}, 60)
