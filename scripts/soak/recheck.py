@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Judges the jobs of a finished soak again with the current rules of soak.py
-(Runner.expected), from the run's jobs.csv and summary.json: for when a rule
+(Runner.expected), from the run's jobs.csv (or jobs.csv.gz) and summary.json: for when a rule
 changed after a run, so the run need not be repeated to see what the rule
 says about it. Prints the verdict counts as recorded and as judged now, and
 every job whose verdict changed. Exit 0 when no job is unexpected now.
@@ -10,6 +10,7 @@ usage: scripts/soak/recheck.py SOAK_OUT_DIR
 
 import collections
 import csv
+import gzip
 import json
 import os
 import sys
@@ -26,7 +27,10 @@ def main():
         summary = json.load(f)
     runner = Runner(0, summary["plan"], codes_of_faults(summary.get("faults")))
     before, after, changed = collections.Counter(), collections.Counter(), []
-    with open(os.path.join(out, "jobs.csv")) as f:
+    jobs = os.path.join(out, "jobs.csv")
+    opener = (lambda: open(jobs, newline="")) if os.path.exists(jobs) else \
+        (lambda: gzip.open(jobs + ".gz", "rt", newline=""))
+    with opener() as f:
         for row in csv.DictReader(f):
             if row["kind"] == "pressure":  # judged by status alone when recorded; unchanged
                 before[row["verdict"]] += 1
