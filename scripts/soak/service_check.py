@@ -108,11 +108,7 @@ def start(args, out, name):
     t0 = time.monotonic()
     w = Worker(args, os.path.join(out, name), args.inference_timeout, None)
     ready_s = time.monotonic() - t0
-    load_s = None
-    for line in w.log_text().splitlines():
-        if '"event":"model_load_complete"' in line:
-            load_s = json.loads(line).get("load_seconds")
-    return w, ready_s, load_s
+    return w, ready_s, w.event("model_load_complete").get("load_seconds")
 
 
 def main():

@@ -183,9 +183,10 @@ class Worker:
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
-    def startup_event(self):
+    def event(self, name):
+        """The first log event called name, as a dict ({} when absent)."""
         for line in self.log_text().splitlines():
-            if '"event":"startup"' in line:
+            if f'"event":"{name}"' in line:
                 return json.loads(line)
         return {}
 
@@ -555,7 +556,7 @@ def main():
         if faults == "auto":
             faults = ("kernel_launch@every400000,job_alloc@every25" if args.device == "cuda" else "tokenizer@every97")
     w = Worker(args, os.path.join(args.out, "worker.log"), plan["timeout_sec"], faults)
-    has_hook = bool(w.startup_event().get("fault_injection"))
+    has_hook = bool(w.event("startup").get("fault_injection"))
     if faults and not has_hook:
         log(f"this build has no fault-injection hook (a release build): running without '{faults}'")
         faults = None
