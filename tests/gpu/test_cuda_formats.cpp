@@ -120,24 +120,72 @@ std::vector<float> cpu_matvec(const std::vector<float>& w, const std::vector<flo
     return y;
 }
 
+// x as the 8-bit-activation kernels round it (quant_q8.cuh): per 32-element
+// unit d = amax / 127, q = rint(x * (127 / amax)); returns d q, and in
+// `half_step` each element's d / 2, the most its rounding moves it.
+std::vector<float> round_q8(const std::vector<float>& x, std::vector<float>& half_step) {
+    std::vector<float> out(x.size());
+    half_step.assign(x.size(), 0.0f);
+    for (size_t u = 0; u + 32 <= x.size(); u += 32) {
+        float a = 0.0f;
+        for (size_t i = u; i < u + 32; ++i) a = std::max(a, std::fabs(x[i]));
+        const float inv = a > 0.0f ? 127.0f / a : 0.0f, d = a / 127.0f;
+        for (size_t i = u; i < u + 32; ++i) {
+            out[i] = d * std::nearbyint(x[i] * inv);
+            half_step[i] = d / 2;
+        }
+    }
+    return out;
+}
+
+// Formats whose batch-1 product takes x rounded to 8 bits are checked twice:
+// against the CPU reference on the rounded x (the F32 bound: the same
+// integers, summed in another order), and against the exact product with
+// the rounding's own bound, sum_i |W[r][i]| d_i / 2.
 TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
     ORCD_REQUIRE_CUDA();
     Gpu g;
+    struct Shape {
+        uint64_t rows, cols;
+        bool extremes;
+    };
+    // 512 columns: fewer steps than lanes; 2304: nine super-blocks (Q6_K
+    // rows that start at 2 mod 4) and two steps a lane; 4500 rows: the
+    // largest blocks of the 8-bit kernels.
+    const Shape shapes[] = {{37, 512, true}, {70, 2304, true}, {4500, 256, false}};
+    for (const Shape& shape : shapes)
     for (TensorType t : kBlockTypes) {
+        if (shape.cols % block_elems(t) != 0) continue;
+        const bool q8 = cuda::format_of(t)->q8_activations;
         for (bool extreme : {false, true}) {
-            const uint64_t rows = 37, cols = 512;
-            const std::string what = std::string(gguf::tensor_type_name(t)) + (extreme ? " extreme scales" : "");
+            if (extreme && !shape.extremes) continue;
+            const uint64_t rows = shape.rows, cols = shape.cols;
+            const std::string what = std::string(gguf::tensor_type_name(t)) + " " + std::to_string(rows) + "x" +
+                                     std::to_string(cols) + (extreme ? " extreme scales" : "");
             const std::vector<uint8_t> wq = random_rows(t, rows, cols, 11 + uint32_t(t), extreme);
             const std::vector<uint8_t> uq = random_rows(t, rows, cols, 91 + uint32_t(t), extreme);
             const std::vector<float> w = decode(t, wq, rows, cols), u = decode(t, uq, rows, cols);
-            const std::vector<float> x = test::random_floats(cols, 5, -1, 1);
+            std::vector<float> x = test::random_floats(cols, 5, -1, 1);
+            for (int i = 0; i < 32; ++i) x[32 + i] = 0.0f;  // a unit of zeros (the 8-bit step is 0)
+            std::vector<float> half_step;
+            const std::vector<float> xr = q8 ? round_q8(x, half_step) : x;
             const std::vector<float> bias = test::random_floats(rows, 6, -1, 1);
             cuda::DeviceBuffer dw = g.upload(wq), du = g.upload(uq), dx = g.upload(x), db = g.upload(bias);
             const cuda::DeviceMatrix W{t, cols, rows, dw.get()}, U{t, cols, rows, du.get()};
-            const std::vector<float> yw = cpu_matvec(w, x, rows, cols), yu = cpu_matvec(u, x, rows, cols);
-            const std::vector<double> tol = bound(w, x, rows, cols, 2e-5);
+            const std::vector<float> yw = cpu_matvec(w, xr, rows, cols), yu = cpu_matvec(u, xr, rows, cols);
+            const std::vector<double> tol = bound(w, xr, rows, cols, 2e-5);
             // The scales are kept where the products stay finite.
             for (float v : yw) ASSERT_TRUE(std::isfinite(v)) << what;
+
+            if (q8) {
+                cuda::DeviceBuffer y = g.poisoned(rows * 4);
+                cuda::matvec(y.as<float>(), dx.as<float>(), W, g.stream());
+                const std::vector<float> exact = cpu_matvec(w, x, rows, cols);
+                std::vector<double> te = bound(w, x, rows, cols, 2e-5);
+                for (uint64_t r = 0; r < rows; ++r)
+                    for (uint64_t i = 0; i < cols; ++i) te[r] += std::fabs(double(w[r * cols + i])) * half_step[i];
+                EXPECT_TRUE(test::all_close("matvec vs exact x " + what, g.download<float>(y, rows), exact, te));
+            }
 
             cuda::DeviceBuffer y = g.poisoned(rows * 4);
             cuda::matvec(y.as<float>(), dx.as<float>(), W, g.stream());
@@ -160,7 +208,7 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
             cuda::matvec_qkv(q.as<float>(), k.as<float>(), v.as<float>(), dx.as<float>(), W, U, W, g.stream(),
                              db.as<float>(), nullptr, nullptr);
             EXPECT_TRUE(test::all_close("qkv.q " + what, g.download<float>(q, rows), want_b, tol));
-            EXPECT_TRUE(test::all_close("qkv.k " + what, g.download<float>(k, rows), yu, bound(u, x, rows, cols, 2e-5)));
+            EXPECT_TRUE(test::all_close("qkv.k " + what, g.download<float>(k, rows), yu, bound(u, xr, rows, cols, 2e-5)));
             EXPECT_TRUE(test::all_close("qkv.v " + what, g.download<float>(v, rows), yw, tol));
 
             for (cuda::GateAct act : {cuda::GateAct::Silu, cuda::GateAct::SiluOai}) {
@@ -174,7 +222,7 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
                 // The activation's slope (at most ~1.1 for silu, 1.702 * 8 for
                 // the clamped form) times the products' bounds.
                 std::vector<double> ts(rows);
-                const std::vector<double> tu = bound(u, x, rows, cols, 2e-5);
+                const std::vector<double> tu = bound(u, xr, rows, cols, 2e-5);
                 for (uint64_t r = 0; r < rows; ++r)
                     ts[r] = 16.0 * (tol[r] * (1.0 + std::fabs(yu[r])) + tu[r] * (1.0 + std::fabs(yw[r]))) + 1e-6;
                 // Extreme scales overflow the product of gate and up: an

@@ -7,8 +7,8 @@ namespace {
 // F32 and F16: the plain matvec kernel (matvec.cu), read by cuBLAS as
 // stored for prefill. The block formats: matvec_quant.cu.
 constexpr Format kPlainFormats[] = {
-    {gguf::TensorType::F32, matvec_f32, nullptr, embed_f32, nullptr, nullptr},
-    {gguf::TensorType::F16, matvec_f16, nullptr, embed_f16, nullptr, nullptr},
+    {gguf::TensorType::F32, matvec_f32, nullptr, embed_f32, nullptr, nullptr, false},
+    {gguf::TensorType::F16, matvec_f16, nullptr, embed_f16, nullptr, nullptr, false},
 };
 
 template <class F>

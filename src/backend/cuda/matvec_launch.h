@@ -5,6 +5,10 @@
 // one segment: w = gate, w_up = up.
 #pragma once
 
+#include "common/error.h"
+
+#include <cuda_runtime_api.h>
+
 #include <climits>
 #include <cstdint>
 
@@ -51,6 +55,15 @@ inline uint32_t assign_segment_units(MatvecArgs& a, uint32_t rows_per_unit) {
         }
     }
     return units;
+}
+
+// The current device's multiprocessor count: the kernels that stage x once
+// per block size their grid to what fits on the card at once.
+inline uint32_t sm_count() {
+    int dev = 0, n = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+        fail(ORCD_CUDA_ERROR, "cannot read the multiprocessor count");
+    return uint32_t(n);
 }
 
 }  // namespace orcd::cuda

@@ -13,8 +13,10 @@
 #include "backend/cuda/formats.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/pointwise.cuh"
+#include "backend/cuda/matvec_q8.h"
 #include "backend/cuda/matvec_segment.cuh"
 #include "backend/cuda/quant_blocks.cuh"
+#include "backend/cuda/quant_q8.cuh"
 #include "backend/cuda/quant_units.cuh"
 #include "backend/cuda/reduce.cuh"
 #include "common/error.h"
@@ -216,31 +218,8 @@ __global__ void __launch_bounds__(kThreads, 3) qmatvec_unit_kernel(const MatvecA
         }
         float acc[kR];
         unit_dots<U, kR>(rows, xs, 0, 1, n_units, lane, table, acc);
-        if (lane != 0) continue;
-#pragma unroll
-        for (int o = 0; o < kOut; ++o) {
-            const uint32_t r = r0 + uint32_t(o);
-            if (r >= seg.rows) break;
-            float s = acc[o];
-            if (seg.bias) s += seg.bias[r];  // as cpu::add_bias after the product
-            if constexpr (kEpi == Epilogue::SwiGlu) {
-                float us = acc[o + kOut];
-                if (a.bias_up) us += a.bias_up[r];
-                seg.y[r] = a.act == GateAct::Silu ? silu_mul(s, us) : swiglu_oai_mul(s, us);
-            } else if constexpr (kEpi == Epilogue::Add) {
-                seg.y[r] = seg.y[r] + s;
-            } else {
-                seg.y[r] = s;
-            }
-        }
+        if (lane == 0) store_rows<kEpi, kOut>(a, seg, r0, acc);
     }
-}
-
-uint32_t sm_count() {
-    int dev = 0, n = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-        fail(ORCD_CUDA_ERROR, "cannot read the multiprocessor count");
-    return uint32_t(n);
 }
 
 template <class U, class F>
@@ -498,27 +477,43 @@ void moe_down_unit(const MoeDownArgs& a, cudaStream_t stream) {
 
 template <class F>
 const Format quant_format(gguf::TensorType type) {
-    return Format{type, qmatvec<F>, to_f16<F>, embed<F>, moe_gate_up<F>, moe_down<F>};
+    return Format{type, qmatvec<F>, to_f16<F>, embed<F>, moe_gate_up<F>, moe_down<F>, false};
 }
 
 // Formats with a whole-unit kernel (quant_units.cuh) use it for decode.
 template <class U, class F>
 const Format unit_format(gguf::TensorType type) {
-    return Format{type, qmatvec_unit<U, F>, to_f16<F>, embed<F>, moe_gate_up_unit<U, F>, moe_down_unit<U, F>};
+    return Format{type, qmatvec_unit<U, F>, to_f16<F>, embed<F>, moe_gate_up_unit<U, F>, moe_down_unit<U, F>, false};
+}
+
+// Formats with integer codes multiply against 8-bit activations at decode
+// (quant_q8.cuh), falling back to the unit kernel for rows too long to stage.
+template <class V, class U, class F>
+void qmatvec_q8(const MatvecArgs& a, Epilogue e, cudaStream_t stream) {
+    if (a.cols % F::kElems != 0) fail(ORCD_INTERNAL, "qmatvec: row length not a whole number of blocks");
+    if (!q8_matvec<V>(a, e, uint64_t(a.cols / F::kElems) * F::kBytes, stream)) qmatvec_unit<U, F>(a, e, stream);
+}
+
+template <class V, class U, class F>
+const Format q8_format(gguf::TensorType type) {
+    Format f = unit_format<U, F>(type);
+    f.matvec = qmatvec_q8<V, U, F>;
+    f.q8_activations = true;
+    return f;
 }
 
 // The entries of the format table (formats.cpp) for the block formats.
 const Format kQuantFormats[] = {
-    unit_format<quant::Q4_0U, quant::Q4_0>(gguf::TensorType::Q4_0),
-    unit_format<quant::Q4_1U, quant::Q4_1>(gguf::TensorType::Q4_1),
-    unit_format<quant::Q5_0U, quant::Q5_0>(gguf::TensorType::Q5_0),
-    unit_format<quant::Q5_1U, quant::Q5_1>(gguf::TensorType::Q5_1),
-    unit_format<quant::Q8_0U, quant::Q8_0>(gguf::TensorType::Q8_0),
+    q8_format<quant::Q4_0Q, quant::Q4_0U, quant::Q4_0>(gguf::TensorType::Q4_0),
+    q8_format<quant::Q4_1Q, quant::Q4_1U, quant::Q4_1>(gguf::TensorType::Q4_1),
+    q8_format<quant::Q5_0Q, quant::Q5_0U, quant::Q5_0>(gguf::TensorType::Q5_0),
+    q8_format<quant::Q5_1Q, quant::Q5_1U, quant::Q5_1>(gguf::TensorType::Q5_1),
+    q8_format<quant::Q8_0Q, quant::Q8_0U, quant::Q8_0>(gguf::TensorType::Q8_0),
     quant_format<quant::Q2_K>(gguf::TensorType::Q2_K),
     quant_format<quant::Q3_K>(gguf::TensorType::Q3_K),
-    unit_format<quant::Q4_KU, quant::Q4_K>(gguf::TensorType::Q4_K),
-    unit_format<quant::Q5_KU, quant::Q5_K>(gguf::TensorType::Q5_K),
-    unit_format<quant::Q6_KU, quant::Q6_K>(gguf::TensorType::Q6_K),
+    q8_format<quant::Q4_KQ, quant::Q4_KU, quant::Q4_K>(gguf::TensorType::Q4_K),
+    q8_format<quant::Q5_KQ, quant::Q5_KU, quant::Q5_K>(gguf::TensorType::Q5_K),
+    q8_format<quant::Q6_KQ, quant::Q6_KU, quant::Q6_K>(gguf::TensorType::Q6_K),
     unit_format<quant::IQ4_NLU, quant::IQ4_NL>(gguf::TensorType::IQ4_NL),
     quant_format<quant::IQ4_XS>(gguf::TensorType::IQ4_XS),
     unit_format<quant::MXFP4U, quant::MXFP4>(gguf::TensorType::MXFP4),

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "backend/cuda/matvec_launch.h"
+#include "backend/cuda/pointwise.cuh"
 
 #include <cstdint>
 
@@ -46,6 +47,31 @@ __device__ __forceinline__ MatvecSegment segment_of(const MatvecArgs& a, uint32_
     g.rows = pick(in1, in2, a.seg[0].rows, a.seg[1].rows, a.seg[2].rows);
     g.block_begin = pick(in1, in2, a.seg[0].block_begin, a.seg[1].block_begin, a.seg[2].block_begin);
     return g;
+}
+
+// The finish of a warp's rows r0 .. r0 + kOut - 1 of a segment, by one lane:
+// acc[o] is row r0 + o's product (SwiGlu: acc[o] the gate's, acc[o + kOut]
+// the up row's). The bias is added to the finished product, as
+// cpu::add_bias does, then the epilogue; rows past the segment are dropped.
+template <Epilogue kEpi, int kOut, int kR>
+__device__ __forceinline__ void store_rows(const MatvecArgs& a, const MatvecSegment& seg, uint32_t r0,
+                                           const float (&acc)[kR]) {
+#pragma unroll
+    for (int o = 0; o < kOut; ++o) {
+        const uint32_t r = r0 + uint32_t(o);
+        if (r >= seg.rows) break;
+        float s = acc[o];
+        if (seg.bias) s += seg.bias[r];
+        if constexpr (kEpi == Epilogue::SwiGlu) {
+            float us = acc[o + kOut];
+            if (a.bias_up) us += a.bias_up[r];
+            seg.y[r] = a.act == GateAct::Silu ? silu_mul(s, us) : swiglu_oai_mul(s, us);
+        } else if constexpr (kEpi == Epilogue::Add) {
+            seg.y[r] = seg.y[r] + s;
+        } else {
+            seg.y[r] = s;
+        }
+    }
 }
 
 }  // namespace orcd::cuda

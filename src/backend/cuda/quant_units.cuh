@@ -38,7 +38,6 @@ __device__ __forceinline__ float dot4(uint32_t n, const float* x) {
 __device__ __forceinline__ uint32_t spread4(uint32_t h) { return ((h & 0xF) * 0x00204081u) & 0x01010101u; }
 
 __device__ __forceinline__ uint16_t ld16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
-__device__ __forceinline__ uint32_t ld32_a2(const uint8_t* p) { return uint32_t(ld16(p)) | uint32_t(ld16(p + 2)) << 16; }
 
 // ---- 32-element blocks: element j of qs byte j % 16 (low nibble: j < 16).
 
@@ -53,10 +52,10 @@ struct Legacy4 {
         const uint8_t* b = row + u * kBytes;
         Raw r;
 #pragma unroll
-        for (int k = 0; k < 4; ++k) r.qs[k] = ld32_a2(b + kQsOff + 4 * k);
-        r.d = __half2float(__ushort_as_half(ld16(b)));
-        r.m = kHasMin ? __half2float(__ushort_as_half(ld16(b + 2))) : 0.0f;
-        r.qh = kHasHigh ? ld32_a2(b + (kHasMin ? 4 : 2)) : 0u;
+        for (int k = 0; k < 4; ++k) r.qs[k] = u32_a2(b + kQsOff + 4 * k);
+        r.d = f16_a2(b);
+        r.m = kHasMin ? f16_a2(b + 2) : 0.0f;
+        r.qh = kHasHigh ? u32_a2(b + (kHasMin ? 4 : 2)) : 0u;
         return r;
     }
     __device__ static float dot(const Raw& r, const float* x, float sx) {
@@ -89,8 +88,8 @@ struct Q8_0U {
         const uint8_t* b = row + u * 34;
         Raw r;
 #pragma unroll
-        for (int k = 0; k < 8; ++k) r.qs[k] = ld32_a2(b + 2 + 4 * k);
-        r.d = __half2float(__ushort_as_half(ld16(b)));
+        for (int k = 0; k < 8; ++k) r.qs[k] = u32_a2(b + 2 + 4 * k);
+        r.d = f16_a2(b);
         return r;
     }
     __device__ static float dot(const Raw& r, const float* x, float sx) {
@@ -131,8 +130,8 @@ struct IQ4_NLU {
         const uint8_t* b = row + u * 18;
         Raw r;
 #pragma unroll
-        for (int k = 0; k < 4; ++k) r.qs[k] = ld32_a2(b + 2 + 4 * k);
-        r.d = __half2float(__ushort_as_half(ld16(b)));
+        for (int k = 0; k < 4; ++k) r.qs[k] = u32_a2(b + 2 + 4 * k);
+        r.d = f16_a2(b);
         return r;
     }
     __device__ static float dot(const Raw& r, const float* x, float, const float* table) {
@@ -179,6 +178,20 @@ struct MXFP4U {
 
 // ---- 256-element super-blocks: unit u is sub-block u % 8 of super-block u / 8.
 
+// Q4_K's and Q5_K's 6-bit scale and min of sub-block j (scale_min_k4) from
+// the 12 scale bytes as three words in registers (a byte array indexed by
+// the sub-block would live in local memory).
+__device__ __forceinline__ void k4_scale_min(const uint32_t (&w)[3], uint32_t j, uint32_t& sc, uint32_t& m) {
+    const uint32_t sh = 8 * (j & 3);
+    if (j < 4) {
+        sc = (w[0] >> sh) & 63;
+        m = (w[1] >> sh) & 63;
+    } else {
+        sc = ((w[2] >> sh) & 15) | ((w[0] >> (sh + 6)) & 3) << 4;
+        m = ((w[2] >> (sh + 4)) & 15) | ((w[1] >> (sh + 6)) & 3) << 4;
+    }
+}
+
 struct Q4_KU {
     struct Raw {
         uint4 qs[2];     // the 32 bytes of the sub-block's chunk
@@ -200,18 +213,9 @@ struct Q4_KU {
         return r;
     }
     __device__ static Raw load(const uint8_t* row, uint32_t u) { return load_at(row + (u / 8) * 144, 16, u % 8); }
-    // scale_min_k4 on the scale words in registers (a byte array indexed by
-    // the sub-block would live in local memory).
     __device__ static void scale_min(const Raw& r, float& d1, float& m1) {
-        const uint32_t j = r.sub, sh = 8 * (j & 3);
         uint32_t sc, m;
-        if (j < 4) {
-            sc = (r.sc[0] >> sh) & 63;
-            m = (r.sc[1] >> sh) & 63;
-        } else {
-            sc = ((r.sc[2] >> sh) & 15) | ((r.sc[0] >> (sh + 6)) & 3) << 4;
-            m = ((r.sc[2] >> (sh + 4)) & 15) | ((r.sc[1] >> (sh + 6)) & 3) << 4;
-        }
+        k4_scale_min(r.sc, r.sub, sc, m);
         d1 = __half2float(__ushort_as_half(uint16_t(r.dm))) * float(sc);
         m1 = __half2float(__ushort_as_half(uint16_t(r.dm >> 16))) * float(m);
     }
@@ -272,11 +276,11 @@ struct Q6_KU {
         const uint8_t* qh = b + 128 + 32 * n;
 #pragma unroll
         for (int k = 0; k < 8; ++k) {
-            r.ql[k] = ld32_a2(ql + 4 * k);
-            r.qh[k] = ld32_a2(qh + 4 * k);
+            r.ql[k] = u32_a2(ql + 4 * k);
+            r.qh[k] = u32_a2(qh + 4 * k);
         }
         r.sc = ld16(b + 192 + 8 * n + 2 * r.r4);
-        r.d = __half2float(__ushort_as_half(ld16(b + 208)));
+        r.d = f16_a2(b + 208);
         return r;
     }
     __device__ static float dot(const Raw& r, const float* x, float) {

@@ -1,0 +1,20 @@
+// The batch-1 product of the integer-code block formats against activations
+// rounded to 8 bits per 32-element unit (quant_q8.cuh; kernels in
+// matvec_q8.cu). V is one of quant_q8.cuh's format structs.
+#pragma once
+
+#include "backend/cuda/matvec_launch.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace orcd::cuda {
+
+// One launch over a.n_seg segments with the epilogue e; false (nothing
+// launched) when the row length is outside the kernel (x is staged in 48 KiB
+// of shared memory: at most 32768 columns).
+template <class V>
+bool q8_matvec(const MatvecArgs& a, Epilogue e, uint64_t row_bytes, cudaStream_t stream);
+
+}  // namespace orcd::cuda

@@ -1,0 +1,267 @@
+// Weight units against 8-bit activations: the batch-1 product of the formats
+// whose codes are small integers (matvec_q8.cu). Multiplying each code by an
+// F32 x costs a conversion and a multiply per element, which makes the F32
+// unit kernel (quant_units.cuh) issue-bound at a fraction of the memory
+// bandwidth; against 8-bit x a dp4a instruction does four products.
+//
+// x is cut into 32-element units, each held as 32 signed bytes q and one F32
+// step d (XUnit):
+//   amax = max |x_i|,  d = amax / 127,  q_i = rint(x_i * (127 / amax))
+// (q = 0 where amax is 0), so |x_i - d q_i| <= d / 2. A weight unit with
+// element value s * (code + offset) + m then gives
+//   d * (s * (sum code_i q_i + offset * sum q_i) + m * sum q_i),
+// the integer sums exact in int32. Against the exact F32 product the error
+// of a row is at most sum_i |w_i| d_unit(i) / 2 plus F32 rounding: the bound
+// the tests state. A non-finite x makes amax, and so the unit's products,
+// non-finite.
+//
+// Each format's struct reads a lane's step of a row (Load, all rows of a
+// warp before their arithmetic) and forms the step's dot with the staged x
+// (Dot). A step is one 32-element unit, or two sub-blocks that share their
+// code bytes (Q4_K, Q5_K, Q6_K), so each byte is loaded once.
+#pragma once
+
+#include "backend/cuda/quant_blocks.cuh"
+#include "backend/cuda/quant_units.cuh"
+
+#include <cstdint>
+
+namespace orcd::cuda::quant {
+
+// A unit of x in shared memory: 48 bytes, so that 8 lanes reading 8
+// consecutive units with 16-byte loads hit distinct banks.
+struct alignas(16) XUnit {
+    uint32_t q[8];   // the 32 signed bytes
+    float d;         // the step
+    int32_t sum;     // sum of the 32 q
+    int32_t sum_lo;  // sum of q[0..15] (Q6_K's two scales per unit)
+    int32_t pad;
+};
+
+__device__ __forceinline__ int idot4(uint32_t codes, uint32_t q, int acc) {
+    return __dp4a(int(codes), int(q), acc);
+}
+
+// sum_k code_k q_k over a unit given as 8 words of byte codes.
+__device__ __forceinline__ int idot32(const uint32_t (&c)[8], const XUnit& x) {
+    int s = 0;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) s = idot4(c[k], x.q[k], s);
+    return s;
+}
+
+// N words starting at p (aligned to 2): aligned 4-byte loads, funnel-shifted
+// into place when p is not aligned to 4. Then the first load starts 2 bytes
+// before p and the last is a 2-byte load ending at p + 4N: callers read
+// fields that never start a tensor (the bytes before are the block's own or
+// the previous row's) and never end one.
+template <int N>
+__device__ __forceinline__ void words_a2(const uint8_t* p, uint32_t (&out)[N]) {
+    const uint32_t off = uint32_t(reinterpret_cast<uintptr_t>(p)) & 2u;
+    const uint32_t* w = reinterpret_cast<const uint32_t*>(p - off);
+    uint32_t v[N + 1];
+#pragma unroll
+    for (int k = 0; k < N; ++k) v[k] = w[k];
+    v[N] = off ? uint32_t(*reinterpret_cast<const uint16_t*>(w + N)) : 0u;
+#pragma unroll
+    for (int k = 0; k < N; ++k) out[k] = __funnelshift_r(v[k], v[k + 1], 8 * off);
+}
+
+// Codes of a 32-element unit from 16 nibble bytes (low nibbles: elements
+// 0-15), with 5th bits from qh (bit j: element j) when kHigh.
+template <bool kHigh>
+__device__ __forceinline__ void legacy_codes(const uint32_t (&qs)[4], uint32_t qh, uint32_t (&c)[8]) {
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        c[k] = qs[k] & 0x0F0F0F0Fu;
+        c[4 + k] = (qs[k] >> 4) & 0x0F0F0F0Fu;
+        if (kHigh) {
+            c[k] |= spread4(qh >> (4 * k)) << 4;
+            c[4 + k] |= spread4(qh >> (16 + 4 * k)) << 4;
+        }
+    }
+}
+
+// ---- 32-element blocks, one unit a step ----------------------------------------
+
+// Q4_0 (18 bytes: d, qs) and Q5_0 (22: d, qh, qs): d (code + offset).
+template <bool kHigh>
+struct Legacy0Q {
+    static constexpr uint32_t kBytes = kHigh ? 22 : 18, kUnits = 1;
+    struct Raw {
+        uint32_t w[kHigh ? 5 : 4];  // [qh,] qs
+        float d;
+    };
+    __device__ static Raw load(const uint8_t* row, uint32_t s) {
+        const uint8_t* b = row + s * kBytes;
+        Raw r;
+        words_a2(b + 2, r.w);
+        r.d = f16_a2(b);
+        return r;
+    }
+    __device__ static float dot(const Raw& r, const XUnit* xs, uint32_t s) {
+        const XUnit& x = xs[s];
+        const uint32_t qs[4] = {r.w[kHigh], r.w[kHigh + 1], r.w[kHigh + 2], r.w[kHigh + 3]};
+        uint32_t c[8];
+        legacy_codes<kHigh>(qs, kHigh ? r.w[0] : 0u, c);
+        constexpr int kOffset = kHigh ? -16 : -8;
+        return r.d * x.d * float(idot32(c, x) + kOffset * x.sum);
+    }
+};
+using Q4_0Q = Legacy0Q<false>;
+using Q5_0Q = Legacy0Q<true>;
+
+// Q4_1 (20 bytes: d, m, qs) and Q5_1 (24: d, m, qh, qs): d code + m; both
+// aligned to 4.
+template <bool kHigh>
+struct Legacy1Q {
+    static constexpr uint32_t kBytes = kHigh ? 24 : 20, kUnits = 1;
+    struct Raw {
+        uint32_t dm, qh, qs[4];
+    };
+    __device__ static Raw load(const uint8_t* row, uint32_t s) {
+        const uint32_t* b = reinterpret_cast<const uint32_t*>(row + s * kBytes);
+        Raw r;
+        r.dm = b[0];
+        r.qh = kHigh ? b[1] : 0u;
+#pragma unroll
+        for (int k = 0; k < 4; ++k) r.qs[k] = b[(kHigh ? 2 : 1) + k];
+        return r;
+    }
+    __device__ static float dot(const Raw& r, const XUnit* xs, uint32_t s) {
+        const XUnit& x = xs[s];
+        uint32_t c[8];
+        legacy_codes<kHigh>(r.qs, r.qh, c);
+        const float d = __half2float(__ushort_as_half(uint16_t(r.dm)));
+        const float m = __half2float(__ushort_as_half(uint16_t(r.dm >> 16)));
+        return x.d * (d * float(idot32(c, x)) + m * float(x.sum));
+    }
+};
+using Q4_1Q = Legacy1Q<false>;
+using Q5_1Q = Legacy1Q<true>;
+
+// Q8_0 (34 bytes: d, 32 signed bytes).
+struct Q8_0Q {
+    static constexpr uint32_t kUnits = 1;
+    struct Raw {
+        uint32_t qs[8];
+        float d;
+    };
+    __device__ static Raw load(const uint8_t* row, uint32_t s) {
+        const uint8_t* b = row + s * 34;
+        Raw r;
+        words_a2(b + 2, r.qs);
+        r.d = f16_a2(b);
+        return r;
+    }
+    __device__ static float dot(const Raw& r, const XUnit* xs, uint32_t s) {
+        return r.d * xs[s].d * float(idot32(r.qs, xs[s]));
+    }
+};
+
+// ---- 256-element super-blocks, two sub-blocks a step -----------------------------
+
+// Q4_K (144 bytes: d, dmin, 12 scale bytes, 128 code bytes) and Q5_K (176:
+// the same head, 32 bytes of 5th bits, then the codes). Step s is chunk
+// s % 4 of super-block s / 4: sub-blocks 2c (low nibbles) and 2c + 1 (high).
+template <bool kHigh>
+struct K45Q {
+    static constexpr uint32_t kBytes = kHigh ? 176 : 144, kUnits = 2;
+    struct Raw {
+        uint4 head;   // d, dmin, scale words
+        uint4 qs[2];  // the chunk's 32 code bytes
+        uint4 qh[kHigh ? 2 : 1];
+        uint32_t c;   // the chunk
+    };
+    __device__ static Raw load(const uint8_t* row, uint32_t s) {
+        const uint8_t* b = row + (s / 4) * kBytes;
+        Raw r;
+        r.c = s % 4;
+        r.head = *reinterpret_cast<const uint4*>(b);
+        const uint4* q = reinterpret_cast<const uint4*>(b + (kHigh ? 48 : 16) + 32 * r.c);
+        r.qs[0] = q[0];
+        r.qs[1] = q[1];
+        if constexpr (kHigh) {
+            r.qh[0] = reinterpret_cast<const uint4*>(b + 16)[0];
+            r.qh[1] = reinterpret_cast<const uint4*>(b + 16)[1];
+        }
+        return r;
+    }
+    __device__ static float dot(const Raw& r, const XUnit* xs, uint32_t s) {
+        const uint32_t w[8] = {r.qs[0].x, r.qs[0].y, r.qs[0].z, r.qs[0].w, r.qs[1].x, r.qs[1].y, r.qs[1].z, r.qs[1].w};
+        uint32_t h[8] = {};
+        if constexpr (kHigh) {
+            const uint32_t v[8] = {r.qh[0].x, r.qh[0].y, r.qh[0].z, r.qh[0].w,
+                                   r.qh[1].x, r.qh[1].y, r.qh[1].z, r.qh[1].w};
+#pragma unroll
+            for (int k = 0; k < 8; ++k) h[k] = v[k];
+        }
+        const uint32_t sc_words[3] = {r.head.y, r.head.z, r.head.w};
+        const float d = __half2float(__ushort_as_half(uint16_t(r.head.x)));
+        const float dmin = __half2float(__ushort_as_half(uint16_t(r.head.x >> 16)));
+        float out = 0.0f;
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            const uint32_t sub = 2 * r.c + uint32_t(half);
+            uint32_t c[8];
+#pragma unroll
+            for (int k = 0; k < 8; ++k) {
+                c[k] = (w[k] >> (4 * half)) & 0x0F0F0F0Fu;
+                if (kHigh) c[k] |= ((h[k] >> sub) & 0x01010101u) << 4;
+            }
+            const XUnit& x = xs[2 * s + uint32_t(half)];
+            uint32_t sc, m;
+            k4_scale_min(sc_words, sub, sc, m);
+            out += x.d * (d * float(int(sc) * idot32(c, x)) - dmin * float(int(m) * x.sum));
+        }
+        return out;
+    }
+};
+using Q4_KQ = K45Q<false>;
+using Q5_KQ = K45Q<true>;
+
+// Q6_K (210 bytes: ql[128], qh[64], 16 signed scales, d; aligned to 2).
+// Units 4n + r and 4n + r + 2 of a super-block take the low and high
+// nibbles of the same 32 ql bytes and bits 2r and 2r + 4 of the same 32 qh
+// bytes: step s is that pair, n = (s % 4) / 2, r = s % 2. Each unit's two
+// 16-element halves have their own scale; codes are q + 32.
+struct Q6_KQ {
+    static constexpr uint32_t kUnits = 2;
+    struct Raw {
+        uint32_t ql[8], qh[8];
+        uint32_t sc[2];  // bytes 0-1: the first unit's half scales; 4-5: the second's
+        float d;
+        uint32_t pair;
+    };
+    __device__ static Raw load(const uint8_t* row, uint32_t s) {
+        const uint8_t* b = row + (s / 4) * 210;
+        const uint32_t pair = s % 4, n = pair / 2, r = pair % 2;
+        Raw out;
+        out.pair = pair;
+        words_a2(b + 64 * n + 32 * r, out.ql);
+        words_a2(b + 128 + 32 * n, out.qh);
+        words_a2(b + 192 + 8 * n + 2 * r, out.sc);
+        out.d = f16_a2(b + 208);
+        return out;
+    }
+    __device__ static float dot(const Raw& r, const XUnit* xs, uint32_t s) {
+        const uint32_t rr = r.pair % 2, first = 8 * (s / 4) + 4 * (r.pair / 2) + rr;
+        float out = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {  // units first and first + 2
+            const XUnit& x = xs[first + 2 * uint32_t(i)];
+            int h[2] = {0, 0};
+#pragma unroll
+            for (int k = 0; k < 8; ++k) {
+                const uint32_t c = ((r.ql[k] >> (4 * i)) & 0x0F0F0F0Fu) | ((r.qh[k] >> (2 * rr + 4 * i)) & 0x03030303u) << 4;
+                h[k / 4] = idot4(c, x.q[k], h[k / 4]);
+            }
+            const int sc0 = int8_t(r.sc[i] & 0xFF), sc1 = int8_t((r.sc[i] >> 8) & 0xFF);
+            const int v = sc0 * (h[0] - 32 * x.sum_lo) + sc1 * (h[1] - 32 * (x.sum - x.sum_lo));
+            out += x.d * float(v);
+        }
+        return r.d * out;
+    }
+};
+
+}  // namespace orcd::cuda::quant
