@@ -34,6 +34,9 @@ constexpr uint32_t kMaxCols = 48 * 1024 / 48 * 32;  // x staged in at most 48 Ki
 __device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_units) {
     const uint32_t lane = threadIdx.x & 31, g = lane & 7;
     const uint32_t per_pass = blockDim.x / 8;
+    // Unrolled so that a warp's loads of x for several passes are in flight
+    // together (x is in L2: each pass would otherwise wait for its own).
+#pragma unroll 4
     for (uint32_t base = (threadIdx.x >> 5) * 4; base < n_units; base += per_pass) {
         const uint32_t u = base + lane / 8;
         const bool in = u < n_units;
@@ -86,6 +89,9 @@ __global__ void __launch_bounds__(kMaxWarps * 32) q8_matvec_kernel(const MatvecA
         float acc[kRows];
 #pragma unroll
         for (int i = 0; i < kRows; ++i) acc[i] = 0.0f;
+        // Two steps a lane unrolled: a 4096-column row is two steps of a
+        // pair format, whose loads then go out together.
+#pragma unroll 2
         for (uint32_t s = lane; s < n_steps; s += 32) {
             typename V::Raw raw[kRows];
 #pragma unroll

@@ -7,7 +7,7 @@
 namespace orcd::cuda {
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kHeadThreads = 64;  // a block per head: head_dim / 2 pairs of q, head_dim elements of k and v
 
 __device__ __forceinline__ uint32_t position(uint32_t pos0, const uint32_t* dev_pos) {
     return dev_pos ? pos0 + *dev_pos : pos0;
@@ -40,36 +40,41 @@ __global__ void rope_kernel(float* x, uint32_t n_heads, uint32_t head_dim, RopeC
     rope_row(x + uint64_t(t) * n_heads * head_dim, n_heads, head_dim, r, float(pos0 + t));
 }
 
-// rope() of q and k plus store_kv() in one launch, one block per token. The
-// rotated k goes straight to the cache (k itself is left as it was); each
-// thread computes the pair of the element it stores, so no thread reads
-// what another writes.
+// rope() of q and k plus store_kv() in one launch: block (t, h) rotates q
+// head h of token t (h < n_head) or stores K/V head h - n_head of it in the
+// cache. One block per head, not per token: a decode step is one token, and
+// one block walking every head computed its angles serially on one
+// multiprocessor. The rotated k goes straight to the cache (k itself is left
+// as it was); each thread computes the pair of the element it stores, so no
+// thread reads what another writes.
 __global__ void rope_store_kernel(float* q, const float* k, const float* v, __half* kc, __half* vc, uint32_t n_head,
                                   uint32_t n_head_kv, uint32_t head_dim, RopeConfig r, uint32_t pos0,
                                   const uint32_t* dev_pos) {
-    const uint32_t t = blockIdx.x;
+    const uint32_t t = blockIdx.x, h = blockIdx.y;
     const uint32_t p = position(pos0, dev_pos) + t;
     const float pos = float(p);
-    rope_row(q + uint64_t(t) * n_head * head_dim, n_head, head_dim, r, pos);
+    if (h < n_head) {
+        rope_row(q + (uint64_t(t) * n_head + h) * head_dim, 1, head_dim, r, pos);
+        return;
+    }
     const uint32_t rotated = r.mode == RopeMode::None ? 0 : r.dims;
-    const uint64_t row = uint64_t(n_head_kv) * head_dim;
-    const float* kt = k + uint64_t(t) * row;
-    const float* vt = v + uint64_t(t) * row;
-    __half* kd = kc + uint64_t(p) * row;
-    __half* vd = vc + uint64_t(p) * row;
-    for (uint32_t e = threadIdx.x; e < row; e += blockDim.x) {
-        const uint32_t d = e % head_dim;
-        float val = kt[e];
+    const uint64_t row = uint64_t(n_head_kv) * head_dim, head = uint64_t(h - n_head) * head_dim;
+    const float* kt = k + uint64_t(t) * row + head;
+    const float* vt = v + uint64_t(t) * row + head;
+    __half* kd = kc + uint64_t(p) * row + head;
+    __half* vd = vc + uint64_t(p) * row + head;
+    for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float val = kt[d];
         if (d < rotated) {
             uint32_t e0, e1;
             bool second;
-            const uint32_t i = rope_partner(r.mode, r.dims, d, e - d, e0, e1, second);
+            const uint32_t i = rope_partner(r.mode, r.dims, d, 0, e0, e1, second);
             float o0, o1;
             rope_pair(kt[e0], kt[e1], pos, i, r, o0, o1);
             val = second ? o1 : o0;
         }
-        kd[e] = __float2half_rn(val);
-        vd[e] = __float2half_rn(vt[e]);
+        kd[d] = __float2half_rn(val);
+        vd[d] = __float2half_rn(vt[d]);
     }
 }
 
@@ -105,7 +110,8 @@ void rope_store_kv(float* q, const float* k, const float* v, f16_bits* cache, co
                    cudaStream_t stream, const uint32_t* dev_pos) {
     if (n_tokens == 0) return;
     __half* base = reinterpret_cast<__half*>(cache);
-    rope_store_kernel<<<n_tokens, kThreads, 0, stream>>>(q, k, v, base + layout.offset(layer, 0, seq, 0),
+    const dim3 grid(n_tokens, n_head + layout.n_head_kv);
+    rope_store_kernel<<<grid, kHeadThreads, 0, stream>>>(q, k, v, base + layout.offset(layer, 0, seq, 0),
                                                          base + layout.offset(layer, 1, seq, 0), n_head,
                                                          layout.n_head_kv, layout.head_dim, cfg, pos0, dev_pos);
     check_launch("rope_store_kv");

@@ -23,14 +23,26 @@ __global__ void argmax_kernel(int32_t* out, const float* x, uint32_t n) {
     float bv = -__int_as_float(0x7f800000);
     int32_t bi = INT_MAX;
     int nan_seen = 0;
-    for (uint32_t i = threadIdx.x; i < n; i += blockDim.x) {
-        const float v = x[i];
+    auto take = [&](float v, uint32_t i) {
         nan_seen |= v != v;
         if (better(v, int32_t(i), bv, bi)) {
             bv = v;
             bi = int32_t(i);
         }
+    };
+    // 16-byte loads, four in flight per thread: one block reads a 152k
+    // vocabulary in ~10 rounds of loads instead of ~150 dependent ones. The
+    // result does not depend on the order (ties go to the lower id).
+    const uint32_t n4 = (reinterpret_cast<uintptr_t>(x) & 15) == 0 ? n / 4 : 0;
+#pragma unroll 4
+    for (uint32_t j = threadIdx.x; j < n4; j += blockDim.x) {
+        const float4 v = reinterpret_cast<const float4*>(x)[j];
+        take(v.x, 4 * j);
+        take(v.y, 4 * j + 1);
+        take(v.z, 4 * j + 2);
+        take(v.w, 4 * j + 3);
     }
+    for (uint32_t i = 4 * n4 + threadIdx.x; i < n; i += blockDim.x) take(x[i], i);
     nan_seen = __syncthreads_or(nan_seen);
     for (int o = 16; o > 0; o >>= 1) {
         const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
