@@ -52,7 +52,7 @@ TEST(CudaKernels, EmbeddingMatchesReferenceExactly) {
 TEST(CudaKernels, RmsNormMatchesReference) {
     ORCD_REQUIRE_CUDA();
     Gpu g;
-    for (uint32_t n : {64u, 4099u}) {
+    for (uint32_t n : {64u, 4096u, 4099u}) {  // 16-byte loads, and single floats
         const uint32_t rows = 7;
         const std::vector<float> x = test::random_floats(size_t(rows) * n, 2 + n, -3, 3);
         const std::vector<float> w = test::random_floats(n, 3 + n, 0.5f, 1.5f);
@@ -219,7 +219,7 @@ TEST(CudaKernels, ArgmaxPicksLowestIdOnTies) {
     ORCD_REQUIRE_CUDA();
     Gpu g;
     std::mt19937 rng(13);
-    for (uint32_t n : {1u, 2u, 512u, 32000u, 128256u}) {
+    for (uint32_t n : {1u, 2u, 512u, 1003u, 32000u, 128256u}) {
         for (int trial = 0; trial < 5; ++trial) {
             std::vector<float> x = test::random_floats(n, 100 * n + trial, -10, 10);
             if (n > 2) {  // plant a tie at the top
