@@ -150,9 +150,10 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
         bool extremes;
     };
     // 512 columns: fewer steps than lanes; 2304: nine super-blocks (Q6_K
-    // rows that start at 2 mod 4) and two steps a lane; 4500 rows: the
-    // largest blocks of the 8-bit kernels.
-    const Shape shapes[] = {{37, 512, true}, {70, 2304, true}, {4500, 256, false}};
+    // rows that start at 2 mod 4), two steps a lane, rows split between two
+    // warps; 4500 rows: the largest blocks of the 8-bit kernels; 64 rows of
+    // 8192: rows split between four warps.
+    const Shape shapes[] = {{37, 512, true}, {70, 2304, true}, {4500, 256, false}, {64, 8192, false}};
     for (const Shape& shape : shapes)
     for (TensorType t : kBlockTypes) {
         if (shape.cols % block_elems(t) != 0) continue;

@@ -64,44 +64,76 @@ __device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_un
     }
 }
 
+// V::kMinBlocks blocks of 16 warps a multiprocessor: two where the format's
+// step fits 64 registers (with one, a multiprocessor holds half the warps it
+// could, each waiting on its loads).
+//
+// `split` warps share a warp's rows (1, 2 or 4): warp part p takes the steps
+// p * 32 + lane, + 32 * split, ...; the parts' sums meet in shared memory
+// and are added in part order. A product with few long rows (a 4096-row
+// output projection, a down projection) otherwise has too few warps to keep
+// the memory busy.
 template <class V, Epilogue kEpi>
-__global__ void __launch_bounds__(kMaxWarps * 32) q8_matvec_kernel(const MatvecArgs a, uint64_t row_bytes,
-                                                                   uint32_t n_tiles) {
+__global__ void __launch_bounds__(kMaxWarps * 32, V::kMinBlocks)
+    q8_matvec_kernel(const MatvecArgs a, uint64_t row_bytes, uint32_t n_tiles, uint32_t split) {
     extern __shared__ XUnit xs[];
+    __shared__ float partial[kMaxWarps][kRows];
     round_x(xs, a.x, a.cols / 32);
     __syncthreads();
 
     constexpr int kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
-    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
-    const uint32_t n_steps = a.cols / 32 / V::kUnits;
+    // SwiGlu's epilogue holds more registers; its products have rows enough
+    // to keep the memory busy without unrolling.
+    constexpr uint32_t kU = kEpi == Epilogue::SwiGlu ? 1 : V::kUnroll;
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, groups = (blockDim.x >> 5) / split;
+    const uint32_t group = warp / split, part = warp % split;
+    const uint32_t n_steps = a.cols / 32 / V::kUnits, stride = 32 * split;
     for (uint32_t tile = blockIdx.x; tile < n_tiles; tile += gridDim.x) {
         const MatvecSegment seg = segment_of(a, tile);
-        const uint32_t r0 = ((tile - seg.block_begin) * n_warps + warp) * kOut;
-        if (r0 >= seg.rows) continue;  // whole warp; no barrier after the rounding
-        const uint8_t* rows[kRows];
-#pragma unroll
-        for (int i = 0; i < kRows; ++i) {
-            // Rows past the end repeat the last row (their results are dropped).
-            const uint32_t r = min(r0 + uint32_t(i % kOut), seg.rows - 1);
-            const void* base = (kEpi == Epilogue::SwiGlu && i >= kOut) ? a.w_up : seg.w;
-            rows[i] = static_cast<const uint8_t*>(base) + r * row_bytes;
-        }
+        const uint32_t r0 = ((tile - seg.block_begin) * groups + group) * kOut;
+        const bool live = r0 < seg.rows;  // whole warp (and, with split > 1, still at the barriers)
         float acc[kRows];
 #pragma unroll
         for (int i = 0; i < kRows; ++i) acc[i] = 0.0f;
-        // Two steps a lane unrolled: a 4096-column row is two steps of a
-        // pair format, whose loads then go out together.
-#pragma unroll 2
-        for (uint32_t s = lane; s < n_steps; s += 32) {
-            typename V::Raw raw[kRows];
+        if (live) {
+            const uint8_t* rows[kRows];
 #pragma unroll
-            for (int i = 0; i < kRows; ++i) raw[i] = V::load(rows[i], s);
+            for (int i = 0; i < kRows; ++i) {
+                // Rows past the end repeat the last row (their results are dropped).
+                const uint32_t r = min(r0 + uint32_t(i % kOut), seg.rows - 1);
+                const void* base = (kEpi == Epilogue::SwiGlu && i >= kOut) ? a.w_up : seg.w;
+                rows[i] = static_cast<const uint8_t*>(base) + r * row_bytes;
+            }
+            // kUnroll steps of a lane at once, all their loads before the
+            // arithmetic; the sums still run in step order.
+            for (uint32_t s0 = part * 32 + lane; s0 < n_steps; s0 += stride * kU) {
+                typename V::Raw raw[kU][kRows];
 #pragma unroll
-            for (int i = 0; i < kRows; ++i) acc[i] += V::dot(raw[i], xs, s);
+                for (uint32_t u = 0; u < kU; ++u)
+                    if (s0 + stride * u < n_steps)
+#pragma unroll
+                        for (int i = 0; i < kRows; ++i) raw[u][i] = V::load(rows[i], s0 + stride * u);
+#pragma unroll
+                for (uint32_t u = 0; u < kU; ++u)
+                    if (s0 + stride * u < n_steps)
+#pragma unroll
+                        for (int i = 0; i < kRows; ++i) acc[i] += V::dot(raw[u][i], xs, s0 + stride * u);
+            }
+#pragma unroll
+            for (int i = 0; i < kRows; ++i) acc[i] = warp_sum(acc[i]);
         }
+        if (split > 1) {
+            if (lane == 0)
 #pragma unroll
-        for (int i = 0; i < kRows; ++i) acc[i] = warp_sum(acc[i]);
-        if (lane == 0) store_rows<kEpi, kOut>(a, seg, r0, acc);
+                for (int i = 0; i < kRows; ++i) partial[warp][i] = acc[i];
+            __syncthreads();
+            if (live && part == 0 && lane == 0)
+#pragma unroll
+                for (int i = 0; i < kRows; ++i)
+                    for (uint32_t p = 1; p < split; ++p) acc[i] += partial[warp + p][i];
+            __syncthreads();  // the partials are read before the next tile writes them
+        }
+        if (live && part == 0 && lane == 0) store_rows<kEpi, kOut>(a, seg, r0, acc);
     }
 }
 
@@ -111,20 +143,29 @@ void launch(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t stream) {
     const auto kernel = q8_matvec_kernel<V, kEpi>;
     constexpr uint32_t kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
     const size_t smem = size_t(args.cols / 32) * sizeof(XUnit);
+    const uint32_t n_steps = args.cols / 32 / V::kUnits;
+    // Split rows while the warps stay below what the card holds (16 warps
+    // times kMinBlocks a multiprocessor) and every part still has steps for
+    // at least half its lanes.
+    uint32_t groups = 0;
+    for (uint32_t s = 0; s < args.n_seg; ++s) groups += (args.seg[s].rows + kOut - 1) / kOut;
+    const uint32_t resident = sms * kMaxWarps * V::kMinBlocks;
+    uint32_t split = 1;
+    while (split < 4 && groups * split * 2 <= resident && n_steps * 2 >= 32 * split * 2) split *= 2;
     // The largest block whose tiles still cover every multiprocessor.
     MatvecArgs a = args;
     uint32_t warps = kMaxWarps, tiles = 0;
     for (;; warps /= 2) {
         a = args;
-        tiles = assign_segment_units(a, warps * kOut);
-        if (tiles >= sms || warps == 4) break;
+        tiles = assign_segment_units(a, warps / split * kOut);
+        if (tiles >= sms || warps == 4 || warps / 2 < split) break;
     }
     if (tiles == 0) return;
     int per_sm = 0;
     if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, int(warps * 32), smem) != cudaSuccess || per_sm < 1)
         per_sm = 1;
     const uint32_t grid = std::min(tiles, sms * uint32_t(per_sm));
-    kernel<<<grid, warps * 32, smem, stream>>>(a, row_bytes, tiles);
+    kernel<<<grid, warps * 32, smem, stream>>>(a, row_bytes, tiles, split);
 }
 
 }  // namespace

@@ -17,7 +17,9 @@
 //
 // Each format's struct reads a lane's step of a row (Load, all rows of a
 // warp before their arithmetic) and forms the step's dot with the staged x
-// (Dot). A step is one 32-element unit, or two sub-blocks that share their
+// (Dot); kUnroll steps of a lane load together, and kMinBlocks blocks of 16
+// warps share a multiprocessor (registers: 64 each for 2) -- both chosen by
+// the register count of the format's step, so that nothing spills. A step is one 32-element unit, or two sub-blocks that share their
 // code bytes (Q4_K, Q5_K, Q6_K), so each byte is loaded once.
 #pragma once
 
@@ -40,6 +42,14 @@ struct alignas(16) XUnit {
 
 __device__ __forceinline__ int idot4(uint32_t codes, uint32_t q, int acc) {
     return __dp4a(int(codes), int(q), acc);
+}
+
+// The same with unsigned codes up to 255 (the high nibbles of a byte left in
+// place, 16 times their value): PTX's mixed-sign dp4a.
+__device__ __forceinline__ int udot4(uint32_t codes, uint32_t q, int acc) {
+    int out;
+    asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(out) : "r"(codes), "r"(q), "r"(acc));
+    return out;
 }
 
 // sum_k code_k q_k over a unit given as 8 words of byte codes.
@@ -87,7 +97,7 @@ __device__ __forceinline__ void legacy_codes(const uint32_t (&qs)[4], uint32_t q
 // Q4_0 (18 bytes: d, qs) and Q5_0 (22: d, qh, qs): d (code + offset).
 template <bool kHigh>
 struct Legacy0Q {
-    static constexpr uint32_t kBytes = kHigh ? 22 : 18, kUnits = 1;
+    static constexpr uint32_t kBytes = kHigh ? 22 : 18, kUnits = 1, kUnroll = 2, kMinBlocks = 2;
     struct Raw {
         uint32_t w[kHigh ? 5 : 4];  // [qh,] qs
         float d;
@@ -115,7 +125,7 @@ using Q5_0Q = Legacy0Q<true>;
 // aligned to 4.
 template <bool kHigh>
 struct Legacy1Q {
-    static constexpr uint32_t kBytes = kHigh ? 24 : 20, kUnits = 1;
+    static constexpr uint32_t kBytes = kHigh ? 24 : 20, kUnits = 1, kUnroll = 2, kMinBlocks = 2;
     struct Raw {
         uint32_t dm, qh, qs[4];
     };
@@ -142,7 +152,7 @@ using Q5_1Q = Legacy1Q<true>;
 
 // Q8_0 (34 bytes: d, 32 signed bytes).
 struct Q8_0Q {
-    static constexpr uint32_t kUnits = 1;
+    static constexpr uint32_t kUnits = 1, kUnroll = 2, kMinBlocks = 2;
     struct Raw {
         uint32_t qs[8];
         float d;
@@ -166,7 +176,7 @@ struct Q8_0Q {
 // s % 4 of super-block s / 4: sub-blocks 2c (low nibbles) and 2c + 1 (high).
 template <bool kHigh>
 struct K45Q {
-    static constexpr uint32_t kBytes = kHigh ? 176 : 144, kUnits = 2;
+    static constexpr uint32_t kBytes = kHigh ? 176 : 144, kUnits = 2, kUnroll = 1, kMinBlocks = kHigh ? 1 : 2;
     struct Raw {
         uint4 head;   // d, dmin, scale words
         uint4 qs[2];  // the chunk's 32 code bytes
@@ -187,34 +197,47 @@ struct K45Q {
         }
         return r;
     }
+    // The 6-bit scales and mins of the step's two sub-blocks 2c and 2c + 1
+    // (scale_min_k4 for both at once, without a branch): bytes 2(c % 2) and
+    // 2(c % 2) + 1 of the scale words, from the low 6 bits (c < 2) or from
+    // the high words' nibbles and the top 2 bits of the low ones.
+    __device__ static void scales(const Raw& r, uint32_t& sc2, uint32_t& m2) {
+        const uint32_t sh = 16 * (r.c & 1);
+        const uint32_t a = r.head.y >> sh, b = r.head.z >> sh, c = r.head.w >> sh;
+        const bool high = r.c >= 2;
+        sc2 = high ? (c & 0x0F0Fu) | ((a >> 2) & 0x3030u) : a & 0x3F3Fu;
+        m2 = high ? ((c >> 4) & 0x0F0Fu) | ((b >> 2) & 0x3030u) : b & 0x3F3Fu;
+    }
     __device__ static float dot(const Raw& r, const XUnit* xs, uint32_t s) {
         const uint32_t w[8] = {r.qs[0].x, r.qs[0].y, r.qs[0].z, r.qs[0].w, r.qs[1].x, r.qs[1].y, r.qs[1].z, r.qs[1].w};
-        uint32_t h[8] = {};
-        if constexpr (kHigh) {
-            const uint32_t v[8] = {r.qh[0].x, r.qh[0].y, r.qh[0].z, r.qh[0].w,
-                                   r.qh[1].x, r.qh[1].y, r.qh[1].z, r.qh[1].w};
+        const uint32_t hv[8] = {r.qh[0].x, r.qh[0].y, r.qh[0].z, r.qh[0].w,
+                                r.qh[kHigh ? 1 : 0].x, r.qh[kHigh ? 1 : 0].y, r.qh[kHigh ? 1 : 0].z, r.qh[kHigh ? 1 : 0].w};
+        const XUnit &x0 = xs[2 * s], &x1 = xs[2 * s + 1];
+        // Low nibbles: sub-block 2c; high nibbles: 2c + 1, left in place (16
+        // times the code) where there is no 5th bit to add.
+        int lo = 0, hi = 0;
 #pragma unroll
-            for (int k = 0; k < 8; ++k) h[k] = v[k];
+        for (int k = 0; k < 8; ++k) {
+            if constexpr (kHigh) {
+                const uint32_t h = hv[k];
+                const uint32_t cl = (w[k] & 0x0F0F0F0Fu) | ((h >> (2 * r.c)) & 0x01010101u) << 4;
+                const uint32_t ch = ((w[k] >> 4) & 0x0F0F0F0Fu) | ((h >> (2 * r.c + 1)) & 0x01010101u) << 4;
+                lo = idot4(cl, x0.q[k], lo);
+                hi = idot4(ch, x1.q[k], hi);
+            } else {
+                lo = idot4(w[k] & 0x0F0F0F0Fu, x0.q[k], lo);
+                hi = udot4(w[k] & 0xF0F0F0F0u, x1.q[k], hi);
+            }
         }
-        const uint32_t sc_words[3] = {r.head.y, r.head.z, r.head.w};
+        if constexpr (!kHigh) hi /= 16;  // exact: every term is a multiple of 16
+        (void)hv;
+        uint32_t sc2, m2;
+        scales(r, sc2, m2);
         const float d = __half2float(__ushort_as_half(uint16_t(r.head.x)));
         const float dmin = __half2float(__ushort_as_half(uint16_t(r.head.x >> 16)));
-        float out = 0.0f;
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-            const uint32_t sub = 2 * r.c + uint32_t(half);
-            uint32_t c[8];
-#pragma unroll
-            for (int k = 0; k < 8; ++k) {
-                c[k] = (w[k] >> (4 * half)) & 0x0F0F0F0Fu;
-                if (kHigh) c[k] |= ((h[k] >> sub) & 0x01010101u) << 4;
-            }
-            const XUnit& x = xs[2 * s + uint32_t(half)];
-            uint32_t sc, m;
-            k4_scale_min(sc_words, sub, sc, m);
-            out += x.d * (d * float(int(sc) * idot32(c, x)) - dmin * float(int(m) * x.sum));
-        }
-        return out;
+        const int s0 = int(sc2 & 0xFF) * lo, s1 = int(sc2 >> 8) * hi;
+        const int n0 = int(m2 & 0xFF) * x0.sum, n1 = int(m2 >> 8) * x1.sum;
+        return d * (x0.d * float(s0) + x1.d * float(s1)) - dmin * (x0.d * float(n0) + x1.d * float(n1));
     }
 };
 using Q4_KQ = K45Q<false>;
@@ -226,7 +249,7 @@ using Q5_KQ = K45Q<true>;
 // bytes: step s is that pair, n = (s % 4) / 2, r = s % 2. Each unit's two
 // 16-element halves have their own scale; codes are q + 32.
 struct Q6_KQ {
-    static constexpr uint32_t kUnits = 2;
+    static constexpr uint32_t kUnits = 2, kUnroll = 1, kMinBlocks = 1;
     struct Raw {
         uint32_t ql[8], qh[8];
         uint32_t sc[2];  // bytes 0-1: the first unit's half scales; 4-5: the second's
