@@ -325,11 +325,15 @@ TEST(CudaFormats, ExpertRoutingBreaksTiesByLowerIndexAsTheReference) {
 // The expert kernels against the CPU's per-token loop (backend/cpu
 // CpuBlockOps::moe's arithmetic): gate/up with per-expert biases and the
 // clamped activation, then down, weighted and added in selection order.
+// Formats with 8-bit activations: gate and up take x rounded as the kernels
+// round it (the same x, so the very same integers), and down's rounding of
+// the activations (which the device computes itself) is bounded by
+// sum_i |W_down[r][i]| d_i / 2.
 TEST(CudaFormats, ExpertProductsMatchTheReference) {
     ORCD_REQUIRE_CUDA();
     Gpu g;
-    // Unit-kernel formats and a team-kernel one (Q2_K); rows shorter and
-    // longer than a warp's 32 units.
+    // 8-bit formats (MXFP4, Q8_0, Q4_K) and a team-kernel one (Q2_K); rows
+    // shorter and longer than a warp's 32 units.
     struct Case {
         TensorType t;
         uint32_t E, F;
@@ -365,8 +369,10 @@ TEST(CudaFormats, ExpertProductsMatchTheReference) {
 
         std::vector<float> want = x0;
         std::vector<double> tol(n * E, 0.0);
+        const bool q8 = f->q8_activations;
         for (uint32_t tk = 0; tk < n; ++tk) {
-            const std::vector<float> xt(x.begin() + tk * E, x.begin() + (tk + 1) * E);
+            std::vector<float> xt(x.begin() + tk * E, x.begin() + (tk + 1) * E), half_step;
+            if (q8) xt = round_q8(xt, half_step);
             std::vector<float> acc(E);
             for (uint32_t j = 0; j < K; ++j) {
                 const uint32_t e = uint32_t(ids[tk * K + j]);
@@ -377,7 +383,13 @@ TEST(CudaFormats, ExpertProductsMatchTheReference) {
                 for (uint32_t r = 0; r < F; ++r) gv[r] += bg[e * F + r], uv[r] += bu[e * F + r];
                 cpu::swiglu_oai(a.data(), gv.data(), uv.data(), F);
                 const std::vector<float> yv = cpu_matvec(de, a, E, F);
-                const std::vector<double> td = bound(de, a, E, F, 1e-4);
+                std::vector<double> td = bound(de, a, E, F, 1e-4);
+                if (q8) {
+                    std::vector<float> hs;
+                    round_q8(a, hs);
+                    for (uint32_t r = 0; r < E; ++r)
+                        for (uint32_t i = 0; i < F; ++i) td[r] += 1.01 * std::fabs(de[uint64_t(r) * F + i]) * hs[i];
+                }
                 for (uint32_t r = 0; r < E; ++r) {
                     const float y = wts[tk * K + j] * (yv[r] + bd[e * E + r]);
                     acc[r] = j == 0 ? y : acc[r] + y;

@@ -55,8 +55,9 @@ struct Format {
     // are not computed).
     void (*moe_gate_up)(const MoeGateUpArgs& a, cudaStream_t stream);
     void (*moe_down)(const MoeDownArgs& a, cudaStream_t stream);
-    // The batch-1 product rounds x to 8 bits per 32-element unit
-    // (quant_q8.cuh): its error bound is that rounding's, not F32's.
+    // The batch-1 product and the expert products round x to 8 bits per
+    // 32-element unit (quant_q8.cuh): their error bound is that rounding's,
+    // not F32's.
     bool q8_activations = false;
 };
 

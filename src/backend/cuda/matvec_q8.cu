@@ -29,39 +29,30 @@ constexpr int kMaxWarps = 16;
 constexpr int kRows = 2;                          // weight rows per warp
 constexpr uint32_t kMaxCols = 48 * 1024 / 48 * 32;  // x staged in at most 48 KiB: 32768 columns
 
-// xs[u] = unit u of x rounded to 8 bits (quant_q8.cuh), for the whole block.
-// A team of 8 lanes per unit; the loop runs whole warps (shuffles).
-__device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_units) {
-    const uint32_t lane = threadIdx.x & 31, g = lane & 7;
-    const uint32_t per_pass = blockDim.x / 8;
-    // Unrolled so that a warp's loads of x for several passes are in flight
-    // together (x is in L2: each pass would otherwise wait for its own).
-#pragma unroll 4
-    for (uint32_t base = (threadIdx.x >> 5) * 4; base < n_units; base += per_pass) {
-        const uint32_t u = base + lane / 8;
-        const bool in = u < n_units;
-        const float4 v = in ? reinterpret_cast<const float4*>(x)[8 * u + g] : make_float4(0, 0, 0, 0);
-        // max |x| as unsigned bits: NaN above infinity above every finite value.
-        uint32_t amax = max(max(__float_as_uint(fabsf(v.x)), __float_as_uint(fabsf(v.y))),
-                            max(__float_as_uint(fabsf(v.z)), __float_as_uint(fabsf(v.w))));
+// acc[i] = the dot of weight row rows[i] with its x (x[i], staged units),
+// over the steps first, first + stride, ... below n_steps, kU of them loaded
+// together, summed per lane in step order and then by the warp's butterfly
+// (every lane gets the sums).
+template <class V, int kR, uint32_t kU>
+__device__ __forceinline__ void q8_row_dots(const uint8_t* const (&rows)[kR], const XUnit* const (&x)[kR],
+                                            uint32_t first, uint32_t stride, uint32_t n_steps, float (&acc)[kR]) {
 #pragma unroll
-        for (int o = 1; o < 8; o <<= 1) amax = max(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-        const float a = __uint_as_float(amax);
-        const float inv = a > 0.0f ? 127.0f / a : 0.0f;
-        const int q0 = __float2int_rn(v.x * inv), q1 = __float2int_rn(v.y * inv);
-        const int q2 = __float2int_rn(v.z * inv), q3 = __float2int_rn(v.w * inv);
-        int half = q0 + q1 + q2 + q3;
-        half += __shfl_xor_sync(0xffffffffu, half, 1);
-        half += __shfl_xor_sync(0xffffffffu, half, 2);  // lanes 0-3 of the team: elements 0-15
-        const int sum = half + __shfl_xor_sync(0xffffffffu, half, 4);
-        if (!in) continue;
-        xs[u].q[g] = uint32_t(q0 & 0xFF) | uint32_t(q1 & 0xFF) << 8 | uint32_t(q2 & 0xFF) << 16 | uint32_t(q3) << 24;
-        if (g == 0) {
-            xs[u].d = a / 127.0f;
-            xs[u].sum = sum;
-            xs[u].sum_lo = half;
-        }
+    for (int i = 0; i < kR; ++i) acc[i] = 0.0f;
+    for (uint32_t s0 = first; s0 < n_steps; s0 += stride * kU) {
+        typename V::Raw raw[kU][kR];
+#pragma unroll
+        for (uint32_t u = 0; u < kU; ++u)
+            if (s0 + stride * u < n_steps)
+#pragma unroll
+                for (int i = 0; i < kR; ++i) raw[u][i] = V::load(rows[i], s0 + stride * u);
+#pragma unroll
+        for (uint32_t u = 0; u < kU; ++u)
+            if (s0 + stride * u < n_steps)
+#pragma unroll
+                for (int i = 0; i < kR; ++i) acc[i] += V::dot(raw[u][i], x[i], s0 + stride * u);
     }
+#pragma unroll
+    for (int i = 0; i < kR; ++i) acc[i] = warp_sum(acc[i]);
 }
 
 // V::kMinBlocks blocks of 16 warps a multiprocessor: two where the format's
@@ -97,30 +88,16 @@ __global__ void __launch_bounds__(kMaxWarps * 32, V::kMinBlocks)
         for (int i = 0; i < kRows; ++i) acc[i] = 0.0f;
         if (live) {
             const uint8_t* rows[kRows];
+            const XUnit* x[kRows];
 #pragma unroll
             for (int i = 0; i < kRows; ++i) {
                 // Rows past the end repeat the last row (their results are dropped).
                 const uint32_t r = min(r0 + uint32_t(i % kOut), seg.rows - 1);
                 const void* base = (kEpi == Epilogue::SwiGlu && i >= kOut) ? a.w_up : seg.w;
                 rows[i] = static_cast<const uint8_t*>(base) + r * row_bytes;
+                x[i] = xs;
             }
-            // kUnroll steps of a lane at once, all their loads before the
-            // arithmetic; the sums still run in step order.
-            for (uint32_t s0 = part * 32 + lane; s0 < n_steps; s0 += stride * kU) {
-                typename V::Raw raw[kU][kRows];
-#pragma unroll
-                for (uint32_t u = 0; u < kU; ++u)
-                    if (s0 + stride * u < n_steps)
-#pragma unroll
-                        for (int i = 0; i < kRows; ++i) raw[u][i] = V::load(rows[i], s0 + stride * u);
-#pragma unroll
-                for (uint32_t u = 0; u < kU; ++u)
-                    if (s0 + stride * u < n_steps)
-#pragma unroll
-                        for (int i = 0; i < kRows; ++i) acc[i] += V::dot(raw[u][i], xs, s0 + stride * u);
-            }
-#pragma unroll
-            for (int i = 0; i < kRows; ++i) acc[i] = warp_sum(acc[i]);
+            q8_row_dots<V, kRows, kU>(rows, x, part * 32 + lane, stride, n_steps, acc);
         }
         if (split > 1) {
             if (lane == 0)
@@ -168,7 +145,112 @@ void launch(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t stream) {
     kernel<<<grid, warps * 32, smem, stream>>>(a, row_bytes, tiles, split);
 }
 
+// ---- Mixture of experts ----------------------------------------------------------
+//
+// The selected experts' products against the token's x (gate/up) or the
+// token's n_used activations (down), each rounded to 8 bits once per block,
+// in the order of the unit kernels (matvec_quant.cu): gate and up summed per
+// lane in step order, then by the butterfly; down per selected expert,
+// weighted and added in selection order.
+
+constexpr uint32_t kMoeWarps = 8;
+constexpr uint32_t kMoeRows = 32;      // gate/up rows of a block (per selected expert)
+constexpr uint32_t kMoeDownRows = 16;  // down rows of a block
+constexpr uint32_t kMoeDownGroup = 4;  // experts whose down rows load together
+constexpr uint32_t kMaxUsed = 8;
+constexpr size_t kMoeSmem = 48 * 1024;  // staged x or activations
+
+template <class V>
+__global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_gate_up_kernel(const MoeGateUpArgs a, uint64_t row_bytes) {
+    extern __shared__ XUnit xs[];
+    const uint32_t slot = blockIdx.y, t = blockIdx.z, n_units = a.cols / 32;
+    round_x(xs, a.x + uint64_t(t) * a.cols, n_units);
+    __syncthreads();
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const uint32_t e = uint32_t(a.ids[t * a.n_used + slot]);
+    const uint8_t* gate = static_cast<const uint8_t*>(a.gate) + e * a.expert_bytes;
+    const uint8_t* up = static_cast<const uint8_t*>(a.up) + e * a.expert_bytes;
+    const uint32_t r_end = min(a.rows, (blockIdx.x + 1) * kMoeRows);
+    // Two rows per warp step: their gate and up rows load together.
+    for (uint32_t r0 = blockIdx.x * kMoeRows + 2 * warp; r0 < r_end; r0 += 2 * kMoeWarps) {
+        const uint32_t r1 = min(r0 + 1, r_end - 1);  // past the end: repeated, dropped
+        const uint8_t* const rows[4] = {gate + r0 * row_bytes, gate + r1 * row_bytes, up + r0 * row_bytes,
+                                        up + r1 * row_bytes};
+        const XUnit* const x[4] = {xs, xs, xs, xs};
+        float acc[4];
+        q8_row_dots<V, 4, 1>(rows, x, lane, 32, n_units / V::kUnits, acc);
+        if (lane != 0) continue;
+#pragma unroll
+        for (int o = 0; o < 2; ++o) {
+            const uint32_t r = r0 + uint32_t(o);
+            if (r >= r_end) break;
+            float gs = acc[o], us = acc[2 + o];
+            if (a.b_gate) gs += a.b_gate[uint64_t(e) * a.rows + r];
+            if (a.b_up) us += a.b_up[uint64_t(e) * a.rows + r];
+            a.out[(uint64_t(t) * a.n_used + slot) * a.rows + r] =
+                a.act == GateAct::Silu ? silu_mul(gs, us) : swiglu_oai_mul(gs, us);
+        }
+    }
+}
+
+template <class V>
+__global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_down_kernel(const MoeDownArgs a, uint64_t row_bytes) {
+    extern __shared__ XUnit xs[];
+    const uint32_t t = blockIdx.y, n_units = a.cols / 32;
+    for (uint32_t j = 0; j < a.n_used; ++j)
+        round_x(xs + j * n_units, a.act + (uint64_t(t) * a.n_used + j) * a.cols, n_units);
+    __syncthreads();
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const uint32_t r_end = min(a.rows, (blockIdx.x + 1) * kMoeDownRows);
+    for (uint32_t r = blockIdx.x * kMoeDownRows + warp; r < r_end; r += kMoeWarps) {
+        float acc = 0.0f;
+        for (uint32_t j0 = 0; j0 < a.n_used; j0 += kMoeDownGroup) {
+            const uint8_t* rows[kMoeDownGroup];
+            const XUnit* x[kMoeDownGroup];
+            uint32_t e[kMoeDownGroup];
+#pragma unroll
+            for (uint32_t i = 0; i < kMoeDownGroup; ++i) {
+                // Past the last expert: the last repeated, its result dropped.
+                const uint32_t j = min(j0 + i, a.n_used - 1);
+                e[i] = uint32_t(a.ids[t * a.n_used + j]);
+                rows[i] = static_cast<const uint8_t*>(a.down) + e[i] * a.expert_bytes + r * row_bytes;
+                x[i] = xs + j * n_units;
+            }
+            float s[kMoeDownGroup];
+            q8_row_dots<V, kMoeDownGroup, 1>(rows, x, lane, 32, n_units / V::kUnits, s);
+#pragma unroll
+            for (uint32_t i = 0; i < kMoeDownGroup; ++i) {
+                const uint32_t j = j0 + i;
+                if (j >= a.n_used) break;
+                float v = s[i];
+                if (a.b_down) v += a.b_down[uint64_t(e[i]) * a.rows + r];
+                const float y = a.weights[t * a.n_used + j] * v;
+                acc = j == 0 ? y : acc + y;
+            }
+        }
+        if (lane == 0) a.x[uint64_t(t) * a.rows + r] = a.x[uint64_t(t) * a.rows + r] + acc;
+    }
+}
+
 }  // namespace
+
+template <class V>
+bool q8_moe_gate_up(const MoeGateUpArgs& a, uint64_t row_bytes, cudaStream_t stream) {
+    const size_t smem = size_t(a.cols / 32) * sizeof(XUnit);
+    if (smem > kMoeSmem || a.cols % (32 * V::kUnits) != 0 || a.n_used > kMaxUsed) return false;
+    const dim3 grid((a.rows + kMoeRows - 1) / kMoeRows, a.n_used, a.n_tokens);
+    q8_moe_gate_up_kernel<V><<<grid, kMoeWarps * 32, smem, stream>>>(a, row_bytes);
+    return true;
+}
+
+template <class V>
+bool q8_moe_down(const MoeDownArgs& a, uint64_t row_bytes, cudaStream_t stream) {
+    const size_t smem = size_t(a.n_used) * (a.cols / 32) * sizeof(XUnit);
+    if (smem > kMoeSmem || a.cols % (32 * V::kUnits) != 0 || a.n_used == 0 || a.n_used > kMaxUsed) return false;
+    const dim3 grid((a.rows + kMoeDownRows - 1) / kMoeDownRows, a.n_tokens);
+    q8_moe_down_kernel<V><<<grid, kMoeWarps * 32, smem, stream>>>(a, row_bytes);
+    return true;
+}
 
 template <class V>
 bool q8_matvec(const MatvecArgs& a, Epilogue e, uint64_t row_bytes, cudaStream_t stream) {
@@ -189,5 +271,21 @@ template bool q8_matvec<quant::Q8_0Q>(const MatvecArgs&, Epilogue, uint64_t, cud
 template bool q8_matvec<quant::Q4_KQ>(const MatvecArgs&, Epilogue, uint64_t, cudaStream_t);
 template bool q8_matvec<quant::Q5_KQ>(const MatvecArgs&, Epilogue, uint64_t, cudaStream_t);
 template bool q8_matvec<quant::Q6_KQ>(const MatvecArgs&, Epilogue, uint64_t, cudaStream_t);
+template bool q8_matvec<quant::IQ4_NLQ>(const MatvecArgs&, Epilogue, uint64_t, cudaStream_t);
+template bool q8_matvec<quant::MXFP4Q>(const MatvecArgs&, Epilogue, uint64_t, cudaStream_t);
+#define ORCD_Q8_MOE(V)                                                                        \
+    template bool q8_moe_gate_up<quant::V>(const MoeGateUpArgs&, uint64_t, cudaStream_t); \
+    template bool q8_moe_down<quant::V>(const MoeDownArgs&, uint64_t, cudaStream_t);
+ORCD_Q8_MOE(Q4_0Q)
+ORCD_Q8_MOE(Q4_1Q)
+ORCD_Q8_MOE(Q5_0Q)
+ORCD_Q8_MOE(Q5_1Q)
+ORCD_Q8_MOE(Q8_0Q)
+ORCD_Q8_MOE(Q4_KQ)
+ORCD_Q8_MOE(Q5_KQ)
+ORCD_Q8_MOE(Q6_KQ)
+ORCD_Q8_MOE(IQ4_NLQ)
+ORCD_Q8_MOE(MXFP4Q)
+#undef ORCD_Q8_MOE
 
 }  // namespace orcd::cuda

@@ -3,6 +3,7 @@
 // matvec_q8.cu). V is one of quant_q8.cuh's format structs.
 #pragma once
 
+#include "backend/cuda/formats.h"
 #include "backend/cuda/matvec_launch.h"
 
 #include <cuda_runtime_api.h>
@@ -16,5 +17,13 @@ namespace orcd::cuda {
 // of shared memory: at most 32768 columns).
 template <class V>
 bool q8_matvec(const MatvecArgs& a, Epilogue e, uint64_t row_bytes, cudaStream_t stream);
+
+// The expert products of formats.h's MoeGateUpArgs / MoeDownArgs against
+// 8-bit activations; false (nothing launched) when the staged x or
+// activations would not fit 48 KiB of shared memory.
+template <class V>
+bool q8_moe_gate_up(const MoeGateUpArgs& a, uint64_t row_bytes, cudaStream_t stream);
+template <class V>
+bool q8_moe_down(const MoeDownArgs& a, uint64_t row_bytes, cudaStream_t stream);
 
 }  // namespace orcd::cuda

@@ -480,26 +480,27 @@ const Format quant_format(gguf::TensorType type) {
     return Format{type, qmatvec<F>, to_f16<F>, embed<F>, moe_gate_up<F>, moe_down<F>, false};
 }
 
-// Formats with a whole-unit kernel (quant_units.cuh) use it for decode.
-template <class U, class F>
-const Format unit_format(gguf::TensorType type) {
-    return Format{type, qmatvec_unit<U, F>, to_f16<F>, embed<F>, moe_gate_up_unit<U, F>, moe_down_unit<U, F>, false};
-}
-
-// Formats with integer codes multiply against 8-bit activations at decode
-// (quant_q8.cuh), falling back to the unit kernel for rows too long to stage.
+// Formats with integer codes (or a code book of small integers) multiply
+// against 8-bit activations at decode, the expert products included
+// (quant_q8.cuh), falling back to the unit kernels where x does not fit the
+// staging.
 template <class V, class U, class F>
 void qmatvec_q8(const MatvecArgs& a, Epilogue e, cudaStream_t stream) {
     if (a.cols % F::kElems != 0) fail(ORCD_INTERNAL, "qmatvec: row length not a whole number of blocks");
     if (!q8_matvec<V>(a, e, uint64_t(a.cols / F::kElems) * F::kBytes, stream)) qmatvec_unit<U, F>(a, e, stream);
 }
+template <class V, class U, class F>
+void moe_gate_up_q8(const MoeGateUpArgs& a, cudaStream_t stream) {
+    if (!q8_moe_gate_up<V>(a, uint64_t(a.cols / F::kElems) * F::kBytes, stream)) moe_gate_up_unit<U, F>(a, stream);
+}
+template <class V, class U, class F>
+void moe_down_q8(const MoeDownArgs& a, cudaStream_t stream) {
+    if (!q8_moe_down<V>(a, uint64_t(a.cols / F::kElems) * F::kBytes, stream)) moe_down_unit<U, F>(a, stream);
+}
 
 template <class V, class U, class F>
 const Format q8_format(gguf::TensorType type) {
-    Format f = unit_format<U, F>(type);
-    f.matvec = qmatvec_q8<V, U, F>;
-    f.q8_activations = true;
-    return f;
+    return Format{type, qmatvec_q8<V, U, F>, to_f16<F>, embed<F>, moe_gate_up_q8<V, U, F>, moe_down_q8<V, U, F>, true};
 }
 
 // The entries of the format table (formats.cpp) for the block formats.
@@ -514,9 +515,9 @@ const Format kQuantFormats[] = {
     q8_format<quant::Q4_KQ, quant::Q4_KU, quant::Q4_K>(gguf::TensorType::Q4_K),
     q8_format<quant::Q5_KQ, quant::Q5_KU, quant::Q5_K>(gguf::TensorType::Q5_K),
     q8_format<quant::Q6_KQ, quant::Q6_KU, quant::Q6_K>(gguf::TensorType::Q6_K),
-    unit_format<quant::IQ4_NLU, quant::IQ4_NL>(gguf::TensorType::IQ4_NL),
+    q8_format<quant::IQ4_NLQ, quant::IQ4_NLU, quant::IQ4_NL>(gguf::TensorType::IQ4_NL),
     quant_format<quant::IQ4_XS>(gguf::TensorType::IQ4_XS),
-    unit_format<quant::MXFP4U, quant::MXFP4>(gguf::TensorType::MXFP4),
+    q8_format<quant::MXFP4Q, quant::MXFP4U, quant::MXFP4>(gguf::TensorType::MXFP4),
     quant_format<quant::BF16>(gguf::TensorType::BF16),
 };
 const size_t kQuantFormatCount = sizeof(kQuantFormats) / sizeof(kQuantFormats[0]);

@@ -40,6 +40,41 @@ struct alignas(16) XUnit {
     int32_t pad;
 };
 
+// xs[u] = unit u of x rounded to 8 bits (as above), for the whole block.
+// A team of 8 lanes per unit; the loop runs whole warps (shuffles).
+__device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_units) {
+    const uint32_t lane = threadIdx.x & 31, g = lane & 7;
+    const uint32_t per_pass = blockDim.x / 8;
+    // Unrolled so that a warp's loads of x for several passes are in flight
+    // together (x is in L2: each pass would otherwise wait for its own).
+#pragma unroll 4
+    for (uint32_t base = (threadIdx.x >> 5) * 4; base < n_units; base += per_pass) {
+        const uint32_t u = base + lane / 8;
+        const bool in = u < n_units;
+        const float4 v = in ? reinterpret_cast<const float4*>(x)[8 * u + g] : make_float4(0, 0, 0, 0);
+        // max |x| as unsigned bits: NaN above infinity above every finite value.
+        uint32_t amax = max(max(__float_as_uint(fabsf(v.x)), __float_as_uint(fabsf(v.y))),
+                            max(__float_as_uint(fabsf(v.z)), __float_as_uint(fabsf(v.w))));
+#pragma unroll
+        for (int o = 1; o < 8; o <<= 1) amax = max(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+        const float a = __uint_as_float(amax);
+        const float inv = a > 0.0f ? 127.0f / a : 0.0f;
+        const int q0 = __float2int_rn(v.x * inv), q1 = __float2int_rn(v.y * inv);
+        const int q2 = __float2int_rn(v.z * inv), q3 = __float2int_rn(v.w * inv);
+        int half = q0 + q1 + q2 + q3;
+        half += __shfl_xor_sync(0xffffffffu, half, 1);
+        half += __shfl_xor_sync(0xffffffffu, half, 2);  // lanes 0-3 of the team: elements 0-15
+        const int sum = half + __shfl_xor_sync(0xffffffffu, half, 4);
+        if (!in) continue;
+        xs[u].q[g] = uint32_t(q0 & 0xFF) | uint32_t(q1 & 0xFF) << 8 | uint32_t(q2 & 0xFF) << 16 | uint32_t(q3) << 24;
+        if (g == 0) {
+            xs[u].d = a / 127.0f;
+            xs[u].sum = sum;
+            xs[u].sum_lo = half;
+        }
+    }
+}
+
 __device__ __forceinline__ int idot4(uint32_t codes, uint32_t q, int acc) {
     return __dp4a(int(codes), int(q), acc);
 }
@@ -168,6 +203,39 @@ struct Q8_0Q {
         return r.d * xs[s].d * float(idot32(r.qs, xs[s]));
     }
 };
+
+// Code-book formats: IQ4_NL (18 bytes: d, 16 code bytes; values up to
+// +-127) and MXFP4 (17 bytes: E8M0 scale, 16 code bytes; twice the E2M1
+// values): a code book of 16 signed bytes, 4 per word. Four codes become
+// their 4 values with two byte permutations (codes 0-7 from the first 8
+// bytes, 8-15 from the last) and a select on bit 3.
+template <class U, uint32_t kT0, uint32_t kT1, uint32_t kT2, uint32_t kT3>
+struct TableQ {
+    static constexpr uint32_t kUnits = 1, kUnroll = 2, kMinBlocks = 2;
+    using Raw = typename U::Raw;
+    __device__ static Raw load(const uint8_t* row, uint32_t s) { return U::load(row, s); }
+    // The values of the 4 codes in the bytes of c (each below 16).
+    __device__ static uint32_t values(uint32_t c) {
+        const uint32_t t = c | (c >> 4);  // codes 0, 1 in byte 0; 2, 3 in byte 2
+        const uint32_t sel = ((t & 0xFFu) | ((t >> 8) & 0xFF00u)) & 0x7777u;
+        const uint32_t lo = __byte_perm(kT0, kT1, sel), hi = __byte_perm(kT2, kT3, sel);
+        const uint32_t high = ((c >> 3) & 0x01010101u) * 0xFFu;
+        return (hi & high) | (lo & ~high);
+    }
+    __device__ static float dot(const Raw& r, const XUnit* xs, uint32_t s) {
+        const XUnit& x = xs[s];
+        int acc = 0;
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            acc = idot4(values(r.qs[k] & 0x0F0F0F0Fu), x.q[k], acc);
+            acc = idot4(values((r.qs[k] >> 4) & 0x0F0F0F0Fu), x.q[4 + k], acc);
+        }
+        return r.d * x.d * float(acc);
+    }
+};
+// kIq4Values and kMxfp4Values of quant_blocks.cuh as signed bytes.
+using IQ4_NLQ = TableQ<IQ4_NLU, 0xBFAD9881u, 0xF6EADDCFu, 0x26190D01u, 0x71594535u>;
+using MXFP4Q = TableQ<MXFP4U, 0x03020100u, 0x0C080604u, 0xFDFEFF00u, 0xF4F8FAFCu>;
 
 // ---- 256-element super-blocks, two sub-blocks a step -----------------------------
 
