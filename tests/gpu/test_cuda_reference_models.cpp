@@ -58,19 +58,26 @@ TEST(CudaReferenceModels, MatchTheCpuReferenceAndLlamaCpp) {
         // Bound: prefill rounds activations (and decoded weights) to F16 for
         // the tensor cores and the KV cache is F16: about 2^-11 relative per
         // product, a few layers deep: 2e-2 (1 + |logit|) relative to the
-        // logits' own scale.
+        // logits' own scale. A model with experts runs a prompt this short
+        // through the batch-1 expert kernels, which round x to 8 bits per
+        // 32 values (quant_q8.cuh: up to 2^-8 of a unit's largest value per
+        // element), and its router may then order two close experts
+        // differently: twice the bound.
+        orcd_model_info info{};
+        orcd_model_get_info(mg.m, &info);
+        const double rel = std::string(info.architecture) == "gpt-oss" ? 4e-2 : 2e-2;
         double worst = 0;
         for (const test::GoldenRecord& gr : test::load_golden(r.golden)) {
             const std::vector<float> a = first_logits(mc.m, gr.prompt), b = first_logits(mg.m, gr.prompt);
             ASSERT_EQ(a.size(), b.size());
             double scale = 0;
             for (float v : a) scale = std::max(scale, double(std::fabs(v)));
-            std::vector<double> tol(a.size(), 2e-2 * (1 + scale));
+            std::vector<double> tol(a.size(), rel * (1 + scale));
             EXPECT_TRUE(test::all_close(r.name + " CUDA vs CPU logits", b, a, tol));
             for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])));
         }
         // A prompt long enough for the prompt-sized paths (tensor-core
-        // attention, experts grouped by expert), same bound.
+        // attention, experts grouped by expert in F16): the F16 bound.
         {
             std::string longp;
             for (int i = 0; i < 12; ++i) longp += "Once upon a time there was a little girl who liked to play. ";
