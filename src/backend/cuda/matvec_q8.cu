@@ -14,6 +14,7 @@
 #include "backend/cuda/matvec_q8.h"
 
 #include "backend/cuda/matvec_segment.cuh"
+#include "backend/cuda/moe_epilogue.cuh"
 #include "backend/cuda/quant_q8.cuh"
 #include "backend/cuda/reduce.cuh"
 #include "common/error.h"
@@ -179,17 +180,7 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_gate_up_kernel(const Mo
         const XUnit* const x[4] = {xs, xs, xs, xs};
         float acc[4];
         q8_row_dots<V, 4, 1>(rows, x, lane, 32, n_units / V::kUnits, acc);
-        if (lane != 0) continue;
-#pragma unroll
-        for (int o = 0; o < 2; ++o) {
-            const uint32_t r = r0 + uint32_t(o);
-            if (r >= r_end) break;
-            float gs = acc[o], us = acc[2 + o];
-            if (a.b_gate) gs += a.b_gate[uint64_t(e) * a.rows + r];
-            if (a.b_up) us += a.b_up[uint64_t(e) * a.rows + r];
-            a.out[(uint64_t(t) * a.n_used + slot) * a.rows + r] =
-                a.act == GateAct::Silu ? silu_mul(gs, us) : swiglu_oai_mul(gs, us);
-        }
+        if (lane == 0) moe_store_gate_up(a, e, t, slot, r0, r_end, acc);
     }
 }
 
@@ -222,10 +213,7 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_down_kernel(const MoeDo
             for (uint32_t i = 0; i < kMoeDownGroup; ++i) {
                 const uint32_t j = j0 + i;
                 if (j >= a.n_used) break;
-                float v = s[i];
-                if (a.b_down) v += a.b_down[uint64_t(e[i]) * a.rows + r];
-                const float y = a.weights[t * a.n_used + j] * v;
-                acc = j == 0 ? y : acc + y;
+                acc = moe_down_add(a, t, j, e[i], r, s[i], acc);
             }
         }
         if (lane == 0) a.x[uint64_t(t) * a.rows + r] = a.x[uint64_t(t) * a.rows + r] + acc;

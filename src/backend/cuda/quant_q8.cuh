@@ -1,8 +1,9 @@
 // Weight units against 8-bit activations: the batch-1 product of the formats
 // whose codes are small integers (matvec_q8.cu). Multiplying each code by an
-// F32 x costs a conversion and a multiply per element, which makes the F32
-// unit kernel (quant_units.cuh) issue-bound at a fraction of the memory
-// bandwidth; against 8-bit x a dp4a instruction does four products.
+// F32 x costs a conversion and a multiply per element, which made the F32
+// kernels issue-bound at a fraction of the memory bandwidth (a 7B Q4_K_M
+// model decoded at ~1 TB/s); against 8-bit x a dp4a instruction does four
+// products.
 //
 // x is cut into 32-element units, each held as 32 signed bytes q and one F32
 // step d (XUnit):
@@ -24,7 +25,6 @@
 #pragma once
 
 #include "backend/cuda/quant_blocks.cuh"
-#include "backend/cuda/quant_units.cuh"
 
 #include <cstdint>
 
@@ -111,6 +111,9 @@ __device__ __forceinline__ void words_a2(const uint8_t* p, uint32_t (&out)[N]) {
 #pragma unroll
     for (int k = 0; k < N; ++k) out[k] = __funnelshift_r(v[k], v[k + 1], 8 * off);
 }
+
+// Spreads the 4 low bits of h to bit 0 of each byte.
+__device__ __forceinline__ uint32_t spread4(uint32_t h) { return ((h & 0xF) * 0x00204081u) & 0x01010101u; }
 
 // Codes of a 32-element unit from 16 nibble bytes (low nibbles: elements
 // 0-15), with 5th bits from qh (bit j: element j) when kHigh.
@@ -204,6 +207,41 @@ struct Q8_0Q {
     }
 };
 
+// The 16 code bytes and the scale of an MXFP4 unit (IQ4_NL units are laid
+// out as Q4_0's).
+struct MXFP4Load {
+    struct Raw {
+        uint32_t w[4];
+        float d;
+    };
+    // A 17-byte unit sits at any byte offset: its 16 code bytes come from
+    // the four aligned words that start at or before them (funnel-shifted
+    // into place) and, when not aligned, the 1-3 bytes left after those,
+    // read singly. The words reach at most 3 bytes before the codes, which
+    // is this unit's scale byte or the previous unit (never before the
+    // row's tensor: tensors are aligned); the scale comes from the first
+    // word when it holds it.
+    __device__ static Raw load(const uint8_t* row, uint32_t u) {
+        const uint8_t* b = row + u * 17;
+        const uint8_t* c = b + 1;
+        const uint32_t off = uint32_t(reinterpret_cast<uintptr_t>(c) & 3);
+        const uint32_t* w = reinterpret_cast<const uint32_t*>(c - off);
+        uint32_t v[5];
+#pragma unroll
+        for (int k = 0; k < 4; ++k) v[k] = w[k];
+        const uint8_t* tail = reinterpret_cast<const uint8_t*>(w + 4);
+        v[4] = 0;
+        if (off > 0) v[4] = tail[0];
+        if (off > 1) v[4] |= uint32_t(tail[1]) << 8;
+        if (off > 2) v[4] |= uint32_t(tail[2]) << 16;
+        Raw r;
+#pragma unroll
+        for (int k = 0; k < 4; ++k) r.w[k] = __funnelshift_r(v[k], v[k + 1], 8 * off);
+        r.d = e8m0_half(off > 0 ? (v[0] >> (8 * (off - 1))) & 0xffu : uint32_t(b[0]));
+        return r;
+    }
+};
+
 // Code-book formats: IQ4_NL (18 bytes: d, 16 code bytes; values up to
 // +-127) and MXFP4 (17 bytes: E8M0 scale, 16 code bytes; twice the E2M1
 // values): a code book of 16 signed bytes, 4 per word. Four codes become
@@ -227,15 +265,15 @@ struct TableQ {
         int acc = 0;
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
-            acc = idot4(values(r.qs[k] & 0x0F0F0F0Fu), x.q[k], acc);
-            acc = idot4(values((r.qs[k] >> 4) & 0x0F0F0F0Fu), x.q[4 + k], acc);
+            acc = idot4(values(r.w[k] & 0x0F0F0F0Fu), x.q[k], acc);
+            acc = idot4(values((r.w[k] >> 4) & 0x0F0F0F0Fu), x.q[4 + k], acc);
         }
         return r.d * x.d * float(acc);
     }
 };
 // kIq4Values and kMxfp4Values of quant_blocks.cuh as signed bytes.
-using IQ4_NLQ = TableQ<IQ4_NLU, 0xBFAD9881u, 0xF6EADDCFu, 0x26190D01u, 0x71594535u>;
-using MXFP4Q = TableQ<MXFP4U, 0x03020100u, 0x0C080604u, 0xFDFEFF00u, 0xF4F8FAFCu>;
+using IQ4_NLQ = TableQ<Q4_0Q, 0xBFAD9881u, 0xF6EADDCFu, 0x26190D01u, 0x71594535u>;
+using MXFP4Q = TableQ<MXFP4Load, 0x03020100u, 0x0C080604u, 0xFDFEFF00u, 0xF4F8FAFCu>;
 
 // ---- 256-element super-blocks, two sub-blocks a step -----------------------------
 
