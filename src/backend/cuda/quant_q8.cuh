@@ -286,7 +286,7 @@ struct K45Q {
     struct Raw {
         uint4 head;   // d, dmin, scale words
         uint4 qs[2];  // the chunk's 32 code bytes
-        uint4 qh[kHigh ? 2 : 1];
+        uint4 qh[kHigh ? 2 : 1];  // Q5_K's 5th bits (unused by Q4_K)
         uint32_t c;   // the chunk
     };
     __device__ static Raw load(const uint8_t* row, uint32_t s) {
@@ -316,8 +316,6 @@ struct K45Q {
     }
     __device__ static float dot(const Raw& r, const XUnit* xs, uint32_t s) {
         const uint32_t w[8] = {r.qs[0].x, r.qs[0].y, r.qs[0].z, r.qs[0].w, r.qs[1].x, r.qs[1].y, r.qs[1].z, r.qs[1].w};
-        const uint32_t hv[8] = {r.qh[0].x, r.qh[0].y, r.qh[0].z, r.qh[0].w,
-                                r.qh[kHigh ? 1 : 0].x, r.qh[kHigh ? 1 : 0].y, r.qh[kHigh ? 1 : 0].z, r.qh[kHigh ? 1 : 0].w};
         const XUnit &x0 = xs[2 * s], &x1 = xs[2 * s + 1];
         // Low nibbles: sub-block 2c; high nibbles: 2c + 1, left in place (16
         // times the code) where there is no 5th bit to add.
@@ -325,7 +323,8 @@ struct K45Q {
 #pragma unroll
         for (int k = 0; k < 8; ++k) {
             if constexpr (kHigh) {
-                const uint32_t h = hv[k];
+                const uint4& q = r.qh[k / 4];
+                const uint32_t h = k % 4 == 0 ? q.x : k % 4 == 1 ? q.y : k % 4 == 2 ? q.z : q.w;
                 const uint32_t cl = (w[k] & 0x0F0F0F0Fu) | ((h >> (2 * r.c)) & 0x01010101u) << 4;
                 const uint32_t ch = ((w[k] >> 4) & 0x0F0F0F0Fu) | ((h >> (2 * r.c + 1)) & 0x01010101u) << 4;
                 lo = idot4(cl, x0.q[k], lo);
@@ -336,7 +335,6 @@ struct K45Q {
             }
         }
         if constexpr (!kHigh) hi /= 16;  // exact: every term is a multiple of 16
-        (void)hv;
         uint32_t sc2, m2;
         scales(r, sc2, m2);
         const float d = __half2float(__ushort_as_half(uint16_t(r.head.x)));
