@@ -16,6 +16,7 @@
 #include "backend/cuda/kernels.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/prefill_attention.h"
 #include "backend/cuda/reduce.cuh"
 
@@ -93,6 +94,7 @@ __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const floa
                                                           uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
                                                           float scale, uint32_t window, const float* sinks,
                                                           uint32_t s_max, float* split_ws) {
+    kernel_begin();
     extern __shared__ float smem[];
     float* qs = smem;
     float* acc = qs + head_dim;
@@ -211,6 +213,7 @@ __global__ void __launch_bounds__(kDecThreads)
     decode_attention_kernel(float* out, const float* q, const __half* k, const __half* v, uint32_t pos_base,
                             const uint32_t* dev_pos, uint32_t n_head_kv, uint32_t group, uint32_t head_dim,
                             float scale, uint32_t window, const float* sinks, uint32_t s_max, float* split_ws) {
+    kernel_begin();
     extern __shared__ float4 smem4[];  // float4: 16-byte aligned rows of q
     float* qs = reinterpret_cast<float*>(smem4);  // [kGt][head_dim]
     float* warp_st = qs + kGt * head_dim;         // [kDecWarps][kGt][2 + head_dim]
@@ -392,6 +395,7 @@ __global__ void __launch_bounds__(kDecThreads)
 // splits in split order.
 __global__ void attention_merge_kernel(float* out, const float* split_ws, uint32_t pos_base, const uint32_t* dev_pos,
                                        uint32_t head_dim, uint32_t window, const float* sinks, uint32_t s_max) {
+    kernel_begin();
     __shared__ float weight[kMaxSplits], lw[kMaxSplits], scratch[32];
     const uint32_t n_keys = position(pos_base, dev_pos) + 1;
     const uint32_t n_split = split_for(n_keys - first_key(n_keys, window), s_max).n;
@@ -433,6 +437,7 @@ constexpr int kSoftmaxThreads = 256;
 __global__ void __launch_bounds__(kSoftmaxThreads)
     causal_softmax_kernel(__half* p, const float* s, uint32_t n_tokens, uint32_t pos0, uint32_t n_keys, uint64_t ld,
                           uint32_t window, const float* sinks, uint32_t head_base) {
+    kernel_begin();
     __shared__ float scratch[32];
     const uint64_t r = uint64_t(blockIdx.y) * n_tokens + blockIdx.x;
     const float* sr = s + r * ld;
@@ -463,8 +468,8 @@ void causal_softmax_f16(f16_bits* p, const float* s, uint32_t n_heads, uint32_t 
                         uint32_t head_base) {
     if (n_heads == 0 || n_tokens == 0) return;
     const dim3 grid(n_tokens, n_heads);
-    causal_softmax_kernel<<<grid, kSoftmaxThreads, 0, stream>>>(reinterpret_cast<__half*>(p), s, n_tokens, pos0,
-                                                                n_keys, ld, window, sinks, head_base);
+    launch(causal_softmax_kernel, grid, kSoftmaxThreads, 0, stream, reinterpret_cast<__half*>(p), s, n_tokens, pos0,
+           n_keys, ld, window, sinks, head_base);
     check_launch("causal_softmax");
 }
 
@@ -496,12 +501,12 @@ void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v,
                        : gt == 4 ? decode_attention_kernel<4>
                        : gt == 2 ? decode_attention_kernel<2>
                                  : decode_attention_kernel<1>;
-        kernel<<<grid, kDecThreads, smem, stream>>>(out, q, kh, vh, pos0, dev_pos, n_head_kv, group, head_dim, scale,
-                                                    window, sinks, s_max, split_ws);
+        launch(kernel, grid, kDecThreads, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head_kv, group, head_dim,
+               scale, window, sinks, s_max, split_ws);
         check_launch("attention");
         if (grid.y > 1) {
-            attention_merge_kernel<<<n_head, 128, 0, stream>>>(out, split_ws, pos0, dev_pos, head_dim, window, sinks,
-                                                               s_max);
+            launch(attention_merge_kernel, n_head, 128, 0, stream, out, split_ws, pos0, dev_pos, head_dim, window,
+                   sinks, s_max);
             check_launch("attention_merge");
         }
         return;
@@ -513,15 +518,15 @@ void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v,
     const uint32_t n_split = s_max > 1 ? grid_splits(keys_bound, s_max) : 1;
     const dim3 grid(n_head, n_tokens, n_split);
     if (vec)
-        attention_kernel<true><<<grid, kTile, smem, stream>>>(out, q, kh, vh, pos0, dev_pos, n_head, n_head_kv,
-                                                               head_dim, scale, window, sinks, s_max, split_ws);
+        launch(attention_kernel<true>, grid, kTile, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head, n_head_kv,
+               head_dim, scale, window, sinks, s_max, split_ws);
     else
-        attention_kernel<false><<<grid, kTile, smem, stream>>>(out, q, kh, vh, pos0, dev_pos, n_head, n_head_kv,
-                                                                head_dim, scale, window, sinks, s_max, split_ws);
+        launch(attention_kernel<false>, grid, kTile, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head, n_head_kv,
+               head_dim, scale, window, sinks, s_max, split_ws);
     check_launch("attention");
     if (n_split > 1) {
-        attention_merge_kernel<<<n_head, 128, 0, stream>>>(out, split_ws, pos0, dev_pos, head_dim, window, sinks,
-                                                           s_max);
+        launch(attention_merge_kernel, n_head, 128, 0, stream, out, split_ws, pos0, dev_pos, head_dim, window, sinks,
+               s_max);
         check_launch("attention_merge");
     }
 }

@@ -1,6 +1,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/formats.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 #include "common/error.h"
 
 #include <cuda_fp16.h>
@@ -13,12 +14,14 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void embedding_f32_kernel(float* out, const float* table, uint64_t row_len, const int32_t* ids) {
+    kernel_begin();
     const float* row = table + uint64_t(ids[blockIdx.x]) * row_len;
     float* o = out + uint64_t(blockIdx.x) * row_len;
     for (uint64_t i = threadIdx.x; i < row_len; i += blockDim.x) o[i] = row[i];
 }
 
 __global__ void embedding_f16_kernel(float* out, const __half* table, uint64_t row_len, const int32_t* ids) {
+    kernel_begin();
     const __half* row = table + uint64_t(ids[blockIdx.x]) * row_len;
     float* o = out + uint64_t(blockIdx.x) * row_len;
     for (uint64_t i = threadIdx.x; i < row_len; i += blockDim.x) o[i] = __half2float(row[i]);
@@ -30,6 +33,7 @@ __device__ __forceinline__ uint32_t position(uint32_t pos0, const uint32_t* dev_
 
 __global__ void add_position_kernel(float* out, const float* table, uint64_t row_len, uint32_t pos0,
                                     const uint32_t* dev_pos) {
+    kernel_begin();
     const float* row = table + uint64_t(position(pos0, dev_pos) + blockIdx.x) * row_len;
     float* o = out + uint64_t(blockIdx.x) * row_len;
     for (uint64_t i = threadIdx.x; i < row_len; i += blockDim.x) o[i] += row[i];
@@ -38,11 +42,11 @@ __global__ void add_position_kernel(float* out, const float* table, uint64_t row
 }  // namespace
 
 void embed_f32(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream) {
-    embedding_f32_kernel<<<n, kThreads, 0, stream>>>(out, static_cast<const float*>(table), row_len, ids);
+    launch(embedding_f32_kernel, n, kThreads, 0, stream, out, static_cast<const float*>(table), row_len, ids);
 }
 
 void embed_f16(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream) {
-    embedding_f16_kernel<<<n, kThreads, 0, stream>>>(out, static_cast<const __half*>(table), row_len, ids);
+    launch(embedding_f16_kernel, n, kThreads, 0, stream, out, static_cast<const __half*>(table), row_len, ids);
 }
 
 void embedding(float* out, const void* table, gguf::TensorType type, uint64_t row_len, const int32_t* ids,
@@ -57,7 +61,7 @@ void embedding(float* out, const void* table, gguf::TensorType type, uint64_t ro
 void add_position_embedding(float* out, const float* table, uint64_t row_len, uint32_t n_tokens, uint32_t pos0,
                             const uint32_t* dev_pos, cudaStream_t stream) {
     if (n_tokens == 0) return;
-    add_position_kernel<<<n_tokens, kThreads, 0, stream>>>(out, table, row_len, pos0, dev_pos);
+    launch(add_position_kernel, n_tokens, kThreads, 0, stream, out, table, row_len, pos0, dev_pos);
     check_launch("add_position_embedding");
 }
 

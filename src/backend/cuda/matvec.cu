@@ -16,6 +16,7 @@
 #include "backend/cuda/formats.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/matvec_segment.cuh"
 #include "backend/cuda/pointwise.cuh"
 #include "backend/cuda/reduce.cuh"
@@ -81,6 +82,11 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(const MatvecArgs a) {
         const void* base = (kEpi == Epilogue::SwiGlu && i >= kOut) ? a.w_up : g.w;
         w[i] = static_cast<const T*>(base) + uint64_t(r) * cols;
     }
+    // The weights do not depend on earlier kernels: asked of L2 while the
+    // predecessor finishes (launch.cuh).
+#pragma unroll
+    for (int i = 0; i < kDots; ++i) prefetch_l2(w[i], uint64_t(cols) * sizeof(T));
+    kernel_begin();
     const float* __restrict__ x = a.x;
 
     float acc[kDots];
@@ -168,17 +174,17 @@ void matvec_plain(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
     bool vec = a.cols % per == 0 && aligned16(a.x);
     for (uint32_t s = 0; s < a.n_seg; ++s) vec = vec && aligned16(a.seg[s].w);
     if (e == Epilogue::SwiGlu) vec = vec && aligned16(a.w_up);
-    auto launch = [&](auto epi) {
+    auto launch_for = [&](auto epi) {
         constexpr Epilogue kE = decltype(epi)::value;
         if (vec)
-            matvec_kernel<T, true, kE><<<grid, kThreads, 0, stream>>>(a);
+            launch(matvec_kernel<T, true, kE>, grid, kThreads, 0, stream, a);
         else
-            matvec_kernel<T, false, kE><<<grid, kThreads, 0, stream>>>(a);
+            launch(matvec_kernel<T, false, kE>, grid, kThreads, 0, stream, a);
     };
     switch (e) {
-        case Epilogue::Store: launch(std::integral_constant<Epilogue, Epilogue::Store>{}); break;
-        case Epilogue::Add: launch(std::integral_constant<Epilogue, Epilogue::Add>{}); break;
-        case Epilogue::SwiGlu: launch(std::integral_constant<Epilogue, Epilogue::SwiGlu>{}); break;
+        case Epilogue::Store: launch_for(std::integral_constant<Epilogue, Epilogue::Store>{}); break;
+        case Epilogue::Add: launch_for(std::integral_constant<Epilogue, Epilogue::Add>{}); break;
+        case Epilogue::SwiGlu: launch_for(std::integral_constant<Epilogue, Epilogue::SwiGlu>{}); break;
     }
 }
 

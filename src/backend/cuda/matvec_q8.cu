@@ -13,6 +13,7 @@
 // block repeats, is shared by as many rows as possible.
 #include "backend/cuda/matvec_q8.h"
 
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/matvec_segment.cuh"
 #include "backend/cuda/moe_epilogue.cuh"
 #include "backend/cuda/quant_q8.cuh"
@@ -70,15 +71,26 @@ __global__ void __launch_bounds__(kMaxWarps * 32, V::kMinBlocks)
     q8_matvec_kernel(const MatvecArgs a, uint64_t row_bytes, uint32_t n_tiles, uint32_t split) {
     extern __shared__ XUnit xs[];
     __shared__ float partial[kMaxWarps][kRows];
+    constexpr int kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, groups = (blockDim.x >> 5) / split;
+    const uint32_t group = warp / split, part = warp % split;
+
+    // The weights do not depend on earlier kernels: the block's first tile
+    // is asked of L2 while the predecessor finishes (launch.cuh).
+    if (blockIdx.x < n_tiles) {
+        const MatvecSegment seg = segment_of(a, blockIdx.x);
+        const uint32_t lo = (blockIdx.x - seg.block_begin) * groups * kOut, hi = min(lo + groups * kOut, seg.rows);
+        prefetch_l2(static_cast<const uint8_t*>(seg.w) + lo * row_bytes, (hi - lo) * row_bytes);
+        if constexpr (kEpi == Epilogue::SwiGlu)
+            prefetch_l2(static_cast<const uint8_t*>(a.w_up) + lo * row_bytes, (hi - lo) * row_bytes);
+    }
+    kernel_begin();
     round_x(xs, a.x, a.cols / 32);
     __syncthreads();
 
-    constexpr int kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
     // SwiGlu's epilogue holds more registers; its products have rows enough
     // to keep the memory busy without unrolling.
     constexpr uint32_t kU = kEpi == Epilogue::SwiGlu ? 1 : V::kUnroll;
-    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, groups = (blockDim.x >> 5) / split;
-    const uint32_t group = warp / split, part = warp % split;
     const uint32_t n_steps = a.cols / 32 / V::kUnits, stride = 32 * split;
     for (uint32_t tile = blockIdx.x; tile < n_tiles; tile += gridDim.x) {
         const MatvecSegment seg = segment_of(a, tile);
@@ -116,7 +128,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, V::kMinBlocks)
 }
 
 template <class V, Epilogue kEpi>
-void launch(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t stream) {
+void launch_product(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t stream) {
     static const uint32_t sms = sm_count();
     const auto kernel = q8_matvec_kernel<V, kEpi>;
     constexpr uint32_t kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
@@ -143,7 +155,7 @@ void launch(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t stream) {
     if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, int(warps * 32), smem) != cudaSuccess || per_sm < 1)
         per_sm = 1;
     const uint32_t grid = std::min(tiles, sms * uint32_t(per_sm));
-    kernel<<<grid, warps * 32, smem, stream>>>(a, row_bytes, tiles, split);
+    launch(kernel, grid, warps * 32, smem, stream, a, row_bytes, tiles, split);
 }
 
 // ---- Mixture of experts ----------------------------------------------------------
@@ -163,6 +175,7 @@ constexpr size_t kMoeSmem = 48 * 1024;  // staged x or activations
 
 template <class V>
 __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_gate_up_kernel(const MoeGateUpArgs a, uint64_t row_bytes) {
+    kernel_begin();
     extern __shared__ XUnit xs[];
     const uint32_t slot = blockIdx.y, t = blockIdx.z, n_units = a.cols / 32;
     round_x(xs, a.x + uint64_t(t) * a.cols, n_units);
@@ -186,6 +199,7 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_gate_up_kernel(const Mo
 
 template <class V>
 __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_down_kernel(const MoeDownArgs a, uint64_t row_bytes) {
+    kernel_begin();
     extern __shared__ XUnit xs[];
     const uint32_t t = blockIdx.y, n_units = a.cols / 32;
     for (uint32_t j = 0; j < a.n_used; ++j)
@@ -227,7 +241,7 @@ bool q8_moe_gate_up(const MoeGateUpArgs& a, uint64_t row_bytes, cudaStream_t str
     const size_t smem = size_t(a.cols / 32) * sizeof(XUnit);
     if (smem > kMoeSmem || a.cols % (32 * V::kUnits) != 0 || a.n_used > kMaxUsed) return false;
     const dim3 grid((a.rows + kMoeRows - 1) / kMoeRows, a.n_used, a.n_tokens);
-    q8_moe_gate_up_kernel<V><<<grid, kMoeWarps * 32, smem, stream>>>(a, row_bytes);
+    launch(q8_moe_gate_up_kernel<V>, grid, kMoeWarps * 32, smem, stream, a, row_bytes);
     return true;
 }
 
@@ -236,7 +250,7 @@ bool q8_moe_down(const MoeDownArgs& a, uint64_t row_bytes, cudaStream_t stream) 
     const size_t smem = size_t(a.n_used) * (a.cols / 32) * sizeof(XUnit);
     if (smem > kMoeSmem || a.cols % (32 * V::kUnits) != 0 || a.n_used == 0 || a.n_used > kMaxUsed) return false;
     const dim3 grid((a.rows + kMoeDownRows - 1) / kMoeDownRows, a.n_tokens);
-    q8_moe_down_kernel<V><<<grid, kMoeWarps * 32, smem, stream>>>(a, row_bytes);
+    launch(q8_moe_down_kernel<V>, grid, kMoeWarps * 32, smem, stream, a, row_bytes);
     return true;
 }
 
@@ -244,9 +258,9 @@ template <class V>
 bool q8_matvec(const MatvecArgs& a, Epilogue e, uint64_t row_bytes, cudaStream_t stream) {
     if (a.cols > kMaxCols || a.cols % (32 * V::kUnits) != 0) return false;
     switch (e) {
-        case Epilogue::Store: launch<V, Epilogue::Store>(a, row_bytes, stream); break;
-        case Epilogue::Add: launch<V, Epilogue::Add>(a, row_bytes, stream); break;
-        case Epilogue::SwiGlu: launch<V, Epilogue::SwiGlu>(a, row_bytes, stream); break;
+        case Epilogue::Store: launch_product<V, Epilogue::Store>(a, row_bytes, stream); break;
+        case Epilogue::Add: launch_product<V, Epilogue::Add>(a, row_bytes, stream); break;
+        case Epilogue::SwiGlu: launch_product<V, Epilogue::SwiGlu>(a, row_bytes, stream); break;
     }
     return true;
 }

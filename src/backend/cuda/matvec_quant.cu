@@ -15,6 +15,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/formats.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/pointwise.cuh"
 #include "backend/cuda/matvec_q8.h"
 #include "backend/cuda/matvec_segment.cuh"
@@ -53,6 +54,7 @@ __device__ __forceinline__ float group_dot(const uint8_t* row, uint32_t u, uint3
 
 template <class F, Epilogue kEpi>
 __global__ void __launch_bounds__(kThreads) qmatvec_kernel(const MatvecArgs a) {
+    kernel_begin();
     // SwiGlu: one output row per warp from a gate row and an up row.
     constexpr int kOut = kEpi == Epilogue::SwiGlu ? 1 : kRowsPerWarp;
     constexpr int kDots = kEpi == Epilogue::SwiGlu ? 2 : kRowsPerWarp;
@@ -92,15 +94,16 @@ void qmatvec(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
     const uint32_t blocks = assign_segment_units(a, rows_per_block);
     if (blocks == 0) return;
     switch (e) {
-        case Epilogue::Store: qmatvec_kernel<F, Epilogue::Store><<<blocks, kThreads, 0, stream>>>(a); break;
-        case Epilogue::Add: qmatvec_kernel<F, Epilogue::Add><<<blocks, kThreads, 0, stream>>>(a); break;
-        case Epilogue::SwiGlu: qmatvec_kernel<F, Epilogue::SwiGlu><<<blocks, kThreads, 0, stream>>>(a); break;
+        case Epilogue::Store: launch(qmatvec_kernel<F, Epilogue::Store>, blocks, kThreads, 0, stream, a); break;
+        case Epilogue::Add: launch(qmatvec_kernel<F, Epilogue::Add>, blocks, kThreads, 0, stream, a); break;
+        case Epilogue::SwiGlu: launch(qmatvec_kernel<F, Epilogue::SwiGlu>, blocks, kThreads, 0, stream, a); break;
     }
 }
 
 // out[r][c] = F16 of the element; one 8-lane team per unit.
 template <class F>
 __global__ void to_f16_kernel(__half* out, const uint8_t* w, uint64_t ne0, uint64_t rows) {
+    kernel_begin();
     const uint64_t units_per_row = ne0 / 32, row_bytes = ne0 / F::kElems * F::kBytes;
     const uint64_t team = (uint64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 8, g = threadIdx.x % 8;
     const uint64_t n_teams = uint64_t(gridDim.x) * blockDim.x / 8;
@@ -117,13 +120,14 @@ template <class F>
 void to_f16(uint16_t* out, const void* w, uint64_t ne0, uint64_t rows, cudaStream_t stream) {
     const uint64_t teams = rows * (ne0 / 32);
     const uint64_t blocks = std::min<uint64_t>((teams * 8 + 255) / 256, 65535u * 4u);
-    to_f16_kernel<F><<<unsigned(blocks), 256, 0, stream>>>(reinterpret_cast<__half*>(out),
-                                                           static_cast<const uint8_t*>(w), ne0, rows);
+    launch(to_f16_kernel<F>, unsigned(blocks), 256, 0, stream, reinterpret_cast<__half*>(out),
+           static_cast<const uint8_t*>(w), ne0, rows);
 }
 
 // out[t][:] = the row ids[t], in F32: one block per token, teams over units.
 template <class F>
 __global__ void embed_kernel(float* out, const uint8_t* table, uint64_t row_len, const int32_t* ids) {
+    kernel_begin();
     const uint64_t row_bytes = row_len / F::kElems * F::kBytes;
     const uint8_t* row = table + uint64_t(ids[blockIdx.x]) * row_bytes;
     float* o = out + uint64_t(blockIdx.x) * row_len;
@@ -138,7 +142,7 @@ __global__ void embed_kernel(float* out, const uint8_t* table, uint64_t row_len,
 
 template <class F>
 void embed(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream) {
-    embed_kernel<F><<<n, 256, 0, stream>>>(out, static_cast<const uint8_t*>(table), row_len, ids);
+    launch(embed_kernel<F>, n, 256, 0, stream, out, static_cast<const uint8_t*>(table), row_len, ids);
 }
 
 // ---- Mixture of experts ----------------------------------------------------------
@@ -149,6 +153,7 @@ constexpr uint32_t kMaxUsed = 8;  // experts per token a launch handles
 // expert against the token's x, then the gate activation.
 template <class F>
 __global__ void __launch_bounds__(kThreads) moe_gate_up_kernel(const MoeGateUpArgs a) {
+    kernel_begin();
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t r = blockIdx.x * kWarps + warp, slot = blockIdx.y, t = blockIdx.z;
     if (r >= a.rows) return;
@@ -178,6 +183,7 @@ __global__ void __launch_bounds__(kThreads) moe_gate_up_kernel(const MoeGateUpAr
 // selection order into x (the residual add).
 template <class F>
 __global__ void __launch_bounds__(kThreads) moe_down_kernel(const MoeDownArgs a) {
+    kernel_begin();
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t r = blockIdx.x * kWarps + warp, t = blockIdx.y;
     if (r >= a.rows) return;
@@ -201,14 +207,14 @@ template <class F>
 void moe_gate_up(const MoeGateUpArgs& a, cudaStream_t stream) {
     if (a.n_used > kMaxUsed || a.cols % 32 != 0) fail(ORCD_INTERNAL, "moe_gate_up: shape outside the kernel");
     const dim3 grid((a.rows + kWarps - 1) / kWarps, a.n_used, a.n_tokens);
-    moe_gate_up_kernel<F><<<grid, kThreads, 0, stream>>>(a);
+    launch(moe_gate_up_kernel<F>, grid, kThreads, 0, stream, a);
 }
 
 template <class F>
 void moe_down(const MoeDownArgs& a, cudaStream_t stream) {
     if (a.n_used > kMaxUsed || a.cols % 32 != 0) fail(ORCD_INTERNAL, "moe_down: shape outside the kernel");
     const dim3 grid((a.rows + kWarps - 1) / kWarps, a.n_tokens);
-    moe_down_kernel<F><<<grid, kThreads, 0, stream>>>(a);
+    launch(moe_down_kernel<F>, grid, kThreads, 0, stream, a);
 }
 
 }  // namespace

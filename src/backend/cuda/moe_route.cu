@@ -6,6 +6,7 @@
 // and combining the experts' outputs back per token.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 #include "common/error.h"
 
 namespace orcd::cuda {
@@ -34,6 +35,7 @@ __device__ __forceinline__ bool ahead(float v, uint32_t i, float bv, uint32_t bi
 // n_used times took ~30 us a layer.
 __global__ void moe_route_kernel(const float* logits, uint32_t n_expert, uint32_t n_used, int32_t* ids, float* weights,
                                  uint32_t n_tokens) {
+    kernel_begin();
     const uint32_t lane = threadIdx.x & 31;
     const uint32_t t = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
     if (t >= n_tokens) return;  // whole warp
@@ -81,6 +83,7 @@ __global__ void moe_route_kernel(const float* logits, uint32_t n_expert, uint32_
 }
 
 __global__ void moe_gather_kernel(float* out, const float* x, const int32_t* rows, uint32_t cols) {
+    kernel_begin();
     const float* src = x + uint64_t(rows[blockIdx.x]) * cols;
     float* dst = out + uint64_t(blockIdx.x) * cols;
     for (uint32_t c = threadIdx.x; c < cols; c += blockDim.x) dst[c] = src[c];
@@ -88,6 +91,7 @@ __global__ void moe_gather_kernel(float* out, const float* x, const int32_t* row
 
 __global__ void moe_combine_kernel(float* x, const float* y, const int32_t* slot, const float* weights,
                                    uint32_t n_used, uint32_t cols) {
+    kernel_begin();
     const uint32_t t = blockIdx.x;
     for (uint32_t c = threadIdx.x; c < cols; c += blockDim.x) {
         float acc = 0.0f;
@@ -103,14 +107,14 @@ __global__ void moe_combine_kernel(float* x, const float* y, const int32_t* slot
 
 void moe_gather(float* out, const float* x, const int32_t* rows, uint32_t n_rows, uint32_t cols, cudaStream_t stream) {
     if (n_rows == 0) return;
-    moe_gather_kernel<<<n_rows, 256, 0, stream>>>(out, x, rows, cols);
+    launch(moe_gather_kernel, n_rows, 256, 0, stream, out, x, rows, cols);
     check_launch("moe_gather");
 }
 
 void moe_combine(float* x, const float* y, const int32_t* slot, const float* weights, uint32_t n_tokens,
                  uint32_t n_used, uint32_t cols, cudaStream_t stream) {
     if (n_tokens == 0) return;
-    moe_combine_kernel<<<n_tokens, 256, 0, stream>>>(x, y, slot, weights, n_used, cols);
+    launch(moe_combine_kernel, n_tokens, 256, 0, stream, x, y, slot, weights, n_used, cols);
     check_launch("moe_combine");
 }
 
@@ -120,7 +124,7 @@ void moe_route(const float* logits, uint32_t n_expert, uint32_t n_used, int32_t*
     if (n_used == 0 || n_used > kMaxUsed || n_used > n_expert || n_expert > 32 * kLaneSlots)
         fail(ORCD_INTERNAL, "moe_route: bad expert count");
     // Four tokens (warps) a block.
-    moe_route_kernel<<<(n_tokens + 3) / 4, 128, 0, stream>>>(logits, n_expert, n_used, ids, weights, n_tokens);
+    launch(moe_route_kernel, (n_tokens + 3) / 4, 128, 0, stream, logits, n_expert, n_used, ids, weights, n_tokens);
     check_launch("moe_route");
 }
 

@@ -1,5 +1,6 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/reduce.cuh"
 
 #include <algorithm>
@@ -17,6 +18,7 @@ constexpr int kThreads = 256;
 // The sum is in a fixed order (per thread in index order, then the block's
 // butterflies).
 __global__ void rmsnorm_kernel(float* out, const float* x, const float* w, uint32_t n, float eps) {
+    kernel_begin();
     __shared__ float scratch[32];
     const float* xr = x + uint64_t(blockIdx.x) * n;
     float* o = out + uint64_t(blockIdx.x) * n;
@@ -54,6 +56,7 @@ __global__ void rmsnorm_kernel(float* out, const float* x, const float* w, uint3
 }
 
 __global__ void layernorm_kernel(float* out, const float* x, const float* w, const float* b, uint32_t n, float eps) {
+    kernel_begin();
     __shared__ float scratch[32];
     const float* xr = x + uint64_t(blockIdx.x) * n;
     float* o = out + uint64_t(blockIdx.x) * n;
@@ -72,14 +75,14 @@ void rmsnorm(float* out, const float* x, const float* w, uint32_t n_rows, uint32
     if (n_rows == 0) return;
     // A quarter of the row, in whole warps, between 128 and 1024 threads.
     const uint32_t threads = std::min(1024u, std::max(128u, (n / 4 + 31) / 32 * 32));
-    rmsnorm_kernel<<<n_rows, threads, 0, stream>>>(out, x, w, n, eps);
+    launch(rmsnorm_kernel, n_rows, threads, 0, stream, out, x, w, n, eps);
     check_launch("rmsnorm");
 }
 
 void layernorm(float* out, const float* x, const float* w, const float* b, uint32_t n_rows, uint32_t n, float eps,
                cudaStream_t stream) {
     if (n_rows == 0) return;
-    layernorm_kernel<<<n_rows, kThreads, 0, stream>>>(out, x, w, b, n, eps);
+    launch(layernorm_kernel, n_rows, kThreads, 0, stream, out, x, w, b, n, eps);
     check_launch("layernorm");
 }
 

@@ -1,5 +1,6 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/pointwise.cuh"
 
 #include <cuda_fp16.h>
@@ -14,6 +15,7 @@ __device__ __forceinline__ uint32_t position(uint32_t pos0, const uint32_t* dev_
 }
 
 __global__ void set_step_kernel(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos) {
+    kernel_begin();
     ids[0] = token;
     *dev_pos = pos;
 }
@@ -35,6 +37,7 @@ __device__ __forceinline__ void rope_row(float* xt, uint32_t n_heads, uint32_t h
 }
 
 __global__ void rope_kernel(float* x, uint32_t n_heads, uint32_t head_dim, RopeConfig r, uint32_t pos0) {
+    kernel_begin();
     // block: one token.
     const uint32_t t = blockIdx.x;
     rope_row(x + uint64_t(t) * n_heads * head_dim, n_heads, head_dim, r, float(pos0 + t));
@@ -50,6 +53,7 @@ __global__ void rope_kernel(float* x, uint32_t n_heads, uint32_t head_dim, RopeC
 __global__ void rope_store_kernel(float* q, const float* k, const float* v, __half* kc, __half* vc, uint32_t n_head,
                                   uint32_t n_head_kv, uint32_t head_dim, RopeConfig r, uint32_t pos0,
                                   const uint32_t* dev_pos) {
+    kernel_begin();
     const uint32_t t = blockIdx.x, h = blockIdx.y;
     const uint32_t p = position(pos0, dev_pos) + t;
     const float pos = float(p);
@@ -89,14 +93,14 @@ RopeConfig normal_rope(uint32_t rope_dim, float freq_base) {
 }  // namespace
 
 void set_step(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos, cudaStream_t stream) {
-    set_step_kernel<<<1, 1, 0, stream>>>(ids, dev_pos, token, pos);
+    launch(set_step_kernel, 1, 1, 0, stream, ids, dev_pos, token, pos);
     check_launch("set_step");
 }
 
 void rope(float* x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim, const RopeConfig& cfg, uint32_t pos0,
           cudaStream_t stream) {
     if (n_tokens == 0 || cfg.mode == RopeMode::None || cfg.dims < 2) return;
-    rope_kernel<<<n_tokens, 128, 0, stream>>>(x, n_heads, head_dim, cfg, pos0);
+    launch(rope_kernel, n_tokens, 128, 0, stream, x, n_heads, head_dim, cfg, pos0);
     check_launch("rope");
 }
 
@@ -111,9 +115,9 @@ void rope_store_kv(float* q, const float* k, const float* v, f16_bits* cache, co
     if (n_tokens == 0) return;
     __half* base = reinterpret_cast<__half*>(cache);
     const dim3 grid(n_tokens, n_head + layout.n_head_kv);
-    rope_store_kernel<<<grid, kHeadThreads, 0, stream>>>(q, k, v, base + layout.offset(layer, 0, seq, 0),
-                                                         base + layout.offset(layer, 1, seq, 0), n_head,
-                                                         layout.n_head_kv, layout.head_dim, cfg, pos0, dev_pos);
+    launch(rope_store_kernel, grid, kHeadThreads, 0, stream, q, k, v, base + layout.offset(layer, 0, seq, 0),
+           base + layout.offset(layer, 1, seq, 0), n_head,
+           layout.n_head_kv, layout.head_dim, cfg, pos0, dev_pos);
     check_launch("rope_store_kv");
 }
 

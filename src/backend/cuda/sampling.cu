@@ -2,6 +2,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/reduce.cuh"
 #include "common/error.h"
 #include "engine/philox.h"
@@ -19,6 +20,7 @@ namespace {
 constexpr int kFinalThreads = 1024;
 
 __global__ void iota_kernel(int32_t* ids, uint32_t n) {
+    kernel_begin();
     for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) ids[i] = int32_t(i);
 }
 
@@ -106,6 +108,7 @@ __device__ int32_t first_passing(const float* p, uint32_t n, const float* B, flo
 __global__ void __launch_bounds__(kFinalThreads) finalize_kernel(int32_t* out, const float* keys, const int32_t* ids,
                                                                  float* p, float* B, uint32_t n, int32_t top_k,
                                                                  float top_p, float min_p, float u) {
+    kernel_begin();
     __shared__ int32_t s_tmp;
     const uint32_t tid = threadIdx.x;
     const float inf = __int_as_float(0x7f800000);
@@ -197,7 +200,7 @@ GpuSampler::GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t histor
     sort_temp_bytes_ = sort_temp_bytes(n_vocab);
     sort_temp_ = alloc.alloc(sort_temp_bytes_, MemCategory::Sampling);
     result_ = alloc.alloc(2 * sizeof(int32_t), MemCategory::Sampling);
-    iota_kernel<<<(n_vocab + 255) / 256, 256, 0, stream>>>(ids_.as<int32_t>(), n_vocab);
+    launch(iota_kernel, (n_vocab + 255) / 256, 256, 0, stream, ids_.as<int32_t>(), n_vocab);
     check_launch("iota");
 }
 
@@ -248,10 +251,10 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
                                                                   stream_));
         check_launch("radix_sort");
         const float u = philox_uniform(seed, step);
-        finalize_kernel<<<1, kFinalThreads, 0, stream_>>>(result_.as<int32_t>(), keys_sorted_.as<float>(),
-                                                          ids_sorted_.as<int32_t>(), probs_.as<float>(),
-                                                          block_sums_.as<float>(), n_vocab_,
-                                                          cfg.top_k, cfg.top_p, cfg.min_p, u);
+        launch(finalize_kernel, 1, kFinalThreads, 0, stream_, result_.as<int32_t>(), keys_sorted_.as<float>(),
+               ids_sorted_.as<int32_t>(), probs_.as<float>(),
+               block_sums_.as<float>(), n_vocab_,
+               cfg.top_k, cfg.top_p, cfg.min_p, u);
         check_launch("sample_finalize");
     }
     ORCD_CUDA_CHECK(cudaMemcpyAsync(result, result_.get(), 2 * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));

@@ -1,5 +1,6 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 
 #include <climits>
 
@@ -18,6 +19,7 @@ __device__ __forceinline__ bool better(float v, int32_t i, float bv, int32_t bi)
 }
 
 __global__ void argmax_kernel(int32_t* out, const float* x, uint32_t n) {
+    kernel_begin();
     __shared__ float sv[32];
     __shared__ int32_t si[32];
     float bv = -__int_as_float(0x7f800000);
@@ -78,6 +80,7 @@ __global__ void argmax_kernel(int32_t* out, const float* x, uint32_t n) {
 }
 
 __global__ void penalty_kernel(float* logits, uint32_t n_vocab, const int32_t* ids, uint32_t n, float penalty) {
+    kernel_begin();
     // ids are distinct, so no two threads touch the same logit.
     for (uint32_t j = blockIdx.x * blockDim.x + threadIdx.x; j < n; j += gridDim.x * blockDim.x) {
         const int32_t id = ids[j];
@@ -90,14 +93,14 @@ __global__ void penalty_kernel(float* logits, uint32_t n_vocab, const int32_t* i
 }  // namespace
 
 void argmax(int32_t* out, const float* x, uint32_t n, cudaStream_t stream) {
-    argmax_kernel<<<1, 1024, 0, stream>>>(out, x, n);
+    launch(argmax_kernel, 1, 1024, 0, stream, out, x, n);
     check_launch("argmax");
 }
 
 void repetition_penalty(float* logits, uint32_t n_vocab, const int32_t* ids, uint32_t n, float penalty,
                         cudaStream_t stream) {
     if (n == 0) return;
-    penalty_kernel<<<grid_for(n), kThreads, 0, stream>>>(logits, n_vocab, ids, n, penalty);
+    launch(penalty_kernel, grid_for(n), kThreads, 0, stream, logits, n_vocab, ids, n, penalty);
     check_launch("repetition_penalty");
 }
 

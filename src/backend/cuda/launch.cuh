@@ -1,0 +1,66 @@
+// Kernel launches that overlap their predecessor (programmatic dependent
+// launch, sm_90).
+//
+// A decode step is a chain of ~10 kernels a layer, most of them short: at
+// batch 1 each boundary used to leave the memory idle while the last blocks
+// of one kernel drained and the next one was launched and ramped up. Every
+// kernel of the backend is launched with launch(), which lets the next
+// kernel of the stream start as soon as every block of the running one has
+// passed kernel_begin(); the newcomer's blocks take multiprocessors as they
+// free up, may read what does not depend on its predecessors (the weight
+// products prefetch their first rows into L2), and wait in kernel_begin()
+// until the predecessor grid has completed and its writes are visible.
+//
+// The rule that keeps this correct: every kernel calls kernel_begin() in
+// every thread before it reads anything another kernel wrote or writes
+// anything at all. Completion is then transitive (a kernel completes only
+// after its predecessor did), so a kernel may read outputs of any earlier
+// kernel. Arithmetic and its order are untouched: results are bitwise the
+// same with the overlap off (ORCD_CUDA_PDL=0: a switch for measuring it,
+// not a tuning knob).
+#pragma once
+
+#include "backend/cuda/launch.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <utility>
+
+namespace orcd::cuda {
+
+// Waits for the predecessor grids (a no-op when launched without overlap),
+// then lets the next kernel of the stream begin launching.
+__device__ __forceinline__ void kernel_begin() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Asks L2 for the bytes [p, p + n) in 128-byte lines, the block's threads
+// sharing the lines; never touches an address outside the range.
+__device__ __forceinline__ void prefetch_l2(const void* p, uint64_t n) {
+    const char* b = static_cast<const char*>(p);
+    for (uint64_t off = uint64_t(threadIdx.x) * 128; off < n; off += uint64_t(blockDim.x) * 128)
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(b + off));
+}
+
+// kernel<<<grid, block, smem, stream>>>(args...), overlapping its
+// predecessor as above. Errors are left for check_launch() to read.
+template <class... P, class... A>
+void launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A&&... args) {
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = overlap_launches() ? 1 : 0;
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    (void)cudaLaunchKernelEx(&cfg, kernel, std::forward<A>(args)...);
+}
+
+}  // namespace orcd::cuda
