@@ -152,8 +152,12 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
     // 512 columns: fewer steps than lanes; 2304: nine super-blocks (Q6_K
     // rows that start at 2 mod 4), two steps a lane, rows split between two
     // warps; 4500 rows: the largest blocks of the 8-bit kernels; 64 rows of
-    // 8192: rows split between four warps.
-    const Shape shapes[] = {{37, 512, true}, {70, 2304, true}, {4500, 256, false}, {64, 8192, false}};
+    // 8192: rows split between four warps; 333 rows of 160: rows of every
+    // 32-element format that start off 16-byte boundaries, a partial last
+    // tile; 36000 rows: more tiles a block than the 8-bit kernel's
+    // shared-memory stages (their barriers' phases wrap).
+    const Shape shapes[] = {{37, 512, true},    {70, 2304, true},  {4500, 256, false},
+                            {64, 8192, false},  {333, 160, false}, {36000, 256, false}};
     for (const Shape& shape : shapes)
     for (TensorType t : kBlockTypes) {
         if (shape.cols % block_elems(t) != 0) continue;

@@ -6,13 +6,17 @@
 // the gate and up rows of one output) and each lane the steps lane,
 // lane + 32, ... of them, loading every row's bytes of a step before the
 // arithmetic. Sums run per lane in step order, then through the warp's
-// butterfly: a fixed order, whichever block computes a row.
+// butterfly: a fixed order, whichever block computes a row. The dense
+// product reads its tiles from shared memory, where the copy engine streams
+// them ahead of the warps (q8_matvec_kernel); the expert products read
+// global memory directly.
 //
 // Blocks are as large as the product allows (16 warps, fewer when that
 // would leave multiprocessors idle), so that the rounding of x, which every
 // block repeats, is shared by as many rows as possible.
 #include "backend/cuda/matvec_q8.h"
 
+#include "backend/cuda/bulk_copy.cuh"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/matvec_segment.cuh"
 #include "backend/cuda/moe_epilogue.cuh"
@@ -21,6 +25,7 @@
 #include "common/error.h"
 
 #include <algorithm>
+#include <string>
 
 namespace orcd::cuda {
 namespace {
@@ -57,45 +62,101 @@ __device__ __forceinline__ void q8_row_dots(const uint8_t* const (&rows)[kR], co
     for (int i = 0; i < kR; ++i) acc[i] = warp_sum(acc[i]);
 }
 
-// V::kMinBlocks blocks of 16 warps a multiprocessor: two where the format's
-// step fits 64 registers (with one, a multiprocessor holds half the warps it
-// could, each waiting on its loads).
+// The dense product streams its weights through shared memory: a block's
+// row tiles are contiguous bytes (rows lo .. hi - 1 of one matrix, and for
+// SwiGlu the same rows of up), and one thread asks the copy engine for each
+// whole tile (bulk_copy.cuh) n_stages tiles ahead of the warps computing on
+// them. A multiprocessor so keeps ~100-200 KB of weights in flight, which
+// is what HBM needs at batch 1, whatever the warps' registers allow (loads
+// into registers kept only a few KB in flight per warp, and the products ran
+// at about half the memory's rate). The first n_stages tiles are asked for
+// before kernel_begin(), while the previous kernel finishes (launch.cuh).
 //
-// `split` warps share a warp's rows (1, 2 or 4): warp part p takes the steps
-// p * 32 + lane, + 32 * split, ...; the parts' sums meet in shared memory
-// and are added in part order. A product with few long rows (a 4096-row
-// output projection, a down projection) otherwise has too few warps to keep
-// the memory busy.
+// A tile is copied from the 16-byte boundary at or before its first byte to
+// the one at or after its last, so the rows keep in shared memory the
+// alignment they have in global memory and the formats' loaders read them
+// unchanged. The bytes around a tile are its own tensor's (tensors sit at
+// 256-byte aligned offsets of allocations rounded to 256 bytes).
+//
+// V::kMinBlocks blocks of up to 16 warps a multiprocessor; `split` warps
+// share a warp's rows (1 .. 16): warp part p takes the steps p * 32 + lane,
+// + 32 * split, ...; the parts' sums meet in shared memory and are added in
+// part order.
+constexpr uint32_t kMaxStages = 4;
+constexpr uint32_t kStageBudget = 32 * 1024;  // bytes of a tile, where the rows allow
+constexpr uint32_t kStagesBudget = 96 * 1024;  // bytes of all a block's tiles in flight
+
+struct StreamPlan {
+    uint32_t n_tiles, rows_per_tile, split, n_stages, stage_bytes, up_offset;
+};
+
+// Bytes of `rows` consecutive rows copied from 16-byte boundaries.
+__host__ __device__ constexpr uint32_t tile_span(uint32_t rows, uint64_t row_bytes) {
+    return uint32_t((rows * row_bytes + 15) / 16 * 16 + 16);
+}
+
 template <class V, Epilogue kEpi>
 __global__ void __launch_bounds__(kMaxWarps * 32, V::kMinBlocks)
-    q8_matvec_kernel(const MatvecArgs a, uint64_t row_bytes, uint32_t n_tiles, uint32_t split) {
-    extern __shared__ XUnit xs[];
+    q8_matvec_kernel(const MatvecArgs a, uint64_t row_bytes, StreamPlan p) {
+    extern __shared__ uint4 smem[];  // [n_stages][stage_bytes] tiles, then x's units
+    __shared__ uint64_t full[kMaxStages];
     __shared__ float partial[kMaxWarps][kRows];
+    uint8_t* const tiles = reinterpret_cast<uint8_t*>(smem);
+    XUnit* const xs = reinterpret_cast<XUnit*>(tiles + p.n_stages * p.stage_bytes);
     constexpr int kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
-    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, groups = (blockDim.x >> 5) / split;
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, split = p.split;
     const uint32_t group = warp / split, part = warp % split;
 
-    // The weights do not depend on earlier kernels: the block's first tile
-    // is asked of L2 while the predecessor finishes (launch.cuh).
-    if (blockIdx.x < n_tiles) {
-        const MatvecSegment seg = segment_of(a, blockIdx.x);
-        const uint32_t lo = (blockIdx.x - seg.block_begin) * groups * kOut, hi = min(lo + groups * kOut, seg.rows);
-        prefetch_l2(static_cast<const uint8_t*>(seg.w) + lo * row_bytes, (hi - lo) * row_bytes);
-        if constexpr (kEpi == Epilogue::SwiGlu)
-            prefetch_l2(static_cast<const uint8_t*>(a.w_up) + lo * row_bytes, (hi - lo) * row_bytes);
+    // Tile k of this block is tile blockIdx.x + k * gridDim.x of the product.
+    auto tile_rows = [&](uint32_t tile, MatvecSegment& seg, uint32_t& lo, uint32_t& hi) {
+        seg = segment_of(a, tile);
+        lo = (tile - seg.block_begin) * p.rows_per_tile;
+        hi = min(lo + p.rows_per_tile, seg.rows);
+    };
+    auto request = [&](uint32_t k) {  // one thread
+        const uint32_t tile = blockIdx.x + k * gridDim.x;
+        if (tile >= p.n_tiles) return;
+        MatvecSegment seg;
+        uint32_t lo, hi;
+        tile_rows(tile, seg, lo, hi);
+        uint8_t* dst = tiles + (k % p.n_stages) * p.stage_bytes;
+        uint64_t* bar = &full[k % p.n_stages];
+        const int n_src = kEpi == Epilogue::SwiGlu ? 2 : 1;
+        const uintptr_t first[2] = {reinterpret_cast<uintptr_t>(seg.w) + lo * row_bytes,
+                                    reinterpret_cast<uintptr_t>(a.w_up) + lo * row_bytes};
+        const uint64_t span = (hi - lo) * row_bytes;
+        uint32_t bytes[2] = {0, 0};
+        for (int m = 0; m < n_src; ++m)
+            bytes[m] = uint32_t(((first[m] + span + 15) & ~uintptr_t(15)) - (first[m] & ~uintptr_t(15)));
+        bulk::expect(bar, bytes[0] + bytes[1]);
+        for (int m = 0; m < n_src; ++m)
+            bulk::copy(dst + m * p.up_offset, reinterpret_cast<const void*>(first[m] & ~uintptr_t(15)), bytes[m], bar);
+    };
+
+    if (threadIdx.x == 0) {
+        for (uint32_t s = 0; s < p.n_stages; ++s) bulk::init(&full[s]);
+        bulk::init_done();
+        // The weights do not depend on earlier kernels: asked for before the wait.
+        for (uint32_t k = 0; k < p.n_stages; ++k) request(k);
     }
     kernel_begin();
     round_x(xs, a.x, a.cols / 32);
-    __syncthreads();
+    __syncthreads();  // x staged; the barriers initialised
 
     // SwiGlu's epilogue holds more registers; its products have rows enough
-    // to keep the memory busy without unrolling.
+    // to keep the lanes busy without unrolling.
     constexpr uint32_t kU = kEpi == Epilogue::SwiGlu ? 1 : V::kUnroll;
     const uint32_t n_steps = a.cols / 32 / V::kUnits, stride = 32 * split;
-    for (uint32_t tile = blockIdx.x; tile < n_tiles; tile += gridDim.x) {
-        const MatvecSegment seg = segment_of(a, tile);
-        const uint32_t r0 = ((tile - seg.block_begin) * groups + group) * kOut;
-        const bool live = r0 < seg.rows;  // whole warp (and, with split > 1, still at the barriers)
+    for (uint32_t k = 0;; ++k) {
+        const uint32_t tile = blockIdx.x + k * gridDim.x;
+        if (tile >= p.n_tiles) break;
+        MatvecSegment seg;
+        uint32_t lo, hi;
+        tile_rows(tile, seg, lo, hi);
+        const uint32_t r0 = lo + group * kOut;
+        const bool live = r0 < hi;  // whole warp (and, with split > 1, still at the barriers)
+        bulk::wait(&full[k % p.n_stages], (k / p.n_stages) & 1);
+        const uint8_t* stage = tiles + (k % p.n_stages) * p.stage_bytes;
         float acc[kRows];
 #pragma unroll
         for (int i = 0; i < kRows; ++i) acc[i] = 0.0f;
@@ -104,26 +165,30 @@ __global__ void __launch_bounds__(kMaxWarps * 32, V::kMinBlocks)
             const XUnit* x[kRows];
 #pragma unroll
             for (int i = 0; i < kRows; ++i) {
-                // Rows past the end repeat the last row (their results are dropped).
-                const uint32_t r = min(r0 + uint32_t(i % kOut), seg.rows - 1);
-                const void* base = (kEpi == Epilogue::SwiGlu && i >= kOut) ? a.w_up : seg.w;
-                rows[i] = static_cast<const uint8_t*>(base) + r * row_bytes;
+                // Rows past the tile repeat its last row (their results are dropped).
+                const uint32_t r = min(r0 + uint32_t(i % kOut), hi - 1);
+                const bool up = kEpi == Epilogue::SwiGlu && i >= kOut;
+                const uintptr_t first = reinterpret_cast<uintptr_t>(up ? a.w_up : seg.w) + lo * row_bytes;
+                rows[i] = stage + (up ? p.up_offset : 0u) + (first & 15) + (r - lo) * row_bytes;
                 x[i] = xs;
             }
             q8_row_dots<V, kRows, kU>(rows, x, part * 32 + lane, stride, n_steps, acc);
         }
-        if (split > 1) {
-            if (lane == 0)
+        if (split > 1 && lane == 0)
 #pragma unroll
-                for (int i = 0; i < kRows; ++i) partial[warp][i] = acc[i];
-            __syncthreads();
-            if (live && part == 0 && lane == 0)
-#pragma unroll
-                for (int i = 0; i < kRows; ++i)
-                    for (uint32_t p = 1; p < split; ++p) acc[i] += partial[warp + p][i];
-            __syncthreads();  // the partials are read before the next tile writes them
+            for (int i = 0; i < kRows; ++i) partial[warp][i] = acc[i];
+        __syncthreads();  // the stage read (and the parts written)
+        if (threadIdx.x == 0) {
+            bulk::release_to_copies();
+            request(k + p.n_stages);
         }
-        if (live && part == 0 && lane == 0) store_rows<kEpi, kOut>(a, seg, r0, acc);
+        if (live && part == 0 && lane == 0) {
+#pragma unroll
+            for (int i = 0; i < kRows; ++i)
+                for (uint32_t q = 1; q < split; ++q) acc[i] += partial[warp + q][i];
+            store_rows<kEpi, kOut>(a, seg, r0, acc);
+        }
+        if (split > 1) __syncthreads();  // the parts read before the next tile writes them
     }
 }
 
@@ -132,7 +197,8 @@ void launch_product(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t str
     static const uint32_t sms = sm_count();
     const auto kernel = q8_matvec_kernel<V, kEpi>;
     constexpr uint32_t kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
-    const size_t smem = size_t(args.cols / 32) * sizeof(XUnit);
+    constexpr uint32_t kMatrices = kEpi == Epilogue::SwiGlu ? 2 : 1;
+    const size_t x_bytes = size_t(args.cols / 32) * sizeof(XUnit);
     const uint32_t n_steps = args.cols / 32 / V::kUnits;
     // Split rows while the warps stay below what the card holds (16 warps
     // times kMinBlocks a multiprocessor) and every part still has steps for
@@ -142,7 +208,8 @@ void launch_product(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t str
     const uint32_t resident = sms * kMaxWarps * V::kMinBlocks;
     uint32_t split = 1;
     while (split < 4 && groups * split * 2 <= resident && n_steps * 2 >= 32 * split * 2) split *= 2;
-    // The largest block whose tiles still cover every multiprocessor.
+    // The largest block whose tiles still cover every multiprocessor; then
+    // more parts a row (fewer rows a tile) while a tile exceeds its budget.
     MatvecArgs a = args;
     uint32_t warps = kMaxWarps, tiles = 0;
     for (;; warps /= 2) {
@@ -150,12 +217,27 @@ void launch_product(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t str
         tiles = assign_segment_units(a, warps / split * kOut);
         if (tiles >= sms || warps == 4 || warps / 2 < split) break;
     }
+    while (split < warps && kMatrices * tile_span(warps / split * kOut, row_bytes) > kStageBudget) {
+        split *= 2;
+        a = args;
+        tiles = assign_segment_units(a, warps / split * kOut);
+    }
     if (tiles == 0) return;
+    StreamPlan p{};
+    p.n_tiles = tiles;
+    p.rows_per_tile = warps / split * kOut;
+    p.split = split;
+    p.up_offset = tile_span(p.rows_per_tile, row_bytes);
+    p.stage_bytes = kMatrices * p.up_offset;
+    p.n_stages = std::clamp<uint32_t>(kStagesBudget / p.stage_bytes, 2, kMaxStages);
+    const size_t smem = size_t(p.n_stages) * p.stage_bytes + x_bytes;
+    if (smem > 48 * 1024 && cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess)
+        fail(ORCD_CUDA_ERROR, "q8 matvec: " + std::to_string(smem) + " bytes of shared memory refused");
     int per_sm = 0;
     if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, int(warps * 32), smem) != cudaSuccess || per_sm < 1)
         per_sm = 1;
     const uint32_t grid = std::min(tiles, sms * uint32_t(per_sm));
-    launch(kernel, grid, warps * 32, smem, stream, a, row_bytes, tiles, split);
+    launch(kernel, grid, warps * 32, smem, stream, a, row_bytes, p);
 }
 
 // ---- Mixture of experts ----------------------------------------------------------
