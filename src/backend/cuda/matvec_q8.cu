@@ -2,18 +2,13 @@
 // activations (quant_q8.cuh says how x is rounded and what that costs).
 //
 // A block first rounds x into shared memory (8 lanes a unit, 4 elements a
-// lane), then walks row tiles grid-stride: each warp takes kRows rows (SwiGlu:
-// the gate and up rows of one output) and each lane the steps lane,
-// lane + 32, ... of them, loading every row's bytes of a step before the
-// arithmetic. Sums run per lane in step order, then through the warp's
-// butterfly: a fixed order, whichever block computes a row. The dense
-// product reads its tiles from shared memory, where the copy engine streams
-// them ahead of the warps (q8_matvec_kernel); the expert products read
-// global memory directly.
-//
-// Blocks are as large as the product allows (16 warps, fewer when that
-// would leave multiprocessors idle), so that the rounding of x, which every
-// block repeats, is shared by as many rows as possible.
+// lane); then each warp takes kRows rows at a time (SwiGlu: the gate and up
+// rows of one output) and each lane the steps lane, lane + 32, ... of them,
+// loading every row's bytes of a step before the arithmetic. Sums run per
+// lane in step order, then through the warp's butterfly: a fixed order,
+// whichever warp computes a row. The dense product reads its rows from
+// shared memory, where the copy engine streams them ahead of the warps
+// (q8_matvec_kernel); the expert products read global memory directly.
 #include "backend/cuda/matvec_q8.h"
 
 #include "backend/cuda/bulk_copy.cuh"
@@ -36,159 +31,194 @@ constexpr int kMaxWarps = 16;
 constexpr int kRows = 2;                          // weight rows per warp
 constexpr uint32_t kMaxCols = 48 * 1024 / 48 * 32;  // x staged in at most 48 KiB: 32768 columns
 
-// acc[i] = the dot of weight row rows[i] with its x (x[i], staged units),
-// over the steps first, first + stride, ... below n_steps, kU of them loaded
-// together, summed per lane in step order and then by the warp's butterfly
-// (every lane gets the sums).
+// acc[i] += lane's share of the dot of weight row rows[i] with its x (x[i],
+// staged units): the steps first, first + stride, ... below end, kU of them
+// loaded together, in step order.
 template <class V, int kR, uint32_t kU>
-__device__ __forceinline__ void q8_row_dots(const uint8_t* const (&rows)[kR], const XUnit* const (&x)[kR],
-                                            uint32_t first, uint32_t stride, uint32_t n_steps, float (&acc)[kR]) {
-#pragma unroll
-    for (int i = 0; i < kR; ++i) acc[i] = 0.0f;
-    for (uint32_t s0 = first; s0 < n_steps; s0 += stride * kU) {
+__device__ __forceinline__ void q8_lane_dots(const uint8_t* const (&rows)[kR], const XUnit* const (&x)[kR],
+                                             uint32_t first, uint32_t stride, uint32_t end, float (&acc)[kR]) {
+    for (uint32_t s0 = first; s0 < end; s0 += stride * kU) {
         typename V::Raw raw[kU][kR];
 #pragma unroll
         for (uint32_t u = 0; u < kU; ++u)
-            if (s0 + stride * u < n_steps)
+            if (s0 + stride * u < end)
 #pragma unroll
                 for (int i = 0; i < kR; ++i) raw[u][i] = V::load(rows[i], s0 + stride * u);
 #pragma unroll
         for (uint32_t u = 0; u < kU; ++u)
-            if (s0 + stride * u < n_steps)
+            if (s0 + stride * u < end)
 #pragma unroll
                 for (int i = 0; i < kR; ++i) acc[i] += V::dot(raw[u][i], x[i], s0 + stride * u);
     }
+}
+
+// acc[i] = the whole dot of rows[i] with x[i], the warp's lanes taking the
+// steps lane, lane + 32, ...; summed per lane in step order, then by the
+// butterfly (every lane gets the sums).
+template <class V, int kR>
+__device__ __forceinline__ void q8_row_dots(const uint8_t* const (&rows)[kR], const XUnit* const (&x)[kR],
+                                            uint32_t lane, uint32_t n_steps, float (&acc)[kR]) {
+#pragma unroll
+    for (int i = 0; i < kR; ++i) acc[i] = 0.0f;
+    q8_lane_dots<V, kR, 1>(rows, x, lane, 32, n_steps, acc);
 #pragma unroll
     for (int i = 0; i < kR; ++i) acc[i] = warp_sum(acc[i]);
 }
 
-// The dense product streams its weights through shared memory: a block's
-// row tiles are contiguous bytes (rows lo .. hi - 1 of one matrix, and for
-// SwiGlu the same rows of up), and one thread asks the copy engine for each
-// whole tile (bulk_copy.cuh) n_stages tiles ahead of the warps computing on
-// them. A multiprocessor so keeps ~100-200 KB of weights in flight, which
-// is what HBM needs at batch 1, whatever the warps' registers allow (loads
-// into registers kept only a few KB in flight per warp, and the products ran
-// at about half the memory's rate). The first n_stages tiles are asked for
-// before kernel_begin(), while the previous kernel finishes (launch.cuh).
+// The dense product streams its weights through shared memory, each warp
+// on its own: the warp's rows (kRows of them; SwiGlu: the gate and up rows
+// of one output) go through in chunks of chunk_steps steps, and lane 0 asks
+// the copy engine (bulk_copy.cuh) for each chunk's bytes of each row up to
+// n_slots chunks ahead of the lanes computing on them. A multiprocessor so
+// keeps ~100 KB or more of weights in flight whatever the warps' registers
+// allow (loads into registers kept a few KB in flight per warp). A warp's
+// first chunks are asked for before kernel_begin(), while the previous
+// kernel finishes (launch.cuh). Warps never wait for each other. Measured
+// against the loads into registers: Llama-2-7B and Phi-3-mini Q4_K_M decode
+// 4-6% faster, Qwen2.5-0.5B 2% slower (its products are too small for the
+// copy's round trip to pay; bench/NOTES.md, 14).
 //
-// A tile is copied from the 16-byte boundary at or before its first byte to
-// the one at or after its last, so the rows keep in shared memory the
+// A chunk is copied from the 16-byte boundary at or before its first byte
+// to the one at or after its last, so the bytes keep in shared memory the
 // alignment they have in global memory and the formats' loaders read them
-// unchanged. The bytes around a tile are its own tensor's (tensors sit at
-// 256-byte aligned offsets of allocations rounded to 256 bytes).
+// unchanged (through a row pointer shifted by the chunk's offset). The
+// bytes around a chunk are its own tensor's (tensors sit at 256-byte
+// aligned offsets of allocations rounded to 256 bytes).
 //
-// V::kMinBlocks blocks of up to 16 warps a multiprocessor; `split` warps
-// share a warp's rows (1 .. 16): warp part p takes the steps p * 32 + lane,
-// + 32 * split, ...; the parts' sums meet in shared memory and are added in
-// part order.
-constexpr uint32_t kMaxStages = 4;
-constexpr uint32_t kStageBudget = 32 * 1024;  // bytes of a tile, where the rows allow
-constexpr uint32_t kStagesBudget = 96 * 1024;  // bytes of all a block's tiles in flight
+// chunk_steps is a multiple of 32, so a lane's steps are lane, lane + 32,
+// ... in order across chunks: the sums are those of the unchunked loop.
+constexpr uint32_t kMaxSlots = 4;
+constexpr uint32_t kSlotBudget = 160 * 1024;  // shared memory of a block's chunks, at most
+constexpr uint32_t kSmemLimit = 220 * 1024;   // of a block, x included
 
 struct StreamPlan {
-    uint32_t n_tiles, rows_per_tile, split, n_stages, stage_bytes, up_offset;
+    uint32_t n_groups;     // warp row groups of the product (kRows rows each; SwiGlu: one output)
+    uint32_t chunk_steps;  // steps of a chunk (a multiple of 32)
+    uint32_t chunk_bytes;  // bytes of a row's chunk (a whole number of blocks)
+    uint32_t n_chunks;     // chunks of a row
+    uint32_t n_slots;      // chunks of a warp in flight
+    uint32_t row_span;     // bytes of one row's chunk in a slot, with the 16-byte boundaries
 };
 
-// Bytes of `rows` consecutive rows copied from 16-byte boundaries.
-__host__ __device__ constexpr uint32_t tile_span(uint32_t rows, uint64_t row_bytes) {
-    return uint32_t((rows * row_bytes + 15) / 16 * 16 + 16);
-}
+// A warp's walk over its items (chunk c of group g, in order) and the
+// shared-memory slot each item goes through: the copying lane and the
+// computing lanes each keep one.
+struct Walk {
+    uint32_t g, c, slot, parity;
+    const uint8_t* rows[kRows];  // the group's rows in global memory
+};
 
 template <class V, Epilogue kEpi>
-__global__ void __launch_bounds__(kMaxWarps * 32, V::kMinBlocks)
+__global__ void __launch_bounds__(kMaxWarps * 32, 1)
     q8_matvec_kernel(const MatvecArgs a, uint64_t row_bytes, StreamPlan p) {
-    extern __shared__ uint4 smem[];  // [n_stages][stage_bytes] tiles, then x's units
-    __shared__ uint64_t full[kMaxStages];
-    __shared__ float partial[kMaxWarps][kRows];
-    uint8_t* const tiles = reinterpret_cast<uint8_t*>(smem);
-    XUnit* const xs = reinterpret_cast<XUnit*>(tiles + p.n_stages * p.stage_bytes);
+    extern __shared__ uint4 smem[];  // x's units, then [warp][slot][row] chunks
+    __shared__ uint64_t full[kMaxWarps][kMaxSlots];
     constexpr int kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
-    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, split = p.split;
-    const uint32_t group = warp / split, part = warp % split;
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+    const uint32_t n_units = a.cols / 32, n_steps = n_units / V::kUnits;
+    XUnit* const xs = reinterpret_cast<XUnit*>(smem);
+    uint8_t* const slots = reinterpret_cast<uint8_t*>(xs + n_units) + warp * p.n_slots * kRows * p.row_span;
+    const uint32_t group_stride = gridDim.x * n_warps;
 
-    // Tile k of this block is tile blockIdx.x + k * gridDim.x of the product.
-    auto tile_rows = [&](uint32_t tile, MatvecSegment& seg, uint32_t& lo, uint32_t& hi) {
-        seg = segment_of(a, tile);
-        lo = (tile - seg.block_begin) * p.rows_per_tile;
-        hi = min(lo + p.rows_per_tile, seg.rows);
+    // Rows past the segment repeat its last row (their results are dropped).
+    auto enter_group = [&](Walk& w, MatvecSegment& seg, uint32_t& r0) {
+        seg = segment_of(a, w.g);
+        r0 = (w.g - seg.block_begin) * kOut;
+#pragma unroll
+        for (int m = 0; m < kRows; ++m) {
+            const uint32_t r = min(r0 + uint32_t(m % kOut), seg.rows - 1);
+            const bool up = kEpi == Epilogue::SwiGlu && m >= kOut;
+            w.rows[m] = static_cast<const uint8_t*>(up ? a.w_up : seg.w) + r * row_bytes;
+        }
     };
-    auto request = [&](uint32_t k) {  // one thread
-        const uint32_t tile = blockIdx.x + k * gridDim.x;
-        if (tile >= p.n_tiles) return;
-        MatvecSegment seg;
-        uint32_t lo, hi;
-        tile_rows(tile, seg, lo, hi);
-        uint8_t* dst = tiles + (k % p.n_stages) * p.stage_bytes;
-        uint64_t* bar = &full[k % p.n_stages];
-        const int n_src = kEpi == Epilogue::SwiGlu ? 2 : 1;
-        const uintptr_t first[2] = {reinterpret_cast<uintptr_t>(seg.w) + lo * row_bytes,
-                                    reinterpret_cast<uintptr_t>(a.w_up) + lo * row_bytes};
-        const uint64_t span = (hi - lo) * row_bytes;
-        uint32_t bytes[2] = {0, 0};
-        for (int m = 0; m < n_src; ++m)
-            bytes[m] = uint32_t(((first[m] + span + 15) & ~uintptr_t(15)) - (first[m] & ~uintptr_t(15)));
-        bulk::expect(bar, bytes[0] + bytes[1]);
-        for (int m = 0; m < n_src; ++m)
-            bulk::copy(dst + m * p.up_offset, reinterpret_cast<const void*>(first[m] & ~uintptr_t(15)), bytes[m], bar);
+    auto advance = [&](Walk& w, MatvecSegment& seg, uint32_t& r0) {
+        if (++w.slot == p.n_slots) {
+            w.slot = 0;
+            w.parity ^= 1;
+        }
+        if (++w.c == p.n_chunks) {
+            w.c = 0;
+            w.g += group_stride;
+            if (w.g < p.n_groups) enter_group(w, seg, r0);
+        }
+    };
+    // Chunk c of a row: bytes [c * chunk_bytes, min(+ chunk_bytes, row_bytes)).
+    auto chunk_start = [&](const uint8_t* row, uint32_t c) { return row + uint64_t(c) * p.chunk_bytes; };
+    auto request = [&](const Walk& w) {  // one lane
+        uintptr_t from[kRows];
+        uint32_t bytes[kRows], total = 0;
+        const uint64_t len = min(uint64_t(p.chunk_bytes), row_bytes - uint64_t(w.c) * p.chunk_bytes);
+#pragma unroll
+        for (int m = 0; m < kRows; ++m) {
+            const uintptr_t b = reinterpret_cast<uintptr_t>(chunk_start(w.rows[m], w.c));
+            from[m] = b & ~uintptr_t(15);
+            bytes[m] = uint32_t(((b + len + 15) & ~uintptr_t(15)) - from[m]);
+            total += bytes[m];
+        }
+        uint64_t* bar = &full[warp][w.slot];
+        bulk::expect(bar, total);
+        uint8_t* dst = slots + w.slot * kRows * p.row_span;
+#pragma unroll
+        for (int m = 0; m < kRows; ++m)
+            bulk::copy(dst + m * p.row_span, reinterpret_cast<const void*>(from[m]), bytes[m], bar);
     };
 
-    if (threadIdx.x == 0) {
-        for (uint32_t s = 0; s < p.n_stages; ++s) bulk::init(&full[s]);
+    MatvecSegment seg;
+    uint32_t r0 = 0;
+    Walk use{blockIdx.x * n_warps + warp, 0, 0, 0, {}};
+    if (use.g < p.n_groups) enter_group(use, seg, r0);
+    Walk ask = use;  // lane 0: the next item to ask for
+    if (lane == 0) {
+        for (uint32_t k = 0; k < p.n_slots; ++k) bulk::init(&full[warp][k]);
         bulk::init_done();
         // The weights do not depend on earlier kernels: asked for before the wait.
-        for (uint32_t k = 0; k < p.n_stages; ++k) request(k);
+        MatvecSegment s2;
+        uint32_t r2;
+        for (uint32_t k = 0; k < p.n_slots && ask.g < p.n_groups; ++k) {
+            request(ask);
+            advance(ask, s2, r2);
+        }
     }
     kernel_begin();
-    round_x(xs, a.x, a.cols / 32);
-    __syncthreads();  // x staged; the barriers initialised
+    round_x(xs, a.x, n_units);
+    __syncthreads();  // x staged; every warp's barriers initialised
 
-    // SwiGlu's epilogue holds more registers; its products have rows enough
-    // to keep the lanes busy without unrolling.
     constexpr uint32_t kU = kEpi == Epilogue::SwiGlu ? 1 : V::kUnroll;
-    const uint32_t n_steps = a.cols / 32 / V::kUnits, stride = 32 * split;
-    for (uint32_t k = 0;; ++k) {
-        const uint32_t tile = blockIdx.x + k * gridDim.x;
-        if (tile >= p.n_tiles) break;
-        MatvecSegment seg;
-        uint32_t lo, hi;
-        tile_rows(tile, seg, lo, hi);
-        const uint32_t r0 = lo + group * kOut;
-        const bool live = r0 < hi;  // whole warp (and, with split > 1, still at the barriers)
-        bulk::wait(&full[k % p.n_stages], (k / p.n_stages) & 1);
-        const uint8_t* stage = tiles + (k % p.n_stages) * p.stage_bytes;
-        float acc[kRows];
+    const uint32_t chunk_steps = p.chunk_steps;
+    float acc[kRows];
 #pragma unroll
-        for (int i = 0; i < kRows; ++i) acc[i] = 0.0f;
-        if (live) {
-            const uint8_t* rows[kRows];
-            const XUnit* x[kRows];
+    for (int m = 0; m < kRows; ++m) acc[m] = 0.0f;
+    while (use.g < p.n_groups) {
+        const uint32_t s0 = use.c * chunk_steps, s1 = min(s0 + chunk_steps, n_steps);
+        const uint8_t* slot = slots + use.slot * kRows * p.row_span;
+        const uint8_t* rows[kRows];
+        const XUnit* x[kRows];
 #pragma unroll
-            for (int i = 0; i < kRows; ++i) {
-                // Rows past the tile repeat its last row (their results are dropped).
-                const uint32_t r = min(r0 + uint32_t(i % kOut), hi - 1);
-                const bool up = kEpi == Epilogue::SwiGlu && i >= kOut;
-                const uintptr_t first = reinterpret_cast<uintptr_t>(up ? a.w_up : seg.w) + lo * row_bytes;
-                rows[i] = stage + (up ? p.up_offset : 0u) + (first & 15) + (r - lo) * row_bytes;
-                x[i] = xs;
-            }
-            q8_row_dots<V, kRows, kU>(rows, x, part * 32 + lane, stride, n_steps, acc);
+        for (int m = 0; m < kRows; ++m) {
+            // Step s of the row is at rows[m] + (its offset in the row): the
+            // chunk's bytes sit at the slot's row m from their 16-byte boundary.
+            const uint8_t* b = chunk_start(use.rows[m], use.c);
+            rows[m] = slot + m * p.row_span + (reinterpret_cast<uintptr_t>(b) & 15) - (b - use.rows[m]);
+            x[m] = xs;
         }
-        if (split > 1 && lane == 0)
-#pragma unroll
-            for (int i = 0; i < kRows; ++i) partial[warp][i] = acc[i];
-        __syncthreads();  // the stage read (and the parts written)
-        if (threadIdx.x == 0) {
+        bulk::wait(&full[warp][use.slot], use.parity);
+        q8_lane_dots<V, kRows, kU>(rows, x, s0 + lane, 32, s1, acc);
+        __syncwarp();  // the slot read by every lane
+        if (lane == 0 && ask.g < p.n_groups) {
             bulk::release_to_copies();
-            request(k + p.n_stages);
+            MatvecSegment s2;
+            uint32_t r2;
+            request(ask);
+            advance(ask, s2, r2);
         }
-        if (live && part == 0 && lane == 0) {
+        if (use.c + 1 == p.n_chunks) {
 #pragma unroll
-            for (int i = 0; i < kRows; ++i)
-                for (uint32_t q = 1; q < split; ++q) acc[i] += partial[warp + q][i];
-            store_rows<kEpi, kOut>(a, seg, r0, acc);
+            for (int m = 0; m < kRows; ++m) acc[m] = warp_sum(acc[m]);
+            if (lane == 0) store_rows<kEpi, kOut>(a, seg, r0, acc);
+#pragma unroll
+            for (int m = 0; m < kRows; ++m) acc[m] = 0.0f;
         }
-        if (split > 1) __syncthreads();  // the parts read before the next tile writes them
+        advance(use, seg, r0);
     }
 }
 
@@ -197,46 +227,38 @@ void launch_product(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t str
     static const uint32_t sms = sm_count();
     const auto kernel = q8_matvec_kernel<V, kEpi>;
     constexpr uint32_t kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
-    constexpr uint32_t kMatrices = kEpi == Epilogue::SwiGlu ? 2 : 1;
     const size_t x_bytes = size_t(args.cols / 32) * sizeof(XUnit);
     const uint32_t n_steps = args.cols / 32 / V::kUnits;
-    // Split rows while the warps stay below what the card holds (16 warps
-    // times kMinBlocks a multiprocessor) and every part still has steps for
-    // at least half its lanes.
-    uint32_t groups = 0;
-    for (uint32_t s = 0; s < args.n_seg; ++s) groups += (args.seg[s].rows + kOut - 1) / kOut;
-    const uint32_t resident = sms * kMaxWarps * V::kMinBlocks;
-    uint32_t split = 1;
-    while (split < 4 && groups * split * 2 <= resident && n_steps * 2 >= 32 * split * 2) split *= 2;
-    // The largest block whose tiles still cover every multiprocessor; then
-    // more parts a row (fewer rows a tile) while a tile exceeds its budget.
     MatvecArgs a = args;
-    uint32_t warps = kMaxWarps, tiles = 0;
-    for (;; warps /= 2) {
-        a = args;
-        tiles = assign_segment_units(a, warps / split * kOut);
-        if (tiles >= sms || warps == 4 || warps / 2 < split) break;
-    }
-    while (split < warps && kMatrices * tile_span(warps / split * kOut, row_bytes) > kStageBudget) {
-        split *= 2;
-        a = args;
-        tiles = assign_segment_units(a, warps / split * kOut);
-    }
-    if (tiles == 0) return;
     StreamPlan p{};
-    p.n_tiles = tiles;
-    p.rows_per_tile = warps / split * kOut;
-    p.split = split;
-    p.up_offset = tile_span(p.rows_per_tile, row_bytes);
-    p.stage_bytes = kMatrices * p.up_offset;
-    p.n_stages = std::clamp<uint32_t>(kStagesBudget / p.stage_bytes, 2, kMaxStages);
-    const size_t smem = size_t(p.n_stages) * p.stage_bytes + x_bytes;
+    p.n_groups = assign_segment_units(a, kOut);  // block_begin: a segment's first group
+    if (p.n_groups == 0) return;
+    // The largest block (up to 16 warps; one a multiprocessor, for the shared
+    // memory) that still leaves a group for every warp of one block per
+    // multiprocessor.
+    uint32_t warps = kMaxWarps;
+    while (warps > 4 && uint64_t(warps) * sms > p.n_groups) warps /= 2;
+    // Chunks of 32 steps or more (whole blocks of the format: a block has at
+    // most 4 steps), as long as two slots a warp fit the budget; then as
+    // many slots (two to four) as fit.
+    const uint64_t budget = std::min<uint64_t>(kSlotBudget, kSmemLimit - x_bytes);
+    const uint64_t per_warp = budget / warps;
+    const uint64_t step_bytes = (row_bytes + n_steps - 1) / n_steps;  // Q6_K steps are 105 / 2 bytes
+    const uint64_t fit = per_warp / 2 / kRows > 32 ? (per_warp / 2 / kRows - 32) / step_bytes / 32 * 32 : 0;
+    p.chunk_steps = uint32_t(std::clamp<uint64_t>(fit, 32, (n_steps + 31) / 32 * 32));
+    p.n_chunks = (n_steps + p.chunk_steps - 1) / p.chunk_steps;
+    p.chunk_bytes = uint32_t(uint64_t(p.chunk_steps) * row_bytes / n_steps);  // exact: whole blocks
+    // A chunk's bytes, and up to 15 on either side to its 16-byte boundaries.
+    p.row_span = uint32_t((uint64_t(p.chunk_bytes) + 30 + 15) / 16 * 16);
+    p.n_slots = uint32_t(std::clamp<uint64_t>(per_warp / (kRows * p.row_span), 2, kMaxSlots));
+    const size_t smem = x_bytes + size_t(warps) * p.n_slots * kRows * p.row_span;
     if (smem > 48 * 1024 && cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess)
         fail(ORCD_CUDA_ERROR, "q8 matvec: " + std::to_string(smem) + " bytes of shared memory refused");
     int per_sm = 0;
     if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, int(warps * 32), smem) != cudaSuccess || per_sm < 1)
         per_sm = 1;
-    const uint32_t grid = std::min(tiles, sms * uint32_t(per_sm));
+    const uint32_t blocks = (p.n_groups + warps - 1) / warps;
+    const uint32_t grid = std::min(blocks, sms * uint32_t(per_sm));
     launch(kernel, grid, warps * 32, smem, stream, a, row_bytes, p);
 }
 
@@ -274,7 +296,7 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_gate_up_kernel(const Mo
                                         up + r1 * row_bytes};
         const XUnit* const x[4] = {xs, xs, xs, xs};
         float acc[4];
-        q8_row_dots<V, 4, 1>(rows, x, lane, 32, n_units / V::kUnits, acc);
+        q8_row_dots<V, 4>(rows, x, lane, n_units / V::kUnits, acc);
         if (lane == 0) moe_store_gate_up(a, e, t, slot, r0, r_end, acc);
     }
 }
@@ -304,7 +326,7 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_down_kernel(const MoeDo
                 x[i] = xs + j * n_units;
             }
             float s[kMoeDownGroup];
-            q8_row_dots<V, kMoeDownGroup, 1>(rows, x, lane, 32, n_units / V::kUnits, s);
+            q8_row_dots<V, kMoeDownGroup>(rows, x, lane, n_units / V::kUnits, s);
 #pragma unroll
             for (uint32_t i = 0; i < kMoeDownGroup; ++i) {
                 const uint32_t j = j0 + i;

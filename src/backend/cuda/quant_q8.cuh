@@ -17,11 +17,12 @@
 // non-finite.
 //
 // Each format's struct reads a lane's step of a row (Load, all rows of a
-// warp before their arithmetic) and forms the step's dot with the staged x
-// (Dot); kUnroll steps of a lane load together, and kMinBlocks blocks of 16
-// warps share a multiprocessor (registers: 64 each for 2) -- both chosen by
-// the register count of the format's step, so that nothing spills. A step is one 32-element unit, or two sub-blocks that share their
-// code bytes (Q4_K, Q5_K, Q6_K), so each byte is loaded once.
+// warp before their arithmetic; from global memory, or from the shared
+// memory the dense product streams its rows through) and forms the step's
+// dot with the staged x (Dot); kUnroll steps of a lane load together where
+// the step's registers allow it without spilling. A step is one 32-element
+// unit, or two sub-blocks that share their code bytes (Q4_K, Q5_K, Q6_K),
+// so each byte is loaded once.
 #pragma once
 
 #include "backend/cuda/quant_blocks.cuh"
@@ -135,7 +136,7 @@ __device__ __forceinline__ void legacy_codes(const uint32_t (&qs)[4], uint32_t q
 // Q4_0 (18 bytes: d, qs) and Q5_0 (22: d, qh, qs): d (code + offset).
 template <bool kHigh>
 struct Legacy0Q {
-    static constexpr uint32_t kBytes = kHigh ? 22 : 18, kUnits = 1, kUnroll = 2, kMinBlocks = 2;
+    static constexpr uint32_t kBytes = kHigh ? 22 : 18, kUnits = 1, kUnroll = 2;
     struct Raw {
         uint32_t w[kHigh ? 5 : 4];  // [qh,] qs
         float d;
@@ -163,7 +164,7 @@ using Q5_0Q = Legacy0Q<true>;
 // aligned to 4.
 template <bool kHigh>
 struct Legacy1Q {
-    static constexpr uint32_t kBytes = kHigh ? 24 : 20, kUnits = 1, kUnroll = 2, kMinBlocks = 2;
+    static constexpr uint32_t kBytes = kHigh ? 24 : 20, kUnits = 1, kUnroll = 2;
     struct Raw {
         uint32_t dm, qh, qs[4];
     };
@@ -190,7 +191,7 @@ using Q5_1Q = Legacy1Q<true>;
 
 // Q8_0 (34 bytes: d, 32 signed bytes).
 struct Q8_0Q {
-    static constexpr uint32_t kUnits = 1, kUnroll = 2, kMinBlocks = 2;
+    static constexpr uint32_t kUnits = 1, kUnroll = 1;
     struct Raw {
         uint32_t qs[8];
         float d;
@@ -249,7 +250,7 @@ struct MXFP4Load {
 // bytes, 8-15 from the last) and a select on bit 3.
 template <class U, uint32_t kT0, uint32_t kT1, uint32_t kT2, uint32_t kT3>
 struct TableQ {
-    static constexpr uint32_t kUnits = 1, kUnroll = 2, kMinBlocks = 2;
+    static constexpr uint32_t kUnits = 1, kUnroll = 2;
     using Raw = typename U::Raw;
     __device__ static Raw load(const uint8_t* row, uint32_t s) { return U::load(row, s); }
     // The values of the 4 codes in the bytes of c (each below 16).
@@ -282,7 +283,7 @@ using MXFP4Q = TableQ<MXFP4Load, 0x03020100u, 0x0C080604u, 0xFDFEFF00u, 0xF4F8FA
 // s % 4 of super-block s / 4: sub-blocks 2c (low nibbles) and 2c + 1 (high).
 template <bool kHigh>
 struct K45Q {
-    static constexpr uint32_t kBytes = kHigh ? 176 : 144, kUnits = 2, kUnroll = 1, kMinBlocks = kHigh ? 1 : 2;
+    static constexpr uint32_t kBytes = kHigh ? 176 : 144, kUnits = 2, kUnroll = 1;
     struct Raw {
         uint4 head;   // d, dmin, scale words
         uint4 qs[2];  // the chunk's 32 code bytes
@@ -353,7 +354,7 @@ using Q5_KQ = K45Q<true>;
 // bytes: step s is that pair, n = (s % 4) / 2, r = s % 2. Each unit's two
 // 16-element halves have their own scale; codes are q + 32.
 struct Q6_KQ {
-    static constexpr uint32_t kUnits = 2, kUnroll = 1, kMinBlocks = 1;
+    static constexpr uint32_t kUnits = 2, kUnroll = 1;
     struct Raw {
         uint32_t ql[8], qh[8];
         uint32_t sc[2];  // bytes 0-1: the first unit's half scales; 4-5: the second's
