@@ -5,14 +5,11 @@
 // batch 1 each boundary used to leave the memory idle while the last blocks
 // of one kernel drained and the next one was launched and ramped up. Every
 // kernel of the backend is launched with launch(), which lets the next
-// kernel of the stream start as the blocks of the running one retire: the
-// newcomer's blocks take the multiprocessors freed in the running kernel's
-// tail, may read what does not depend on their predecessors (the weight
-// products ask for their first rows), and wait in kernel_begin() until the
-// predecessor grid has completed and its writes are visible. No kernel
-// releases its dependents earlier than its own exit: a dependent released
-// at the start (tried) sat resident beside the running kernel's blocks,
-// waiting, and cost GPT-OSS-20B's expert products 4.5% (bench/NOTES.md, 14).
+// kernel of the stream start as soon as every block of the running one has
+// passed kernel_begin(); the newcomer's blocks take multiprocessors as they
+// free up, may read what does not depend on its predecessors (the weight
+// products prefetch their first rows into L2), and wait in kernel_begin()
+// until the predecessor grid has completed and its writes are visible.
 //
 // The rule that keeps this correct: every kernel calls kernel_begin() in
 // every thread before it reads anything another kernel wrote or writes
@@ -32,10 +29,12 @@
 
 namespace orcd::cuda {
 
-// Waits for the predecessor grids (a no-op when launched without overlap).
+// Waits for the predecessor grids (a no-op when launched without overlap),
+// then lets the next kernel of the stream begin launching.
 __device__ __forceinline__ void kernel_begin() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
 
