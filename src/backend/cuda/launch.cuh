@@ -4,7 +4,9 @@
 // A decode step is a chain of ~10 kernels a layer, most of them short: at
 // batch 1 each boundary used to leave the memory idle while the last blocks
 // of one kernel drained and the next one was launched and ramped up. Every
-// kernel of the backend is launched with launch(), which lets the next
+// kernel this backend defines is launched with launch() (cuBLAS's and CUB's
+// are not: they neither start early nor release their successor early),
+// which lets the next
 // kernel of the stream start as soon as every block of the running one has
 // passed kernel_begin(); the newcomer's blocks take multiprocessors as they
 // free up, may read what does not depend on its predecessors (the weight

@@ -266,7 +266,7 @@ void launch_product(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t str
 //
 // The selected experts' products against the token's x (gate/up) or the
 // token's n_used activations (down), each rounded to 8 bits once per block,
-// in the order of the unit kernels (matvec_quant.cu): gate and up summed per
+// in the order of the team kernels (matvec_quant.cu): gate and up summed per
 // lane in step order, then by the butterfly; down per selected expert,
 // weighted and added in selection order.
 
