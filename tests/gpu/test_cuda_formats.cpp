@@ -237,6 +237,57 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
                     if (std::isinf(want_s[r]) && got_s[r] == want_s[r]) got_s[r] = want_s[r] = 0.0f;
                 EXPECT_TRUE(test::all_close("swiglu " + what, got_s, want_s, ts));
             }
+
+            // With a RowNorm the products are of h = RMSNorm(x) * nw, which
+            // the 8-bit kernels compute as they stage x and the others take
+            // from rmsnorm() into norm.out. Against the exact product on the
+            // reference's h: the F32 bound, the device's scale off the
+            // reference's by at most (cols + 4) ulps (its sum of squares is
+            // combined in another order), and for the 8-bit kernels the
+            // rounding of h, sum_i |W[r][i]| d_i / 2 (d_i of the
+            // reference's h, with 0.1% for the scale). Not with extreme
+            // scales: h is larger than x and their products overflow.
+            if (extreme) continue;
+            const std::vector<float> nw = test::random_floats(cols, 12, 0.5f, 1.5f);
+            std::vector<float> h(cols);
+            cpu::rmsnorm(h.data(), x.data(), nw.data(), uint32_t(cols), 1e-5f);
+            std::vector<float> h_step(cols, 0.0f);
+            if (q8) round_q8(h, h_step);
+            const double rel_scale = double(cols + 4) * std::ldexp(1.0, -24);
+            auto norm_tol = [&](const std::vector<float>& m) {
+                std::vector<double> tm = bound(m, h, rows, cols, 2e-5 + rel_scale);
+                for (uint64_t r = 0; r < rows; ++r)
+                    for (uint64_t i = 0; i < cols; ++i) tm[r] += std::fabs(double(m[r * cols + i])) * h_step[i] * 1.001;
+                return tm;
+            };
+            const std::vector<float> hw = cpu_matvec(w, h, rows, cols), hu = cpu_matvec(u, h, rows, cols);
+            const std::vector<double> tw = norm_tol(w), tu = norm_tol(u);
+            cuda::DeviceBuffer dnw = g.upload(nw), hout = g.poisoned(cols * 4);
+            const cuda::RowNorm norm{dnw.as<float>(), 1e-5f, hout.as<float>()};
+            cuda::DeviceBuffer nq = g.poisoned(rows * 4), nk = g.poisoned(rows * 4), nv = g.poisoned(rows * 4);
+            cuda::matvec_qkv(nq.as<float>(), nk.as<float>(), nv.as<float>(), dx.as<float>(), W, U, W, g.stream(),
+                             nullptr, nullptr, nullptr, &norm);
+            EXPECT_TRUE(test::all_close("normed qkv.q " + what, g.download<float>(nq, rows), hw, tw));
+            EXPECT_TRUE(test::all_close("normed qkv.k " + what, g.download<float>(nk, rows), hu, tu));
+            EXPECT_TRUE(test::all_close("normed qkv.v " + what, g.download<float>(nv, rows), hw, tw));
+            if (!q8) {
+                // Not staged: h went through norm.out.
+                std::vector<double> th(cols);
+                for (uint64_t i = 0; i < cols; ++i) th[i] = std::fabs(double(h[i])) * (rel_scale + 1e-6) + 1e-30;
+                EXPECT_TRUE(test::all_close("normed h " + what, g.download<float>(hout, cols), h, th));
+            }
+            cuda::DeviceBuffer ns = g.poisoned(rows * 4);
+            cuda::matvec_swiglu(ns.as<float>(), dx.as<float>(), W, U, g.stream(), nullptr, nullptr, cuda::GateAct::Silu,
+                                &norm);
+            std::vector<float> want_ns(rows);
+            cpu::swiglu(want_ns.data(), hw.data(), hu.data(), rows);
+            std::vector<double> tns(rows);
+            for (uint64_t r = 0; r < rows; ++r)
+                tns[r] = 16.0 * (tw[r] * (1.0 + std::fabs(hu[r])) + tu[r] * (1.0 + std::fabs(hw[r]))) + 1e-6;
+            std::vector<float> got_ns = g.download<float>(ns, rows);
+            for (uint64_t r = 0; r < rows; ++r)
+                if (std::isinf(want_ns[r]) && got_ns[r] == want_ns[r]) got_ns[r] = want_ns[r] = 0.0f;
+            EXPECT_TRUE(test::all_close("normed swiglu " + what, got_ns, want_ns, tns));
         }
     }
 }

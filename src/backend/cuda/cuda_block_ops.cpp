@@ -21,6 +21,7 @@ CudaBlockOps::CudaBlockOps(const ModelConfig& cfg, const KvLayout& kv, f16_bits*
     : cfg_(cfg), kv_(kv), cache_(cache), a_(act), bases_(std::move(bases)), gemm_(gemm), prefill_(prefill) {}
 
 void CudaBlockOps::begin(uint32_t n, uint32_t pos, uint32_t seq, cudaStream_t stream) {
+    pending_ = false;
     n_ = n;
     pos_ = pos;
     seq_ = seq;
@@ -52,20 +53,46 @@ void CudaBlockOps::norm_rows(float* out, const float* x, uint32_t rows, const No
 }
 
 void CudaBlockOps::embed(const TensorView& tok_embd, const TensorView& pos_embd) {
+    normed();  // x is about to change
     embedding(a_.x, bases_.at(tok_embd.id) + tok_embd.offset, tok_embd.type, cfg_.n_embd, a_.tokens, n_, s_);
     if (!pos_embd.empty()) add_position_embedding(a_.x, f32(pos_embd), cfg_.n_embd, n_, 0, a_.step, s_);
 }
 
-void CudaBlockOps::norm(const NormSpec& n) { norm_rows(a_.xb, a_.x, n_, n); }
+void CudaBlockOps::norm(const NormSpec& n) {
+    normed();
+    if (n_ == 1 && n.kind == NormKind::Rms) {
+        pending_ = true;
+        pending_norm_ = RowNorm{f32(n.w), n.eps, a_.xb};
+        return;
+    }
+    norm_rows(a_.xb, a_.x, n_, n);
+}
+
+const float* CudaBlockOps::normed() {
+    if (pending_) {
+        rmsnorm(a_.xb, a_.x, pending_norm_.w, 1, cfg_.n_embd, pending_norm_.eps, s_);
+        pending_ = false;
+    }
+    return a_.xb;
+}
+
+const RowNorm* CudaBlockOps::take_norm() {
+    if (!pending_) return nullptr;
+    pending_ = false;
+    return &pending_norm_;
+}
 
 void CudaBlockOps::qkv(const Linear& q, const Linear& k, const Linear& v) {
     if (n_ == 1) {
-        matvec_qkv(a_.q, a_.k, a_.v, a_.xb, matrix(q.w), matrix(k.w), matrix(v.w), s_, f32(q.b), f32(k.b), f32(v.b));
+        const RowNorm* norm = take_norm();
+        matvec_qkv(a_.q, a_.k, a_.v, norm ? a_.x : a_.xb, matrix(q.w), matrix(k.w), matrix(v.w), s_, f32(q.b),
+                   f32(k.b), f32(v.b), norm);
         return;
     }
-    linear(a_.q, a_.xb, q);
-    linear(a_.k, a_.xb, k);
-    linear(a_.v, a_.xb, v);
+    const float* h = normed();
+    linear(a_.q, h, q);
+    linear(a_.k, h, k);
+    linear(a_.v, h, v);
 }
 
 void CudaBlockOps::rope_store_kv(uint32_t layer, const RopeConfig& rope) {
@@ -87,6 +114,7 @@ void CudaBlockOps::attention(uint32_t layer, const AttentionSpec& spec) {
 }
 
 void CudaBlockOps::out_proj_add(const Linear& o) {
+    normed();  // x is about to change
     // Batch 1 fuses the residual add into the product (same bits as the
     // separate kernels, fewer launches and passes).
     if (n_ == 1) {
@@ -100,15 +128,17 @@ void CudaBlockOps::out_proj_add(const Linear& o) {
 void CudaBlockOps::ffn(const FfnSpec& f) {
     const uint64_t F = f.w_up.ne1;
     if (f.act == Activation::Gelu) {
-        linear(a_.up, a_.xb, {f.w_up, f.b_up});
+        linear(a_.up, normed(), {f.w_up, f.b_up});
         gelu(a_.gate, a_.up, uint64_t(n_) * F, s_);
     } else if (n_ == 1 && f.w_gate.type == f.w_up.type && f.w_gate.ne1 == f.w_up.ne1) {
         // Both products and the gate activation in one launch.
-        matvec_swiglu(a_.gate, a_.xb, matrix(f.w_gate), matrix(f.w_up), s_, f32(f.b_gate), f32(f.b_up),
-                      f.act == Activation::SwiGlu ? GateAct::Silu : GateAct::SiluOai);
+        const RowNorm* norm = take_norm();
+        matvec_swiglu(a_.gate, norm ? a_.x : a_.xb, matrix(f.w_gate), matrix(f.w_up), s_, f32(f.b_gate), f32(f.b_up),
+                      f.act == Activation::SwiGlu ? GateAct::Silu : GateAct::SiluOai, norm);
     } else {
-        linear(a_.gate, a_.xb, {f.w_gate, f.b_gate});
-        linear(a_.up, a_.xb, {f.w_up, f.b_up});
+        const float* h = normed();
+        linear(a_.gate, h, {f.w_gate, f.b_gate});
+        linear(a_.up, h, {f.w_up, f.b_up});
         if (f.act == Activation::SwiGlu)
             swiglu(a_.gate, a_.gate, a_.up, uint64_t(n_) * F, s_);
         else
@@ -123,6 +153,7 @@ void CudaBlockOps::ffn(const FfnSpec& f) {
 }
 
 void CudaBlockOps::moe(const MoeSpec& m) {
+    normed();  // the router and the experts read h
     // Router logits, the selection (on the device: nothing comes back to the
     // host, so a decode step stays one graph), then the selected experts'
     // rows only: gate and up with the activation, down with the weighted

@@ -2,7 +2,8 @@
 // each operation launches the kernels of kernels.h / matmul.h on the
 // activation buffers, fused where the batch allows (decode: QKV in one
 // launch, the residual add and the gate activation in the matvec
-// epilogues, rope with the KV store). Everything it launches depends on the
+// epilogues, rope with the KV store, an RMSNorm in the staging of the
+// products that read it). Everything it launches depends on the
 // step only through device memory (the token ids and the position written by
 // set_step), so a decode step's launches can be captured once as a graph.
 #pragma once
@@ -71,6 +72,12 @@ private:
     // y = W x (+ b) for the batch's rows: matvec for one row, else GEMM.
     void linear(float* y, const float* x, const Linear& l);
     void norm_rows(float* out, const float* x, uint32_t rows, const NormSpec& n);
+    // h (a_.xb) for the ops that read it: a norm() left for the next
+    // product to apply (pending_) is applied now.
+    const float* normed();
+    // The pending norm for a matvec_qkv / matvec_swiglu to stage (null: h is
+    // in a_.xb already); the norm counts as applied.
+    const RowNorm* take_norm();
     // The selected experts of a prompt chunk as GEMMs, one per expert over
     // the rows routed to it (the expert kernels re-read an expert's weights
     // for every token that picked it).
@@ -87,6 +94,10 @@ private:
     PrefillAttentionPlan prefill_;
     uint32_t n_ = 0, pos_ = 0, seq_ = 0;
     cudaStream_t s_ = nullptr;
+    // A decode step's RMSNorm, not yet applied: the product after it (QKV,
+    // gate and up) normalises x as it stages it, saving the norm's launch.
+    bool pending_ = false;
+    RowNorm pending_norm_{};
     std::vector<int32_t> ids_host_, order_host_;  // moe_grouped's sort
     std::vector<uint32_t> expert_start_;
 };

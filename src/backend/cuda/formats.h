@@ -43,8 +43,10 @@ struct MoeDownArgs {
 struct Format {
     gguf::TensorType type;
     // One launch over a.n_seg segments of this format. Grid and block sizes
-    // are the format's own; rows are summed in a fixed order.
-    void (*matvec)(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
+    // are the format's own; rows are summed in a fixed order. Returns false,
+    // launching nothing, when a.norm_w is set and the kernel cannot stage
+    // the norm for these arguments.
+    bool (*matvec)(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
     // out[r][:] = F16(row r) for r < rows (row-major, ne0 per row); null when
     // the GEMM reads the weights as stored (F32, F16).
     void (*to_f16)(uint16_t* out, const void* w, uint64_t ne0, uint64_t rows, cudaStream_t stream);
@@ -67,8 +69,8 @@ const Format* format_of(gguf::TensorType type);
 std::string supported_formats();
 
 // The entries' functions, defined beside their kernels.
-void matvec_f32(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
-void matvec_f16(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
+bool matvec_f32(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
+bool matvec_f16(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
 void embed_f32(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream);
 void embed_f16(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream);
 // The block formats' entries (matvec_quant.cu).

@@ -46,13 +46,26 @@ struct DeviceMatrix {
 //   matvec_qkv:    q = Wq x + bq, k = Wk x + bk, v = Wv x + bv in one launch
 //   matvec_swiglu: out = act(Wg x + bg, Wu x + bu) (as swiglu()/swiglu_oai();
 //                  Wg, Wu of one type and shape)
+// matvec_qkv and matvec_swiglu take an optional RowNorm: x is then the
+// residual stream and the products are of h = RMSNorm(x) * w, normalised by
+// the product's kernel as it stages x (norm.cuh) where the format's kernel
+// can, else by rmsnorm() into `out` first. A decode step so saves the norm's
+// launch before its two products. Where the kernel normalises, its h may
+// differ from rmsnorm()'s in the last bit (the sum of squares is combined
+// in the product's block size) and `out` is not written.
+struct RowNorm {
+    const float* w;
+    float eps;
+    float* out;  // [ne0]: h, where the kernel cannot normalise
+};
 void matvec(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream, const float* bias = nullptr);
 void matvec_add(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream, const float* bias = nullptr);
 void matvec_qkv(float* q, float* k, float* v, const float* x, const DeviceMatrix& Wq, const DeviceMatrix& Wk,
                 const DeviceMatrix& Wv, cudaStream_t stream, const float* bq = nullptr, const float* bk = nullptr,
-                const float* bv = nullptr);
+                const float* bv = nullptr, const RowNorm* norm = nullptr);
 void matvec_swiglu(float* out, const float* x, const DeviceMatrix& Wg, const DeviceMatrix& Wu, cudaStream_t stream,
-                   const float* bg = nullptr, const float* bu = nullptr, GateAct act = GateAct::Silu);
+                   const float* bg = nullptr, const float* bu = nullptr, GateAct act = GateAct::Silu,
+                   const RowNorm* norm = nullptr);
 
 // cuBLAS in a deterministic configuration: its own handle bound to the
 // stream, a fixed workspace from the tracked allocator (no allocation inside

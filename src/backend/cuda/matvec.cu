@@ -164,12 +164,14 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 // The F32 and F16 entries of the format table: one kernel instance per
 // element type, the 16-byte path when the row length and every pointer allow.
+// The norm is not staged here (F16 and F32 weights are read as stored).
 template <typename T>
-void matvec_plain(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
+bool matvec_plain(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
+    if (args.norm_w) return false;
     MatvecArgs a = args;
     const uint32_t kOut = e == Epilogue::SwiGlu ? kDots / 2 : kDots;
     const unsigned grid = assign_segment_units(a, kOut);
-    if (grid == 0) return;
+    if (grid == 0) return true;
     constexpr uint32_t per = 16 / sizeof(T);
     bool vec = a.cols % per == 0 && aligned16(a.x);
     for (uint32_t s = 0; s < a.n_seg; ++s) vec = vec && aligned16(a.seg[s].w);
@@ -186,6 +188,7 @@ void matvec_plain(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
         case Epilogue::Add: launch_for(std::integral_constant<Epilogue, Epilogue::Add>{}); break;
         case Epilogue::SwiGlu: launch_for(std::integral_constant<Epilogue, Epilogue::SwiGlu>{}); break;
     }
+    return true;
 }
 
 const Format& format_or_fail(gguf::TensorType type) {
@@ -194,24 +197,39 @@ const Format& format_or_fail(gguf::TensorType type) {
     return *f;
 }
 
-MatvecArgs args_for(const float* x, uint32_t cols, uint32_t n_seg) {
+MatvecArgs args_for(const float* x, uint32_t cols, uint32_t n_seg, const RowNorm* norm = nullptr) {
     MatvecArgs a{};
     a.x = x;
     a.cols = cols;
     a.n_seg = n_seg;
     a.act = GateAct::Silu;
+    if (norm) {
+        a.norm_w = norm->w;
+        a.norm_eps = norm->eps;
+    }
     return a;
 }
 
-void run(const MatvecArgs& a, gguf::TensorType type, Epilogue e, cudaStream_t stream, const char* name) {
-    format_or_fail(type).matvec(a, e, stream);
+// One product through the format table; a norm the kernel cannot stage is
+// applied by rmsnorm() into norm_out first.
+void run(const MatvecArgs& a, gguf::TensorType type, Epilogue e, cudaStream_t stream, const char* name,
+         float* norm_out = nullptr) {
+    const Format& f = format_or_fail(type);
+    if (!f.matvec(a, e, stream)) {
+        if (!a.norm_w || !norm_out) fail(ORCD_INTERNAL, std::string(name) + ": the format refused the product");
+        rmsnorm(norm_out, a.x, a.norm_w, 1, a.cols, a.norm_eps, stream);
+        MatvecArgs b = a;
+        b.x = norm_out;
+        b.norm_w = nullptr;
+        if (!f.matvec(b, e, stream)) fail(ORCD_INTERNAL, std::string(name) + ": the format refused the product");
+    }
     check_launch(name);
 }
 
 }  // namespace
 
-void matvec_f32(const MatvecArgs& a, Epilogue e, cudaStream_t stream) { matvec_plain<float>(a, e, stream); }
-void matvec_f16(const MatvecArgs& a, Epilogue e, cudaStream_t stream) { matvec_plain<__half>(a, e, stream); }
+bool matvec_f32(const MatvecArgs& a, Epilogue e, cudaStream_t stream) { return matvec_plain<float>(a, e, stream); }
+bool matvec_f16(const MatvecArgs& a, Epilogue e, cudaStream_t stream) { return matvec_plain<__half>(a, e, stream); }
 
 void matvec(float* y, const float* x, const DeviceMatrix& W, cudaStream_t stream, const float* bias) {
     MatvecArgs a = args_for(x, uint32_t(W.ne0), 1);
@@ -226,32 +244,38 @@ void matvec_add(float* y, const float* x, const DeviceMatrix& W, cudaStream_t st
 }
 
 void matvec_qkv(float* q, float* k, float* v, const float* x, const DeviceMatrix& Wq, const DeviceMatrix& Wk,
-                const DeviceMatrix& Wv, cudaStream_t stream, const float* bq, const float* bk, const float* bv) {
-    if (Wq.type != Wk.type || Wq.type != Wv.type || Wq.ne0 != Wk.ne0 || Wq.ne0 != Wv.ne0) {
-        // Mixed types or lengths cannot share one kernel instance: the same
-        // kernel, one launch per matrix (same bits per row).
-        matvec(q, x, Wq, stream, bq);
-        matvec(k, x, Wk, stream, bk);
-        matvec(v, x, Wv, stream, bv);
-        return;
+                const DeviceMatrix& Wv, cudaStream_t stream, const float* bq, const float* bk, const float* bv,
+                const RowNorm* norm) {
+    // Matrices of one type and length share a launch (one kernel instance);
+    // quantized files often give V (or Q and K) another type than the rest
+    // (Q4_K_M: Q6_K or Q8_0 on some layers' V), which costs one more launch,
+    // not two. Each row gets the same bits in any grouping.
+    const DeviceMatrix* W[3] = {&Wq, &Wk, &Wv};
+    float* y[3] = {q, k, v};
+    const float* b[3] = {bq, bk, bv};
+    bool done[3] = {false, false, false};
+    for (int i = 0; i < 3; ++i) {
+        if (done[i]) continue;
+        MatvecArgs a = args_for(x, uint32_t(W[i]->ne0), 0, norm);
+        for (int j = i; j < 3; ++j) {
+            if (done[j] || W[j]->type != W[i]->type || W[j]->ne0 != W[i]->ne0) continue;
+            a.seg[a.n_seg++] = MatvecSegment{W[j]->data, y[j], b[j], checked_rows(*W[j]), 0};
+            done[j] = true;
+        }
+        run(a, W[i]->type, Epilogue::Store, stream, "matvec_qkv", norm ? norm->out : nullptr);
     }
-    MatvecArgs a = args_for(x, uint32_t(Wq.ne0), 3);
-    a.seg[0] = MatvecSegment{Wq.data, q, bq, checked_rows(Wq), 0};
-    a.seg[1] = MatvecSegment{Wk.data, k, bk, checked_rows(Wk), 0};
-    a.seg[2] = MatvecSegment{Wv.data, v, bv, checked_rows(Wv), 0};
-    run(a, Wq.type, Epilogue::Store, stream, "matvec_qkv");
 }
 
 void matvec_swiglu(float* out, const float* x, const DeviceMatrix& Wg, const DeviceMatrix& Wu, cudaStream_t stream,
-                   const float* bg, const float* bu, GateAct act) {
+                   const float* bg, const float* bu, GateAct act, const RowNorm* norm) {
     if (Wg.type != Wu.type || Wg.ne0 != Wu.ne0 || Wg.ne1 != Wu.ne1)
         fail(ORCD_INTERNAL, "matvec_swiglu: gate and up matrices differ in type or shape");
-    MatvecArgs a = args_for(x, uint32_t(Wg.ne0), 1);
+    MatvecArgs a = args_for(x, uint32_t(Wg.ne0), 1, norm);
     a.seg[0] = MatvecSegment{Wg.data, out, bg, checked_rows(Wg), 0};
     a.w_up = Wu.data;
     a.bias_up = bu;
     a.act = act;
-    run(a, Wg.type, Epilogue::SwiGlu, stream, "matvec_swiglu");
+    run(a, Wg.type, Epilogue::SwiGlu, stream, "matvec_swiglu", norm ? norm->out : nullptr);
 }
 
 }  // namespace orcd::cuda

@@ -36,6 +36,12 @@ struct MatvecArgs {
     const void* w_up;
     const float* bias_up;
     const float* x;
+    // When set, the product is of RMSNorm(x) * norm_w (norm.cuh) rather than
+    // of x: the kernel normalises x while staging it. A format entry that
+    // cannot stage the norm for these arguments launches nothing and returns
+    // false (formats.h); the caller then normalises into a buffer first.
+    const float* norm_w;
+    float norm_eps;
     uint32_t cols;
     uint32_t n_seg;
     GateAct act;

@@ -15,6 +15,7 @@
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/matvec_segment.cuh"
 #include "backend/cuda/moe_epilogue.cuh"
+#include "backend/cuda/norm.cuh"
 #include "backend/cuda/quant_q8.cuh"
 #include "backend/cuda/reduce.cuh"
 #include "common/error.h"
@@ -113,6 +114,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
     q8_matvec_kernel(const MatvecArgs a, uint64_t row_bytes, StreamPlan p) {
     extern __shared__ uint4 smem[];  // x's units, then [warp][slot][row] chunks
     __shared__ uint64_t full[kMaxWarps][kMaxSlots];
+    __shared__ float scratch[32];
     constexpr int kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
     const uint32_t n_units = a.cols / 32, n_steps = n_units / V::kUnits;
@@ -180,7 +182,8 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
         }
     }
     kernel_begin();
-    round_x(xs, a.x, n_units);
+    const float scale = a.norm_w ? rms_scale(a.x, a.cols, a.norm_eps, true, scratch) : 1.0f;
+    round_x(xs, a.x, n_units, a.norm_w, scale);
     __syncthreads();  // x staged; every warp's barriers initialised
 
     constexpr uint32_t kU = kEpi == Epilogue::SwiGlu ? 1 : V::kUnroll;
@@ -361,6 +364,7 @@ bool q8_moe_down(const MoeDownArgs& a, uint64_t row_bytes, cudaStream_t stream) 
 template <class V>
 bool q8_matvec(const MatvecArgs& a, Epilogue e, uint64_t row_bytes, cudaStream_t stream) {
     if (a.cols > kMaxCols || a.cols % (32 * V::kUnits) != 0) return false;
+    if (a.norm_w && reinterpret_cast<uintptr_t>(a.norm_w) % 16 != 0) return false;
     switch (e) {
         case Epilogue::Store: launch_product<V, Epilogue::Store>(a, row_bytes, stream); break;
         case Epilogue::Add: launch_product<V, Epilogue::Add>(a, row_bytes, stream); break;

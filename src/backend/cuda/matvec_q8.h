@@ -14,7 +14,8 @@ namespace orcd::cuda {
 
 // One launch over a.n_seg segments with the epilogue e; false (nothing
 // launched) when the row length is outside the kernel (x is staged in 48 KiB
-// of shared memory: at most 32768 columns).
+// of shared memory: at most 32768 columns) or a.norm_w is not 16-byte
+// aligned. The norm (a.norm_w) is staged with x.
 template <class V>
 bool q8_matvec(const MatvecArgs& a, Epilogue e, uint64_t row_bytes, cudaStream_t stream);
 

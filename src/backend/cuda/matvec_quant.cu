@@ -219,9 +219,17 @@ void moe_down(const MoeDownArgs& a, cudaStream_t stream) {
 
 }  // namespace
 
+// The team kernels read x from global memory: they do not stage a norm.
+template <class F>
+bool qmatvec_entry(const MatvecArgs& a, Epilogue e, cudaStream_t stream) {
+    if (a.norm_w) return false;
+    qmatvec<F>(a, e, stream);
+    return true;
+}
+
 template <class F>
 const Format quant_format(gguf::TensorType type) {
-    return Format{type, qmatvec<F>, to_f16<F>, embed<F>, moe_gate_up<F>, moe_down<F>, false};
+    return Format{type, qmatvec_entry<F>, to_f16<F>, embed<F>, moe_gate_up<F>, moe_down<F>, false};
 }
 
 // Formats with integer codes (or a code book of small integers) multiply
@@ -229,9 +237,9 @@ const Format quant_format(gguf::TensorType type) {
 // (quant_q8.cuh); rows too long for their x to be staged in shared memory
 // take the team kernels above, which read x from global memory.
 template <class V, class F>
-void qmatvec_q8(const MatvecArgs& a, Epilogue e, cudaStream_t stream) {
+bool qmatvec_q8(const MatvecArgs& a, Epilogue e, cudaStream_t stream) {
     if (a.cols % F::kElems != 0) fail(ORCD_INTERNAL, "qmatvec: row length not a whole number of blocks");
-    if (!q8_matvec<V>(a, e, uint64_t(a.cols / F::kElems) * F::kBytes, stream)) qmatvec<F>(a, e, stream);
+    return q8_matvec<V>(a, e, uint64_t(a.cols / F::kElems) * F::kBytes, stream) || qmatvec_entry<F>(a, e, stream);
 }
 template <class V, class F>
 void moe_gate_up_q8(const MoeGateUpArgs& a, cudaStream_t stream) {

@@ -1,6 +1,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/norm.cuh"
 #include "backend/cuda/reduce.cuh"
 
 #include <algorithm>
@@ -15,8 +16,7 @@ constexpr int kThreads = 256;
 // the block is as wide as a quarter of the row (up to 1024 threads) and each
 // thread reads 4 consecutive elements a pass with one 16-byte load: a 4096
 // row takes one pass of loads per thread instead of 16 dependent rounds.
-// The sum is in a fixed order (per thread in index order, then the block's
-// butterflies).
+// The sum is in a fixed order (norm.cuh).
 __global__ void rmsnorm_kernel(float* out, const float* x, const float* w, uint32_t n, float eps) {
     kernel_begin();
     __shared__ float scratch[32];
@@ -24,23 +24,8 @@ __global__ void rmsnorm_kernel(float* out, const float* x, const float* w, uint3
     float* o = out + uint64_t(blockIdx.x) * n;
     const bool vec = n % 4 == 0 && ((reinterpret_cast<uintptr_t>(xr) | reinterpret_cast<uintptr_t>(o) |
                                      reinterpret_cast<uintptr_t>(w)) & 15) == 0;
-    float ss = 0.0f;
-    if (vec) {
-#pragma unroll 2
-        for (uint32_t i = 4 * threadIdx.x; i < n; i += 4 * blockDim.x) {
-            const float4 v = *reinterpret_cast<const float4*>(xr + i);
-            ss += v.x * v.x;
-            ss += v.y * v.y;
-            ss += v.z * v.z;
-            ss += v.w * v.w;
-        }
-    } else {
-#pragma unroll 4
-        for (uint32_t i = threadIdx.x; i < n; i += blockDim.x) ss += xr[i] * xr[i];
-    }
-    ss = block_sum(ss, scratch);
     // As the reference: one scale 1 / sqrt(mean + eps), then x * scale * w.
-    const float scale = 1.0f / sqrtf(ss / float(n) + eps);
+    const float scale = rms_scale(xr, n, eps, vec, scratch);
     if (vec) {
 #pragma unroll 2
         for (uint32_t i = 4 * threadIdx.x; i < n; i += 4 * blockDim.x) {

@@ -42,8 +42,11 @@ struct alignas(16) XUnit {
 };
 
 // xs[u] = unit u of x rounded to 8 bits (as above), for the whole block.
-// A team of 8 lanes per unit; the loop runs whole warps (shuffles).
-__device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_units) {
+// A team of 8 lanes per unit; the loop runs whole warps (shuffles). With
+// norm_w, the unit rounded is that of x[i] * scale * norm_w[i] (an RMSNorm
+// applied on the way, norm.cuh); x and norm_w 16-byte aligned.
+__device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_units, const float* norm_w = nullptr,
+                                        float scale = 1.0f) {
     const uint32_t lane = threadIdx.x & 31, g = lane & 7;
     const uint32_t per_pass = blockDim.x / 8;
     // Unrolled so that a warp's loads of x for several passes are in flight
@@ -52,7 +55,11 @@ __device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_un
     for (uint32_t base = (threadIdx.x >> 5) * 4; base < n_units; base += per_pass) {
         const uint32_t u = base + lane / 8;
         const bool in = u < n_units;
-        const float4 v = in ? reinterpret_cast<const float4*>(x)[8 * u + g] : make_float4(0, 0, 0, 0);
+        float4 v = in ? reinterpret_cast<const float4*>(x)[8 * u + g] : make_float4(0, 0, 0, 0);
+        if (norm_w) {
+            const float4 w = in ? reinterpret_cast<const float4*>(norm_w)[8 * u + g] : make_float4(0, 0, 0, 0);
+            v = make_float4(v.x * scale * w.x, v.y * scale * w.y, v.z * scale * w.z, v.w * scale * w.w);
+        }
         // max |x| as unsigned bits: NaN above infinity above every finite value.
         uint32_t amax = max(max(__float_as_uint(fabsf(v.x)), __float_as_uint(fabsf(v.y))),
                             max(__float_as_uint(fabsf(v.z)), __float_as_uint(fabsf(v.w))));

@@ -1,0 +1,36 @@
+// RMSNorm's scale of one row, shared by the norm kernel (norm.cu) and the
+// products that normalise x as they stage it (matvec_q8.cu): the row's
+// normalised element i is x[i] * scale * w[i].
+#pragma once
+
+#include "backend/cuda/reduce.cuh"
+
+#include <cstdint>
+
+namespace orcd::cuda {
+
+// scale = 1 / sqrt(mean(x^2) + eps), as the reference. Every thread of the
+// block calls it and gets the scale. Each thread sums the squares of its
+// elements in index order (4 consecutive ones a pass, one 16-byte load when
+// `vec`: n % 4 == 0 and x 16-byte aligned), then block_sum combines the
+// threads; the bits so depend on the block size.
+__device__ __forceinline__ float rms_scale(const float* x, uint32_t n, float eps, bool vec, float* scratch) {
+    float ss = 0.0f;
+    if (vec) {
+#pragma unroll 2
+        for (uint32_t i = 4 * threadIdx.x; i < n; i += 4 * blockDim.x) {
+            const float4 v = *reinterpret_cast<const float4*>(x + i);
+            ss += v.x * v.x;
+            ss += v.y * v.y;
+            ss += v.z * v.z;
+            ss += v.w * v.w;
+        }
+    } else {
+#pragma unroll 4
+        for (uint32_t i = threadIdx.x; i < n; i += blockDim.x) ss += x[i] * x[i];
+    }
+    ss = block_sum(ss, scratch);
+    return 1.0f / sqrtf(ss / float(n) + eps);
+}
+
+}  // namespace orcd::cuda
