@@ -18,7 +18,8 @@
 // Q4_K_M decode 12% faster, Qwen2.5-0.5B 19%, but GPT-OSS-20B 4.5% slower
 // (376 against 393 tok/s: its expert products' dependents, released early,
 // sit resident beside them; releasing every kernel's dependents only at
-// its exit instead cost the dense models 9-13%). bench/NOTES.md, 14.
+// its exit instead cost the dense models 9-13%), so models with experts
+// launch serially (SerialLaunches, launch.h). bench/NOTES.md, 14.
 //
 // The rule that keeps this correct: every kernel calls kernel_begin() in
 // every thread before it reads anything another kernel wrote or writes
