@@ -138,6 +138,21 @@ std::vector<float> round_q8(const std::vector<float>& x, std::vector<float>& hal
     return out;
 }
 
+// A gate activation's output against the reference's, from the gate and up
+// products' bounds: the activation's slope (at most ~1.1 for silu, 1.702 * 8
+// for the clamped form) times those bounds. Extreme scales overflow the
+// product of gate and up: an infinity must be the reference's own infinity.
+void expect_swiglu_close(const std::string& what, std::vector<float> got, std::vector<float> want,
+                         const std::vector<double>& t_gate, const std::vector<double>& t_up,
+                         const std::vector<float>& gate, const std::vector<float>& up) {
+    std::vector<double> t(want.size());
+    for (size_t r = 0; r < want.size(); ++r) {
+        t[r] = 16.0 * (t_gate[r] * (1.0 + std::fabs(up[r])) + t_up[r] * (1.0 + std::fabs(gate[r]))) + 1e-6;
+        if (std::isinf(want[r]) && got[r] == want[r]) got[r] = want[r] = 0.0f;
+    }
+    EXPECT_TRUE(test::all_close(what, got, want, t));
+}
+
 // Formats whose batch-1 product takes x rounded to 8 bits are checked twice:
 // against the CPU reference on the rounded x (the F32 bound: the same
 // integers, summed in another order), and against the exact product with
@@ -224,18 +239,8 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
                     cpu::swiglu(want_s.data(), yw.data(), yu.data(), rows);
                 else
                     cpu::swiglu_oai(want_s.data(), yw.data(), yu.data(), rows);
-                // The activation's slope (at most ~1.1 for silu, 1.702 * 8 for
-                // the clamped form) times the products' bounds.
-                std::vector<double> ts(rows);
-                const std::vector<double> tu = bound(u, xr, rows, cols, 2e-5);
-                for (uint64_t r = 0; r < rows; ++r)
-                    ts[r] = 16.0 * (tol[r] * (1.0 + std::fabs(yu[r])) + tu[r] * (1.0 + std::fabs(yw[r]))) + 1e-6;
-                // Extreme scales overflow the product of gate and up: an
-                // infinity must be the reference's own infinity.
-                std::vector<float> got_s = g.download<float>(s, rows);
-                for (uint64_t r = 0; r < rows; ++r)
-                    if (std::isinf(want_s[r]) && got_s[r] == want_s[r]) got_s[r] = want_s[r] = 0.0f;
-                EXPECT_TRUE(test::all_close("swiglu " + what, got_s, want_s, ts));
+                expect_swiglu_close("swiglu " + what, g.download<float>(s, rows), want_s, tol,
+                                    bound(u, xr, rows, cols, 2e-5), yw, yu);
             }
 
             // With a RowNorm the products are of h = RMSNorm(x) * nw, which
@@ -281,13 +286,7 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
                                 &norm);
             std::vector<float> want_ns(rows);
             cpu::swiglu(want_ns.data(), hw.data(), hu.data(), rows);
-            std::vector<double> tns(rows);
-            for (uint64_t r = 0; r < rows; ++r)
-                tns[r] = 16.0 * (tw[r] * (1.0 + std::fabs(hu[r])) + tu[r] * (1.0 + std::fabs(hw[r]))) + 1e-6;
-            std::vector<float> got_ns = g.download<float>(ns, rows);
-            for (uint64_t r = 0; r < rows; ++r)
-                if (std::isinf(want_ns[r]) && got_ns[r] == want_ns[r]) got_ns[r] = want_ns[r] = 0.0f;
-            EXPECT_TRUE(test::all_close("normed swiglu " + what, got_ns, want_ns, tns));
+            expect_swiglu_close("normed swiglu " + what, g.download<float>(ns, rows), want_ns, tw, tu, hw, hu);
         }
     }
 }

@@ -122,10 +122,15 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
     uint8_t* const slots = reinterpret_cast<uint8_t*>(xs + n_units) + warp * p.n_slots * kRows * p.row_span;
     const uint32_t group_stride = gridDim.x * n_warps;
 
+    // The segment of group g and its first row.
+    auto first_row = [&](uint32_t g, MatvecSegment& seg) {
+        seg = segment_of(a, g);
+        return (g - seg.block_begin) * kOut;
+    };
     // Rows past the segment repeat its last row (their results are dropped).
-    auto enter_group = [&](Walk& w, MatvecSegment& seg, uint32_t& r0) {
-        seg = segment_of(a, w.g);
-        r0 = (w.g - seg.block_begin) * kOut;
+    auto enter_group = [&](Walk& w) {
+        MatvecSegment seg;
+        const uint32_t r0 = first_row(w.g, seg);
 #pragma unroll
         for (int m = 0; m < kRows; ++m) {
             const uint32_t r = min(r0 + uint32_t(m % kOut), seg.rows - 1);
@@ -133,7 +138,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
             w.rows[m] = static_cast<const uint8_t*>(up ? a.w_up : seg.w) + r * row_bytes;
         }
     };
-    auto advance = [&](Walk& w, MatvecSegment& seg, uint32_t& r0) {
+    auto advance = [&](Walk& w) {
         if (++w.slot == p.n_slots) {
             w.slot = 0;
             w.parity ^= 1;
@@ -141,7 +146,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
         if (++w.c == p.n_chunks) {
             w.c = 0;
             w.g += group_stride;
-            if (w.g < p.n_groups) enter_group(w, seg, r0);
+            if (w.g < p.n_groups) enter_group(w);
         }
     };
     // Chunk c of a row: bytes [c * chunk_bytes, min(+ chunk_bytes, row_bytes)).
@@ -165,20 +170,16 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
             bulk::copy(dst + m * p.row_span, reinterpret_cast<const void*>(from[m]), bytes[m], bar);
     };
 
-    MatvecSegment seg;
-    uint32_t r0 = 0;
     Walk use{blockIdx.x * n_warps + warp, 0, 0, 0, {}};
-    if (use.g < p.n_groups) enter_group(use, seg, r0);
+    if (use.g < p.n_groups) enter_group(use);
     Walk ask = use;  // lane 0: the next item to ask for
     if (lane == 0) {
         for (uint32_t k = 0; k < p.n_slots; ++k) bulk::init(&full[warp][k]);
         bulk::init_done();
         // The weights do not depend on earlier kernels: asked for before the wait.
-        MatvecSegment s2;
-        uint32_t r2;
         for (uint32_t k = 0; k < p.n_slots && ask.g < p.n_groups; ++k) {
             request(ask);
-            advance(ask, s2, r2);
+            advance(ask);
         }
     }
     kernel_begin();
@@ -209,19 +210,21 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
         __syncwarp();  // the slot read by every lane
         if (lane == 0 && ask.g < p.n_groups) {
             bulk::release_to_copies();
-            MatvecSegment s2;
-            uint32_t r2;
             request(ask);
-            advance(ask, s2, r2);
+            advance(ask);
         }
         if (use.c + 1 == p.n_chunks) {
 #pragma unroll
             for (int m = 0; m < kRows; ++m) acc[m] = warp_sum(acc[m]);
-            if (lane == 0) store_rows<kEpi, kOut>(a, seg, r0, acc);
+            if (lane == 0) {
+                MatvecSegment seg;
+                const uint32_t r0 = first_row(use.g, seg);
+                store_rows<kEpi, kOut>(a, seg, r0, acc);
+            }
 #pragma unroll
             for (int m = 0; m < kRows; ++m) acc[m] = 0.0f;
         }
-        advance(use, seg, r0);
+        advance(use);
     }
 }
 
