@@ -43,7 +43,8 @@ struct DeviceMatrix {
 // product, as cpu::add_bias does.
 //   matvec:        y = W x + b
 //   matvec_add:    y = y + (W x + b)          (the residual add fused)
-//   matvec_qkv:    q = Wq x + bq, k = Wk x + bk, v = Wv x + bv in one launch
+//   matvec_qkv:    q = Wq x + bq, k = Wk x + bk, v = Wv x + bv, one launch per
+//                  group of matrices sharing a type and row length
 //   matvec_swiglu: out = act(Wg x + bg, Wu x + bu) (as swiglu()/swiglu_oai();
 //                  Wg, Wu of one type and shape)
 // matvec_qkv and matvec_swiglu take an optional RowNorm: x is then the
