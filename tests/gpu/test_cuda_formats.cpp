@@ -110,6 +110,14 @@ std::vector<double> bound(const std::vector<float>& w, const std::vector<float>&
     return tol;
 }
 
+// tol[r] += factor * sum_i |W[r][i]| step[i]: the most moving each x[i] by
+// up to step[i] (its 8-bit rounding: half its unit's d) moves output r.
+void add_rounding_bound(std::vector<double>& tol, const std::vector<float>& w, const std::vector<float>& step,
+                        uint64_t rows, uint64_t cols, double factor) {
+    for (uint64_t r = 0; r < rows; ++r)
+        for (uint64_t i = 0; i < cols; ++i) tol[r] += factor * std::fabs(double(w[r * cols + i])) * step[i];
+}
+
 std::vector<float> cpu_matvec(const std::vector<float>& w, const std::vector<float>& x, uint64_t rows, uint64_t cols) {
     std::vector<float> y(rows);
     for (uint64_t r = 0; r < rows; ++r) {
@@ -202,8 +210,7 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
                 cuda::matvec(y.as<float>(), dx.as<float>(), W, g.stream());
                 const std::vector<float> exact = cpu_matvec(w, x, rows, cols);
                 std::vector<double> te = bound(w, x, rows, cols, 2e-5);
-                for (uint64_t r = 0; r < rows; ++r)
-                    for (uint64_t i = 0; i < cols; ++i) te[r] += std::fabs(double(w[r * cols + i])) * half_step[i];
+                add_rounding_bound(te, w, half_step, rows, cols, 1.0);
                 EXPECT_TRUE(test::all_close("matvec vs exact x " + what, g.download<float>(y, rows), exact, te));
             }
 
@@ -261,8 +268,7 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
             const double rel_scale = double(cols + 4) * std::ldexp(1.0, -24);
             auto norm_tol = [&](const std::vector<float>& m) {
                 std::vector<double> tm = bound(m, h, rows, cols, 2e-5 + rel_scale);
-                for (uint64_t r = 0; r < rows; ++r)
-                    for (uint64_t i = 0; i < cols; ++i) tm[r] += std::fabs(double(m[r * cols + i])) * h_step[i] * 1.001;
+                add_rounding_bound(tm, m, h_step, rows, cols, 1.001);
                 return tm;
             };
             const std::vector<float> hw = cpu_matvec(w, h, rows, cols), hu = cpu_matvec(u, h, rows, cols);
@@ -441,8 +447,7 @@ TEST(CudaFormats, ExpertProductsMatchTheReference) {
                 if (q8) {
                     std::vector<float> hs;
                     round_q8(a, hs);
-                    for (uint32_t r = 0; r < E; ++r)
-                        for (uint32_t i = 0; i < F; ++i) td[r] += 1.01 * std::fabs(de[uint64_t(r) * F + i]) * hs[i];
+                    add_rounding_bound(td, de, hs, E, F, 1.01);
                 }
                 for (uint32_t r = 0; r < E; ++r) {
                     const float y = wts[tk * K + j] * (yv[r] + bd[e * E + r]);

@@ -184,7 +184,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
     }
     kernel_begin();
     const float scale = a.norm_w ? rms_scale(a.x, a.cols, a.norm_eps, true, scratch) : 1.0f;
-    round_x(xs, a.x, n_units, a.norm_w, scale);
+    round_x<V::kPairedX>(xs, a.x, n_units, a.norm_w, scale);
     __syncthreads();  // x staged; every warp's barriers initialised
 
     constexpr uint32_t kU = kEpi == Epilogue::SwiGlu ? 1 : V::kUnroll;
@@ -292,7 +292,7 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_gate_up_kernel(const Mo
     kernel_begin();
     extern __shared__ XUnit xs[];
     const uint32_t slot = blockIdx.y, t = blockIdx.z, n_units = a.cols / 32;
-    round_x(xs, a.x + uint64_t(t) * a.cols, n_units);
+    round_x<V::kPairedX>(xs, a.x + uint64_t(t) * a.cols, n_units);
     __syncthreads();
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t e = uint32_t(a.ids[t * a.n_used + slot]);
@@ -317,7 +317,7 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_down_kernel(const MoeDo
     extern __shared__ XUnit xs[];
     const uint32_t t = blockIdx.y, n_units = a.cols / 32;
     for (uint32_t j = 0; j < a.n_used; ++j)
-        round_x(xs + j * n_units, a.act + (uint64_t(t) * a.n_used + j) * a.cols, n_units);
+        round_x<V::kPairedX>(xs + j * n_units, a.act + (uint64_t(t) * a.n_used + j) * a.cols, n_units);
     __syncthreads();
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t r_end = min(a.rows, (blockIdx.x + 1) * kMoeDownRows);

@@ -34,7 +34,7 @@ namespace orcd::cuda::quant {
 // A unit of x in shared memory: 48 bytes, so that 8 lanes reading 8
 // consecutive units with 16-byte loads hit distinct banks.
 struct alignas(16) XUnit {
-    uint32_t q[8];   // the 32 signed bytes
+    uint32_t q[8];   // the 32 signed bytes (in element order, or paired: round_x)
     float d;         // the step
     int32_t sum;     // sum of the 32 q
     int32_t sum_lo;  // sum of q[0..15] (Q6_K's two scales per unit)
@@ -45,6 +45,14 @@ struct alignas(16) XUnit {
 // A team of 8 lanes per unit; the loop runs whole warps (shuffles). With
 // norm_w, the unit rounded is that of x[i] * scale * norm_w[i] (an RMSNorm
 // applied on the way, norm.cuh); x and norm_w 16-byte aligned.
+//
+// kPaired stores the bytes in the order of the nibbles of a 4-bit unit's
+// code words (TableQ): word k < 4 holds elements 4k, 4k + 16, 4k + 1,
+// 4k + 17 and word 4 + k elements 4k + 2, 4k + 18, 4k + 3, 4k + 19, so a
+// code word's low and high halves are each a byte-permutation selector
+// whose values line up with one word of x. The sums stay those of the
+// elements in order.
+template <bool kPaired = false>
 __device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_units, const float* norm_w = nullptr,
                                         float scale = 1.0f) {
     const uint32_t lane = threadIdx.x & 31, g = lane & 7;
@@ -73,8 +81,15 @@ __device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_un
         half += __shfl_xor_sync(0xffffffffu, half, 1);
         half += __shfl_xor_sync(0xffffffffu, half, 2);  // lanes 0-3 of the team: elements 0-15
         const int sum = half + __shfl_xor_sync(0xffffffffu, half, 4);
+        uint32_t word = uint32_t(q0 & 0xFF) | uint32_t(q1 & 0xFF) << 8 | uint32_t(q2 & 0xFF) << 16 | uint32_t(q3) << 24;
+        if (kPaired) {
+            // Lane g < 4 holds elements 4g..4g+3, lane g + 4 the same plus 16:
+            // g takes bytes 0, 1 of both, g + 4 bytes 2, 3.
+            const uint32_t other = __shfl_xor_sync(0xffffffffu, word, 4);
+            word = __byte_perm(word, other, g < 4 ? 0x5140u : 0x3726u);
+        }
         if (!in) continue;
-        xs[u].q[g] = uint32_t(q0 & 0xFF) | uint32_t(q1 & 0xFF) << 8 | uint32_t(q2 & 0xFF) << 16 | uint32_t(q3) << 24;
+        xs[u].q[g] = word;
         if (g == 0) {
             xs[u].d = a / 127.0f;
             xs[u].sum = sum;
@@ -144,6 +159,7 @@ __device__ __forceinline__ void legacy_codes(const uint32_t (&qs)[4], uint32_t q
 template <bool kHigh>
 struct Legacy0Q {
     static constexpr uint32_t kBytes = kHigh ? 22 : 18, kUnits = 1, kUnroll = 2;
+    static constexpr bool kPairedX = false;
     struct Raw {
         uint32_t w[kHigh ? 5 : 4];  // [qh,] qs
         float d;
@@ -172,6 +188,7 @@ using Q5_0Q = Legacy0Q<true>;
 template <bool kHigh>
 struct Legacy1Q {
     static constexpr uint32_t kBytes = kHigh ? 24 : 20, kUnits = 1, kUnroll = 2;
+    static constexpr bool kPairedX = false;
     struct Raw {
         uint32_t dm, qh, qs[4];
     };
@@ -199,6 +216,7 @@ using Q5_1Q = Legacy1Q<true>;
 // Q8_0 (34 bytes: d, 32 signed bytes).
 struct Q8_0Q {
     static constexpr uint32_t kUnits = 1, kUnroll = 1;
+    static constexpr bool kPairedX = false;
     struct Raw {
         uint32_t qs[8];
         float d;
@@ -252,29 +270,33 @@ struct MXFP4Load {
 
 // Code-book formats: IQ4_NL (18 bytes: d, 16 code bytes; values up to
 // +-127) and MXFP4 (17 bytes: E8M0 scale, 16 code bytes; twice the E2M1
-// values): a code book of 16 signed bytes, 4 per word. Four codes become
-// their 4 values with two byte permutations (codes 0-7 from the first 8
-// bytes, 8-15 from the last) and a select on bit 3.
+// values): a code book of 16 signed bytes, 4 per word, against x staged in
+// paired order (round_x). Each half of a code word is 4 codes in the
+// nibbles a byte permutation selects by: two permutations give their
+// values from codes 0-7 and from codes 8-15 (bit 3 masked), a third picks
+// each byte from one or the other by bit 3. Six integer instructions for 4
+// codes; forming the selectors from codes spread over bytes took about
+// twice that (GPT-OSS-20B decode 431 -> 453 tok/s on the H200, its expert
+// products being short of memory bandwidth on this arithmetic).
 template <class U, uint32_t kT0, uint32_t kT1, uint32_t kT2, uint32_t kT3>
 struct TableQ {
     static constexpr uint32_t kUnits = 1, kUnroll = 2;
+    static constexpr bool kPairedX = true;
     using Raw = typename U::Raw;
     __device__ static Raw load(const uint8_t* row, uint32_t s) { return U::load(row, s); }
-    // The values of the 4 codes in the bytes of c (each below 16).
+    // The values of the 4 codes in nibbles 0-3 of c.
     __device__ static uint32_t values(uint32_t c) {
-        const uint32_t t = c | (c >> 4);  // codes 0, 1 in byte 0; 2, 3 in byte 2
-        const uint32_t sel = ((t & 0xFFu) | ((t >> 8) & 0xFF00u)) & 0x7777u;
-        const uint32_t lo = __byte_perm(kT0, kT1, sel), hi = __byte_perm(kT2, kT3, sel);
-        const uint32_t high = ((c >> 3) & 0x01010101u) * 0xFFu;
-        return (hi & high) | (lo & ~high);
+        const uint32_t idx = c & 0x7777u;
+        const uint32_t lo = __byte_perm(kT0, kT1, idx), hi = __byte_perm(kT2, kT3, idx);
+        return __byte_perm(lo, hi, ((c >> 1) & 0x4444u) | 0x3210u);
     }
     __device__ static float dot(const Raw& r, const XUnit* xs, uint32_t s) {
         const XUnit& x = xs[s];
         int acc = 0;
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
-            acc = idot4(values(r.w[k] & 0x0F0F0F0Fu), x.q[k], acc);
-            acc = idot4(values((r.w[k] >> 4) & 0x0F0F0F0Fu), x.q[4 + k], acc);
+            acc = idot4(values(r.w[k]), x.q[k], acc);
+            acc = idot4(values(r.w[k] >> 16), x.q[4 + k], acc);
         }
         return r.d * x.d * float(acc);
     }
@@ -291,6 +313,7 @@ using MXFP4Q = TableQ<MXFP4Load, 0x03020100u, 0x0C080604u, 0xFDFEFF00u, 0xF4F8FA
 template <bool kHigh>
 struct K45Q {
     static constexpr uint32_t kBytes = kHigh ? 176 : 144, kUnits = 2, kUnroll = 1;
+    static constexpr bool kPairedX = false;
     struct Raw {
         uint4 head;   // d, dmin, scale words
         uint4 qs[2];  // the chunk's 32 code bytes
@@ -362,6 +385,7 @@ using Q5_KQ = K45Q<true>;
 // 16-element halves have their own scale; codes are q + 32.
 struct Q6_KQ {
     static constexpr uint32_t kUnits = 2, kUnroll = 1;
+    static constexpr bool kPairedX = false;
     struct Raw {
         uint32_t ql[8], qh[8];
         uint32_t sc[2];  // bytes 0-1: the first unit's half scales; 4-5: the second's
