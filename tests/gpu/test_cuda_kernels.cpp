@@ -219,25 +219,30 @@ TEST(CudaKernels, ArgmaxPicksLowestIdOnTies) {
     ORCD_REQUIRE_CUDA();
     Gpu g;
     std::mt19937 rng(13);
-    for (uint32_t n : {1u, 2u, 512u, 1003u, 32000u, 128256u}) {
+    for (uint32_t n : {1u, 2u, 512u, 1003u, 1025u, 32000u, 128256u, 151936u, 201088u}) {
         for (int trial = 0; trial < 5; ++trial) {
             std::vector<float> x = test::random_floats(n, 100 * n + trial, -10, 10);
             if (n > 2) {  // plant a tie at the top
                 const uint32_t a = rng() % n, b = rng() % n;
                 x[a] = x[b] = 11.0f;
             }
-            cuda::DeviceBuffer dx = g.upload(x), out = g.poisoned(8);
+            cuda::DeviceBuffer dx = g.upload(x), out = g.poisoned(4 * cuda::kArgmaxOutInts);
             cuda::argmax(out.as<int32_t>(), dx.as<float>(), n, g.stream());
             const std::vector<int32_t> got = g.download<int32_t>(out, 2);
             EXPECT_EQ(got[0], orcd::argmax(x)) << "n=" << n << " trial " << trial;
             EXPECT_EQ(got[1], 0) << "NaN flag set without NaN";
         }
     }
-    std::vector<float> x(1000, 1.0f);
-    x[500] = NAN;
-    cuda::DeviceBuffer dx = g.upload(x), out = g.poisoned(8);
-    cuda::argmax(out.as<int32_t>(), dx.as<float>(), 1000, g.stream());
-    EXPECT_EQ(g.download<int32_t>(out, 2)[1], 1) << "a NaN logit must be reported";
+    // A NaN in one block of one, and in the last of many; it never wins.
+    for (uint32_t n : {1000u, 151936u}) {
+        std::vector<float> x(n, 1.0f);
+        x[n - 500] = NAN;
+        cuda::DeviceBuffer dx = g.upload(x), out = g.poisoned(4 * cuda::kArgmaxOutInts);
+        cuda::argmax(out.as<int32_t>(), dx.as<float>(), n, g.stream());
+        const std::vector<int32_t> got = g.download<int32_t>(out, 2);
+        EXPECT_EQ(got[0], 0) << "n=" << n;
+        EXPECT_EQ(got[1], 1) << "a NaN logit must be reported, n=" << n;
+    }
 }
 
 // Bound: exact (one IEEE division or multiplication per distinct id).

@@ -19,9 +19,6 @@ constexpr uint64_t kGranule = 2ull << 20;
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-// Models with experts launch serially (launch.h, SerialLaunches).
-bool launches_serially(const ModelConfig& cfg) { return cfg.n_expert > 0; }
-
 // The device image of the weights: every file tensor the adapter bound, in
 // id order, at a 256-byte aligned offset.
 struct ImagePlan {
@@ -277,7 +274,6 @@ void CudaBackend::forward(const Batch& batch) {
                             "sequences are not implemented yet)");
     const uint32_t n = batch.size(), pos = batch.pos[0], seq = batch.seq[0];
     bind_device(ctx_->device);
-    const SerialLaunches serial(launches_serially(cfg_));
     cudaStream_t s = ctx_->stream;
     int32_t* ids = act<int32_t>(a_.tokens);
     // A decode step's inputs travel as kernel arguments of set_step (no host
@@ -378,7 +374,6 @@ int32_t CudaBackend::sample(const SamplingConfig& cfg, std::span<const int32_t> 
                             uint64_t step) {
     if (!loaded_) fail(ORCD_INTERNAL, "CUDA backend: sample() before load()");
     bind_device(ctx_->device);
-    const SerialLaunches serial(launches_serially(cfg_));
     const int32_t t = sampler_->sample(act<float>(a_.logits), cfg, history, seed, step);
     return t >= 0 ? t : Backend::sample(cfg, history, seed, step);
 }

@@ -100,7 +100,11 @@ void store_kv(f16_bits* cache, const KvLayout& layout, uint32_t layer, uint32_t 
 // ---- sampling_kernels.cu ----------------------------------------------------------
 
 // out[0] = index of the largest x[i], the lowest index on ties (NaN never
-// wins); out[1] = 1 when some x[i] is NaN, else 0.
+// wins); out[1] = 1 when some x[i] is NaN, else 0. out holds
+// kArgmaxOutInts: the rest is the blocks' parts of the search (two launches:
+// up to kArgmaxParts blocks, then one that combines their results).
+constexpr uint32_t kArgmaxParts = 128;
+constexpr uint32_t kArgmaxOutInts = 2 + 3 * kArgmaxParts;
 void argmax(int32_t* out, const float* x, uint32_t n, cudaStream_t stream);
 
 // Repetition penalty on logits for each of the n distinct ids: a positive

@@ -16,16 +16,10 @@ std::atomic<bool>& overlap_flag() {
     return on;
 }
 
-thread_local bool t_serial = false;
-
 }  // namespace
 
-bool overlap_launches() { return !t_serial && overlap_flag().load(std::memory_order_relaxed); }
+bool overlap_launches() { return overlap_flag().load(std::memory_order_relaxed); }
 
 void set_overlap_launches(bool on) { overlap_flag().store(on, std::memory_order_relaxed); }
-
-SerialLaunches::SerialLaunches(bool on) : was_(t_serial) { t_serial = t_serial || on; }
-
-SerialLaunches::~SerialLaunches() { t_serial = was_; }
 
 }  // namespace orcd::cuda

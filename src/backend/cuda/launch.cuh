@@ -15,11 +15,14 @@
 // grid has completed and its writes are visible.
 //
 // Measured on an H200 against serial launches: Llama-2-7B and Phi-3-mini
-// Q4_K_M decode 12% faster, Qwen2.5-0.5B 19%, but GPT-OSS-20B 4.5% slower
-// (376 against 393 tok/s: its expert products' dependents, released early,
-// sit resident beside them; releasing every kernel's dependents only at
-// its exit instead cost the dense models 9-13%), so models with experts
-// launch serially (SerialLaunches, launch.h). bench/NOTES.md, 14.
+// Q4_K_M decode 12% faster, Qwen2.5-0.5B 19%. The expert products are the
+// exception: released early, their dependents sit resident beside them and
+// take warp slots their loads need (GPT-OSS-20B 4.5% slower than serial),
+// so they begin with kernel_begin_late() and their successor launches when
+// they complete, while every other boundary overlaps: GPT-OSS-20B decode
+// 453 -> 478 tok/s against serial launches for the whole model. (Releasing
+// every kernel's dependents only at its exit cost the dense models 9-13%.)
+// bench/NOTES.md, 14 and 16.
 //
 // The rule that keeps this correct: every kernel calls kernel_begin() in
 // every thread before it reads anything another kernel wrote or writes
@@ -45,6 +48,14 @@ __device__ __forceinline__ void kernel_begin() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// kernel_begin() without releasing the next kernel early: it launches when
+// this grid completes (the expert products, above).
+__device__ __forceinline__ void kernel_begin_late() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
 }
 

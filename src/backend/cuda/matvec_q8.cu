@@ -278,18 +278,23 @@ void launch_product(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t str
 
 constexpr uint32_t kMoeWarps = 8;
 // Blocks of few rows: a block is one round of loads per warp, and GPT-OSS-20B's
-// 2880-row experts then make 720 gate/up and 360 down blocks, all resident at
-// once (with 32 and 16 rows, 180 down blocks of 8 warps left most warp slots
-// empty: decode 399 -> 431 tok/s on the H200).
+// 2880-row experts then make 720 gate/up and 360 down blocks (four of 8 warps
+// fit a multiprocessor; with 32 and 16 rows, 180 down blocks of 8 warps left
+// most warp slots empty: decode 399 -> 431 tok/s on the H200). More loads in
+// flight per warp and fewer warps measured slower: 4 outputs a warp step, or
+// a lane's 2-3 steps loaded together (80-128 registers), 404-438 against
+// 453 tok/s.
+constexpr uint32_t kMoeOuts = 2;       // gate/up rows of a warp step
 constexpr uint32_t kMoeRows = 16;      // gate/up rows of a block (per selected expert)
 constexpr uint32_t kMoeDownRows = 8;   // down rows of a block
 constexpr uint32_t kMoeDownGroup = 4;  // experts whose down rows load together
 constexpr uint32_t kMaxUsed = 8;
 constexpr size_t kMoeSmem = 48 * 1024;  // staged x or activations
 
+// Both expert kernels release their successor only at exit (launch.cuh).
 template <class V>
 __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_gate_up_kernel(const MoeGateUpArgs a, uint64_t row_bytes) {
-    kernel_begin();
+    kernel_begin_late();
     extern __shared__ XUnit xs[];
     const uint32_t slot = blockIdx.y, t = blockIdx.z, n_units = a.cols / 32;
     round_x<V::kPairedX>(xs, a.x + uint64_t(t) * a.cols, n_units);
@@ -299,21 +304,26 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_gate_up_kernel(const Mo
     const uint8_t* gate = static_cast<const uint8_t*>(a.gate) + e * a.expert_bytes;
     const uint8_t* up = static_cast<const uint8_t*>(a.up) + e * a.expert_bytes;
     const uint32_t r_end = min(a.rows, (blockIdx.x + 1) * kMoeRows);
-    // Two rows per warp step: their gate and up rows load together.
-    for (uint32_t r0 = blockIdx.x * kMoeRows + 2 * warp; r0 < r_end; r0 += 2 * kMoeWarps) {
-        const uint32_t r1 = min(r0 + 1, r_end - 1);  // past the end: repeated, dropped
-        const uint8_t* const rows[4] = {gate + r0 * row_bytes, gate + r1 * row_bytes, up + r0 * row_bytes,
-                                        up + r1 * row_bytes};
-        const XUnit* const x[4] = {xs, xs, xs, xs};
-        float acc[4];
-        q8_row_dots<V, 4>(rows, x, lane, n_units / V::kUnits, acc);
-        if (lane == 0) moe_store_gate_up(a, e, t, slot, r0, r_end, acc);
+    // kMoeOuts rows per warp step: their gate and up rows load together.
+    for (uint32_t r0 = blockIdx.x * kMoeRows + kMoeOuts * warp; r0 < r_end; r0 += kMoeOuts * kMoeWarps) {
+        const uint8_t* rows[2 * kMoeOuts];
+        const XUnit* x[2 * kMoeOuts];
+#pragma unroll
+        for (uint32_t o = 0; o < kMoeOuts; ++o) {
+            const uint32_t r = min(r0 + o, r_end - 1);  // past the end: repeated, dropped
+            rows[o] = gate + r * row_bytes;
+            rows[kMoeOuts + o] = up + r * row_bytes;
+            x[o] = x[kMoeOuts + o] = xs;
+        }
+        float acc[2 * kMoeOuts];
+        q8_row_dots<V, 2 * kMoeOuts>(rows, x, lane, n_units / V::kUnits, acc);
+        if (lane == 0) moe_store_gate_up<kMoeOuts>(a, e, t, slot, r0, r_end, acc);
     }
 }
 
 template <class V>
 __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_down_kernel(const MoeDownArgs a, uint64_t row_bytes) {
-    kernel_begin();
+    kernel_begin_late();
     extern __shared__ XUnit xs[];
     const uint32_t t = blockIdx.y, n_units = a.cols / 32;
     for (uint32_t j = 0; j < a.n_used; ++j)

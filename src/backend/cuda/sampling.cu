@@ -183,7 +183,8 @@ uint64_t GpuSampler::block_sum_bytes(uint32_t n_vocab) { return (uint64_t(n_voca
 
 uint64_t GpuSampler::load_bytes(uint32_t n_vocab) {
     const uint64_t v = (uint64_t(n_vocab) * 4 + 255) / 256 * 256;
-    return 5 * v + (block_sum_bytes(n_vocab) + 255) / 256 * 256 + (sort_temp_bytes(n_vocab) + 255) / 256 * 256 + 256;
+    return 5 * v + (block_sum_bytes(n_vocab) + 255) / 256 * 256 + (sort_temp_bytes(n_vocab) + 255) / 256 * 256 +
+           (uint64_t(kArgmaxOutInts) * 4 + 255) / 256 * 256;
 }
 
 uint64_t GpuSampler::job_bytes(uint32_t history_cap) { return (uint64_t(history_cap) * 4 + 255) / 256 * 256; }
@@ -199,7 +200,7 @@ GpuSampler::GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t histor
     block_sums_ = alloc.alloc(block_sum_bytes(n_vocab), MemCategory::Sampling);
     sort_temp_bytes_ = sort_temp_bytes(n_vocab);
     sort_temp_ = alloc.alloc(sort_temp_bytes_, MemCategory::Sampling);
-    result_ = alloc.alloc(2 * sizeof(int32_t), MemCategory::Sampling);
+    result_ = alloc.alloc(kArgmaxOutInts * sizeof(int32_t), MemCategory::Sampling);
     launch(iota_kernel, (n_vocab + 255) / 256, 256, 0, stream, ids_.as<int32_t>(), n_vocab);
     check_launch("iota");
 }
