@@ -211,6 +211,13 @@ TEST(CudaKernels, DecodeAttentionMatchesReference) {
     check_attention(1, 3000, 32, 4, 64, true);   // 64 splits (the cap) of 47 keys
     check_attention(1, 12000, 8, 8, 128, true);  // one head per block, long splits
     check_attention(1, 700, 16, 4, 128, true);   // four heads per block, head_dim 128
+    // head_dims whose 16-byte chunks are not a power of two: lanes past the
+    // row hold zeros (Phi-3's 96, 80, 24), one head and four per block.
+    check_attention(1, 3000, 32, 32, 96, true);
+    check_attention(1, 700, 16, 4, 96, true);
+    check_attention(1, 0, 4, 4, 96, true);
+    check_attention(1, 200, 8, 2, 80, true);
+    check_attention(1, 1000, 8, 8, 24, true);
     check_attention(1, 1000, 8, 2, 12, true);    // scalar path, split
 }
 

@@ -198,8 +198,10 @@ struct DecodeState {
 };
 
 // A single query. Block (blockIdx.x, blockIdx.y) = (kGt query heads sharing
-// one KV head, key split). head_dim / 8 lanes (lpk) cover one key row, one
-// 16-byte load each, so a warp works on 32 / lpk keys per step; each warp
+// one KV head, key split). lpk lanes cover one key row, one 16-byte load
+// each: head_dim / 8 rounded up to a power of two, the lanes past the row
+// (Phi-3's head_dim 96: 12 chunks, 16 lanes) holding zeros, which add
+// nothing to the sums; a warp works on 32 / lpk keys per step; each warp
 // owns a contiguous range of the split's keys, and starts the K and V loads
 // of kSteps (4 or 8) steps before any arithmetic. Fixed order everywhere: a lane's 8
 // products in element order, a butterfly over the lpk lanes of a key (every
@@ -207,7 +209,7 @@ struct DecodeState {
 // over its keys in step order, lane groups merged by a butterfly whose
 // combination is symmetric (explicitly rounded products and sums, so both
 // partners get the same bits), warps merged in warp order through shared
-// memory. Needs head_dim in {8, 16, 32, 64, 128, 256}.
+// memory. Needs head_dim a multiple of 8 up to 256 (decode_kernel_fits).
 template <int kGt>
 __global__ void __launch_bounds__(kDecThreads)
     decode_attention_kernel(float* out, const float* q, const __half* k, const __half* v, uint32_t pos_base,
@@ -230,10 +232,12 @@ __global__ void __launch_bounds__(kDecThreads)
 
     const uint32_t h0 = blockIdx.x * kGt;
     const uint32_t kvh = h0 / group;
-    const uint32_t lpk = head_dim / 8;      // lanes per key row
-    const uint32_t per_step = 32 / lpk;     // keys per warp step
+    const uint32_t n_chunks = head_dim / 8;                // 16-byte chunks of a key row
+    const uint32_t lpk = 1u << (32 - __clz(n_chunks - 1));  // lanes per key row: n_chunks rounded up to 2^k
+    const uint32_t per_step = 32 / lpk;                     // keys per warp step
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t kg = lane / lpk, chunk = lane % lpk;
+    const bool in_row = chunk < n_chunks;  // else the lane's K, V and q are zeros
 
     for (uint32_t i = threadIdx.x; i < kGt * head_dim; i += kDecThreads) qs[i] = q[uint64_t(h0) * head_dim + i];
     __syncthreads();
@@ -267,7 +271,7 @@ __global__ void __launch_bounds__(kDecThreads)
             valid[u] = j < w_end;
             kr[u] = make_uint4(0, 0, 0, 0);
             vr[u] = make_uint4(0, 0, 0, 0);
-            if (valid[u]) {
+            if (valid[u] && in_row) {
                 kr[u] = *reinterpret_cast<const uint4*>(kb + uint64_t(j) * row);
                 vr[u] = *reinterpret_cast<const uint4*>(vb + uint64_t(j) * row);
             }
@@ -276,9 +280,11 @@ __global__ void __launch_bounds__(kDecThreads)
         float s[kGt][kSteps];
 #pragma unroll
         for (int g = 0; g < kGt; ++g) {
-            float qf[8];
-            *reinterpret_cast<float4*>(qf) = *reinterpret_cast<const float4*>(qs + g * head_dim + chunk * 8);
-            *reinterpret_cast<float4*>(qf + 4) = *reinterpret_cast<const float4*>(qs + g * head_dim + chunk * 8 + 4);
+            float qf[8] = {};
+            if (in_row) {
+                *reinterpret_cast<float4*>(qf) = *reinterpret_cast<const float4*>(qs + g * head_dim + chunk * 8);
+                *reinterpret_cast<float4*>(qf + 4) = *reinterpret_cast<const float4*>(qs + g * head_dim + chunk * 8 + 4);
+            }
 #pragma unroll
             for (int u = 0; u < kSteps; ++u) {
                 float kf[8];
@@ -347,7 +353,7 @@ __global__ void __launch_bounds__(kDecThreads)
             st.m[g] = mx;
         }
     }
-    if (kg == 0) {
+    if (kg == 0 && in_row) {
 #pragma unroll
         for (int g = 0; g < kGt; ++g) {
             float* w = warp_st + (uint32_t(warp) * kGt + g) * (head_dim + 2);
@@ -457,9 +463,7 @@ __global__ void __launch_bounds__(kSoftmaxThreads)
         pr[j] = __float2half_rn(j >= lo && j < n_valid ? expf(sr[j] - m) / l : 0.0f);
 }
 
-bool decode_kernel_fits(uint32_t head_dim) {
-    return head_dim % 8 == 0 && head_dim <= 256 && 32 % (head_dim / 8) == 0;
-}
+bool decode_kernel_fits(uint32_t head_dim) { return head_dim % 8 == 0 && head_dim > 0 && head_dim <= 256; }
 
 }  // namespace
 
