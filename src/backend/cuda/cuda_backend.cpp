@@ -124,7 +124,7 @@ CudaBackend::ActivationLayout CudaBackend::act_layout(const ModelConfig& c, uint
     a.moe_ids = take(uint64_t(b) * c.n_expert_used * 4);
     a.moe_weights = take(uint64_t(b) * c.n_expert_used * 4);
     a.moe_act = take(uint64_t(b) * c.n_expert_used * c.n_ff_expert * 4);
-    a.moe_order = take(uint64_t(b) * c.n_expert_used * 2 * 4);
+    a.moe_order = take(uint64_t(b) * c.n_expert_used * 3 * 4);
     a.moe_rows = take(uint64_t(b) * c.n_expert_used * c.n_embd * 4);
     a.moe_up = take(uint64_t(b) * c.n_expert_used * c.n_ff_expert * 4);
     a.total = off;
@@ -132,7 +132,10 @@ CudaBackend::ActivationLayout CudaBackend::act_layout(const ModelConfig& c, uint
 }
 
 uint64_t CudaBackend::x16_elems(const ModelConfig& c, uint32_t b) {
-    return uint64_t(b) * std::max<uint64_t>({c.n_embd, c.n_ff, c.n_ff_expert, c.q_dim()});
+    // A prompt chunk's grouped expert rows are rounded to F16 at once
+    // (CudaBlockOps::moe_grouped): n_used rows a token.
+    const uint64_t moe = uint64_t(c.n_expert_used) * std::max<uint64_t>(c.n_embd, c.n_ff_expert);
+    return uint64_t(b) * std::max<uint64_t>({c.n_embd, c.n_ff, c.n_ff_expert, c.q_dim(), moe});
 }
 
 std::vector<Allocation> CudaBackend::allocations(const ModelAdapter& adapter, const KvLayout& kv, uint32_t max_batch) {

@@ -202,6 +202,12 @@ void CudaBlockOps::moe_grouped(const MoeSpec& m) {
     // outputs are combined per token in selection order, as the expert
     // kernels do. Which tokens share an expert changes a GEMM's shape, not
     // the result's determinism: the same prompt gives the same bits.
+    //
+    // A chunk is bound by the host's launches (about 400 a layer when each
+    // expert's GEMM rounded its own rows to F16 and added its own bias), so
+    // the grouped rows are rounded to F16 once for gate and up and once for
+    // down, and each bias is one launch over all experts: the same values,
+    // about half the launches.
     const uint32_t K = m.n_used, P = n_ * K, X = uint32_t(m.router.ne1);
     const uint32_t F = uint32_t(m.up.ne1), E = cfg_.n_embd;
     ids_host_.resize(P);
@@ -214,38 +220,48 @@ void CudaBlockOps::moe_grouped(const MoeSpec& m) {
     }
     for (uint32_t e = 0; e < X; ++e) expert_start_[e + 1] += expert_start_[e];
     // order_host_: [0, P) the token of each grouped row, [P, 2P) the grouped
-    // row of each (token, slot).
-    order_host_.resize(2 * uint64_t(P));
+    // row of each (token, slot), [2P, 3P) the expert of each grouped row.
+    order_host_.resize(3 * uint64_t(P));
     std::vector<uint32_t> cursor(expert_start_.begin(), expert_start_.end() - 1);
     for (uint32_t p = 0; p < P; ++p) {
         const uint32_t q = cursor[uint32_t(ids_host_[p])]++;
         order_host_[q] = int32_t(p / K);
         order_host_[P + p] = int32_t(q);
+        order_host_[2 * uint64_t(P) + q] = ids_host_[p];
     }
     // Pageable source: the call returns once the bytes are staged, so the
     // vector may change afterwards.
     ORCD_CUDA_CHECK(cudaMemcpyAsync(a_.moe_order, order_host_.data(), order_host_.size() * 4, cudaMemcpyHostToDevice, s_));
+    const int32_t* row_expert = a_.moe_order + 2 * uint64_t(P);
     moe_gather(a_.moe_rows, a_.xb, a_.moe_order, P, E, s_);
-    const float *bg = f32(m.gate_b), *bu = f32(m.up_b), *bd = f32(m.down_b);
-    for (uint32_t e = 0; e < X; ++e) {
-        const uint32_t r0 = expert_start_[e], c = expert_start_[e + 1] - r0;
-        if (c == 0) continue;
-        gemm_.gemm(a_.moe_act + uint64_t(r0) * F, a_.moe_rows + uint64_t(r0) * E, expert(m.gate, e), c, a_.x16);
-        if (bg) add_bias(a_.moe_act + uint64_t(r0) * F, bg + uint64_t(e) * F, c, F, s_);
-        gemm_.gemm(a_.moe_up + uint64_t(r0) * F, a_.moe_rows + uint64_t(r0) * E, expert(m.up, e), c, a_.x16);
-        if (bu) add_bias(a_.moe_up + uint64_t(r0) * F, bu + uint64_t(e) * F, c, F, s_);
-    }
+    // Each expert's GEMM over its rows [r0, r0 + c) of x (F32) or of x16, the
+    // same rows rounded to F16 (F32 weights take F32 rows); `rounded`: x16
+    // holds them already.
+    auto products = [&](float* y, uint32_t y_cols, const float* x, uint32_t x_cols, const TensorView& w,
+                        bool rounded) {
+        const bool f16x = w.type != gguf::TensorType::F32;
+        if (f16x && !rounded) to_f16(a_.x16, x, uint64_t(P) * x_cols, s_);
+        for (uint32_t e = 0; e < X; ++e) {
+            const uint32_t r0 = expert_start_[e], c = expert_start_[e + 1] - r0;
+            if (c == 0) continue;
+            if (f16x)
+                gemm_.gemm_f16x(y + uint64_t(r0) * y_cols, a_.x16 + uint64_t(r0) * x_cols, expert(w, e), c);
+            else
+                gemm_.gemm(y + uint64_t(r0) * y_cols, x + uint64_t(r0) * x_cols, expert(w, e), c, a_.x16);
+        }
+    };
+    products(a_.moe_act, F, a_.moe_rows, E, m.gate, false);
+    if (const float* bg = f32(m.gate_b)) moe_add_bias(a_.moe_act, bg, row_expert, P, F, s_);
+    // Up reads the rows gate rounded, when gate rounded them.
+    products(a_.moe_up, F, a_.moe_rows, E, m.up, m.gate.type != gguf::TensorType::F32);
+    if (const float* bu = f32(m.up_b)) moe_add_bias(a_.moe_up, bu, row_expert, P, F, s_);
     if (m.act == Activation::SwiGlu)
         swiglu(a_.moe_act, a_.moe_act, a_.moe_up, uint64_t(P) * F, s_);
     else
         swiglu_oai(a_.moe_act, a_.moe_act, a_.moe_up, uint64_t(P) * F, s_);
     // The gathered inputs are dead: their rows take the experts' outputs.
-    for (uint32_t e = 0; e < X; ++e) {
-        const uint32_t r0 = expert_start_[e], c = expert_start_[e + 1] - r0;
-        if (c == 0) continue;
-        gemm_.gemm(a_.moe_rows + uint64_t(r0) * E, a_.moe_act + uint64_t(r0) * F, expert(m.down, e), c, a_.x16);
-        if (bd) add_bias(a_.moe_rows + uint64_t(r0) * E, bd + uint64_t(e) * E, c, E, s_);
-    }
+    products(a_.moe_rows, E, a_.moe_act, F, m.down, false);
+    if (const float* bd = f32(m.down_b)) moe_add_bias(a_.moe_rows, bd, row_expert, P, E, s_);
     moe_combine(a_.x, a_.moe_rows, a_.moe_order + P, a_.moe_weights, n_, K, E, s_);
 }
 

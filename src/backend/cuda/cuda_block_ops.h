@@ -31,14 +31,15 @@ struct DeviceActivations {
     float* moe_weights; // [max_batch][n_used] their weights
     float* moe_act;     // [max_batch][n_used][n_ff_expert] expert activations
     // A prompt's experts grouped by expert (moe_grouped): the (token, slot)
-    // pairs sorted by expert, each pair's token then each pair's place in
-    // the order ([2][max_batch * n_used]); the gathered input rows, later the
-    // experts' outputs ([max_batch * n_used][n_embd]); the up products
+    // pairs sorted by expert, each pair's token, each pair's place in the
+    // order, each grouped row's expert ([3][max_batch * n_used]); the
+    // gathered input rows, later the experts' outputs
+    // ([max_batch * n_used][n_embd]); the up products
     // ([max_batch * n_used][n_ff_expert]).
     int32_t* moe_order;
     float* moe_rows;
     float* moe_up;
-    f16_bits* x16;     // activations rounded to F16 for the tensor-core GEMMs
+    f16_bits* x16;     // activations rounded to F16 for the tensor-core GEMMs (a chunk's grouped expert rows fit)
     float* split_ws;   // flash-decoding partial results
     void* prefill_ws;  // prefill attention's S and P (null: plan off)
 };

@@ -58,27 +58,40 @@ void Gemm::matmul(float* y, const float* x, const DeviceMatrix& W, uint32_t n_to
 
 void Gemm::gemm(float* y, const float* x, const DeviceMatrix& W, uint32_t n_tokens, f16_bits* x16) {
     if (n_tokens == 0 || W.ne1 == 0) return;
+    if (W.type != gguf::TensorType::F32) {
+        if (!x16) fail(ORCD_INTERNAL, "gemm: F16 and block-format weights need the F16 activation scratch");
+        to_f16(x16, x, uint64_t(n_tokens) * W.ne0, stream_);
+        gemm_f16x(y, x16, W, n_tokens);
+        return;
+    }
+    if (W.ne0 > 0x7fffffffull || W.ne1 > 0x7fffffffull) fail(ORCD_INTERNAL, "gemm: matrix too large for cuBLAS");
+    const int m = int(W.ne1), n = int(n_tokens), k = int(W.ne0);
+    const float alpha = 1.0f, beta = 0.0f;
+    const cublasStatus_t s = cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, W.data, CUDA_R_32F, k, x,
+                                          CUDA_R_32F, k, &beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F_PEDANTIC,
+                                          CUBLAS_GEMM_DEFAULT);
+    check_cublas(s, "cublasGemmEx");
+    check_launch("cublasGemmEx");
+}
+
+void Gemm::gemm_f16x(float* y, const f16_bits* x16, const DeviceMatrix& W, uint32_t n_tokens) {
+    if (n_tokens == 0 || W.ne1 == 0) return;
     if (W.ne0 > 0x7fffffffull || W.ne1 > 0x7fffffffull) fail(ORCD_INTERNAL, "gemm: matrix too large for cuBLAS");
     const int m = int(W.ne1), n = int(n_tokens), k = int(W.ne0);
     const float alpha = 1.0f, beta = 0.0f;
     cublasStatus_t s;
     if (W.type == gguf::TensorType::F32) {
-        s = cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, W.data, CUDA_R_32F, k, x, CUDA_R_32F, k,
-                         &beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT);
+        fail(ORCD_INTERNAL, "gemm: F32 weights take F32 activations");
     } else if (W.type == gguf::TensorType::F16) {
-        if (!x16) fail(ORCD_INTERNAL, "gemm: F16 weights need the F16 activation scratch");
-        to_f16(x16, x, uint64_t(n_tokens) * W.ne0, stream_);
         s = cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, W.data, CUDA_R_16F, k, x16, CUDA_R_16F, k,
                          &beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     } else {
         const Format* f = format_of(W.type);
         if (!f || !f->to_f16)
             fail(ORCD_INTERNAL, std::string("gemm: unsupported weight type ") + gguf::tensor_type_name(W.type));
-        if (!x16) fail(ORCD_INTERNAL, "gemm: block formats need the F16 activation scratch");
         const uint64_t row_f16 = W.ne0 * 2, row_bytes = W.ne0 / block_elems(W.type) * block_bytes(W.type);
         const uint64_t chunk = std::min<uint64_t>(W.ne1, w16_bytes_ / row_f16);
         if (!w16_ || chunk == 0) fail(ORCD_INTERNAL, "gemm: no decode scratch for a block-format matrix");
-        to_f16(x16, x, uint64_t(n_tokens) * W.ne0, stream_);
         s = CUBLAS_STATUS_SUCCESS;
         // Rows [r0, r0 + m) decoded to F16, then Y^T[r0 .. r0+m) = W_chunk^T' X^T.
         for (uint64_t r0 = 0; r0 < W.ne1 && s == CUBLAS_STATUS_SUCCESS; r0 += chunk) {

@@ -122,6 +122,11 @@ void moe_route(const float* logits, uint32_t n_expert, uint32_t n_used, int32_t*
 // out[p][:] = x[rows[p]][:] for p < n_rows (rows of `cols` floats).
 void moe_gather(float* out, const float* x, const int32_t* rows, uint32_t n_rows, uint32_t cols, cudaStream_t stream);
 
+// y[q][c] += bias[expert[q]][c] for q < n_rows, c < cols: each grouped row's
+// expert bias (one launch for every expert of a layer).
+void moe_add_bias(float* y, const float* bias, const int32_t* expert, uint32_t n_rows, uint32_t cols,
+                  cudaStream_t stream);
+
 // x[t][:] += sum over j < n_used of weights[t][j] * y[slot[t][j]][:], summed
 // in selection order as the expert kernels do (formats.h MoeDownArgs).
 void moe_combine(float* x, const float* y, const int32_t* slot, const float* weights, uint32_t n_tokens,

@@ -95,6 +95,9 @@ public:
     void matmul(float* y, const float* x, const DeviceMatrix& W, uint32_t n_tokens, f16_bits* x16);
     // Always cuBLAS (tests compare both paths).
     void gemm(float* y, const float* x, const DeviceMatrix& W, uint32_t n_tokens, f16_bits* x16);
+    // gemm() for activations already rounded to F16 ([n_tokens][W.ne0]):
+    // F16 and block-format weights (F32 weights take F32 activations).
+    void gemm_f16x(float* y, const f16_bits* x16, const DeviceMatrix& W, uint32_t n_tokens);
     // Column-major C_b = alpha * op(A_b) * op(B_b) for b < batch, where
     // X_b = X + b * stride_x (elements): F16 A and B, F32 C, CUBLAS_COMPUTE_32F
     // (tensor cores), same handle and settings as gemm(). Attention's

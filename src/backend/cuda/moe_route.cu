@@ -89,6 +89,13 @@ __global__ void moe_gather_kernel(float* out, const float* x, const int32_t* row
     for (uint32_t c = threadIdx.x; c < cols; c += blockDim.x) dst[c] = src[c];
 }
 
+__global__ void moe_add_bias_kernel(float* y, const float* bias, const int32_t* expert, uint32_t cols) {
+    kernel_begin();
+    const float* b = bias + uint64_t(expert[blockIdx.x]) * cols;
+    float* dst = y + uint64_t(blockIdx.x) * cols;
+    for (uint32_t c = threadIdx.x; c < cols; c += blockDim.x) dst[c] += b[c];
+}
+
 __global__ void moe_combine_kernel(float* x, const float* y, const int32_t* slot, const float* weights,
                                    uint32_t n_used, uint32_t cols) {
     kernel_begin();
@@ -109,6 +116,13 @@ void moe_gather(float* out, const float* x, const int32_t* rows, uint32_t n_rows
     if (n_rows == 0) return;
     launch(moe_gather_kernel, n_rows, 256, 0, stream, out, x, rows, cols);
     check_launch("moe_gather");
+}
+
+void moe_add_bias(float* y, const float* bias, const int32_t* expert, uint32_t n_rows, uint32_t cols,
+                  cudaStream_t stream) {
+    if (n_rows == 0) return;
+    launch(moe_add_bias_kernel, n_rows, 256, 0, stream, y, bias, expert, cols);
+    check_launch("moe_add_bias");
 }
 
 void moe_combine(float* x, const float* y, const int32_t* slot, const float* weights, uint32_t n_tokens,
