@@ -111,9 +111,9 @@ TEST(CudaReferenceModels, MatchTheCpuReferenceAndLlamaCpp) {
 // bit for bit (a graph is only a cheaper way to launch the same kernels),
 // and so do launches that overlap their predecessor and launches that do
 // not (launch.cuh: the overlap changes when a kernel starts, never what it
-// computes; a kernel reading too early would show here). Models with
-// experts launch serially whatever the switch says (launch.h), so for them
-// the overlapped ways repeat the serial ones.
+// computes; a kernel reading too early would show here). In models with
+// experts every boundary overlaps but the expert products', which release
+// their successor only at exit (kernel_begin_late).
 TEST(CudaReferenceModels, DecodeGraphAndOverlappedLaunchesEqualPlainLaunchesBitwise) {
     ORCD_REQUIRE_CUDA();
     const std::vector<test::ReferenceModel> models = test::reference_models(test::temp_dir());
