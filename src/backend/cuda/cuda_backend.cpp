@@ -127,6 +127,7 @@ CudaBackend::ActivationLayout CudaBackend::act_layout(const ModelConfig& c, uint
     a.moe_order = take(uint64_t(b) * c.n_expert_used * 3 * 4);
     a.moe_rows = take(uint64_t(b) * c.n_expert_used * c.n_embd * 4);
     a.moe_up = take(uint64_t(b) * c.n_expert_used * c.n_ff_expert * 4);
+    a.moe_tiles = take((1 + 3 * uint64_t(c.n_expert ? moe_max_tiles(b * c.n_expert_used, c.n_expert) : 0)) * 4);
     a.total = off;
     return a;
 }
@@ -244,7 +245,8 @@ void CudaBackend::load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t
                                    act<float>(a_.gate),     act<float>(a_.up),      act<float>(a_.xlast),
                                    act<float>(a_.logits),   act<float>(a_.moe_logits), act<int32_t>(a_.moe_ids),
                                    act<float>(a_.moe_weights), act<float>(a_.moe_act), act<int32_t>(a_.moe_order),
-                                   act<float>(a_.moe_rows), act<float>(a_.moe_up), x16_.as<f16_bits>(),
+                                   act<float>(a_.moe_rows), act<float>(a_.moe_up), act<int32_t>(a_.moe_tiles),
+                                   x16_.as<f16_bits>(),
                                    split_ws_.as<float>(),   prefill_ws_.get()};
         ops_ = std::make_unique<CudaBlockOps>(cfg, kv_layout_, kv_.as<f16_bits>(), da, std::move(bases), *gemm_,
                                               prefill_plan_);

@@ -29,7 +29,7 @@ struct DeviceActivations {
     float* moe_logits;  // [max_batch][n_expert] router logits
     int32_t* moe_ids;   // [max_batch][n_used] selected experts
     float* moe_weights; // [max_batch][n_used] their weights
-    float* moe_act;     // [max_batch][n_used][n_ff_expert] expert activations
+    float* moe_act;     // [max_batch][n_used][n_ff_expert] expert activations (grouped in-format: F16)
     // A prompt's experts grouped by expert (moe_grouped): the (token, slot)
     // pairs sorted by expert, each pair's token, each pair's place in the
     // order, each grouped row's expert ([3][max_batch * n_used]); the
@@ -39,6 +39,7 @@ struct DeviceActivations {
     int32_t* moe_order;
     float* moe_rows;
     float* moe_up;
+    int32_t* moe_tiles;  // the tile table of the grouped rows (moe_sort)
     f16_bits* x16;     // activations rounded to F16 for the tensor-core GEMMs (a chunk's grouped expert rows fit)
     float* split_ws;   // flash-decoding partial results
     void* prefill_ws;  // prefill attention's S and P (null: plan off)

@@ -40,6 +40,26 @@ struct MoeDownArgs {
     uint32_t rows, cols, n_used, n_tokens;
 };
 
+// A prompt chunk's expert products with the (token, slot) pairs grouped by
+// expert (moe_sort, kernels.h): tile i of the table covers grouped rows
+// [row0, row0 + n) of one expert. The SwiGLU form multiplies each grouped
+// row by its expert's gate and up matrices and stores the activation in
+// F16 (the next product's input); the plain form stores W x + b in F32.
+struct MoeGroupedArgs {
+    const void* w;                 // [n_expert][rows][cols] (SwiGLU: gate)
+    const void* w_up;              // SwiGLU: up, beside w (null: the plain form)
+    const float *bias, *bias_up;   // [n_expert][rows] (may be null)
+    uint64_t expert_bytes;
+    const uint16_t* x;             // F16 rows of cols
+    const int32_t* x_row;          // grouped row r multiplies x row x_row[r] (null: row r)
+    const int32_t* tiles;          // moe_sort's table
+    uint32_t max_tiles;            // its capacity (moe_max_tiles)
+    float* y;                      // plain: [grouped rows][rows]
+    uint16_t* y16;                 // SwiGLU: [grouped rows][rows], F16(act(gate x + b, up x + b))
+    uint32_t rows, cols;
+    GateAct act;
+};
+
 struct Format {
     gguf::TensorType type;
     // One launch over a.n_seg segments of this format. Grid and block sizes
@@ -61,6 +81,10 @@ struct Format {
     // 32-element unit (quant_q8.cuh): their error bound is that rounding's,
     // not F32's.
     bool q8_activations = false;
+    // The grouped expert products of a prompt chunk, read in the block
+    // format (null: each expert's rows decode to F16 for a cuBLAS GEMM,
+    // which needs the grouping on the host).
+    void (*moe_grouped)(const MoeGroupedArgs& a, cudaStream_t stream) = nullptr;
 };
 
 // The entry of `type`, or nullptr when the CUDA backend does not compute it.
@@ -75,6 +99,8 @@ void embed_f32(float* out, const void* table, uint64_t row_len, const int32_t* i
 void embed_f16(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream);
 // The block formats' entries (matvec_quant.cu).
 extern const Format kQuantFormats[];
+// MXFP4's grouped expert products (moe_gemm.cu).
+void moe_grouped_mxfp4(const MoeGroupedArgs& a, cudaStream_t stream);
 extern const size_t kQuantFormatCount;
 
 }  // namespace orcd::cuda

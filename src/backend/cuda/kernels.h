@@ -119,6 +119,22 @@ void repetition_penalty(float* logits, uint32_t n_vocab, const int32_t* ids, uin
 void moe_route(const float* logits, uint32_t n_expert, uint32_t n_used, int32_t* ids, float* weights,
                uint32_t n_tokens, cudaStream_t stream);
 
+// A prompt chunk's (token, slot) pairs grouped by expert, on the device (no
+// round trip to the host): for the n_pairs = n_tokens * n_used selections
+// ids, sorted by expert and within an expert by pair (stable),
+//   order[q]             the token of grouped row q,
+//   order[n_pairs + p]   the grouped row of pair p,
+//   order[2 n_pairs + q] the expert of grouped row q;
+// and the tile table of the grouped expert products (formats.h
+// MoeGroupedArgs): tiles[0] = n, then n triples (expert, first grouped row,
+// rows <= kMoeTileRows), the tiles of each expert in order. n_expert <= 256.
+constexpr uint32_t kMoeTileRows = 64;
+inline uint32_t moe_max_tiles(uint32_t n_pairs, uint32_t n_expert) {
+    return (n_pairs + kMoeTileRows - 1) / kMoeTileRows + n_expert;
+}
+void moe_sort(const int32_t* ids, uint32_t n_pairs, uint32_t n_used, uint32_t n_expert, int32_t* order, int32_t* tiles,
+              cudaStream_t stream);
+
 // out[p][:] = x[rows[p]][:] for p < n_rows (rows of `cols` floats).
 void moe_gather(float* out, const float* x, const int32_t* rows, uint32_t n_rows, uint32_t cols, cudaStream_t stream);
 

@@ -255,6 +255,13 @@ const Format q8_format(gguf::TensorType type) {
     return Format{type, qmatvec_q8<V, F>, to_f16<F>, embed<F>, moe_gate_up_q8<V, F>, moe_down_q8<V, F>, true};
 }
 
+// MXFP4 prompt chunks also multiply their experts' weights as stored.
+const Format mxfp4_format() {
+    Format f = q8_format<quant::MXFP4Q, quant::MXFP4>(gguf::TensorType::MXFP4);
+    f.moe_grouped = moe_grouped_mxfp4;
+    return f;
+}
+
 // The entries of the format table (formats.cpp) for the block formats.
 const Format kQuantFormats[] = {
     q8_format<quant::Q4_0Q, quant::Q4_0>(gguf::TensorType::Q4_0),
@@ -269,7 +276,7 @@ const Format kQuantFormats[] = {
     q8_format<quant::Q6_KQ, quant::Q6_K>(gguf::TensorType::Q6_K),
     q8_format<quant::IQ4_NLQ, quant::IQ4_NL>(gguf::TensorType::IQ4_NL),
     quant_format<quant::IQ4_XS>(gguf::TensorType::IQ4_XS),
-    q8_format<quant::MXFP4Q, quant::MXFP4>(gguf::TensorType::MXFP4),
+    mxfp4_format(),
     quant_format<quant::BF16>(gguf::TensorType::BF16),
 };
 const size_t kQuantFormatCount = sizeof(kQuantFormats) / sizeof(kQuantFormats[0]);

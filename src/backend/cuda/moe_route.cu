@@ -82,6 +82,59 @@ __global__ void moe_route_kernel(const float* logits, uint32_t n_expert, uint32_
     }
 }
 
+// One block. Warp w takes experts w, w + 32, ...: it counts the pairs of
+// each (a ballot over 32 ids a round), thread 0 lays out the experts' rows
+// and tiles in expert order, then the warp walks the ids again and gives
+// each of its expert's pairs the next row (ballot ranks keep pair order).
+// Integer counts only: the same selection gives the same table.
+constexpr uint32_t kSortThreads = 1024;
+constexpr uint32_t kMaxExperts = 32 * kLaneSlots;
+
+__global__ void __launch_bounds__(kSortThreads) moe_sort_kernel(const int32_t* ids, uint32_t n_pairs, uint32_t n_used,
+                                                                uint32_t n_expert, int32_t* order, int32_t* tiles) {
+    kernel_begin();
+    __shared__ uint32_t count[kMaxExperts], start[kMaxExperts];
+    const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = kSortThreads / 32;
+    for (uint32_t e = warp; e < n_expert; e += n_warps) {
+        uint32_t c = 0;
+        for (uint32_t p0 = 0; p0 < n_pairs; p0 += 32) {
+            const uint32_t p = p0 + lane;
+            c += __popc(__ballot_sync(0xffffffffu, p < n_pairs && uint32_t(ids[p]) == e));
+        }
+        if (lane == 0) count[e] = c;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        uint32_t row = 0, n = 0;
+        for (uint32_t e = 0; e < n_expert; ++e) {
+            start[e] = row;
+            for (uint32_t r = 0; r < count[e]; r += kMoeTileRows, ++n) {
+                tiles[1 + 3 * n] = int32_t(e);
+                tiles[2 + 3 * n] = int32_t(row + r);
+                tiles[3 + 3 * n] = int32_t(min(kMoeTileRows, count[e] - r));
+            }
+            row += count[e];
+        }
+        tiles[0] = int32_t(n);
+    }
+    __syncthreads();
+    for (uint32_t e = warp; e < n_expert; e += n_warps) {
+        uint32_t next = start[e];
+        for (uint32_t p0 = 0; p0 < n_pairs; p0 += 32) {
+            const uint32_t p = p0 + lane;
+            const bool mine = p < n_pairs && uint32_t(ids[p]) == e;
+            const uint32_t m = __ballot_sync(0xffffffffu, mine);
+            if (mine) {
+                const uint32_t q = next + __popc(m & ((1u << lane) - 1));
+                order[q] = int32_t(p / n_used);
+                order[n_pairs + p] = int32_t(q);
+                order[2 * n_pairs + q] = int32_t(e);
+            }
+            next += __popc(m);
+        }
+    }
+}
+
 __global__ void moe_gather_kernel(float* out, const float* x, const int32_t* rows, uint32_t cols) {
     kernel_begin();
     const float* src = x + uint64_t(rows[blockIdx.x]) * cols;
@@ -111,6 +164,13 @@ __global__ void moe_combine_kernel(float* x, const float* y, const int32_t* slot
 }
 
 }  // namespace
+
+void moe_sort(const int32_t* ids, uint32_t n_pairs, uint32_t n_used, uint32_t n_expert, int32_t* order, int32_t* tiles,
+              cudaStream_t stream) {
+    if (n_expert == 0 || n_expert > kMaxExperts || n_used == 0) fail(ORCD_INTERNAL, "moe_sort: bad expert count");
+    launch(moe_sort_kernel, 1, kSortThreads, 0, stream, ids, n_pairs, n_used, n_expert, order, tiles);
+    check_launch("moe_sort");
+}
 
 void moe_gather(float* out, const float* x, const int32_t* rows, uint32_t n_rows, uint32_t cols, cudaStream_t stream) {
     if (n_rows == 0) return;
