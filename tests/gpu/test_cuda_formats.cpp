@@ -538,31 +538,29 @@ TEST(CudaFormats, GroupedExpertProductsMatchTheReference) {
         cuda::DeviceBuffer dgq = g.upload(gq), duq = g.upload(uq), ddq = g.upload(dq), dbg = g.upload(bg),
                            dbu = g.upload(bu), dbd = g.upload(bd), dx = g.upload(x16),
                            act = g.poisoned(uint64_t(P) * F * 2), y = g.poisoned(uint64_t(P) * E * 4);
-        cuda::MoeGroupedArgs gu{};
-        gu.w = dgq.get();
-        gu.w_up = duq.get();
-        gu.bias = dbg.as<float>();
-        gu.bias_up = dbu.as<float>();
-        gu.expert_bytes = row_bytes(t, E) * F;
-        gu.x = dx.as<uint16_t>();
-        gu.x_row = order.as<int32_t>();
-        gu.tiles = tiles.as<int32_t>();
-        gu.max_tiles = max_tiles;
-        gu.y16 = act.as<uint16_t>();
-        gu.rows = F;
-        gu.cols = E;
-        gu.act = cuda::GateAct::SiluOai;
+        const cuda::MoeGroupedArgs gu{.w = dgq.get(),
+                                      .w_up = duq.get(),
+                                      .bias = dbg.as<float>(),
+                                      .bias_up = dbu.as<float>(),
+                                      .expert_bytes = row_bytes(t, E) * F,
+                                      .x = dx.as<uint16_t>(),
+                                      .x_row = order.as<int32_t>(),
+                                      .tiles = tiles.as<int32_t>(),
+                                      .max_tiles = max_tiles,
+                                      .y16 = act.as<uint16_t>(),
+                                      .rows = F,
+                                      .cols = E,
+                                      .act = cuda::GateAct::SiluOai};
         f->moe_grouped(gu, g.stream());
-        cuda::MoeGroupedArgs dn{};
-        dn.w = ddq.get();
-        dn.bias = dbd.as<float>();
-        dn.expert_bytes = row_bytes(t, F) * E;
-        dn.x = act.as<uint16_t>();
-        dn.tiles = tiles.as<int32_t>();
-        dn.max_tiles = max_tiles;
-        dn.y = y.as<float>();
-        dn.rows = E;
-        dn.cols = F;
+        const cuda::MoeGroupedArgs dn{.w = ddq.get(),
+                                      .bias = dbd.as<float>(),
+                                      .expert_bytes = row_bytes(t, F) * E,
+                                      .x = act.as<uint16_t>(),
+                                      .tiles = tiles.as<int32_t>(),
+                                      .max_tiles = max_tiles,
+                                      .y = y.as<float>(),
+                                      .rows = E,
+                                      .cols = F};
         f->moe_grouped(dn, g.stream());
         const std::vector<float> got_act = test::from_f16(g.download<uint16_t>(act, uint64_t(P) * F));
         const std::vector<float> got_y = g.download<float>(y, uint64_t(P) * E);

@@ -214,31 +214,29 @@ void CudaBlockOps::moe_grouped(const MoeSpec& m) {
         moe_sort(a_.moe_ids, P, K, X, a_.moe_order, a_.moe_tiles, s_);
         to_f16(a_.x16, a_.xb, uint64_t(n_) * E, s_);
         f16_bits* act16 = reinterpret_cast<f16_bits*>(a_.moe_act);
-        MoeGroupedArgs gu{};
-        gu.w = matrix(m.gate).data;
-        gu.w_up = matrix(m.up).data;
-        gu.bias = f32(m.gate_b);
-        gu.bias_up = f32(m.up_b);
-        gu.expert_bytes = m.gate.ne1 * m.gate.row_bytes();
-        gu.x = a_.x16;
-        gu.x_row = a_.moe_order;  // the token of each grouped row
-        gu.tiles = a_.moe_tiles;
-        gu.max_tiles = tiles;
-        gu.y16 = act16;
-        gu.rows = F;
-        gu.cols = E;
-        gu.act = m.act == Activation::SwiGlu ? GateAct::Silu : GateAct::SiluOai;
+        const MoeGroupedArgs gu{.w = matrix(m.gate).data,
+                                .w_up = matrix(m.up).data,
+                                .bias = f32(m.gate_b),
+                                .bias_up = f32(m.up_b),
+                                .expert_bytes = m.gate.ne1 * m.gate.row_bytes(),
+                                .x = a_.x16,
+                                .x_row = a_.moe_order,  // the token of each grouped row
+                                .tiles = a_.moe_tiles,
+                                .max_tiles = tiles,
+                                .y16 = act16,
+                                .rows = F,
+                                .cols = E,
+                                .act = m.act == Activation::SwiGlu ? GateAct::Silu : GateAct::SiluOai};
         gate_fmt->moe_grouped(gu, s_);
-        MoeGroupedArgs dn{};
-        dn.w = matrix(m.down).data;
-        dn.bias = f32(m.down_b);
-        dn.expert_bytes = m.down.ne1 * m.down.row_bytes();
-        dn.x = act16;
-        dn.tiles = a_.moe_tiles;
-        dn.max_tiles = tiles;
-        dn.y = a_.moe_rows;
-        dn.rows = E;
-        dn.cols = F;
+        const MoeGroupedArgs dn{.w = matrix(m.down).data,
+                                .bias = f32(m.down_b),
+                                .expert_bytes = m.down.ne1 * m.down.row_bytes(),
+                                .x = act16,
+                                .tiles = a_.moe_tiles,
+                                .max_tiles = tiles,
+                                .y = a_.moe_rows,
+                                .rows = E,
+                                .cols = F};
         down_fmt->moe_grouped(dn, s_);
         moe_combine(a_.x, a_.moe_rows, a_.moe_order + P, a_.moe_weights, n_, K, E, s_);
         return;

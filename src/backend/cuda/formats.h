@@ -46,18 +46,19 @@ struct MoeDownArgs {
 // row by its expert's gate and up matrices and stores the activation in
 // F16 (the next product's input); the plain form stores W x + b in F32.
 struct MoeGroupedArgs {
-    const void* w;                 // [n_expert][rows][cols] (SwiGLU: gate)
-    const void* w_up;              // SwiGLU: up, beside w (null: the plain form)
-    const float *bias, *bias_up;   // [n_expert][rows] (may be null)
-    uint64_t expert_bytes;
-    const uint16_t* x;             // F16 rows of cols
-    const int32_t* x_row;          // grouped row r multiplies x row x_row[r] (null: row r)
-    const int32_t* tiles;          // moe_sort's table
-    uint32_t max_tiles;            // its capacity (moe_max_tiles)
-    float* y;                      // plain: [grouped rows][rows]
-    uint16_t* y16;                 // SwiGLU: [grouped rows][rows], F16(act(gate x + b, up x + b))
-    uint32_t rows, cols;
-    GateAct act;
+    const void* w = nullptr;                 // [n_expert][rows][cols] (SwiGLU: gate)
+    const void* w_up = nullptr;              // SwiGLU: up, beside w (null: the plain form)
+    const float* bias = nullptr;             // [n_expert][rows] (may be null)
+    const float* bias_up = nullptr;
+    uint64_t expert_bytes = 0;
+    const uint16_t* x = nullptr;             // F16 rows of cols
+    const int32_t* x_row = nullptr;          // grouped row r multiplies x row x_row[r] (null: row r)
+    const int32_t* tiles = nullptr;          // moe_sort's table
+    uint32_t max_tiles = 0;                  // its capacity (moe_max_tiles)
+    float* y = nullptr;                      // plain: [grouped rows][rows]
+    uint16_t* y16 = nullptr;                 // SwiGLU: [grouped rows][rows], F16(act(gate x + b, up x + b))
+    uint32_t rows = 0, cols = 0;
+    GateAct act = GateAct::Silu;
 };
 
 struct Format {
