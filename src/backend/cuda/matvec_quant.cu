@@ -100,28 +100,38 @@ void qmatvec(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
     }
 }
 
-// out[r][c] = F16 of the element; one 8-lane team per unit.
+// out[r][c] = F16 of the element; one 8-lane team per unit, a block's 32
+// teams on consecutive units of a row (blockIdx.x), rows by blockIdx.y. The
+// prefill decodes every weight through here, so the indexing is kept to a
+// few 32-bit operations (a 64-bit division per 4 elements made the kernel
+// issue-bound below the memory's rate) and each lane stores its 4 halves
+// at once.
+constexpr uint32_t kF16Teams = 32;  // teams (units) of a 256-thread block
+
 template <class F>
-__global__ void to_f16_kernel(__half* out, const uint8_t* w, uint64_t ne0, uint64_t rows) {
+__global__ void to_f16_kernel(__half* out, const uint8_t* w, uint32_t ne0, uint32_t rows) {
     kernel_begin();
-    const uint64_t units_per_row = ne0 / 32, row_bytes = ne0 / F::kElems * F::kBytes;
-    const uint64_t team = (uint64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 8, g = threadIdx.x % 8;
-    const uint64_t n_teams = uint64_t(gridDim.x) * blockDim.x / 8;
-    for (uint64_t t = team; t < rows * units_per_row; t += n_teams) {
-        const uint64_t r = t / units_per_row, u = t % units_per_row;
-        const quant::Group q = F::group(w + r * row_bytes, uint32_t(u), uint32_t(g));
-        __half2* o = reinterpret_cast<__half2*>(out + r * ne0 + 32 * u + 4 * g);
-        o[0] = __floats2half2_rn(q.value(0), q.value(1));
-        o[1] = __floats2half2_rn(q.value(2), q.value(3));
+    const uint32_t units_per_row = ne0 / 32, g = threadIdx.x % 8;
+    const uint32_t u = blockIdx.x * kF16Teams + threadIdx.x / 8;
+    if (u >= units_per_row) return;
+    const uint64_t row_bytes = uint64_t(ne0 / F::kElems) * F::kBytes;
+    for (uint32_t r = blockIdx.y; r < rows; r += gridDim.y) {
+        const quant::Group q = F::group(w + r * row_bytes, u, g);
+        const __half2 a = __floats2half2_rn(q.value(0), q.value(1)), b = __floats2half2_rn(q.value(2), q.value(3));
+        uint2 v;
+        v.x = *reinterpret_cast<const uint32_t*>(&a);
+        v.y = *reinterpret_cast<const uint32_t*>(&b);
+        *reinterpret_cast<uint2*>(out + uint64_t(r) * ne0 + 32 * u + 4 * g) = v;
     }
 }
 
 template <class F>
 void to_f16(uint16_t* out, const void* w, uint64_t ne0, uint64_t rows, cudaStream_t stream) {
-    const uint64_t teams = rows * (ne0 / 32);
-    const uint64_t blocks = std::min<uint64_t>((teams * 8 + 255) / 256, 65535u * 4u);
-    launch(to_f16_kernel<F>, unsigned(blocks), 256, 0, stream, reinterpret_cast<__half*>(out),
-           static_cast<const uint8_t*>(w), ne0, rows);
+    if (ne0 > 0xffffffffull || rows > 0xffffffffull) fail(ORCD_INTERNAL, "to_f16: matrix too large");
+    if (rows == 0 || ne0 == 0) return;
+    const dim3 grid(unsigned((ne0 / 32 + kF16Teams - 1) / kF16Teams), unsigned(std::min<uint64_t>(rows, 65535)));
+    launch(to_f16_kernel<F>, grid, 8 * kF16Teams, 0, stream, reinterpret_cast<__half*>(out),
+           static_cast<const uint8_t*>(w), uint32_t(ne0), uint32_t(rows));
 }
 
 // out[t][:] = the row ids[t], in F32: one block per token, teams over units.
