@@ -470,7 +470,8 @@ TEST(CudaFormats, ExpertProductsMatchTheReference) {
 // table against a stable sort on the host, then the formats' grouped
 // products (MXFP4) against the CPU on the F16 activations they read. Shapes
 // with short last stages and partial tiles in both directions; one expert
-// takes three tiles, one none; extreme E8M0 scales. Bounds: the same exact
+// takes three tiles (nine of 16 rows), one none; extreme E8M0 scales; both
+// tile heights. Bounds: the same exact
 // weights times the same F16 activations summed in F32 in another order
 // (2e-5 of sum |w x|), and the gate/up product's F16 output rounding
 // (2^-11 relative) with the sums' error carried through the activation
@@ -488,111 +489,116 @@ TEST(CudaFormats, GroupedExpertProductsMatchTheReference) {
         ids[t * K] = t % 10 == 0 ? pool[5] : 0;
         for (uint32_t j = 1; j < K; ++j) ids[t * K + j] = pool[j - 1];
     }
-    const uint32_t max_tiles = cuda::moe_max_tiles(P, X);
-    cuda::DeviceBuffer dids = g.upload(ids), order = g.poisoned(uint64_t(3) * P * 4),
-                       tiles = g.poisoned((1 + 3 * uint64_t(max_tiles)) * 4);
-    cuda::moe_sort(dids.as<int32_t>(), P, K, X, order.as<int32_t>(), tiles.as<int32_t>(), g.stream());
-    const std::vector<int32_t> got_order = g.download<int32_t>(order, 3 * P);
-    const std::vector<int32_t> got_tiles = g.download<int32_t>(tiles, 1 + 3 * max_tiles);
-    std::vector<int32_t> want_order(3 * P), want_tiles = {0};
-    uint32_t q = 0;
-    for (uint32_t e = 0; e < X; ++e) {
-        const uint32_t first = q;
-        for (uint32_t p = 0; p < P; ++p) {
-            if (uint32_t(ids[p]) != e) continue;
-            want_order[q] = int32_t(p / K);
-            want_order[P + p] = int32_t(q);
-            want_order[2 * P + q] = int32_t(e);
-            ++q;
-        }
-        for (uint32_t r = first; r < q; r += cuda::kMoeTileRows) {
-            want_tiles.insert(want_tiles.end(), {int32_t(e), int32_t(r), int32_t(std::min(cuda::kMoeTileRows, q - r))});
-            ++want_tiles[0];
-        }
-    }
-    ASSERT_EQ(q, P);
-    uint32_t tiles_of_0 = 0;
-    for (int32_t i = 0; i < want_tiles[0]; ++i) tiles_of_0 += want_tiles[1 + 3 * i] == 0;
-    EXPECT_EQ(tiles_of_0, 3u);  // 135 rows
-    EXPECT_EQ(got_order, want_order);
-    EXPECT_EQ(std::vector<int32_t>(got_tiles.begin(), got_tiles.begin() + want_tiles.size()), want_tiles);
-
-    for (const TensorType t : kBlockTypes) {
-        const cuda::Format* f = cuda::format_of(t);
-        ASSERT_NE(f, nullptr);
-        if (t == TensorType::MXFP4) {
-            EXPECT_NE(f->moe_grouped, nullptr);
-        }
-        if (!f->moe_grouped) continue;
-        SCOPED_TRACE(gguf::tensor_type_name(t));
-        const std::vector<uint8_t> gq = random_rows(t, uint64_t(X) * F, E, 21, true),
-                                   uq = random_rows(t, uint64_t(X) * F, E, 22, true),
-                                   dq = random_rows(t, uint64_t(X) * E, F, 23, true);
-        const std::vector<float> gw = decode(t, gq, uint64_t(X) * F, E), uw = decode(t, uq, uint64_t(X) * F, E),
-                                 dw = decode(t, dq, uint64_t(X) * E, F);
-        const std::vector<float> bg = test::random_floats(X * F, 24, -0.5, 0.5),
-                                 bu = test::random_floats(X * F, 25, -0.5, 0.5),
-                                 bd = test::random_floats(X * E, 26, -0.5, 0.5);
-        const std::vector<uint16_t> x16 = test::to_f16(test::random_floats(n * E, 27, -1, 1));
-        const std::vector<float> xf = test::from_f16(x16);
-        cuda::DeviceBuffer dgq = g.upload(gq), duq = g.upload(uq), ddq = g.upload(dq), dbg = g.upload(bg),
-                           dbu = g.upload(bu), dbd = g.upload(bd), dx = g.upload(x16),
-                           act = g.poisoned(uint64_t(P) * F * 2), y = g.poisoned(uint64_t(P) * E * 4);
-        const cuda::MoeGroupedArgs gu{.w = dgq.get(),
-                                      .w_up = duq.get(),
-                                      .bias = dbg.as<float>(),
-                                      .bias_up = dbu.as<float>(),
-                                      .expert_bytes = row_bytes(t, E) * F,
-                                      .x = dx.as<uint16_t>(),
-                                      .x_row = order.as<int32_t>(),
-                                      .tiles = tiles.as<int32_t>(),
-                                      .max_tiles = max_tiles,
-                                      .y16 = act.as<uint16_t>(),
-                                      .rows = F,
-                                      .cols = E,
-                                      .act = cuda::GateAct::SiluOai};
-        f->moe_grouped(gu, g.stream());
-        const cuda::MoeGroupedArgs dn{.w = ddq.get(),
-                                      .bias = dbd.as<float>(),
-                                      .expert_bytes = row_bytes(t, F) * E,
-                                      .x = act.as<uint16_t>(),
-                                      .tiles = tiles.as<int32_t>(),
-                                      .max_tiles = max_tiles,
-                                      .y = y.as<float>(),
-                                      .rows = E,
-                                      .cols = F};
-        f->moe_grouped(dn, g.stream());
-        const std::vector<float> got_act = test::from_f16(g.download<uint16_t>(act, uint64_t(P) * F));
-        const std::vector<float> got_y = g.download<float>(y, uint64_t(P) * E);
-
-        std::vector<float> want_act(uint64_t(P) * F), want_y(uint64_t(P) * E);
-        std::vector<double> tol_act(want_act.size()), tol_y(want_y.size());
-        for (uint32_t r = 0; r < P; ++r) {
-            const uint32_t tok = uint32_t(want_order[r]), e = uint32_t(want_order[2 * P + r]);
-            const std::vector<float> xt(xf.begin() + uint64_t(tok) * E, xf.begin() + uint64_t(tok + 1) * E);
-            const std::vector<float> ge(gw.begin() + uint64_t(e) * F * E, gw.begin() + uint64_t(e + 1) * F * E),
-                ue(uw.begin() + uint64_t(e) * F * E, uw.begin() + uint64_t(e + 1) * F * E),
-                de(dw.begin() + uint64_t(e) * E * F, dw.begin() + uint64_t(e + 1) * E * F);
-            std::vector<float> gv = cpu_matvec(ge, xt, F, E), uv = cpu_matvec(ue, xt, F, E);
-            const std::vector<double> sg = bound(ge, xt, F, E, 2e-5), su = bound(ue, xt, F, E, 2e-5);
-            for (uint32_t c = 0; c < F; ++c) gv[c] += bg[e * F + c], uv[c] += bu[e * F + c];
-            cpu::swiglu_oai(&want_act[uint64_t(r) * F], gv.data(), uv.data(), F);
-            for (uint32_t c = 0; c < F; ++c) {
-                const uint64_t i = uint64_t(r) * F + c;
-                tol_act[i] = std::fabs(want_act[i]) * std::ldexp(1.0, -11) + 40 * (sg[c] + su[c]) + 1e-30;
+    for (const uint32_t tile_rows : {cuda::kMoeTileRowsLarge, cuda::kMoeTileRowsSmall}) {
+        SCOPED_TRACE("tiles of " + std::to_string(tile_rows) + " rows");
+        const uint32_t max_tiles = cuda::moe_max_tiles(P, X, tile_rows);
+        cuda::DeviceBuffer dids = g.upload(ids), order = g.poisoned(uint64_t(3) * P * 4),
+                           tiles = g.poisoned((1 + 3 * uint64_t(max_tiles)) * 4);
+        cuda::moe_sort(dids.as<int32_t>(), P, K, X, tile_rows, order.as<int32_t>(), tiles.as<int32_t>(), g.stream());
+        const std::vector<int32_t> got_order = g.download<int32_t>(order, 3 * P);
+        const std::vector<int32_t> got_tiles = g.download<int32_t>(tiles, 1 + 3 * max_tiles);
+        std::vector<int32_t> want_order(3 * P), want_tiles = {0};
+        uint32_t q = 0;
+        for (uint32_t e = 0; e < X; ++e) {
+            const uint32_t first = q;
+            for (uint32_t p = 0; p < P; ++p) {
+                if (uint32_t(ids[p]) != e) continue;
+                want_order[q] = int32_t(p / K);
+                want_order[P + p] = int32_t(q);
+                want_order[2 * P + q] = int32_t(e);
+                ++q;
             }
-            // Down on the activations the device stored (its F16 rounding
-            // is checked just above).
-            const std::vector<float> at(got_act.begin() + uint64_t(r) * F, got_act.begin() + uint64_t(r + 1) * F);
-            const std::vector<float> yv = cpu_matvec(de, at, E, F);
-            const std::vector<double> sd = bound(de, at, E, F, 2e-5);
-            for (uint32_t c = 0; c < E; ++c) {
-                want_y[uint64_t(r) * E + c] = yv[c] + bd[e * E + c];
-                tol_y[uint64_t(r) * E + c] = sd[c] + 1e-6;
+            for (uint32_t r = first; r < q; r += tile_rows) {
+                want_tiles.insert(want_tiles.end(), {int32_t(e), int32_t(r), int32_t(std::min(tile_rows, q - r))});
+                ++want_tiles[0];
             }
         }
-        EXPECT_TRUE(test::all_close("grouped gate/up", got_act, want_act, tol_act));
-        EXPECT_TRUE(test::all_close("grouped down", got_y, want_y, tol_y));
+        ASSERT_EQ(q, P);
+        uint32_t tiles_of_0 = 0;
+        for (int32_t i = 0; i < want_tiles[0]; ++i) tiles_of_0 += want_tiles[1 + 3 * i] == 0;
+        EXPECT_EQ(tiles_of_0, (135 + tile_rows - 1) / tile_rows);
+        EXPECT_EQ(got_order, want_order);
+        EXPECT_EQ(std::vector<int32_t>(got_tiles.begin(), got_tiles.begin() + want_tiles.size()), want_tiles);
+
+        for (const TensorType t : kBlockTypes) {
+            const cuda::Format* f = cuda::format_of(t);
+            ASSERT_NE(f, nullptr);
+            if (t == TensorType::MXFP4) {
+                EXPECT_NE(f->moe_grouped, nullptr);
+            }
+            if (!f->moe_grouped) continue;
+            SCOPED_TRACE(gguf::tensor_type_name(t));
+            const std::vector<uint8_t> gq = random_rows(t, uint64_t(X) * F, E, 21, true),
+                                       uq = random_rows(t, uint64_t(X) * F, E, 22, true),
+                                       dq = random_rows(t, uint64_t(X) * E, F, 23, true);
+            const std::vector<float> gw = decode(t, gq, uint64_t(X) * F, E), uw = decode(t, uq, uint64_t(X) * F, E),
+                                     dw = decode(t, dq, uint64_t(X) * E, F);
+            const std::vector<float> bg = test::random_floats(X * F, 24, -0.5, 0.5),
+                                     bu = test::random_floats(X * F, 25, -0.5, 0.5),
+                                     bd = test::random_floats(X * E, 26, -0.5, 0.5);
+            const std::vector<uint16_t> x16 = test::to_f16(test::random_floats(n * E, 27, -1, 1));
+            const std::vector<float> xf = test::from_f16(x16);
+            cuda::DeviceBuffer dgq = g.upload(gq), duq = g.upload(uq), ddq = g.upload(dq), dbg = g.upload(bg),
+                               dbu = g.upload(bu), dbd = g.upload(bd), dx = g.upload(x16),
+                               act = g.poisoned(uint64_t(P) * F * 2), y = g.poisoned(uint64_t(P) * E * 4);
+            const cuda::MoeGroupedArgs gu{.w = dgq.get(),
+                                          .w_up = duq.get(),
+                                          .bias = dbg.as<float>(),
+                                          .bias_up = dbu.as<float>(),
+                                          .expert_bytes = row_bytes(t, E) * F,
+                                          .x = dx.as<uint16_t>(),
+                                          .x_row = order.as<int32_t>(),
+                                          .tiles = tiles.as<int32_t>(),
+                                          .max_tiles = max_tiles,
+                                          .tile_rows = tile_rows,
+                                          .y16 = act.as<uint16_t>(),
+                                          .rows = F,
+                                          .cols = E,
+                                          .act = cuda::GateAct::SiluOai};
+            f->moe_grouped(gu, g.stream());
+            const cuda::MoeGroupedArgs dn{.w = ddq.get(),
+                                          .bias = dbd.as<float>(),
+                                          .expert_bytes = row_bytes(t, F) * E,
+                                          .x = act.as<uint16_t>(),
+                                          .tiles = tiles.as<int32_t>(),
+                                          .max_tiles = max_tiles,
+                                          .tile_rows = tile_rows,
+                                          .y = y.as<float>(),
+                                          .rows = E,
+                                          .cols = F};
+            f->moe_grouped(dn, g.stream());
+            const std::vector<float> got_act = test::from_f16(g.download<uint16_t>(act, uint64_t(P) * F));
+            const std::vector<float> got_y = g.download<float>(y, uint64_t(P) * E);
+
+            std::vector<float> want_act(uint64_t(P) * F), want_y(uint64_t(P) * E);
+            std::vector<double> tol_act(want_act.size()), tol_y(want_y.size());
+            for (uint32_t r = 0; r < P; ++r) {
+                const uint32_t tok = uint32_t(want_order[r]), e = uint32_t(want_order[2 * P + r]);
+                const std::vector<float> xt(xf.begin() + uint64_t(tok) * E, xf.begin() + uint64_t(tok + 1) * E);
+                const std::vector<float> ge(gw.begin() + uint64_t(e) * F * E, gw.begin() + uint64_t(e + 1) * F * E),
+                    ue(uw.begin() + uint64_t(e) * F * E, uw.begin() + uint64_t(e + 1) * F * E),
+                    de(dw.begin() + uint64_t(e) * E * F, dw.begin() + uint64_t(e + 1) * E * F);
+                std::vector<float> gv = cpu_matvec(ge, xt, F, E), uv = cpu_matvec(ue, xt, F, E);
+                const std::vector<double> sg = bound(ge, xt, F, E, 2e-5), su = bound(ue, xt, F, E, 2e-5);
+                for (uint32_t c = 0; c < F; ++c) gv[c] += bg[e * F + c], uv[c] += bu[e * F + c];
+                cpu::swiglu_oai(&want_act[uint64_t(r) * F], gv.data(), uv.data(), F);
+                for (uint32_t c = 0; c < F; ++c) {
+                    const uint64_t i = uint64_t(r) * F + c;
+                    tol_act[i] = std::fabs(want_act[i]) * std::ldexp(1.0, -11) + 40 * (sg[c] + su[c]) + 1e-30;
+                }
+                // Down on the activations the device stored (its F16 rounding
+                // is checked just above).
+                const std::vector<float> at(got_act.begin() + uint64_t(r) * F, got_act.begin() + uint64_t(r + 1) * F);
+                const std::vector<float> yv = cpu_matvec(de, at, E, F);
+                const std::vector<double> sd = bound(de, at, E, F, 2e-5);
+                for (uint32_t c = 0; c < E; ++c) {
+                    want_y[uint64_t(r) * E + c] = yv[c] + bd[e * E + c];
+                    tol_y[uint64_t(r) * E + c] = sd[c] + 1e-6;
+                }
+            }
+            EXPECT_TRUE(test::all_close("grouped gate/up", got_act, want_act, tol_act));
+            EXPECT_TRUE(test::all_close("grouped down", got_y, want_y, tol_y));
+        }
     }
 }
 

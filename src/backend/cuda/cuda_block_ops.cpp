@@ -11,12 +11,12 @@ namespace {
 // From this many rows of a prompt chunk on, a mixture of experts runs
 // grouped by expert (moe_grouped): each selected expert's weights are read
 // once per tile of its rows instead of once per (token, slot), but a tile
-// multiplies 64 rows whatever its count. GPT-OSS-20B on an H200, prompts of
-// 2 / 4 / 8 / 16 tokens: 10.1 / 11.2 / 14.8 / 16.3 ms grouped (MXFP4 in
-// format) against 4.6 / 5.9 / 8.7 / 14.0 ms through the per-token expert
-// kernels, whose cost grows about 0.66 ms a token against the grouped
-// path's 0.19: the two cross near 21 tokens.
-constexpr uint32_t kGroupedExpertTokens = 20;
+// multiplies its full height (16 rows for a chunk this short) whatever its
+// count. GPT-OSS-20B on an H200, prompts of 2 / 4 / 8 / 16 / 24 tokens:
+// 7.4 / 8.6 / 10.0 / 11.1 / 11.9 ms grouped against 4.5 / 5.8 / 8.5 / 13.9 /
+// 17.8 ms through the per-token expert kernels (about 0.68 ms a token more
+// against the grouped path's 0.14): the two cross near 11 tokens.
+constexpr uint32_t kGroupedExpertTokens = 12;
 
 }  // namespace
 
@@ -210,8 +210,8 @@ void CudaBlockOps::moe_grouped(const MoeSpec& m) {
         // reads), gate and up with their biases and the activation (stored
         // in F16 in moe_act, the down product's input), down with its
         // bias into moe_rows, then the weighted sum per token.
-        const uint32_t tiles = moe_max_tiles(P, X);
-        moe_sort(a_.moe_ids, P, K, X, a_.moe_order, a_.moe_tiles, s_);
+        const uint32_t tile_rows = moe_tile_rows(P, X), tiles = moe_max_tiles(P, X, tile_rows);
+        moe_sort(a_.moe_ids, P, K, X, tile_rows, a_.moe_order, a_.moe_tiles, s_);
         to_f16(a_.x16, a_.xb, uint64_t(n_) * E, s_);
         f16_bits* act16 = reinterpret_cast<f16_bits*>(a_.moe_act);
         const MoeGroupedArgs gu{.w = matrix(m.gate).data,
@@ -223,6 +223,7 @@ void CudaBlockOps::moe_grouped(const MoeSpec& m) {
                                 .x_row = a_.moe_order,  // the token of each grouped row
                                 .tiles = a_.moe_tiles,
                                 .max_tiles = tiles,
+                                .tile_rows = tile_rows,
                                 .y16 = act16,
                                 .rows = F,
                                 .cols = E,
@@ -234,6 +235,7 @@ void CudaBlockOps::moe_grouped(const MoeSpec& m) {
                                 .x = act16,
                                 .tiles = a_.moe_tiles,
                                 .max_tiles = tiles,
+                                .tile_rows = tile_rows,
                                 .y = a_.moe_rows,
                                 .rows = E,
                                 .cols = F};

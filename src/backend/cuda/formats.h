@@ -6,6 +6,7 @@
 // naming the tensor and the type.
 #pragma once
 
+#include "backend/cuda/kernels.h"
 #include "backend/cuda/matvec_launch.h"
 #include "gguf/gguf.h"
 
@@ -55,6 +56,7 @@ struct MoeGroupedArgs {
     const int32_t* x_row = nullptr;          // grouped row r multiplies x row x_row[r] (null: row r)
     const int32_t* tiles = nullptr;          // moe_sort's table
     uint32_t max_tiles = 0;                  // its capacity (moe_max_tiles)
+    uint32_t tile_rows = kMoeTileRowsLarge;  // its tiles' height (moe_tile_rows)
     float* y = nullptr;                      // plain: [grouped rows][rows]
     uint16_t* y16 = nullptr;                 // SwiGLU: [grouped rows][rows], F16(act(gate x + b, up x + b))
     uint32_t rows = 0, cols = 0;

@@ -127,13 +127,18 @@ void moe_route(const float* logits, uint32_t n_expert, uint32_t n_used, int32_t*
 //   order[2 n_pairs + q] the expert of grouped row q;
 // and the tile table of the grouped expert products (formats.h
 // MoeGroupedArgs): tiles[0] = n, then n triples (expert, first grouped row,
-// rows <= kMoeTileRows), the tiles of each expert in order. n_expert <= 256.
-constexpr uint32_t kMoeTileRows = 64;
-inline uint32_t moe_max_tiles(uint32_t n_pairs, uint32_t n_expert) {
-    return (n_pairs + kMoeTileRows - 1) / kMoeTileRows + n_expert;
+// rows <= tile_rows), the tiles of each expert in order. n_expert <= 256.
+// A tile multiplies its full height whatever its count: 64 rows, or 16 when
+// a chunk's experts average 16 rows or fewer (moe_tile_rows).
+constexpr uint32_t kMoeTileRowsSmall = 16, kMoeTileRowsLarge = 64;
+inline uint32_t moe_tile_rows(uint32_t n_pairs, uint32_t n_expert) {
+    return n_pairs > kMoeTileRowsSmall * n_expert ? kMoeTileRowsLarge : kMoeTileRowsSmall;
 }
-void moe_sort(const int32_t* ids, uint32_t n_pairs, uint32_t n_used, uint32_t n_expert, int32_t* order, int32_t* tiles,
-              cudaStream_t stream);
+inline uint32_t moe_max_tiles(uint32_t n_pairs, uint32_t n_expert, uint32_t tile_rows) {
+    return (n_pairs + tile_rows - 1) / tile_rows + n_expert;
+}
+void moe_sort(const int32_t* ids, uint32_t n_pairs, uint32_t n_used, uint32_t n_expert, uint32_t tile_rows,
+              int32_t* order, int32_t* tiles, cudaStream_t stream);
 
 // out[p][:] = x[rows[p]][:] for p < n_rows (rows of `cols` floats).
 void moe_gather(float* out, const float* x, const int32_t* rows, uint32_t n_rows, uint32_t cols, cudaStream_t stream);

@@ -1,13 +1,13 @@
 // The grouped expert products of a prompt chunk on MXFP4 weights, on the
 // tensor cores, read as stored (no F16 copy of a matrix anywhere).
 //
-// A block takes one tile of moe_sort's table (up to 64 grouped rows of one
-// expert) and 128 weight rows (the plain form: 128 outputs; SwiGLU: 64
+// A block takes one tile of moe_sort's table (up to 64 or 16 grouped rows
+// of one expert: the tile height) and 128 weight rows (the plain form: 128 outputs; SwiGLU: 64
 // outputs' gate and up rows), and walks the row length in stages of four
 // 32-element units, three stages in flight (cp.async): the rows' F16
 // activations as 16-byte copies, the weight rows' units as the aligned
 // words that hold them (a unit is 17 bytes, so a row's units start at any
-// byte). Each of the 4 warps multiplies all 64 rows by its 32 weight rows
+// byte). Each of the 4 warps multiplies the tile's rows by its 32 weight rows
 // (mma.m16n8k16, F16 in, F32 out), one unit at a time: the unit's codes
 // become F16 by placing their bits (an E2M1 code's sign, exponent and
 // mantissa bits are F16's, 2^14 apart in value), the unit's product
@@ -33,7 +33,6 @@ namespace orcd::cuda {
 namespace {
 
 constexpr uint32_t kThreads = 128;
-constexpr uint32_t kTileM = kMoeTileRows;                     // grouped rows a block
 constexpr uint32_t kTileW = 128;                              // weight rows a block
 constexpr uint32_t kWarpW = kTileW / (kThreads / 32);         // weight rows a warp: 4 n8 tiles
 constexpr uint32_t kUnits = 4;                                // 32-element units a stage
@@ -42,12 +41,13 @@ constexpr uint32_t kUnitBytes = 17;                           // E8M0 scale, 16 
 constexpr uint32_t kAPitch = 32 * kUnits + 8;                 // F16 a smem row: 16 bytes over, rows on other banks
 constexpr uint32_t kRawWords = (3 + kUnits * kUnitBytes + 3) / 4;  // a row's stage from its word boundary
 constexpr uint32_t kRawPitch = kRawWords + 1;                 // odd: rows start on other banks
-constexpr uint32_t kAStage = kTileM * kAPitch * 2;            // bytes
 constexpr uint32_t kBStage = kTileW * kRawPitch * 4;
-constexpr uint32_t kSmem = kStages * (kAStage + kBStage);
+// Per tile height (grouped rows a block): the activations' bytes a stage,
+// the kernel's shared memory.
+__host__ __device__ constexpr uint32_t a_stage(uint32_t tile_m) { return tile_m * kAPitch * 2; }
+__host__ __device__ constexpr uint32_t smem_bytes(uint32_t tile_m) { return kStages * (a_stage(tile_m) + kBStage); }
 
-static_assert(kTileM == 64 && kWarpW == 32, "the warp tiling below is 4 m16 x 4 n8");
-static_assert((kTileM * 32 * kUnits * 2 / 16) % kThreads == 0, "a stage's activation copies split evenly");
+static_assert(kWarpW == 32, "the warp tiling below is m16 tiles x 4 n8");
 static_assert((kTileW * kRawWords) % kThreads == 0, "a stage's weight words split evenly");
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
@@ -95,8 +95,11 @@ __device__ __forceinline__ float unit_scale(uint32_t e) {
     return fminf(s * 32768.0f, FLT_MAX);
 }
 
-template <bool kSwiGlu>
-__global__ void __launch_bounds__(kThreads, 2) moe_grouped_mxfp4_kernel(const MoeGroupedArgs a) {
+template <bool kSwiGlu, uint32_t kTileM>
+__global__ void __launch_bounds__(kThreads, kTileM == 64 ? 2 : 4) moe_grouped_mxfp4_kernel(const MoeGroupedArgs a) {
+    static_assert(kTileM % 16 == 0 && kTileM <= 64, "m16 tiles, at most 4");
+    static_assert(kTileM * 16 % kThreads == 0, "a stage's activation copies split evenly");
+    constexpr uint32_t kMi = kTileM / 16, kAStage = a_stage(kTileM);
     extern __shared__ __align__(16) uint8_t smem[];
     __shared__ const uint8_t* w_row[kTileW];  // each weight row's first unit
     __shared__ uint32_t x_row[kTileM];
@@ -149,7 +152,8 @@ __global__ void __launch_bounds__(kThreads, 2) moe_grouped_mxfp4_kernel(const Mo
             const uint32_t i = tid + k * kThreads, j = i / kRawWords, w = i % kRawWords;
             const uintptr_t p = reinterpret_cast<uintptr_t>(w_row[j]) + u0 * kUnitBytes;
             const uint32_t words = (uint32_t(p & 3) + nu * kUnitBytes + 3) / 4;
-            if (w < words) cp_async4(bs + j * kRawPitch + w, reinterpret_cast<const void*>((p & ~uintptr_t(3)) + 4 * w));
+            if (w < words)
+                cp_async4(bs + j * kRawPitch + w, reinterpret_cast<const void*>((p & ~uintptr_t(3)) + 4 * w));
         }
     };
 
@@ -167,9 +171,9 @@ __global__ void __launch_bounds__(kThreads, 2) moe_grouped_mxfp4_kernel(const Mo
         scale_at[ni][1] = js1 * kRawPitch * 4 + uint32_t(reinterpret_cast<uintptr_t>(w_row[js1]) & 3);
     }
 
-    float acc[4][4][4];
+    float acc[kMi][4][4];
 #pragma unroll
-    for (uint32_t mi = 0; mi < 4; ++mi)
+    for (uint32_t mi = 0; mi < kMi; ++mi)
 #pragma unroll
         for (uint32_t ni = 0; ni < 4; ++ni)
 #pragma unroll
@@ -191,10 +195,10 @@ __global__ void __launch_bounds__(kThreads, 2) moe_grouped_mxfp4_kernel(const Mo
         const __half* as = reinterpret_cast<const __half*>(a_smem + buf * kAStage);
         const uint8_t* bs = b_smem + buf * kBStage;
         for (uint32_t u = 0; u < nu; ++u) {
-            // A fragments of the 4 m16 tiles, both k16 halves of the unit.
-            uint32_t af[4][2][4];
+            // A fragments of the m16 tiles, both k16 halves of the unit.
+            uint32_t af[kMi][2][4];
 #pragma unroll
-            for (uint32_t mi = 0; mi < 4; ++mi)
+            for (uint32_t mi = 0; mi < kMi; ++mi)
 #pragma unroll
                 for (uint32_t h = 0; h < 2; ++h)
                     ldmatrix_x4(af[mi][h], as + (mi * 16 + (lane & 15)) * kAPitch + u * 32 + h * 16 + (lane >> 4) * 8);
@@ -217,7 +221,7 @@ __global__ void __launch_bounds__(kThreads, 2) moe_grouped_mxfp4_kernel(const Mo
                 const float s0 = unit_scale(bs[scale_at[ni][0] + u * kUnitBytes]),
                             s1 = unit_scale(bs[scale_at[ni][1] + u * kUnitBytes]);
 #pragma unroll
-                for (uint32_t mi = 0; mi < 4; ++mi) {
+                for (uint32_t mi = 0; mi < kMi; ++mi) {
                     float t[4];
                     mma(t, af[mi][0], b00, b01, zero);
                     mma(t, af[mi][1], b10, b11, t);
@@ -234,7 +238,7 @@ __global__ void __launch_bounds__(kThreads, 2) moe_grouped_mxfp4_kernel(const Mo
     // Fragment (mi, ni): rows mi * 16 + g (+ 8), weight rows 2 t4 (+ 1) of
     // the n8 tile.
 #pragma unroll
-    for (uint32_t mi = 0; mi < 4; ++mi) {
+    for (uint32_t mi = 0; mi < kMi; ++mi) {
 #pragma unroll
         for (uint32_t hr = 0; hr < 2; ++hr) {
             const uint32_t r = mi * 16 + g + 8 * hr;
@@ -272,14 +276,25 @@ __global__ void __launch_bounds__(kThreads, 2) moe_grouped_mxfp4_kernel(const Mo
     }
 }
 
-template <bool kSwiGlu>
+template <bool kSwiGlu, uint32_t kTileM>
 void launch_grouped(const MoeGroupedArgs& a, cudaStream_t stream) {
-    if (cudaFuncSetAttribute(moe_grouped_mxfp4_kernel<kSwiGlu>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    constexpr uint32_t kSmem = smem_bytes(kTileM);
+    if (cudaFuncSetAttribute(moe_grouped_mxfp4_kernel<kSwiGlu, kTileM>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(kSmem)) != cudaSuccess)
         fail(ORCD_CUDA_ERROR, "moe_grouped_mxfp4: " + std::to_string(kSmem) + " bytes of shared memory refused");
     constexpr uint32_t kOut = kSwiGlu ? kTileW / 2 : kTileW;
     const dim3 grid((a.rows + kOut - 1) / kOut, a.max_tiles);
-    launch(moe_grouped_mxfp4_kernel<kSwiGlu>, grid, kThreads, kSmem, stream, a);
+    launch(moe_grouped_mxfp4_kernel<kSwiGlu, kTileM>, grid, kThreads, kSmem, stream, a);
+}
+
+template <bool kSwiGlu>
+void launch_grouped(const MoeGroupedArgs& a, cudaStream_t stream) {
+    if (a.tile_rows == kMoeTileRowsLarge)
+        launch_grouped<kSwiGlu, kMoeTileRowsLarge>(a, stream);
+    else if (a.tile_rows == kMoeTileRowsSmall)
+        launch_grouped<kSwiGlu, kMoeTileRowsSmall>(a, stream);
+    else
+        fail(ORCD_INTERNAL, "moe_grouped_mxfp4: tiles of " + std::to_string(a.tile_rows) + " rows");
 }
 
 }  // namespace

@@ -91,7 +91,8 @@ constexpr uint32_t kSortThreads = 1024;
 constexpr uint32_t kMaxExperts = 32 * kLaneSlots;
 
 __global__ void __launch_bounds__(kSortThreads) moe_sort_kernel(const int32_t* ids, uint32_t n_pairs, uint32_t n_used,
-                                                                uint32_t n_expert, int32_t* order, int32_t* tiles) {
+                                                                uint32_t n_expert, uint32_t tile_rows, int32_t* order,
+                                                                int32_t* tiles) {
     kernel_begin();
     __shared__ uint32_t count[kMaxExperts], start[kMaxExperts];
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = kSortThreads / 32;
@@ -108,10 +109,10 @@ __global__ void __launch_bounds__(kSortThreads) moe_sort_kernel(const int32_t* i
         uint32_t row = 0, n = 0;
         for (uint32_t e = 0; e < n_expert; ++e) {
             start[e] = row;
-            for (uint32_t r = 0; r < count[e]; r += kMoeTileRows, ++n) {
+            for (uint32_t r = 0; r < count[e]; r += tile_rows, ++n) {
                 tiles[1 + 3 * n] = int32_t(e);
                 tiles[2 + 3 * n] = int32_t(row + r);
-                tiles[3 + 3 * n] = int32_t(min(kMoeTileRows, count[e] - r));
+                tiles[3 + 3 * n] = int32_t(min(tile_rows, count[e] - r));
             }
             row += count[e];
         }
@@ -165,10 +166,11 @@ __global__ void moe_combine_kernel(float* x, const float* y, const int32_t* slot
 
 }  // namespace
 
-void moe_sort(const int32_t* ids, uint32_t n_pairs, uint32_t n_used, uint32_t n_expert, int32_t* order, int32_t* tiles,
-              cudaStream_t stream) {
+void moe_sort(const int32_t* ids, uint32_t n_pairs, uint32_t n_used, uint32_t n_expert, uint32_t tile_rows,
+              int32_t* order, int32_t* tiles, cudaStream_t stream) {
     if (n_expert == 0 || n_expert > kMaxExperts || n_used == 0) fail(ORCD_INTERNAL, "moe_sort: bad expert count");
-    launch(moe_sort_kernel, 1, kSortThreads, 0, stream, ids, n_pairs, n_used, n_expert, order, tiles);
+    if (tile_rows == 0) fail(ORCD_INTERNAL, "moe_sort: tiles of no rows");
+    launch(moe_sort_kernel, 1, kSortThreads, 0, stream, ids, n_pairs, n_used, n_expert, tile_rows, order, tiles);
     check_launch("moe_sort");
 }
 
