@@ -2,18 +2,18 @@
 // tensor cores, read as stored (no F16 copy of a matrix anywhere).
 //
 // A block takes one tile of moe_sort's table (up to 64 or 16 grouped rows
-// of one expert: the tile height) and 128 weight rows (the plain form: 128 outputs; SwiGLU: 64
-// outputs' gate and up rows), and walks the row length in stages of four
-// 32-element units, three stages in flight (cp.async): the rows' F16
-// activations as 16-byte copies, the weight rows' units as the aligned
-// words that hold them (a unit is 17 bytes, so a row's units start at any
-// byte). Each of the 4 warps multiplies the tile's rows by its 32 weight rows
-// (mma.m16n8k16, F16 in, F32 out), one unit at a time: the unit's codes
-// become F16 by placing their bits (an E2M1 code's sign, exponent and
-// mantissa bits are F16's, 2^14 apart in value), the unit's product
-// starts from zero, and its E8M0 scale multiplies it into the F32 sum. So
-// every weight is exact and no scale meets F16's range; the activations
-// are rounded to F16 as the cuBLAS path rounds them.
+// of one expert: the tile height) and 128 weight rows (the plain form: 128
+// outputs; SwiGLU: 64 outputs' gate and up rows), and walks the row length
+// in stages of four 32-element units, three stages in flight (cp.async):
+// the rows' F16 activations as 16-byte copies, the weight rows' units as
+// the aligned words that hold them (a unit is 17 bytes, so a row's units
+// start at any byte). Each of the 4 warps multiplies the tile's rows by its
+// 32 weight rows (mma.m16n8k16, F16 in, F32 out), one unit at a time: the
+// unit's codes become F16 by placing their bits (an E2M1 code's sign,
+// exponent and mantissa bits are F16's, 2^14 apart in value), the unit's
+// product starts from zero, and its E8M0 scale multiplies it into the F32
+// sum. So every weight is exact and no scale meets F16's range; the
+// activations are rounded to F16 as the cuBLAS path rounds them.
 //
 // The result of a row depends only on its own x and weights: the same
 // prompt gives the same bits whichever rows share a tile.
