@@ -127,7 +127,8 @@ CudaBackend::ActivationLayout CudaBackend::act_layout(const ModelConfig& c, uint
     a.moe_order = take(uint64_t(b) * c.n_expert_used * 3 * 4);
     a.moe_rows = take(uint64_t(b) * c.n_expert_used * c.n_embd * 4);
     a.moe_up = take(uint64_t(b) * c.n_expert_used * c.n_ff_expert * 4);
-    a.moe_tiles = take((1 + 3 * uint64_t(c.n_expert ? moe_max_tiles(b * c.n_expert_used, c.n_expert, kMoeTileRowsSmall) : 0)) * 4);
+    const uint64_t max_tiles = c.n_expert ? moe_max_tiles(b * c.n_expert_used, c.n_expert, kMoeTileRowsSmall) : 0;
+    a.moe_tiles = take((1 + 3 * max_tiles) * 4);
     a.total = off;
     return a;
 }

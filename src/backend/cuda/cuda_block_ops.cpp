@@ -243,12 +243,12 @@ void CudaBlockOps::moe_grouped(const MoeSpec& m) {
         moe_combine(a_.x, a_.moe_rows, a_.moe_order + P, a_.moe_weights, n_, K, E, s_);
         return;
     }
-    // Other formats: the selection comes back to the host (a prompt chunk is never part of
-    // the decode graph), is sorted by expert (stable: within an expert in
-    // token order), and each expert multiplies its rows as one GEMM. The
-    // outputs are combined per token in selection order, as the expert
-    // kernels do. Which tokens share an expert changes a GEMM's shape, not
-    // the result's determinism: the same prompt gives the same bits.
+    // Other formats: the selection comes back to the host (a prompt chunk is
+    // never part of the decode graph), is sorted by expert (stable: within an
+    // expert in token order), and each expert multiplies its rows as one
+    // GEMM. The outputs are combined per token in selection order, as the
+    // expert kernels do. Which tokens share an expert changes a GEMM's shape,
+    // not the result's determinism: the same prompt gives the same bits.
     //
     // A chunk is bound by the host's launches (about 400 a layer when each
     // expert's GEMM rounded its own rows to F16 and added its own bias), so

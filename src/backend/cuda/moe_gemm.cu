@@ -22,6 +22,7 @@
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/pointwise.cuh"
+#include "backend/cuda/quant_blocks.cuh"
 #include "common/error.h"
 
 #include <cuda_fp16.h>
@@ -37,7 +38,7 @@ constexpr uint32_t kTileW = 128;                              // weight rows a b
 constexpr uint32_t kWarpW = kTileW / (kThreads / 32);         // weight rows a warp: 4 n8 tiles
 constexpr uint32_t kUnits = 4;                                // 32-element units a stage
 constexpr uint32_t kStages = 3;
-constexpr uint32_t kUnitBytes = 17;                           // E8M0 scale, 16 bytes of codes
+constexpr uint32_t kUnitBytes = quant::MXFP4::kBytes;         // E8M0 scale, 16 bytes of codes
 constexpr uint32_t kAPitch = 32 * kUnits + 8;                 // F16 a smem row: 16 bytes over, rows on other banks
 constexpr uint32_t kRawWords = (3 + kUnits * kUnitBytes + 3) / 4;  // a row's stage from its word boundary
 constexpr uint32_t kRawPitch = kRawWords + 1;                 // odd: rows start on other banks
@@ -87,13 +88,11 @@ __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint3
 // sign bit (adding 7 * 8 carries it to bit 6) to bit 15.
 __device__ __forceinline__ uint32_t e2m1_pair(uint32_t x) { return (x + (x & 0x00080008u) * 7u) << 9; }
 
-// E8M0 scale of a unit times the 2^14 the F16 codes lack; an exponent so
-// large that this overflows (a weight of 2^113 or more) stays finite, so
-// that a unit of zero codes adds zero.
-__device__ __forceinline__ float unit_scale(uint32_t e) {
-    const float s = __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);  // 2^(e - 128): twice E2M1
-    return fminf(s * 32768.0f, FLT_MAX);
-}
+// E8M0 scale of a unit times the 2^15 the F16 codes lack against
+// e8m0_half's (which scales twice the E2M1 values); an exponent so large
+// that this overflows (a weight of 2^113 or more) stays finite, so that a
+// unit of zero codes adds zero.
+__device__ __forceinline__ float unit_scale(uint32_t e) { return fminf(quant::e8m0_half(e) * 32768.0f, FLT_MAX); }
 
 template <bool kSwiGlu, uint32_t kTileM>
 __global__ void __launch_bounds__(kThreads, kTileM == 64 ? 2 : 4) moe_grouped_mxfp4_kernel(const MoeGroupedArgs a) {
@@ -212,12 +211,10 @@ __global__ void __launch_bounds__(kThreads, kTileM == 64 ? 2 : 4) moe_grouped_mx
                 const uint32_t sh = (p & 3) * 8;
                 const uint32_t lo = __funnelshift_r(wp[0], wp[1], sh), hi = __funnelshift_r(wp[2], wp[3], sh);
                 const uint32_t q = __byte_perm(lo, hi, 0x5410);
-                const uint32_t l01 = __byte_perm(q, 0, 0x4140) & 0x000F000Fu,
-                               l89 = __byte_perm(q, 0, 0x4342) & 0x000F000Fu;
-                const uint32_t h01 = (__byte_perm(q, 0, 0x4140) >> 4) & 0x000F000Fu,
-                               h89 = (__byte_perm(q, 0, 0x4342) >> 4) & 0x000F000Fu;
-                const uint32_t b00 = e2m1_pair(l01), b01 = e2m1_pair(l89), b10 = e2m1_pair(h01),
-                               b11 = e2m1_pair(h89);
+                // Bytes 0, 1 and bytes 2, 3 of q spread to the two halves.
+                const uint32_t q01 = __byte_perm(q, 0, 0x4140), q89 = __byte_perm(q, 0, 0x4342);
+                const uint32_t b00 = e2m1_pair(q01 & 0x000F000Fu), b01 = e2m1_pair(q89 & 0x000F000Fu),
+                               b10 = e2m1_pair((q01 >> 4) & 0x000F000Fu), b11 = e2m1_pair((q89 >> 4) & 0x000F000Fu);
                 const float s0 = unit_scale(bs[scale_at[ni][0] + u * kUnitBytes]),
                             s1 = unit_scale(bs[scale_at[ni][1] + u * kUnitBytes]);
 #pragma unroll
