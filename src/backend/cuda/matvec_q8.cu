@@ -27,6 +27,9 @@ namespace orcd::cuda {
 namespace {
 
 using quant::XUnit;
+using quant::round_team;
+using quant::round_x;
+using quant::scaled;
 
 constexpr int kMaxWarps = 16;
 constexpr int kRows = 2;                          // weight rows per warp
@@ -66,6 +69,50 @@ __device__ __forceinline__ void q8_row_dots(const uint8_t* const (&rows)[kR], co
     for (int i = 0; i < kR; ++i) acc[i] = warp_sum(acc[i]);
 }
 
+// x staged for a dense product (round_x), with the staged RMSNorm's scale
+// formed from the same loads: x is read once instead of twice (rms_scale,
+// then round_x). Measured under Nsight Compute, a quarter of the product
+// kernels' warp samples waited on those reads of x, which queue behind the
+// weight rows already asked of memory. Each thread sums the squares of the
+// elements 4t .. 4t + 3, 4t + 4 blockDim .. in order, the same elements in
+// the same order as rms_scale (a pass of round_x gives thread t elements
+// 4t + 4 k blockDim ..), so the bits are those of the two calls; rows whose x
+// needs more than kStagePasses passes take the two calls.
+constexpr uint32_t kStagePasses = 4;
+
+template <bool kPaired>
+__device__ __forceinline__ void stage_x(XUnit* xs, const MatvecArgs& a, uint32_t n_units, float* scratch) {
+    if (!a.norm_w) return round_x<kPaired>(xs, a.x, n_units);
+    const uint32_t per_pass = blockDim.x / 8;
+    if (n_units > per_pass * kStagePasses)
+        return round_x<kPaired>(xs, a.x, n_units, a.norm_w, rms_scale(a.x, a.cols, a.norm_eps, true, scratch));
+    const uint32_t lane = threadIdx.x & 31, g = lane & 7, first = (threadIdx.x >> 5) * 4;
+    const float4* x4 = reinterpret_cast<const float4*>(a.x);
+    const float4* w4 = reinterpret_cast<const float4*>(a.norm_w);
+    float4 v[kStagePasses], w[kStagePasses];
+#pragma unroll
+    for (uint32_t k = 0; k < kStagePasses; ++k) {
+        const uint32_t u = first + k * per_pass + lane / 8;
+        const bool in = u < n_units;
+        v[k] = in ? x4[8 * u + g] : make_float4(0, 0, 0, 0);
+        w[k] = in ? w4[8 * u + g] : make_float4(0, 0, 0, 0);
+    }
+    float ss = 0.0f;
+#pragma unroll
+    for (uint32_t k = 0; k < kStagePasses; ++k) {
+        ss += v[k].x * v[k].x;
+        ss += v[k].y * v[k].y;
+        ss += v[k].z * v[k].z;
+        ss += v[k].w * v[k].w;
+    }
+    const float scale = 1.0f / sqrtf(block_sum(ss, scratch) / float(a.cols) + a.norm_eps);
+#pragma unroll
+    for (uint32_t k = 0; k < kStagePasses; ++k) {
+        const uint32_t base = first + k * per_pass;
+        if (base < n_units) round_team<kPaired>(xs, base + lane / 8, base + lane / 8 < n_units, g, scaled(v[k], w[k], scale));
+    }
+}
+
 // The dense product streams its weights through shared memory, each warp
 // on its own: the warp's rows (kRows of them; SwiGlu: the gate and up rows
 // of one output) go through in chunks of chunk_steps steps, and lane 0 asks
@@ -73,8 +120,12 @@ __device__ __forceinline__ void q8_row_dots(const uint8_t* const (&rows)[kR], co
 // n_slots chunks ahead of the lanes computing on them. A multiprocessor so
 // keeps ~100 KB or more of weights in flight whatever the warps' registers
 // allow (loads into registers kept a few KB in flight per warp). A warp's
-// first chunks are asked for before kernel_begin(), while the previous
-// kernel finishes (launch.cuh). Warps never wait for each other. Measured
+// first chunk is asked for before kernel_begin(), while the previous kernel
+// finishes (launch.cuh), its other slots' chunks once x is staged: x is read
+// from L2 after the wait, and those reads queue behind every weight byte
+// already asked for (all of a warp's slots asked for first: Phi-3-mini and
+// Llama-2-7B decode 4-5% slower; none: 1-6% slower, bench/NOTES.md 18).
+// Warps never wait for each other. Measured
 // against the loads into registers: Llama-2-7B and Phi-3-mini Q4_K_M decode
 // 4-6% faster, Qwen2.5-0.5B 2% slower (its products are too small for the
 // copy's round trip to pay; bench/NOTES.md, 14).
@@ -176,16 +227,20 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
     if (lane == 0) {
         for (uint32_t k = 0; k < p.n_slots; ++k) bulk::init(&full[warp][k]);
         bulk::init_done();
-        // The weights do not depend on earlier kernels: asked for before the wait.
-        for (uint32_t k = 0; k < p.n_slots && ask.g < p.n_groups; ++k) {
+        // The weights do not depend on earlier kernels: the first chunk asked for before the wait.
+        if (ask.g < p.n_groups) {
             request(ask);
             advance(ask);
         }
     }
     kernel_begin();
-    const float scale = a.norm_w ? rms_scale(a.x, a.cols, a.norm_eps, true, scratch) : 1.0f;
-    round_x<V::kPairedX>(xs, a.x, n_units, a.norm_w, scale);
+    stage_x<V::kPairedX>(xs, a, n_units, scratch);
     __syncthreads();  // x staged; every warp's barriers initialised
+    if (lane == 0)
+        for (uint32_t k = 1; k < p.n_slots && ask.g < p.n_groups; ++k) {
+            request(ask);
+            advance(ask);
+        }
 
     constexpr uint32_t kU = kEpi == Epilogue::SwiGlu ? 1 : V::kUnroll;
     const uint32_t chunk_steps = p.chunk_steps;

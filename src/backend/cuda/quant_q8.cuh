@@ -41,6 +41,45 @@ struct alignas(16) XUnit {
     int32_t pad;
 };
 
+// One pass of round_x for one lane: its 4 elements v (lane g of the team of
+// unit u) rounded with the team's amax and stored; the whole warp takes part
+// (shuffles), in or not.
+template <bool kPaired>
+__device__ __forceinline__ void round_team(XUnit* xs, uint32_t u, bool in, uint32_t g, float4 v) {
+    // max |x| as unsigned bits: NaN above infinity above every finite value.
+    uint32_t amax = max(max(__float_as_uint(fabsf(v.x)), __float_as_uint(fabsf(v.y))),
+                        max(__float_as_uint(fabsf(v.z)), __float_as_uint(fabsf(v.w))));
+#pragma unroll
+    for (int o = 1; o < 8; o <<= 1) amax = max(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    const float a = __uint_as_float(amax);
+    const float inv = a > 0.0f ? 127.0f / a : 0.0f;
+    const int q0 = __float2int_rn(v.x * inv), q1 = __float2int_rn(v.y * inv);
+    const int q2 = __float2int_rn(v.z * inv), q3 = __float2int_rn(v.w * inv);
+    int half = q0 + q1 + q2 + q3;
+    half += __shfl_xor_sync(0xffffffffu, half, 1);
+    half += __shfl_xor_sync(0xffffffffu, half, 2);  // lanes 0-3 of the team: elements 0-15
+    const int sum = half + __shfl_xor_sync(0xffffffffu, half, 4);
+    uint32_t word = uint32_t(q0 & 0xFF) | uint32_t(q1 & 0xFF) << 8 | uint32_t(q2 & 0xFF) << 16 | uint32_t(q3) << 24;
+    if (kPaired) {
+        // Lane g < 4 holds elements 4g..4g+3, lane g + 4 the same plus 16:
+        // g takes bytes 0, 1 of both, g + 4 bytes 2, 3.
+        const uint32_t other = __shfl_xor_sync(0xffffffffu, word, 4);
+        word = __byte_perm(word, other, g < 4 ? 0x5140u : 0x3726u);
+    }
+    if (!in) return;
+    xs[u].q[g] = word;
+    if (g == 0) {
+        xs[u].d = a / 127.0f;
+        xs[u].sum = sum;
+        xs[u].sum_lo = half;
+    }
+}
+
+// The RMSNorm's weight and scale applied to 4 elements of x.
+__device__ __forceinline__ float4 scaled(float4 v, float4 w, float scale) {
+    return make_float4(v.x * scale * w.x, v.y * scale * w.y, v.z * scale * w.z, v.w * scale * w.w);
+}
+
 // xs[u] = unit u of x rounded to 8 bits (as above), for the whole block.
 // A team of 8 lanes per unit; the loop runs whole warps (shuffles). With
 // norm_w, the unit rounded is that of x[i] * scale * norm_w[i] (an RMSNorm
@@ -64,37 +103,8 @@ __device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_un
         const uint32_t u = base + lane / 8;
         const bool in = u < n_units;
         float4 v = in ? reinterpret_cast<const float4*>(x)[8 * u + g] : make_float4(0, 0, 0, 0);
-        if (norm_w) {
-            const float4 w = in ? reinterpret_cast<const float4*>(norm_w)[8 * u + g] : make_float4(0, 0, 0, 0);
-            v = make_float4(v.x * scale * w.x, v.y * scale * w.y, v.z * scale * w.z, v.w * scale * w.w);
-        }
-        // max |x| as unsigned bits: NaN above infinity above every finite value.
-        uint32_t amax = max(max(__float_as_uint(fabsf(v.x)), __float_as_uint(fabsf(v.y))),
-                            max(__float_as_uint(fabsf(v.z)), __float_as_uint(fabsf(v.w))));
-#pragma unroll
-        for (int o = 1; o < 8; o <<= 1) amax = max(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-        const float a = __uint_as_float(amax);
-        const float inv = a > 0.0f ? 127.0f / a : 0.0f;
-        const int q0 = __float2int_rn(v.x * inv), q1 = __float2int_rn(v.y * inv);
-        const int q2 = __float2int_rn(v.z * inv), q3 = __float2int_rn(v.w * inv);
-        int half = q0 + q1 + q2 + q3;
-        half += __shfl_xor_sync(0xffffffffu, half, 1);
-        half += __shfl_xor_sync(0xffffffffu, half, 2);  // lanes 0-3 of the team: elements 0-15
-        const int sum = half + __shfl_xor_sync(0xffffffffu, half, 4);
-        uint32_t word = uint32_t(q0 & 0xFF) | uint32_t(q1 & 0xFF) << 8 | uint32_t(q2 & 0xFF) << 16 | uint32_t(q3) << 24;
-        if (kPaired) {
-            // Lane g < 4 holds elements 4g..4g+3, lane g + 4 the same plus 16:
-            // g takes bytes 0, 1 of both, g + 4 bytes 2, 3.
-            const uint32_t other = __shfl_xor_sync(0xffffffffu, word, 4);
-            word = __byte_perm(word, other, g < 4 ? 0x5140u : 0x3726u);
-        }
-        if (!in) continue;
-        xs[u].q[g] = word;
-        if (g == 0) {
-            xs[u].d = a / 127.0f;
-            xs[u].sum = sum;
-            xs[u].sum_lo = half;
-        }
+        if (norm_w) v = scaled(v, in ? reinterpret_cast<const float4*>(norm_w)[8 * u + g] : make_float4(0, 0, 0, 0), scale);
+        round_team<kPaired>(xs, u, in, g, v);
     }
 }
 
