@@ -41,6 +41,7 @@ void check(uint32_t n_tokens, uint32_t pos0, const Variant& var, int path) {
     const cuda::AttentionParams params{scale, var.window, var.sinks ? ds.as<float>() : nullptr};
     if (path == 0) {
         cuda::DeviceBuffer ws = g.poisoned(cuda::attention_split_floats(n_head, hd) * 4);
+        cuda::attention_split_reset(ws.as<float>(), n_head, hd, g.stream());
         cuda::attention(out.as<float>(), dq.as<float>(), dk.as<uint16_t>(), dv.as<uint16_t>(), n_tokens, pos0, n_head,
                         n_kv, hd, ws.as<float>(), g.stream(), nullptr, 0, params);
     } else {

@@ -8,6 +8,7 @@
 #include "gpu_test_util.h"
 
 #include <cmath>
+#include <cstring>
 
 namespace orcd {
 namespace {
@@ -185,8 +186,19 @@ void check_attention(uint32_t n_tokens, uint32_t pos0, uint32_t n_head, uint32_t
     cuda::DeviceBuffer dk = g.upload(k16), dv = g.upload(v16), dq = g.upload(q);
     cuda::DeviceBuffer out = g.poisoned(q.size() * 4);
     cuda::DeviceBuffer ws = g.poisoned(cuda::attention_split_floats(n_head, hd) * 4);
+    cuda::attention_split_reset(ws.as<float>(), n_head, hd, g.stream());
     cuda::attention(out.as<float>(), dq.as<float>(), dk.as<uint16_t>(), dv.as<uint16_t>(), n_tokens, pos0, n_head,
                     n_kv, hd, split ? ws.as<float>() : nullptr, g.stream());
+    if (split) {
+        // The decode kernel's last split block merges and puts its counter
+        // back to zero: a second call on the same workspace gives the same bits.
+        const std::vector<float> first = g.download<float>(out, q.size());
+        cuda::DeviceBuffer again = g.poisoned(q.size() * 4);
+        cuda::attention(again.as<float>(), dq.as<float>(), dk.as<uint16_t>(), dv.as<uint16_t>(), n_tokens, pos0,
+                        n_head, n_kv, hd, ws.as<float>(), g.stream());
+        const std::vector<float> second = g.download<float>(again, q.size());
+        EXPECT_EQ(0, std::memcmp(first.data(), second.data(), first.size() * 4)) << "second call on one workspace";
+    }
     const std::vector<float> kf = test::from_f16(k16), vf = test::from_f16(v16);
     std::vector<float> want(q.size());
     cpu::attention(want.data(), q.data(), kf.data(), vf.data(), n_tokens, pos0, n_head, n_kv, hd);

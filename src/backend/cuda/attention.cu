@@ -52,6 +52,12 @@ __host__ __device__ __forceinline__ Split split_for(uint32_t n_keys, uint32_t s_
     return {(n_keys + kps - 1) / kps, kps};
 }
 
+// The counters of finished split blocks (one per decode block group) after
+// the partial results in the split workspace.
+__host__ __device__ __forceinline__ uint32_t* split_counters(float* split_ws, uint32_t n_head, uint32_t head_dim) {
+    return reinterpret_cast<uint32_t*>(split_ws + uint64_t(n_head) * kMaxSplits * (head_dim + 2));
+}
+
 // The most splits of a model with `blocks` blocks per split.
 uint32_t split_limit(uint32_t blocks) {
     const uint32_t s = (kTargetBlocks + blocks - 1) / blocks;
@@ -192,6 +198,46 @@ __device__ __forceinline__ void unpack8(const uint4& raw, float (&f)[8]) {
 
 // Softmax state of keys seen so far for one head: running max, sum and the
 // unnormalised V sum (8 dimensions per lane).
+// Head h's n_split partial results (split_ws) merged into out: each split's
+// weight exp(m_z - m) computed once, then every sum over the splits in split
+// order. The whole block takes part (blockDim a multiple of 32, at least
+// kMaxSplits). The partials are read from L2 (__ldcg): in the decode kernel
+// other multiprocessors wrote them during the same kernel.
+__device__ void merge_splits(float* out, const float* split_ws, uint32_t h, uint32_t n_split, uint32_t head_dim,
+                             const float* sinks, float* weight, float* lw, float* scratch) {
+    const uint64_t stride = head_dim + 2;
+    const float* ws = split_ws + uint64_t(h) * kMaxSplits * stride;
+    const float mz = threadIdx.x < n_split ? __ldcg(ws + threadIdx.x * stride) : neg_inf();
+    float m = block_max(mz, scratch);
+    if (sinks) m = fmaxf(m, sinks[h]);  // the sink joins below, as one more split without value
+    if (threadIdx.x < n_split) {
+        const float w = expf(mz - m);
+        weight[threadIdx.x] = w;
+        lw[threadIdx.x] = __ldcg(ws + threadIdx.x * stride + 1) * w;
+    }
+    __syncthreads();
+    float l = 0.0f;
+    for (uint32_t z = 0; z < n_split; ++z) l += lw[z];
+    if (sinks) l += expf(sinks[h] - m);
+    for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float a = 0.0f;
+        for (uint32_t z = 0; z < n_split; ++z) a += __ldcg(ws + z * stride + 2 + d) * weight[z];
+        out[uint64_t(h) * head_dim + d] = a / l;
+    }
+    __syncthreads();  // weight and lw read by every thread before a next head's merge
+}
+
+// The merge of the prefill kernel's splits: one block per query head.
+__global__ void attention_merge_kernel(float* out, const float* split_ws, uint32_t pos_base, const uint32_t* dev_pos,
+                                       uint32_t head_dim, uint32_t window, const float* sinks, uint32_t s_max) {
+    kernel_begin();
+    __shared__ float weight[kMaxSplits], lw[kMaxSplits], scratch[32];
+    const uint32_t n_keys = position(pos_base, dev_pos) + 1;
+    const uint32_t n_split = split_for(n_keys - first_key(n_keys, window), s_max).n;
+    if (n_split == 1) return;  // the attention kernel wrote `out` itself
+    merge_splits(out, split_ws, blockIdx.x, n_split, head_dim, sinks, weight, lw, scratch);
+}
+
 template <int kGt>
 struct DecodeState {
     float m[kGt], l[kGt], acc[kGt][8];
@@ -394,38 +440,23 @@ __global__ void __launch_bounds__(kDecThreads)
             out[uint64_t(h) * head_dim + d] = a * corr / l;
         }
     }
-}
-
-// One block per query head (blockDim a multiple of 32, at least kMaxSplits):
-// each split's weight exp(m_z - m) computed once, then every sum over the
-// splits in split order.
-__global__ void attention_merge_kernel(float* out, const float* split_ws, uint32_t pos_base, const uint32_t* dev_pos,
-                                       uint32_t head_dim, uint32_t window, const float* sinks, uint32_t s_max) {
-    kernel_begin();
+    if (sp.n == 1) return;
+    // The last of the group's split blocks to finish merges the group's
+    // heads, instead of a merge kernel after this one (a launch and a kernel
+    // boundary a layer). Each thread's partials are made visible before the
+    // block counts itself; the counter goes back to zero for the next call.
+    __shared__ uint32_t ticket;
     __shared__ float weight[kMaxSplits], lw[kMaxSplits], scratch[32];
-    const uint32_t n_keys = position(pos_base, dev_pos) + 1;
-    const uint32_t n_split = split_for(n_keys - first_key(n_keys, window), s_max).n;
-    if (n_split == 1) return;  // the attention kernel wrote `out` itself
-    const uint32_t h = blockIdx.x;
-    const uint64_t stride = head_dim + 2;
-    const float* ws = split_ws + uint64_t(h) * kMaxSplits * stride;
-    const float mz = threadIdx.x < n_split ? ws[threadIdx.x * stride] : neg_inf();
-    float m = block_max(mz, scratch);
-    if (sinks) m = fmaxf(m, sinks[h]);  // the sink joins below, as one more split without value
-    if (threadIdx.x < n_split) {
-        const float w = expf(mz - m);
-        weight[threadIdx.x] = w;
-        lw[threadIdx.x] = ws[threadIdx.x * stride + 1] * w;
-    }
+    uint32_t* done = split_counters(split_ws, gridDim.x * kGt, head_dim) + blockIdx.x;
+    __threadfence();
     __syncthreads();
-    float l = 0.0f;
-    for (uint32_t z = 0; z < n_split; ++z) l += lw[z];
-    if (sinks) l += expf(sinks[h] - m);
-    for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
-        float a = 0.0f;
-        for (uint32_t z = 0; z < n_split; ++z) a += ws[z * stride + 2 + d] * weight[z];
-        out[uint64_t(h) * head_dim + d] = a / l;
-    }
+    if (threadIdx.x == 0) ticket = atomicAdd(done, 1u);
+    __syncthreads();
+    if (ticket + 1 != sp.n) return;
+    __threadfence();
+    if (threadIdx.x == 0) *done = 0;
+    for (uint32_t g = 0; g < uint32_t(kGt); ++g)
+        merge_splits(out, split_ws, h0 + g, sp.n, head_dim, sinks, weight, lw, scratch);
 }
 
 // Query heads per decode block: the largest of 8, 4, 2, 1 dividing the group.
@@ -478,7 +509,11 @@ void causal_softmax_f16(f16_bits* p, const float* s, uint32_t n_heads, uint32_t 
 }
 
 uint64_t attention_split_floats(uint32_t n_head, uint32_t head_dim) {
-    return uint64_t(n_head) * kMaxSplits * (head_dim + 2);
+    return uint64_t(n_head) * kMaxSplits * (head_dim + 2) + n_head;  // the partials, then the counters
+}
+
+void attention_split_reset(float* split_ws, uint32_t n_head, uint32_t head_dim, cudaStream_t stream) {
+    ORCD_CUDA_CHECK(cudaMemsetAsync(split_counters(split_ws, n_head, head_dim), 0, n_head * sizeof(uint32_t), stream));
 }
 
 void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v, uint32_t n_tokens, uint32_t pos0,
@@ -508,11 +543,6 @@ void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v,
         launch(kernel, grid, kDecThreads, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head_kv, group, head_dim,
                scale, window, sinks, s_max, split_ws);
         check_launch("attention");
-        if (grid.y > 1) {
-            launch(attention_merge_kernel, n_head, 128, 0, stream, out, split_ws, pos0, dev_pos, head_dim, window,
-                   sinks, s_max);
-            check_launch("attention_merge");
-        }
         return;
     }
 

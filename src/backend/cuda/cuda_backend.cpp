@@ -222,7 +222,10 @@ void CudaBackend::load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t
                     act_ = alloc.alloc(a.bytes, a.category);
                     break;
                 case Buffer::X16: x16_ = alloc.alloc(a.bytes, a.category); break;
-                case Buffer::SplitWs: split_ws_ = alloc.alloc(a.bytes, a.category); break;
+                case Buffer::SplitWs:
+                    split_ws_ = alloc.alloc(a.bytes, a.category);
+                    attention_split_reset(split_ws_.as<float>(), cfg.n_head, cfg.head_dim, s);
+                    break;
                 case Buffer::GemmWorkspace: gemm_ = std::make_unique<Gemm>(alloc, s); break;
                 case Buffer::DequantWs:
                     if (a.bytes) {

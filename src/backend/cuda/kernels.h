@@ -179,5 +179,8 @@ void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v,
                uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws, cudaStream_t stream,
                const uint32_t* dev_pos = nullptr, uint32_t max_keys = 0, const AttentionParams& params = {});
 uint64_t attention_split_floats(uint32_t n_head, uint32_t head_dim);
+// The split workspace ends in counters that must be zero before its first
+// use (every call leaves them zero): after allocating it, or poisoning it.
+void attention_split_reset(float* split_ws, uint32_t n_head, uint32_t head_dim, cudaStream_t stream);
 
 }  // namespace orcd::cuda
