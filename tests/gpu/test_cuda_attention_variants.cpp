@@ -171,5 +171,62 @@ TEST(CudaAttentionVariants, FusedRopeStoreEqualsSeparateKernelsInEveryMode) {
     }
 }
 
+// The decode step's attention with the rotation and the cache store in its
+// kernel (attention_rope_store) equals rope_store_kv() then attention(), bit
+// for bit: the output and the new cache row. Shapes: 4 query heads a block
+// (8:2), one (14:2: seven blocks write the same new row), Phi-3's head_dim
+// 96 without grouping; windows, sinks, every rotation mode.
+TEST(CudaAttentionVariants, AttentionWithRopeStoreEqualsTheTwoKernels) {
+    ORCD_REQUIRE_CUDA();
+    Gpu g;
+    struct Shape {
+        uint32_t n_head, n_kv, hd;
+    };
+    for (const Shape sh : {Shape{8, 2, 64}, Shape{14, 2, 64}, Shape{32, 32, 96}}) {
+        for (RopeMode mode : {RopeMode::Normal, RopeMode::Neox, RopeMode::None}) {
+            for (uint32_t p : {0u, 5u, 128u, 3000u}) {
+                const bool yarn = p == 3000;
+                const uint32_t window = p % 2 == 0 ? 128 : 0;
+                RopeConfig r = rope_of(mode, yarn);
+                r.dims = sh.hd;
+                const uint32_t n_ctx = 3100;
+                const KvLayout layout{1, n_ctx, sh.n_kv, sh.hd, 2, 1};
+                const uint64_t n16 = layout.total_elems();
+                const std::vector<uint16_t> cache = test::to_f16(test::random_floats(n16, 50 + p, -1.5f, 1.5f));
+                const std::vector<float> q = test::random_floats(size_t(sh.n_head) * sh.hd, 51 + p, -1.5f, 1.5f);
+                const std::vector<float> k = test::random_floats(size_t(sh.n_kv) * sh.hd, 52 + p, -1.5f, 1.5f);
+                const std::vector<float> v = test::random_floats(size_t(sh.n_kv) * sh.hd, 53 + p, -1, 1);
+                const std::vector<float> sinks = test::random_floats(sh.n_head, 54, -1.0f, 3.0f);
+                cuda::DeviceBuffer q1 = g.upload(q), q2 = g.upload(q), dk = g.upload(k), dv = g.upload(v);
+                cuda::DeviceBuffer c1 = g.upload(cache), c2 = g.upload(cache), ds = g.upload(sinks);
+                cuda::DeviceBuffer pos = g.upload(std::vector<uint32_t>{p});
+                cuda::DeviceBuffer o1 = g.poisoned(q.size() * 4), o2 = g.poisoned(q.size() * 4);
+                cuda::DeviceBuffer w1 = g.poisoned(cuda::attention_split_floats(sh.n_head, sh.hd) * 4);
+                cuda::DeviceBuffer w2 = g.poisoned(cuda::attention_split_floats(sh.n_head, sh.hd) * 4);
+                cuda::attention_split_reset(w1.as<float>(), sh.n_head, sh.hd, g.stream());
+                cuda::attention_split_reset(w2.as<float>(), sh.n_head, sh.hd, g.stream());
+                const cuda::AttentionParams params{0.0f, window, window ? ds.as<float>() : nullptr};
+                uint16_t* k1 = c1.as<uint16_t>() + layout.offset(0, 0, 0);
+                uint16_t* v1 = c1.as<uint16_t>() + layout.offset(0, 1, 0);
+                ASSERT_TRUE(cuda::attention_rope_store(o1.as<float>(), q1.as<float>(), dk.as<float>(), dv.as<float>(),
+                                                       k1, v1, sh.n_head, sh.n_kv, sh.hd, w1.as<float>(), g.stream(),
+                                                       pos.as<uint32_t>(), n_ctx, params, r));
+                cuda::rope_store_kv(q2.as<float>(), dk.as<float>(), dv.as<float>(), c2.as<uint16_t>(), layout, 0, 0, 1,
+                                    sh.n_head, r, 0, g.stream(), pos.as<uint32_t>());
+                cuda::attention(o2.as<float>(), q2.as<float>(), c2.as<uint16_t>() + layout.offset(0, 0, 0),
+                                c2.as<uint16_t>() + layout.offset(0, 1, 0), 1, 0, sh.n_head, sh.n_kv, sh.hd,
+                                w2.as<float>(), g.stream(), pos.as<uint32_t>(), n_ctx, params);
+                const std::string what = std::to_string(sh.n_head) + ":" + std::to_string(sh.n_kv) + "x" +
+                                         std::to_string(sh.hd) + " " + rope_mode_name(mode) + (yarn ? "+yarn" : "") +
+                                         " p=" + std::to_string(p) + " window=" + std::to_string(window);
+                const std::vector<float> a = g.download<float>(o1, q.size()), b = g.download<float>(o2, q.size());
+                EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * 4)) << what << " output";
+                const std::vector<uint16_t> ca = g.download<uint16_t>(c1, n16), cb = g.download<uint16_t>(c2, n16);
+                EXPECT_EQ(0, std::memcmp(ca.data(), cb.data(), n16 * 2)) << what << " cache";
+            }
+        }
+    }
+}
+
 }  // namespace
 }  // namespace orcd

@@ -17,6 +17,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/pointwise.cuh"
 #include "backend/cuda/prefill_attention.h"
 #include "backend/cuda/reduce.cuh"
 
@@ -238,6 +239,48 @@ __global__ void attention_merge_kernel(float* out, const float* split_ws, uint32
     merge_splits(out, split_ws, blockIdx.x, n_split, head_dim, sinks, weight, lw, scratch);
 }
 
+// rope_store_kv's work for a single query, done by the decode kernel (see
+// attention_rope_store): k_new, v_new are the query token's K and V rows.
+struct NewRow {
+    const float* k;  // null: q and the cache are used as they are
+    const float* v;
+    RopeConfig rope;
+};
+
+// The rotation of element d of a head (h: its first element), as
+// rope_store_kernel computes it: from the element's pair, so every element
+// gets the bits of the pair's rotation.
+__device__ __forceinline__ float rotated(const float* h, uint32_t d, const RopeConfig& r, float pos) {
+    if (r.mode == RopeMode::None || d >= r.dims) return h[d];
+    uint32_t e0, e1;
+    bool second;
+    const uint32_t i = rope_partner(r.mode, r.dims, d, 0, e0, e1, second);
+    float o0, o1;
+    rope_pair(h[e0], h[e1], pos, i, r, o0, o1);
+    return second ? o1 : o0;
+}
+
+// The block's n_q query heads (q) rotated into qs; with kc (the block's
+// split holds the query's own position p), the new key row (rotated) and
+// value row of KV head kvh rounded to F16 into the cache at p, where the
+// block's own loads then find them. Blocks of other query heads of the same
+// KV head write the same bits there.
+__device__ __forceinline__ void stage_new_row(float* qs, const float* q, uint32_t n_q, __half* kc, __half* vc,
+                                              const NewRow& nr, uint32_t p, uint32_t n_head_kv, uint32_t kvh,
+                                              uint32_t head_dim) {
+    const float pos = float(p);
+    for (uint32_t i = threadIdx.x; i < n_q * head_dim; i += blockDim.x)
+        qs[i] = rotated(q + (i / head_dim) * head_dim, i % head_dim, nr.rope, pos);
+    if (!kc) return;
+    const uint64_t at = (uint64_t(p) * n_head_kv + kvh) * head_dim;
+    const float* kt = nr.k + uint64_t(kvh) * head_dim;
+    const float* vt = nr.v + uint64_t(kvh) * head_dim;
+    for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        kc[at + d] = __float2half_rn(rotated(kt, d, nr.rope, pos));
+        vc[at + d] = __float2half_rn(vt[d]);
+    }
+}
+
 template <int kGt>
 struct DecodeState {
     float m[kGt], l[kGt], acc[kGt][8];
@@ -258,9 +301,10 @@ struct DecodeState {
 // memory. Needs head_dim a multiple of 8 up to 256 (decode_kernel_fits).
 template <int kGt>
 __global__ void __launch_bounds__(kDecThreads)
-    decode_attention_kernel(float* out, const float* q, const __half* k, const __half* v, uint32_t pos_base,
+    decode_attention_kernel(float* out, const float* q, __half* k, __half* v, uint32_t pos_base,
                             const uint32_t* dev_pos, uint32_t n_head_kv, uint32_t group, uint32_t head_dim,
-                            float scale, uint32_t window, const float* sinks, uint32_t s_max, float* split_ws) {
+                            float scale, uint32_t window, const float* sinks, uint32_t s_max, float* split_ws,
+                            NewRow nr) {
     kernel_begin();
     extern __shared__ float4 smem4[];  // float4: 16-byte aligned rows of q
     float* qs = reinterpret_cast<float*>(smem4);  // [kGt][head_dim]
@@ -285,8 +329,12 @@ __global__ void __launch_bounds__(kDecThreads)
     const uint32_t kg = lane / lpk, chunk = lane % lpk;
     const bool in_row = chunk < n_chunks;  // else the lane's K, V and q are zeros
 
-    for (uint32_t i = threadIdx.x; i < kGt * head_dim; i += kDecThreads) qs[i] = q[uint64_t(h0) * head_dim + i];
-    __syncthreads();
+    if (nr.k)
+        stage_new_row(qs, q + uint64_t(h0) * head_dim, kGt, z + 1 == sp.n ? k : nullptr, v, nr, n_keys - 1,
+                      n_head_kv, kvh, head_dim);
+    else
+        for (uint32_t i = threadIdx.x; i < kGt * head_dim; i += kDecThreads) qs[i] = q[uint64_t(h0) * head_dim + i];
+    __syncthreads();  // q staged; the new key and value rows in the cache
 
     const uint32_t j_begin = lo + z * sp.keys;
     const uint32_t j_end = min(n_keys, j_begin + sp.keys);
@@ -516,6 +564,41 @@ void attention_split_reset(float* split_ws, uint32_t n_head, uint32_t head_dim, 
     ORCD_CUDA_CHECK(cudaMemsetAsync(split_counters(split_ws, n_head, head_dim), 0, n_head * sizeof(uint32_t), stream));
 }
 
+namespace {
+
+// A single query: split the keys so the whole GPU works on it (split_for, on
+// the device, from the actual context); the grid holds the most splits any
+// context up to keys_bound keys can have.
+void decode_attention(float* out, const float* q, __half* kh, __half* vh, uint32_t pos0, uint32_t n_head,
+                      uint32_t n_head_kv, uint32_t head_dim, float* split_ws, cudaStream_t stream,
+                      const uint32_t* dev_pos, uint32_t keys_bound, const AttentionParams& params, const NewRow& nr) {
+    const float scale = params.scale > 0.0f ? params.scale : 1.0f / std::sqrt(float(head_dim));
+    const uint32_t group = n_head / n_head_kv;
+    const uint32_t gt = heads_per_block(group);
+    const uint32_t s_max = split_ws ? split_limit(n_head / gt) : 1;
+    const dim3 grid(n_head / gt, grid_splits(keys_bound, s_max));
+    const size_t smem = (size_t(gt) * head_dim + size_t(kDecWarps) * gt * (head_dim + 2)) * sizeof(float);
+    auto* kernel = gt == 8   ? decode_attention_kernel<8>
+                   : gt == 4 ? decode_attention_kernel<4>
+                   : gt == 2 ? decode_attention_kernel<2>
+                             : decode_attention_kernel<1>;
+    launch(kernel, grid, kDecThreads, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head_kv, group, head_dim, scale,
+           params.window, params.sinks, s_max, split_ws, nr);
+    check_launch("attention");
+}
+
+}  // namespace
+
+bool attention_rope_store(float* out, const float* q, const float* k, const float* v, f16_bits* k_cache,
+                          f16_bits* v_cache, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws,
+                          cudaStream_t stream, const uint32_t* dev_pos, uint32_t max_keys,
+                          const AttentionParams& params, const RopeConfig& rope) {
+    if (!decode_kernel_fits(head_dim) || !dev_pos) return false;
+    decode_attention(out, q, reinterpret_cast<__half*>(k_cache), reinterpret_cast<__half*>(v_cache), 0, n_head,
+                     n_head_kv, head_dim, split_ws, stream, dev_pos, max_keys, params, NewRow{k, v, rope});
+    return true;
+}
+
 void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v, uint32_t n_tokens, uint32_t pos0,
                uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws, cudaStream_t stream,
                const uint32_t* dev_pos, uint32_t max_keys, const AttentionParams& params) {
@@ -526,23 +609,11 @@ void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v,
     const __half* kh = reinterpret_cast<const __half*>(k);
     const __half* vh = reinterpret_cast<const __half*>(v);
     const uint32_t keys_bound = dev_pos ? max_keys : pos0 + n_tokens;
-    const uint32_t group = n_head / n_head_kv;
 
-    // A single query: split the keys so the whole GPU works on it (split_for,
-    // on the device, from the actual context); the grid holds the most splits
-    // any context up to keys_bound can have.
     if (n_tokens == 1 && decode_kernel_fits(head_dim)) {
-        const uint32_t gt = heads_per_block(group);
-        const uint32_t s_max = split_ws ? split_limit(n_head / gt) : 1;
-        const dim3 grid(n_head / gt, grid_splits(keys_bound, s_max));
-        const size_t smem = (size_t(gt) * head_dim + size_t(kDecWarps) * gt * (head_dim + 2)) * sizeof(float);
-        auto* kernel = gt == 8   ? decode_attention_kernel<8>
-                       : gt == 4 ? decode_attention_kernel<4>
-                       : gt == 2 ? decode_attention_kernel<2>
-                                 : decode_attention_kernel<1>;
-        launch(kernel, grid, kDecThreads, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head_kv, group, head_dim,
-               scale, window, sinks, s_max, split_ws);
-        check_launch("attention");
+        // Without a new row the kernel only reads the cache.
+        decode_attention(out, q, const_cast<__half*>(kh), const_cast<__half*>(vh), pos0, n_head, n_head_kv, head_dim,
+                         split_ws, stream, dev_pos, keys_bound, params, NewRow{});
         return;
     }
 

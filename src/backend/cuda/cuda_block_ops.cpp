@@ -100,13 +100,34 @@ void CudaBlockOps::qkv(const Linear& q, const Linear& k, const Linear& v) {
 }
 
 void CudaBlockOps::rope_store_kv(uint32_t layer, const RopeConfig& rope) {
+    flush_rope();
+    if (n_ == 1) {  // done by the attention that follows
+        rope_pending_ = true;
+        rope_layer_ = layer;
+        rope_ = rope;
+        return;
+    }
     cuda::rope_store_kv(a_.q, a_.k, a_.v, cache_, kv_, layer, seq_, n_, cfg_.n_head, rope, 0, s_, a_.step);
 }
 
+void CudaBlockOps::flush_rope() {
+    if (!rope_pending_) return;
+    rope_pending_ = false;
+    cuda::rope_store_kv(a_.q, a_.k, a_.v, cache_, kv_, rope_layer_, seq_, n_, cfg_.n_head, rope_, 0, s_, a_.step);
+}
+
 void CudaBlockOps::attention(uint32_t layer, const AttentionSpec& spec) {
-    const f16_bits* kc = cache_ + kv_.offset(layer, 0, seq_, 0);
-    const f16_bits* vc = cache_ + kv_.offset(layer, 1, seq_, 0);
+    f16_bits* kc = cache_ + kv_.offset(layer, 0, seq_, 0);
+    f16_bits* vc = cache_ + kv_.offset(layer, 1, seq_, 0);
     const AttentionParams params{spec.scale, spec.window, f32(spec.sinks)};
+    if (rope_pending_ && rope_layer_ == layer) {
+        rope_pending_ = false;
+        if (attention_rope_store(a_.att, a_.q, a_.k, a_.v, kc, vc, cfg_.n_head, cfg_.n_head_kv, cfg_.head_dim,
+                                 a_.split_ws, s_, a_.step, kv_.n_ctx, params, rope_))
+            return;
+        rope_pending_ = true;
+    }
+    flush_rope();
     // A prompt chunk: tensor-core products (prefill_attention.h); the
     // kernel when the plan is off (a context too large for the cap) or the
     // chunk is too small for the products to pay off.

@@ -84,6 +84,8 @@ private:
     // the rows routed to it (the expert kernels re-read an expert's weights
     // for every token that picked it).
     void moe_grouped(const MoeSpec& m);
+    // Runs a rotation and cache store left for the attention.
+    void flush_rope();
     // Expert e of a stacked [n_expert][rows][cols] tensor.
     DeviceMatrix expert(const TensorView& v, uint32_t e) const;
 
@@ -100,6 +102,12 @@ private:
     // gate and up) normalises x as it stages it, saving the norm's launch.
     bool pending_ = false;
     RowNorm pending_norm_{};
+    // A single row's rotation and cache store, not yet done: the attention
+    // after it does them in its own kernel (attention_rope_store), saving
+    // rope_store_kv's launch.
+    bool rope_pending_ = false;
+    uint32_t rope_layer_ = 0;
+    RopeConfig rope_{};
     std::vector<int32_t> ids_host_, order_host_;  // moe_grouped's sort
     std::vector<uint32_t> expert_start_;
 };

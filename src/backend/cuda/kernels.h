@@ -178,6 +178,16 @@ struct AttentionParams {
 void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v, uint32_t n_tokens, uint32_t pos0,
                uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws, cudaStream_t stream,
                const uint32_t* dev_pos = nullptr, uint32_t max_keys = 0, const AttentionParams& params = {});
+// attention() of one query (the decode step: position *dev_pos) with
+// rope_store_kv()'s work in the same kernel: q rotated as it is staged, and
+// the new rows k (rotated) and v rounded to F16 into the cache by the blocks
+// that read them, before they do. The same bits as the two calls, one launch
+// fewer. Returns false, doing nothing, where the decode kernel does not apply
+// (head_dim; no dev_pos): the caller makes the two calls.
+bool attention_rope_store(float* out, const float* q, const float* k, const float* v, f16_bits* k_cache,
+                          f16_bits* v_cache, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws,
+                          cudaStream_t stream, const uint32_t* dev_pos, uint32_t max_keys,
+                          const AttentionParams& params, const RopeConfig& rope);
 uint64_t attention_split_floats(uint32_t n_head, uint32_t head_dim);
 // The split workspace ends in counters that must be zero before its first
 // use (every call leaves them zero): after allocating it, or poisoning it.
