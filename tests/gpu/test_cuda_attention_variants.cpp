@@ -173,16 +173,31 @@ TEST(CudaAttentionVariants, FusedRopeStoreEqualsSeparateKernelsInEveryMode) {
 
 // The decode step's attention with the rotation and the cache store in its
 // kernel (attention_rope_store) equals rope_store_kv() then attention(), bit
-// for bit: the output and the new cache row. Shapes: 4 query heads a block
-// (8:2), one (14:2: seven blocks write the same new row), Phi-3's head_dim
-// 96 without grouping; windows, sinks, every rotation mode.
+// for bit: the output and the new cache row. Shapes with one query head a
+// block: 14:2 (seven blocks write the same new row), 8:8, Phi-3's head_dim 96
+// without grouping; windows, sinks, every rotation mode. With 4 heads a
+// block (8:2) it declines, and writes nothing.
 TEST(CudaAttentionVariants, AttentionWithRopeStoreEqualsTheTwoKernels) {
     ORCD_REQUIRE_CUDA();
     Gpu g;
     struct Shape {
         uint32_t n_head, n_kv, hd;
     };
-    for (const Shape sh : {Shape{8, 2, 64}, Shape{14, 2, 64}, Shape{32, 32, 96}}) {
+    {
+        const uint32_t n_ctx = 64;
+        const KvLayout layout{1, n_ctx, 2, 64, 2, 1};
+        cuda::DeviceBuffer dq = g.poisoned(8 * 64 * 4), dk = g.poisoned(2 * 64 * 4), dv = g.poisoned(2 * 64 * 4);
+        cuda::DeviceBuffer c = g.upload(std::vector<uint16_t>(layout.total_elems(), 0x3c00));
+        cuda::DeviceBuffer o = g.upload(std::vector<float>(8 * 64, 7.0f));
+        cuda::DeviceBuffer pos = g.upload(std::vector<uint32_t>{3});
+        const RopeConfig r = rope_of(RopeMode::Neox, false);
+        EXPECT_FALSE(cuda::attention_rope_store(o.as<float>(), dq.as<float>(), dk.as<float>(), dv.as<float>(),
+                                                c.as<uint16_t>(), c.as<uint16_t>() + layout.offset(0, 1, 0), 8, 2, 64,
+                                                nullptr, g.stream(), pos.as<uint32_t>(), n_ctx, {}, r));
+        EXPECT_EQ(g.download<uint16_t>(c, layout.total_elems()), std::vector<uint16_t>(layout.total_elems(), 0x3c00));
+        EXPECT_EQ(g.download<float>(o, 8 * 64), std::vector<float>(8 * 64, 7.0f));
+    }
+    for (const Shape sh : {Shape{14, 2, 64}, Shape{8, 8, 64}, Shape{32, 32, 96}}) {
         for (RopeMode mode : {RopeMode::Normal, RopeMode::Neox, RopeMode::None}) {
             for (uint32_t p : {0u, 5u, 128u, 3000u}) {
                 const bool yarn = p == 3000;

@@ -239,6 +239,15 @@ __global__ void attention_merge_kernel(float* out, const float* split_ws, uint32
     merge_splits(out, split_ws, blockIdx.x, n_split, head_dim, sinks, weight, lw, scratch);
 }
 
+// Whether the decode kernel merges its splits itself and takes
+// rope_store_kv's work (attention_rope_store): only with one query head a
+// block. Both add work to a block that grows with its heads, done by every
+// split block (the rotation) or by one block for all of the group's heads
+// (the merge, where the merge kernel has a block per head): with GPT-OSS-20B's
+// 8 heads a block, decode measured 11% (merge) and 3% (rotation) slower on
+// the H200, while Phi-3-mini's single heads gained 1-3% (bench/NOTES.md 18).
+__host__ __device__ constexpr bool fuses_merge(int heads_per_block) { return heads_per_block == 1; }
+
 // rope_store_kv's work for a single query, done by the decode kernel (see
 // attention_rope_store): k_new, v_new are the query token's K and V rows.
 struct NewRow {
@@ -488,11 +497,11 @@ __global__ void __launch_bounds__(kDecThreads)
             out[uint64_t(h) * head_dim + d] = a * corr / l;
         }
     }
-    if (sp.n == 1) return;
-    // The last of the group's split blocks to finish merges the group's
-    // heads, instead of a merge kernel after this one (a launch and a kernel
-    // boundary a layer). Each thread's partials are made visible before the
-    // block counts itself; the counter goes back to zero for the next call.
+    if (!fuses_merge(kGt) || sp.n == 1) return;
+    // The last of the head's split blocks to finish merges them, instead of
+    // a merge kernel after this one (a launch and a kernel boundary a layer).
+    // Each thread's partials are made visible before the block counts
+    // itself; the counter goes back to zero for the next call.
     __shared__ uint32_t ticket;
     __shared__ float weight[kMaxSplits], lw[kMaxSplits], scratch[32];
     uint32_t* done = split_counters(split_ws, gridDim.x * kGt, head_dim) + blockIdx.x;
@@ -503,8 +512,7 @@ __global__ void __launch_bounds__(kDecThreads)
     if (ticket + 1 != sp.n) return;
     __threadfence();
     if (threadIdx.x == 0) *done = 0;
-    for (uint32_t g = 0; g < uint32_t(kGt); ++g)
-        merge_splits(out, split_ws, h0 + g, sp.n, head_dim, sinks, weight, lw, scratch);
+    merge_splits(out, split_ws, h0, sp.n, head_dim, sinks, weight, lw, scratch);
 }
 
 // Query heads per decode block: the largest of 8, 4, 2, 1 dividing the group.
@@ -585,6 +593,11 @@ void decode_attention(float* out, const float* q, __half* kh, __half* vh, uint32
     launch(kernel, grid, kDecThreads, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head_kv, group, head_dim, scale,
            params.window, params.sinks, s_max, split_ws, nr);
     check_launch("attention");
+    if (grid.y > 1 && !fuses_merge(int(gt))) {
+        launch(attention_merge_kernel, n_head, 128, 0, stream, out, split_ws, pos0, dev_pos, head_dim, params.window,
+               params.sinks, s_max);
+        check_launch("attention_merge");
+    }
 }
 
 }  // namespace
@@ -593,7 +606,8 @@ bool attention_rope_store(float* out, const float* q, const float* k, const floa
                           f16_bits* v_cache, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws,
                           cudaStream_t stream, const uint32_t* dev_pos, uint32_t max_keys,
                           const AttentionParams& params, const RopeConfig& rope) {
-    if (!decode_kernel_fits(head_dim) || !dev_pos) return false;
+    if (!decode_kernel_fits(head_dim) || !dev_pos || !fuses_merge(int(heads_per_block(n_head / n_head_kv))))
+        return false;
     decode_attention(out, q, reinterpret_cast<__half*>(k_cache), reinterpret_cast<__half*>(v_cache), 0, n_head,
                      n_head_kv, head_dim, split_ws, stream, dev_pos, max_keys, params, NewRow{k, v, rope});
     return true;
