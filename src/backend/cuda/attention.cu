@@ -53,8 +53,8 @@ __host__ __device__ __forceinline__ Split split_for(uint32_t n_keys, uint32_t s_
     return {(n_keys + kps - 1) / kps, kps};
 }
 
-// The counters of finished split blocks (one per decode block group) after
-// the partial results in the split workspace.
+// The counters of finished split blocks (one per query head) after the
+// partial results in the split workspace.
 __host__ __device__ __forceinline__ uint32_t* split_counters(float* split_ws, uint32_t n_head, uint32_t head_dim) {
     return reinterpret_cast<uint32_t*>(split_ws + uint64_t(n_head) * kMaxSplits * (head_dim + 2));
 }
@@ -197,8 +197,6 @@ __device__ __forceinline__ void unpack8(const uint4& raw, float (&f)[8]) {
     }
 }
 
-// Softmax state of keys seen so far for one head: running max, sum and the
-// unnormalised V sum (8 dimensions per lane).
 // Head h's n_split partial results (split_ws) merged into out: each split's
 // weight exp(m_z - m) computed once, then every sum over the splits in split
 // order. The whole block takes part (blockDim a multiple of 32, at least
@@ -225,10 +223,12 @@ __device__ void merge_splits(float* out, const float* split_ws, uint32_t h, uint
         for (uint32_t z = 0; z < n_split; ++z) a += __ldcg(ws + z * stride + 2 + d) * weight[z];
         out[uint64_t(h) * head_dim + d] = a / l;
     }
-    __syncthreads();  // weight and lw read by every thread before a next head's merge
+    __syncthreads();  // weight and lw read by every thread before the block goes on
 }
 
-// The merge of the prefill kernel's splits: one block per query head.
+// The merge as a kernel of its own, one block per query head: for the
+// prefill kernel's splits, and the decode kernel's with more than one query
+// head a block.
 __global__ void attention_merge_kernel(float* out, const float* split_ws, uint32_t pos_base, const uint32_t* dev_pos,
                                        uint32_t head_dim, uint32_t window, const float* sinks, uint32_t s_max) {
     kernel_begin();
@@ -246,7 +246,7 @@ __global__ void attention_merge_kernel(float* out, const float* split_ws, uint32
 // (the merge, where the merge kernel has a block per head): with GPT-OSS-20B's
 // 8 heads a block, decode measured 11% (merge) and 3% (rotation) slower on
 // the H200, while Phi-3-mini's single heads gained 1-3% (bench/NOTES.md 18).
-__host__ __device__ constexpr bool fuses_merge(int heads_per_block) { return heads_per_block == 1; }
+__host__ __device__ constexpr bool decode_fuses(int heads_per_block) { return heads_per_block == 1; }
 
 // rope_store_kv's work for a single query, done by the decode kernel (see
 // attention_rope_store): k_new, v_new are the query token's K and V rows.
@@ -290,6 +290,8 @@ __device__ __forceinline__ void stage_new_row(float* qs, const float* q, uint32_
     }
 }
 
+// Softmax state of keys seen so far for one head: running max, sum and the
+// unnormalised V sum (8 dimensions per lane).
 template <int kGt>
 struct DecodeState {
     float m[kGt], l[kGt], acc[kGt][8];
@@ -497,7 +499,7 @@ __global__ void __launch_bounds__(kDecThreads)
             out[uint64_t(h) * head_dim + d] = a * corr / l;
         }
     }
-    if (!fuses_merge(kGt) || sp.n == 1) return;
+    if (!decode_fuses(kGt) || sp.n == 1) return;
     // The last of the head's split blocks to finish merges them, instead of
     // a merge kernel after this one (a launch and a kernel boundary a layer).
     // Each thread's partials are made visible before the block counts
@@ -593,7 +595,7 @@ void decode_attention(float* out, const float* q, __half* kh, __half* vh, uint32
     launch(kernel, grid, kDecThreads, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head_kv, group, head_dim, scale,
            params.window, params.sinks, s_max, split_ws, nr);
     check_launch("attention");
-    if (grid.y > 1 && !fuses_merge(int(gt))) {
+    if (grid.y > 1 && !decode_fuses(int(gt))) {
         launch(attention_merge_kernel, n_head, 128, 0, stream, out, split_ws, pos0, dev_pos, head_dim, params.window,
                params.sinks, s_max);
         check_launch("attention_merge");
@@ -606,7 +608,7 @@ bool attention_rope_store(float* out, const float* q, const float* k, const floa
                           f16_bits* v_cache, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws,
                           cudaStream_t stream, const uint32_t* dev_pos, uint32_t max_keys,
                           const AttentionParams& params, const RopeConfig& rope) {
-    if (!decode_kernel_fits(head_dim) || !dev_pos || !fuses_merge(int(heads_per_block(n_head / n_head_kv))))
+    if (!decode_kernel_fits(head_dim) || !dev_pos || !decode_fuses(int(heads_per_block(n_head / n_head_kv))))
         return false;
     decode_attention(out, q, reinterpret_cast<__half*>(k_cache), reinterpret_cast<__half*>(v_cache), 0, n_head,
                      n_head_kv, head_dim, split_ws, stream, dev_pos, max_keys, params, NewRow{k, v, rope});
