@@ -184,8 +184,8 @@ void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v,
 // that read them, before they do. The same bits as the two calls, one launch
 // fewer. Returns false, doing nothing, where the decode kernel does not apply
 // (head_dim; no dev_pos) or would hold more than one query head a block
-// (GQA groups of 2 or more: the per-block work then outweighs the launch):
-// the caller makes the two calls.
+// (GQA groups divisible by 2: the per-block work then outweighs the
+// launch): the caller makes the two calls.
 bool attention_rope_store(float* out, const float* q, const float* k, const float* v, f16_bits* k_cache,
                           f16_bits* v_cache, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws,
                           cudaStream_t stream, const uint32_t* dev_pos, uint32_t max_keys,

@@ -76,8 +76,8 @@ __device__ __forceinline__ void q8_row_dots(const uint8_t* const (&rows)[kR], co
 // weight rows already asked of memory. Each thread sums the squares of the
 // elements 4t .. 4t + 3, 4t + 4 blockDim .. in order, the same elements in
 // the same order as rms_scale (a pass of round_x gives thread t elements
-// 4t + 4 k blockDim ..), so the bits are those of the two calls; rows whose x
-// needs more than kStagePasses passes take the two calls.
+// 4t + 4 k blockDim ..), so the bits are those of the two calls; blocks
+// whose x needs more than kStagePasses passes take the two calls.
 constexpr uint32_t kStagePasses = 4;
 
 template <bool kPaired>
