@@ -287,7 +287,8 @@ struct MXFP4Load {
 // each byte from one or the other by bit 3. Six integer instructions for 4
 // codes; forming the selectors from codes spread over bytes took about
 // twice that (GPT-OSS-20B decode 431 -> 453 tok/s on the H200, its expert
-// products being short of memory bandwidth on this arithmetic).
+// products being short of memory bandwidth on this arithmetic). MXFP4, a
+// code book of sign and magnitude, now takes SignMagnitudeQ below.
 template <class U, uint32_t kT0, uint32_t kT1, uint32_t kT2, uint32_t kT3>
 struct TableQ {
     static constexpr uint32_t kUnits = 1, kUnroll = 2;
@@ -311,9 +312,53 @@ struct TableQ {
         return r.d * x.d * float(acc);
     }
 };
-// kIq4Values and kMxfp4Values of quant_blocks.cuh as signed bytes.
+// kIq4Values of quant_blocks.cuh as signed bytes.
 using IQ4_NLQ = TableQ<Q4_0Q, 0xBFAD9881u, 0xF6EADDCFu, 0x26190D01u, 0x71594535u>;
-using MXFP4Q = TableQ<MXFP4Load, 0x03020100u, 0x0C080604u, 0xFDFEFF00u, 0xF4F8FAFCu>;
+
+// A code book of sign and magnitude (MXFP4: bit 3 of a code is its sign,
+// bits 0-2 pick one of 8 magnitudes, all below 128). In prmt's default
+// mode a selector nibble with bit 3 set gives the selected byte's sign,
+// here 0: the codes as selectors give the magnitudes of the positive codes
+// (0 for the negative ones), the codes with bit 3 flipped those of the
+// negative codes, and the dot is the first dot minus the second, the same
+// integer as the signed values' dot (the sums, so the results, are
+// TableQ's). A word of 8 codes takes one xor, two shifts, four
+// permutations and four 4-way dots, against TableQ's twelve instructions,
+// two dots and the tables' words reloaded into registers. Measured on the
+// H200 (bench/NOTES.md 19): the expert products were bound by instruction
+// issue (~137 instructions a row's 32-code block in the loop, 47-54% of
+// issue slots busy); GPT-OSS-20B decode 502 -> 528 tok/s, gate/up 24.6 ->
+// 22.6 us and down 19.2 -> 17.3 us a layer.
+// prmt through PTX: __byte_perm's documentation promises the 3-bit
+// selectors only, not the sign mode.
+__device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
+    uint32_t r;
+    asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(sel));
+    return r;
+}
+
+template <class U, uint32_t kM0, uint32_t kM1>
+struct SignMagnitudeQ {
+    static constexpr uint32_t kUnits = 1, kUnroll = 2;
+    static constexpr bool kPairedX = true;
+    using Raw = typename U::Raw;
+    __device__ static Raw load(const uint8_t* row, uint32_t s) { return U::load(row, s); }
+    __device__ static float dot(const Raw& r, const XUnit* xs, uint32_t s) {
+        const XUnit& x = xs[s];
+        int pos = 0, neg = 0;
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            const uint32_t c = r.w[k], f = c ^ 0x88888888u;
+            pos = idot4(prmt(kM0, kM1, c), x.q[k], pos);
+            neg = idot4(prmt(kM0, kM1, f), x.q[k], neg);
+            pos = idot4(prmt(kM0, kM1, c >> 16), x.q[4 + k], pos);
+            neg = idot4(prmt(kM0, kM1, f >> 16), x.q[4 + k], neg);
+        }
+        return r.d * x.d * float(pos - neg);
+    }
+};
+// kMxfp4Values of quant_blocks.cuh: the magnitudes, doubled (0 0.5 1 1.5 2 3 4 6).
+using MXFP4Q = SignMagnitudeQ<MXFP4Load, 0x03020100u, 0x0C080604u>;
 
 // ---- 256-element super-blocks, two sub-blocks a step -----------------------------
 
