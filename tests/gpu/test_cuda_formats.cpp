@@ -389,7 +389,11 @@ TEST(CudaFormats, ExpertRoutingBreaksTiesByLowerIndexAsTheReference) {
 // Formats with 8-bit activations: gate and up take x rounded as the kernels
 // round it (the same x, so the very same integers), and down's rounding of
 // the activations (which the device computes itself) is bounded by
-// sum_i |W_down[r][i]| d_i / 2.
+// sum_i |W_down[r][i]| d_i / 2. Three tokens of two experts, and one token
+// (decode) of four experts (a whole down group) and of two (the group's
+// rows past the selection repeated, their results dropped); formats whose
+// gate/up warps take 4 outputs a step (MXFP4, IQ4_NL, Q4_0) and 2 (the
+// others).
 TEST(CudaFormats, ExpertProductsMatchTheReference) {
     ORCD_REQUIRE_CUDA();
     Gpu g;
@@ -401,10 +405,14 @@ TEST(CudaFormats, ExpertProductsMatchTheReference) {
     };
     for (const Case& cs : {Case{TensorType::MXFP4, 256, 256}, Case{TensorType::Q8_0, 256, 256},
                            Case{TensorType::Q4_K, 256, 256}, Case{TensorType::Q2_K, 256, 256},
-                           Case{TensorType::MXFP4, 1312, 800}, Case{TensorType::Q4_K, 1280, 768}}) {
+                           Case{TensorType::Q6_K, 512, 256}, Case{TensorType::IQ4_NL, 256, 256},
+                           Case{TensorType::Q4_0, 256, 256}, Case{TensorType::MXFP4, 1312, 800},
+                           Case{TensorType::Q4_K, 1280, 768}})
+      for (const std::pair<uint32_t, uint32_t>& nk : {std::pair<uint32_t, uint32_t>{3, 2}, {1, 4}, {1, 2}}) {
         const TensorType t = cs.t;
-        const uint32_t E = cs.E, F = cs.F, X = 4, K = 2, n = 3;
-        SCOPED_TRACE(std::string(gguf::tensor_type_name(t)) + " E=" + std::to_string(E));
+        const uint32_t E = cs.E, F = cs.F, X = 4, n = nk.first, K = nk.second;
+        SCOPED_TRACE(std::string(gguf::tensor_type_name(t)) + " E=" + std::to_string(E) + " tokens=" +
+                     std::to_string(n) + " experts=" + std::to_string(K));
         const uint64_t eb = row_bytes(t, E) * F;  // bytes per expert (gate/up: F rows of E; down: E rows of F)
         const std::vector<uint8_t> gq = random_rows(t, uint64_t(X) * F, E, 1, false),
                                    uq = random_rows(t, uint64_t(X) * F, E, 2, false),
@@ -414,8 +422,9 @@ TEST(CudaFormats, ExpertProductsMatchTheReference) {
         const std::vector<float> bg = test::random_floats(X * F, 4, -0.5, 0.5), bu = test::random_floats(X * F, 5, -0.5, 0.5),
                                  bd = test::random_floats(X * E, 6, -0.5, 0.5);
         const std::vector<float> x = test::random_floats(n * E, 7, -1, 1), x0 = test::random_floats(n * E, 8, -1, 1);
-        const std::vector<int32_t> ids = {2, 0, 1, 3, 3, 2};
-        const std::vector<float> wts = {0.7f, 0.3f, 0.55f, 0.45f, 0.9f, 0.1f};
+        const std::vector<int32_t> ids = K == 4 ? std::vector<int32_t>{2, 0, 3, 1} : std::vector<int32_t>{2, 0, 1, 3, 3, 2};
+        const std::vector<float> wts = K == 4 ? std::vector<float>{0.4f, 0.3f, 0.2f, 0.1f}
+                                              : std::vector<float>{0.7f, 0.3f, 0.55f, 0.45f, 0.9f, 0.1f};
         cuda::DeviceBuffer dgq = g.upload(gq), duq = g.upload(uq), ddq = g.upload(dq), dbg = g.upload(bg),
                            dbu = g.upload(bu), dbd = g.upload(bd), dx = g.upload(x), dids = g.upload(ids),
                            dwts = g.upload(wts), act = g.poisoned(n * K * F * 4), res = g.upload(x0);

@@ -337,14 +337,23 @@ void launch_product(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t str
 
 constexpr uint32_t kMoeWarps = 8;
 // Blocks of few rows: a block is one round of loads per warp, and GPT-OSS-20B's
-// 2880-row experts then make 720 gate/up and 360 down blocks (four of 8 warps
-// fit a multiprocessor; with 32 and 16 rows, 180 down blocks of 8 warps left
-// most warp slots empty: decode 399 -> 431 tok/s on the H200). More loads in
-// flight per warp and fewer warps measured slower: 4 outputs a warp step, or
-// a lane's 2-3 steps loaded together (80-128 registers), 404-438 against
-// 453 tok/s.
-constexpr uint32_t kMoeOuts = 2;       // gate/up rows of a warp step
-constexpr uint32_t kMoeRows = 16;      // gate/up rows of a block (per selected expert)
+// 2880-row experts then make 360 gate/up and 360 down blocks (with 16 rows
+// a down block, 180 blocks of 8 warps left most warp slots empty: decode
+// 399 -> 431 tok/s on the H200; 8 gate/up rows a block, half of each
+// block's warps idle: 528 -> 493). A lane's 2-3 steps loaded together
+// (80-128 registers) measured slower, 404-438 against 453 tok/s.
+//
+// Gate/up outputs of a warp step: 4 where a row's step takes at most 20
+// bytes of registers (Q4_0, IQ4_NL, MXFP4: 77 registers for MXFP4), 2
+// otherwise (Q5_K with 4: 165 registers). Measured on MXFP4 alone: 4
+// outputs were level with 2 (452 tok/s) while its code book took TableQ's
+// instructions; with SignMagnitudeQ's fewer the warps wait more on loads
+// than on issue, and 4 outputs give 528 -> 538 tok/s (gate/up 22.6 -> 21.2
+// us a layer; bench/NOTES.md 19).
+template <class V>
+constexpr uint32_t kMoeOuts = sizeof(typename V::Raw) <= 20 ? 4 : 2;
+template <class V>
+constexpr uint32_t kMoeRows = kMoeOuts<V> * kMoeWarps;  // gate/up rows of a block (per selected expert)
 constexpr uint32_t kMoeDownRows = 8;   // down rows of a block
 constexpr uint32_t kMoeDownGroup = 4;  // experts whose down rows load together
 constexpr uint32_t kMaxUsed = 8;
@@ -354,6 +363,7 @@ constexpr size_t kMoeSmem = 48 * 1024;  // staged x or activations
 template <class V>
 __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_gate_up_kernel(const MoeGateUpArgs a, uint64_t row_bytes) {
     kernel_begin_late();
+    constexpr uint32_t kOuts = kMoeOuts<V>, kRows = kMoeRows<V>;
     extern __shared__ XUnit xs[];
     const uint32_t slot = blockIdx.y, t = blockIdx.z, n_units = a.cols / 32;
     round_x<V::kPairedX>(xs, a.x + uint64_t(t) * a.cols, n_units);
@@ -362,21 +372,21 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_gate_up_kernel(const Mo
     const uint32_t e = uint32_t(a.ids[t * a.n_used + slot]);
     const uint8_t* gate = static_cast<const uint8_t*>(a.gate) + e * a.expert_bytes;
     const uint8_t* up = static_cast<const uint8_t*>(a.up) + e * a.expert_bytes;
-    const uint32_t r_end = min(a.rows, (blockIdx.x + 1) * kMoeRows);
-    // kMoeOuts rows per warp step: their gate and up rows load together.
-    for (uint32_t r0 = blockIdx.x * kMoeRows + kMoeOuts * warp; r0 < r_end; r0 += kMoeOuts * kMoeWarps) {
-        const uint8_t* rows[2 * kMoeOuts];
-        const XUnit* x[2 * kMoeOuts];
+    const uint32_t r_end = min(a.rows, (blockIdx.x + 1) * kRows);
+    // kOuts rows per warp step: their gate and up rows load together.
+    for (uint32_t r0 = blockIdx.x * kRows + kOuts * warp; r0 < r_end; r0 += kOuts * kMoeWarps) {
+        const uint8_t* rows[2 * kOuts];
+        const XUnit* x[2 * kOuts];
 #pragma unroll
-        for (uint32_t o = 0; o < kMoeOuts; ++o) {
+        for (uint32_t o = 0; o < kOuts; ++o) {
             const uint32_t r = min(r0 + o, r_end - 1);  // past the end: repeated, dropped
             rows[o] = gate + r * row_bytes;
-            rows[kMoeOuts + o] = up + r * row_bytes;
-            x[o] = x[kMoeOuts + o] = xs;
+            rows[kOuts + o] = up + r * row_bytes;
+            x[o] = x[kOuts + o] = xs;
         }
-        float acc[2 * kMoeOuts];
-        q8_row_dots<V, 2 * kMoeOuts>(rows, x, lane, n_units / V::kUnits, acc);
-        if (lane == 0) moe_store_gate_up<kMoeOuts>(a, e, t, slot, r0, r_end, acc);
+        float acc[2 * kOuts];
+        q8_row_dots<V, 2 * kOuts>(rows, x, lane, n_units / V::kUnits, acc);
+        if (lane == 0) moe_store_gate_up<kOuts>(a, e, t, slot, r0, r_end, acc);
     }
 }
 
@@ -423,7 +433,7 @@ template <class V>
 bool q8_moe_gate_up(const MoeGateUpArgs& a, uint64_t row_bytes, cudaStream_t stream) {
     const size_t smem = size_t(a.cols / 32) * sizeof(XUnit);
     if (smem > kMoeSmem || a.cols % (32 * V::kUnits) != 0 || a.n_used > kMaxUsed) return false;
-    const dim3 grid((a.rows + kMoeRows - 1) / kMoeRows, a.n_used, a.n_tokens);
+    const dim3 grid((a.rows + kMoeRows<V> - 1) / kMoeRows<V>, a.n_used, a.n_tokens);
     launch(q8_moe_gate_up_kernel<V>, grid, kMoeWarps * 32, smem, stream, a, row_bytes);
     return true;
 }
