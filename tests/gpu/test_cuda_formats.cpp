@@ -397,20 +397,27 @@ TEST(CudaFormats, ExpertRoutingBreaksTiesByLowerIndexAsTheReference) {
 TEST(CudaFormats, ExpertProductsMatchTheReference) {
     ORCD_REQUIRE_CUDA();
     Gpu g;
-    // 8-bit formats (MXFP4, Q8_0, Q4_K) and a team-kernel one (Q2_K); rows
-    // shorter and longer than a warp's 32 units.
+    // 8-bit formats (MXFP4, Q8_0, Q4_K, Q6_K, IQ4_NL, Q4_0) and a team-kernel
+    // one (Q2_K); rows shorter and longer than a warp's 32 units; each with
+    // the three (tokens, experts) calls of the comment above.
     struct Case {
         TensorType t;
         uint32_t E, F;
     };
-    for (const Case& cs : {Case{TensorType::MXFP4, 256, 256}, Case{TensorType::Q8_0, 256, 256},
-                           Case{TensorType::Q4_K, 256, 256}, Case{TensorType::Q2_K, 256, 256},
-                           Case{TensorType::Q6_K, 512, 256}, Case{TensorType::IQ4_NL, 256, 256},
-                           Case{TensorType::Q4_0, 256, 256}, Case{TensorType::MXFP4, 1312, 800},
-                           Case{TensorType::Q4_K, 1280, 768}})
-      for (const std::pair<uint32_t, uint32_t>& nk : {std::pair<uint32_t, uint32_t>{3, 2}, {1, 4}, {1, 2}}) {
-        const TensorType t = cs.t;
-        const uint32_t E = cs.E, F = cs.F, X = 4, n = nk.first, K = nk.second;
+    struct Run {
+        Case c;
+        uint32_t n, K;  // tokens, experts a token
+    };
+    std::vector<Run> runs;
+    for (const Case& c : {Case{TensorType::MXFP4, 256, 256}, Case{TensorType::Q8_0, 256, 256},
+                          Case{TensorType::Q4_K, 256, 256}, Case{TensorType::Q2_K, 256, 256},
+                          Case{TensorType::Q6_K, 512, 256}, Case{TensorType::IQ4_NL, 256, 256},
+                          Case{TensorType::Q4_0, 256, 256}, Case{TensorType::MXFP4, 1312, 800},
+                          Case{TensorType::Q4_K, 1280, 768}})
+        for (const auto& [n, K] : {std::pair<uint32_t, uint32_t>{3, 2}, {1, 4}, {1, 2}}) runs.push_back({c, n, K});
+    for (const Run& run : runs) {
+        const TensorType t = run.c.t;
+        const uint32_t E = run.c.E, F = run.c.F, X = 4, n = run.n, K = run.K;
         SCOPED_TRACE(std::string(gguf::tensor_type_name(t)) + " E=" + std::to_string(E) + " tokens=" +
                      std::to_string(n) + " experts=" + std::to_string(K));
         const uint64_t eb = row_bytes(t, E) * F;  // bytes per expert (gate/up: F rows of E; down: E rows of F)
