@@ -220,7 +220,9 @@ TEST(CudaKernels, DecodeAttentionMatchesReference) {
     ORCD_REQUIRE_CUDA();
     check_attention(1, 0, 32, 4, 64, true);      // one key
     check_attention(1, 200, 32, 4, 64, true);    // 13 splits, one warp without keys
-    check_attention(1, 3000, 32, 4, 64, true);   // 64 splits (the cap) of 47 keys
+    check_attention(1, 3000, 32, 4, 64, true);   // 8 heads a block: 32 splits of 94 keys
+    check_attention(1, 3000, 16, 2, 64, true);   // 8 heads a block: 64 splits (the cap) of 47 keys
+    check_attention(1, 4095, 64, 8, 64, true);   // GPT-OSS-20B's heads: 16 splits of 256 keys
     check_attention(1, 12000, 8, 8, 128, true);  // one head per block, long splits
     check_attention(1, 700, 16, 4, 128, true);   // four heads per block, head_dim 128
     // head_dims whose 16-byte chunks are not a power of two: lanes past the
