@@ -224,6 +224,8 @@ TEST(CudaKernels, DecodeAttentionMatchesReference) {
     check_attention(1, 3000, 16, 2, 64, true);   // 8 heads a block: 64 splits (the cap) of 47 keys
     check_attention(1, 4095, 64, 8, 64, true);   // GPT-OSS-20B's heads: 16 splits of 256 keys
     check_attention(1, 12000, 8, 8, 128, true);  // one head per block, long splits
+    check_attention(1, 127, 8, 8, 64, true);     // one head per block: 128 keys, one split, no merge
+    check_attention(1, 128, 8, 8, 64, true);     // 129 keys: two splits, the second of one key
     check_attention(1, 700, 16, 4, 128, true);   // four heads per block, head_dim 128
     // head_dims whose 16-byte chunks are not a power of two: lanes past the
     // row hold zeros (Phi-3's 96, 80, 24), one head and four per block.

@@ -30,7 +30,6 @@ namespace {
 
 constexpr int kTile = 128;  // keys per tile = threads per block (prefill kernel)
 constexpr uint32_t kMaxSplits = 64;
-constexpr uint32_t kMinKeysPerSplit = 16;
 // Splits are chosen so that (blocks per split) x splits reaches this many
 // blocks: ~4 per SM on a 132-SM part, enough warps to keep K/V loads in
 // flight at moderate depths.
@@ -41,15 +40,21 @@ constexpr int kDecThreads = kDecWarps * 32;
 
 __device__ __forceinline__ float neg_inf() { return -__int_as_float(0x7f800000); }
 
+// The most splits of a single query's keys and the fewest keys a split
+// holds: fixed by the model shape (split_limit).
+struct SplitLimits {
+    uint32_t max_splits, min_keys;
+};
+
 // How a single query's keys are split: a function of the number of keys and
-// of s_max (fixed by the model shape), so the same context always merges the
-// same partial results. Every split holds at least one key.
+// of the limits, so the same context always merges the same partial results.
+// Every split holds at least one key.
 struct Split {
     uint32_t n, keys;  // splits, keys per split
 };
-__host__ __device__ __forceinline__ Split split_for(uint32_t n_keys, uint32_t s_max) {
-    uint32_t kps = (n_keys + s_max - 1) / s_max;
-    if (kps < kMinKeysPerSplit) kps = kMinKeysPerSplit;
+__host__ __device__ __forceinline__ Split split_for(uint32_t n_keys, SplitLimits lim) {
+    uint32_t kps = (n_keys + lim.max_splits - 1) / lim.max_splits;
+    if (kps < lim.min_keys) kps = lim.min_keys;
     return {(n_keys + kps - 1) / kps, kps};
 }
 
@@ -68,20 +73,39 @@ __host__ __device__ __forceinline__ uint32_t* split_counters(float* split_ws, ui
 // measured the same, one of 64 blocks, 8 splits, as slow as 512).
 constexpr uint32_t kWideTargetBlocks = 128;
 
-// The most splits of a model with `blocks` blocks per split, each of gt
-// query heads.
-uint32_t split_limit(uint32_t blocks, uint32_t gt = 1) {
-    const uint32_t target = gt == 8 ? kWideTargetBlocks : kTargetBlocks;
-    const uint32_t s = (target + blocks - 1) / blocks;
-    return s < 1 ? 1 : (s > kMaxSplits ? kMaxSplits : s);
+// The fewest keys a split holds. A block of one query head also rotates q
+// and merges the splits itself (decode_fuses): splits of 16 keys left it
+// mostly fixed cost, and up to 128 keys now take one block a head, no merge.
+// On an H200 (bench/NOTES.md 20), decode at depth 0 / 4096: Qwen2.5-0.5B
+// +7% / +2.5%, Phi-3-mini +4% / the same (its splits hold 256 keys there
+// either way). With 8 heads a block 32 or 64 measured the same as 16, 128
+// 0.7% slower; 2 and 4 heads a block keep 16, not measured otherwise.
+constexpr uint32_t kMinKeysPerSplit = 16;
+constexpr uint32_t kMinKeysOneHead = 128;
+
+// The split limits of a model with `blocks` blocks per split: enough splits
+// for (blocks per split) x splits to reach target_blocks.
+SplitLimits split_limit(uint32_t blocks, uint32_t target_blocks = kTargetBlocks,
+                        uint32_t min_keys = kMinKeysPerSplit) {
+    const uint32_t s = (target_blocks + blocks - 1) / blocks;
+    return {s < 1 ? 1 : (s > kMaxSplits ? kMaxSplits : s), min_keys};
 }
 
+// The decode kernel's, with gt query heads a block.
+SplitLimits decode_split_limit(uint32_t n_head, uint32_t gt) {
+    return split_limit(n_head / gt, gt == 8 ? kWideTargetBlocks : kTargetBlocks,
+                       gt == 1 ? kMinKeysOneHead : kMinKeysPerSplit);
+}
+
+// No split: one block takes every key.
+constexpr SplitLimits kNoSplit{1, kMinKeysPerSplit};
+
 // Splits the grid must hold for any context up to max_keys keys: split_for
-// gives at most ceil(n / kMinKeysPerSplit) and at most s_max (not monotone
-// in n, hence the bound).
-uint32_t grid_splits(uint32_t max_keys, uint32_t s_max) {
-    const uint32_t n = (max_keys + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
-    return n < 1 ? 1 : (n > s_max ? s_max : n);
+// gives at most ceil(n / min_keys) and at most max_splits (not monotone in
+// n, hence the bound).
+uint32_t grid_splits(uint32_t max_keys, SplitLimits lim) {
+    const uint32_t n = (max_keys + lim.min_keys - 1) / lim.min_keys;
+    return n < 1 ? 1 : (n > lim.max_splits ? lim.max_splits : n);
 }
 
 __device__ __forceinline__ uint32_t position(uint32_t pos0, const uint32_t* dev_pos) {
@@ -104,14 +128,15 @@ __device__ __forceinline__ void with_sink(float sink, float& m, float& l, float&
     m = mx;
 }
 
-// With s_max > 1 (a single query), blockIdx.z is the key split; blocks past
-// the split count of the actual context leave before any barrier.
+// With lim.max_splits > 1 (a single query), blockIdx.z is the key split;
+// blocks past the split count of the actual context leave before any
+// barrier.
 template <bool kVec>
 __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const float* q, const __half* k,
                                                           const __half* v, uint32_t pos_base, const uint32_t* dev_pos,
                                                           uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim,
                                                           float scale, uint32_t window, const float* sinks,
-                                                          uint32_t s_max, float* split_ws) {
+                                                          SplitLimits lim, float* split_ws) {
     kernel_begin();
     extern __shared__ float smem[];
     float* qs = smem;
@@ -123,7 +148,7 @@ __global__ void __launch_bounds__(kTile) attention_kernel(float* out, const floa
     const uint32_t kvh = h / (n_head / n_head_kv);
     const uint32_t n_keys = position(pos_base, dev_pos) + t + 1;
     const uint32_t lo = first_key(n_keys, window);
-    const Split sp = s_max > 1 ? split_for(n_keys - lo, s_max) : Split{1, 0xffffffffu};
+    const Split sp = lim.max_splits > 1 ? split_for(n_keys - lo, lim) : Split{1, 0xffffffffu};
     if (z >= sp.n) return;  // uniform across the block
     const uint32_t keys_per_split = sp.keys;
     const uint32_t j_begin = lo + z * keys_per_split;
@@ -241,11 +266,11 @@ __device__ void merge_splits(float* out, const float* split_ws, uint32_t h, uint
 // prefill kernel's splits, and the decode kernel's with more than one query
 // head a block.
 __global__ void attention_merge_kernel(float* out, const float* split_ws, uint32_t pos_base, const uint32_t* dev_pos,
-                                       uint32_t head_dim, uint32_t window, const float* sinks, uint32_t s_max) {
+                                       uint32_t head_dim, uint32_t window, const float* sinks, SplitLimits lim) {
     kernel_begin();
     __shared__ float weight[kMaxSplits], lw[kMaxSplits], scratch[32];
     const uint32_t n_keys = position(pos_base, dev_pos) + 1;
-    const uint32_t n_split = split_for(n_keys - first_key(n_keys, window), s_max).n;
+    const uint32_t n_split = split_for(n_keys - first_key(n_keys, window), lim).n;
     if (n_split == 1) return;  // the attention kernel wrote `out` itself
     merge_splits(out, split_ws, blockIdx.x, n_split, head_dim, sinks, weight, lw, scratch);
 }
@@ -325,7 +350,7 @@ template <int kGt>
 __global__ void __launch_bounds__(kDecThreads)
     decode_attention_kernel(float* out, const float* q, __half* k, __half* v, uint32_t pos_base,
                             const uint32_t* dev_pos, uint32_t n_head_kv, uint32_t group, uint32_t head_dim,
-                            float scale, uint32_t window, const float* sinks, uint32_t s_max, float* split_ws,
+                            float scale, uint32_t window, const float* sinks, SplitLimits lim, float* split_ws,
                             NewRow nr) {
     kernel_begin();
     extern __shared__ float4 smem4[];  // float4: 16-byte aligned rows of q
@@ -338,7 +363,7 @@ __global__ void __launch_bounds__(kDecThreads)
 
     const uint32_t n_keys = position(pos_base, dev_pos) + 1;
     const uint32_t lo = first_key(n_keys, window);
-    const Split sp = split_for(n_keys - lo, s_max);
+    const Split sp = split_for(n_keys - lo, lim);
     const uint32_t z = blockIdx.y;
     if (z >= sp.n) return;  // uniform across the block
 
@@ -596,19 +621,19 @@ void decode_attention(float* out, const float* q, __half* kh, __half* vh, uint32
     const float scale = params.scale > 0.0f ? params.scale : 1.0f / std::sqrt(float(head_dim));
     const uint32_t group = n_head / n_head_kv;
     const uint32_t gt = heads_per_block(group);
-    const uint32_t s_max = split_ws ? split_limit(n_head / gt, gt) : 1;
-    const dim3 grid(n_head / gt, grid_splits(keys_bound, s_max));
+    const SplitLimits lim = split_ws ? decode_split_limit(n_head, gt) : kNoSplit;
+    const dim3 grid(n_head / gt, grid_splits(keys_bound, lim));
     const size_t smem = (size_t(gt) * head_dim + size_t(kDecWarps) * gt * (head_dim + 2)) * sizeof(float);
     auto* kernel = gt == 8   ? decode_attention_kernel<8>
                    : gt == 4 ? decode_attention_kernel<4>
                    : gt == 2 ? decode_attention_kernel<2>
                              : decode_attention_kernel<1>;
     launch(kernel, grid, kDecThreads, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head_kv, group, head_dim, scale,
-           params.window, params.sinks, s_max, split_ws, nr);
+           params.window, params.sinks, lim, split_ws, nr);
     check_launch("attention");
     if (grid.y > 1 && !decode_fuses(int(gt))) {
         launch(attention_merge_kernel, n_head, 128, 0, stream, out, split_ws, pos0, dev_pos, head_dim, params.window,
-               params.sinks, s_max);
+               params.sinks, lim);
         check_launch("attention_merge");
     }
 }
@@ -646,19 +671,19 @@ void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v,
 
     const size_t smem = (2 * size_t(head_dim) + kTile + 32) * sizeof(float);
     const bool vec = head_dim % 8 == 0;
-    const uint32_t s_max = n_tokens == 1 && split_ws ? split_limit(n_head) : 1;
-    const uint32_t n_split = s_max > 1 ? grid_splits(keys_bound, s_max) : 1;
+    const SplitLimits lim = n_tokens == 1 && split_ws ? split_limit(n_head) : kNoSplit;
+    const uint32_t n_split = lim.max_splits > 1 ? grid_splits(keys_bound, lim) : 1;
     const dim3 grid(n_head, n_tokens, n_split);
     if (vec)
         launch(attention_kernel<true>, grid, kTile, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head, n_head_kv,
-               head_dim, scale, window, sinks, s_max, split_ws);
+               head_dim, scale, window, sinks, lim, split_ws);
     else
         launch(attention_kernel<false>, grid, kTile, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head, n_head_kv,
-               head_dim, scale, window, sinks, s_max, split_ws);
+               head_dim, scale, window, sinks, lim, split_ws);
     check_launch("attention");
     if (n_split > 1) {
         launch(attention_merge_kernel, n_head, 128, 0, stream, out, split_ws, pos0, dev_pos, head_dim, window, sinks,
-               s_max);
+               lim);
         check_launch("attention_merge");
     }
 }
