@@ -21,6 +21,8 @@ constexpr uint64_t kAlign = 64;
 
 class CpuBackend final : public Backend {
 public:
+    explicit CpuBackend(int threads) : threads_(threads) {}
+
     uint32_t kv_elem_bytes() const override { return sizeof(float); }
 
     void load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t max_batch, const LoadOptions& opt) override {
@@ -72,6 +74,7 @@ public:
     void forward(const Batch& batch) override {
         if (!ops_) fail(ORCD_INTERNAL, "CPU backend: forward() before load()");
         check_batch(batch, max_batch_, n_vocab_, kv_layout_);
+        enter_compute();
         ops_->begin(batch);
         adapter_->forward(*ops_);
     }
@@ -100,6 +103,18 @@ public:
     uint64_t kv_bytes() const override { return kv_layout_.total_bytes(); }
 
 private:
+    // An OpenMP thread count belongs to the thread that sets it: the device's
+    // constructor set it for the thread that made the device, so
+    // --cpu-threads did not reach the engine's thread, whose passes used
+    // every core. Set once on each thread that runs a forward pass.
+    void enter_compute() {
+        if (compute_thread_ == std::this_thread::get_id()) return;
+        omp_set_num_threads(threads_);
+        compute_thread_ = std::this_thread::get_id();
+    }
+
+    int threads_;
+    std::thread::id compute_thread_;
     const ModelAdapter* adapter_ = nullptr;
     KvLayout kv_layout_;
     uint32_t max_batch_ = 0;
@@ -112,7 +127,7 @@ class CpuDevice final : public Device {
 public:
     explicit CpuDevice(int threads) : threads_(threads > 0 ? threads : int(std::thread::hardware_concurrency())) {
         if (threads_ < 1) threads_ = 1;
-        omp_set_num_threads(threads_);
+        omp_set_num_threads(threads_);  // this thread's parallel regions (the load's, where it runs here)
     }
     orcd_device_info info() const override {
         orcd_device_info i{};
@@ -121,7 +136,7 @@ public:
         i.multiprocessors = threads_;
         return i;
     }
-    std::unique_ptr<Backend> create_backend() override { return std::make_unique<CpuBackend>(); }
+    std::unique_ptr<Backend> create_backend() override { return std::make_unique<CpuBackend>(threads_); }
 
 private:
     int threads_;
