@@ -30,10 +30,6 @@ namespace {
 
 constexpr int kTile = 128;  // keys per tile = threads per block (prefill kernel)
 constexpr uint32_t kMaxSplits = 64;
-// Splits are chosen so that (blocks per split) x splits reaches this many
-// blocks: ~4 per SM on a 132-SM part, enough warps to keep K/V loads in
-// flight at moderate depths.
-constexpr uint32_t kTargetBlocks = 512;
 
 constexpr int kDecWarps = 4;
 constexpr int kDecThreads = kDecWarps * 32;
@@ -63,6 +59,11 @@ __host__ __device__ __forceinline__ Split split_for(uint32_t n_keys, SplitLimits
 __host__ __device__ __forceinline__ uint32_t* split_counters(float* split_ws, uint32_t n_head, uint32_t head_dim) {
     return reinterpret_cast<uint32_t*>(split_ws + uint64_t(n_head) * kMaxSplits * (head_dim + 2));
 }
+
+// Splits are chosen so that (blocks per split) x splits reaches this many
+// blocks: ~4 per SM on a 132-SM part, enough warps to keep K/V loads in
+// flight at moderate depths.
+constexpr uint32_t kTargetBlocks = 512;
 
 // Decode blocks of 8 query heads hold 8 heads' state in registers (255 a
 // thread): two blocks fit a multiprocessor, so kTargetBlocks of them ran as
