@@ -53,6 +53,19 @@ std::vector<size_t> f16_fields(TensorType t) {
 // Random rows of a format: random code bytes, scales of ordinary size (and,
 // with `extreme`, the largest binary16 and subnormals, E8M0 exponents at
 // both ends).
+// A stack of experts as the backend keeps it: uploaded as stored, then
+// rewritten into its type's layout for experts where it has one (formats.h;
+// MXFP4's regrouped units).
+cuda::DeviceBuffer upload_experts(Gpu& g, TensorType t, const std::vector<uint8_t>& q, uint64_t rows, uint64_t cols) {
+    cuda::DeviceBuffer raw = g.upload(q);
+    const cuda::Format* f = cuda::layout_of(t, true);
+    if (f == cuda::format_of(t)) return raw;
+    cuda::DeviceBuffer out = g.poisoned(rows * cuda::device_row_bytes(t, true, cols));
+    f->regroup(out.as<uint8_t>(), raw.as<uint8_t>(), cols, rows, g.stream());
+    EXPECT_EQ(cudaStreamSynchronize(g.stream()), cudaSuccess);
+    return out;
+}
+
 std::vector<uint8_t> random_rows(TensorType t, uint64_t rows, uint64_t cols, uint32_t seed, bool extreme,
                                  bool allow_overflow = false) {
     std::mt19937 rng(seed);
@@ -420,7 +433,8 @@ TEST(CudaFormats, ExpertProductsMatchTheReference) {
         const uint32_t E = run.c.E, F = run.c.F, X = 4, n = run.n, K = run.K;
         SCOPED_TRACE(std::string(gguf::tensor_type_name(t)) + " E=" + std::to_string(E) + " tokens=" +
                      std::to_string(n) + " experts=" + std::to_string(K));
-        const uint64_t eb = row_bytes(t, E) * F;  // bytes per expert (gate/up: F rows of E; down: E rows of F)
+        // Bytes per expert in VRAM (gate/up: F rows of E; down: E rows of F).
+        const uint64_t eb = cuda::device_row_bytes(t, true, E) * F;
         const std::vector<uint8_t> gq = random_rows(t, uint64_t(X) * F, E, 1, false),
                                    uq = random_rows(t, uint64_t(X) * F, E, 2, false),
                                    dq = random_rows(t, uint64_t(X) * E, F, 3, false);
@@ -432,14 +446,16 @@ TEST(CudaFormats, ExpertProductsMatchTheReference) {
         const std::vector<int32_t> ids = K == 4 ? std::vector<int32_t>{2, 0, 3, 1} : std::vector<int32_t>{2, 0, 1, 3, 3, 2};
         const std::vector<float> wts = K == 4 ? std::vector<float>{0.4f, 0.3f, 0.2f, 0.1f}
                                               : std::vector<float>{0.7f, 0.3f, 0.55f, 0.45f, 0.9f, 0.1f};
-        cuda::DeviceBuffer dgq = g.upload(gq), duq = g.upload(uq), ddq = g.upload(dq), dbg = g.upload(bg),
-                           dbu = g.upload(bu), dbd = g.upload(bd), dx = g.upload(x), dids = g.upload(ids),
-                           dwts = g.upload(wts), act = g.poisoned(n * K * F * 4), res = g.upload(x0);
-        const cuda::Format* f = cuda::format_of(t);
+        cuda::DeviceBuffer dgq = upload_experts(g, t, gq, uint64_t(X) * F, E),
+                           duq = upload_experts(g, t, uq, uint64_t(X) * F, E),
+                           ddq = upload_experts(g, t, dq, uint64_t(X) * E, F), dbg = g.upload(bg), dbu = g.upload(bu),
+                           dbd = g.upload(bd), dx = g.upload(x), dids = g.upload(ids), dwts = g.upload(wts),
+                           act = g.poisoned(n * K * F * 4), res = g.upload(x0);
+        const cuda::Format* f = cuda::layout_of(t, true);
         cuda::MoeGateUpArgs gu{dgq.get(), duq.get(), dbg.as<float>(), dbu.as<float>(), eb, dx.as<float>(),
                                dids.as<int32_t>(), act.as<float>(), F, E, K, n, cuda::GateAct::SiluOai};
         f->moe_gate_up(gu, g.stream());
-        cuda::MoeDownArgs dn{ddq.get(), dbd.as<float>(), row_bytes(t, F) * E, act.as<float>(), dids.as<int32_t>(),
+        cuda::MoeDownArgs dn{ddq.get(), dbd.as<float>(), cuda::device_row_bytes(t, true, F) * E, act.as<float>(), dids.as<int32_t>(),
                              dwts.as<float>(), res.as<float>(), E, F, K, n};
         f->moe_down(dn, g.stream());
         const std::vector<float> got = g.download<float>(res, n * E);
@@ -479,6 +495,33 @@ TEST(CudaFormats, ExpertProductsMatchTheReference) {
             for (uint32_t r = 0; r < E; ++r) want[tk * E + r] = x0[tk * E + r] + acc[r];
         }
         EXPECT_TRUE(test::all_close(std::string("moe ") + gguf::tensor_type_name(t), got, want, tol));
+    }
+}
+
+// MXFP4 experts are regrouped at load (formats.h, quant_blocks.cuh MXFP4G):
+// the regrouped rows decode to the stored rows' values bit for bit through
+// the layout's own F16 decoding, for rows of whole groups of 16 units and
+// rows ending in a partial group (1, 9 and 10 units over), extreme scales
+// included.
+TEST(CudaFormats, RegroupedExpertsKeepTheirValues) {
+    ORCD_REQUIRE_CUDA();
+    Gpu g;
+    const cuda::Format* plain = cuda::format_of(TensorType::MXFP4);
+    const cuda::Format* experts = cuda::layout_of(TensorType::MXFP4, true);
+    ASSERT_NE(plain, nullptr);
+    ASSERT_NE(experts, plain);
+    EXPECT_EQ(cuda::device_row_bytes(TensorType::MXFP4, true, 2880), 1536u);  // 5 groups of 272, 10 units in 176
+    EXPECT_EQ(cuda::device_row_bytes(TensorType::MXFP4, true, 512), 272u);
+    EXPECT_EQ(cuda::device_row_bytes(TensorType::MXFP4, false, 2880), 1530u);
+    for (const uint64_t cols : {32u, 288u, 512u, 2880u}) {
+        SCOPED_TRACE("cols=" + std::to_string(cols));
+        const uint64_t rows = 37;
+        const std::vector<uint8_t> q = random_rows(TensorType::MXFP4, rows, cols, 31, true);
+        cuda::DeviceBuffer raw = g.upload(q), grouped = upload_experts(g, TensorType::MXFP4, q, rows, cols);
+        cuda::DeviceBuffer a = g.poisoned(rows * cols * 2), b = g.poisoned(rows * cols * 2);
+        plain->to_f16(a.as<uint16_t>(), raw.get(), cols, rows, g.stream());
+        experts->to_f16(b.as<uint16_t>(), grouped.get(), cols, rows, g.stream());
+        EXPECT_EQ(g.download<uint16_t>(a, rows * cols), g.download<uint16_t>(b, rows * cols));
     }
 }
 
@@ -537,7 +580,7 @@ TEST(CudaFormats, GroupedExpertProductsMatchTheReference) {
         EXPECT_EQ(std::vector<int32_t>(got_tiles.begin(), got_tiles.begin() + want_tiles.size()), want_tiles);
 
         for (const TensorType t : kBlockTypes) {
-            const cuda::Format* f = cuda::format_of(t);
+            const cuda::Format* f = cuda::layout_of(t, true);
             ASSERT_NE(f, nullptr);
             if (t == TensorType::MXFP4) {
                 EXPECT_NE(f->moe_grouped, nullptr);
@@ -554,14 +597,16 @@ TEST(CudaFormats, GroupedExpertProductsMatchTheReference) {
                                      bd = test::random_floats(X * E, 26, -0.5, 0.5);
             const std::vector<uint16_t> x16 = test::to_f16(test::random_floats(n * E, 27, -1, 1));
             const std::vector<float> xf = test::from_f16(x16);
-            cuda::DeviceBuffer dgq = g.upload(gq), duq = g.upload(uq), ddq = g.upload(dq), dbg = g.upload(bg),
+            cuda::DeviceBuffer dgq = upload_experts(g, t, gq, uint64_t(X) * F, E),
+                               duq = upload_experts(g, t, uq, uint64_t(X) * F, E),
+                               ddq = upload_experts(g, t, dq, uint64_t(X) * E, F), dbg = g.upload(bg),
                                dbu = g.upload(bu), dbd = g.upload(bd), dx = g.upload(x16),
                                act = g.poisoned(uint64_t(P) * F * 2), y = g.poisoned(uint64_t(P) * E * 4);
             const cuda::MoeGroupedArgs gu{.w = dgq.get(),
                                           .w_up = duq.get(),
                                           .bias = dbg.as<float>(),
                                           .bias_up = dbu.as<float>(),
-                                          .expert_bytes = row_bytes(t, E) * F,
+                                          .expert_bytes = cuda::device_row_bytes(t, true, E) * F,
                                           .x = dx.as<uint16_t>(),
                                           .x_row = order.as<int32_t>(),
                                           .tiles = tiles.as<int32_t>(),
@@ -574,7 +619,7 @@ TEST(CudaFormats, GroupedExpertProductsMatchTheReference) {
             f->moe_grouped(gu, g.stream());
             const cuda::MoeGroupedArgs dn{.w = ddq.get(),
                                           .bias = dbd.as<float>(),
-                                          .expert_bytes = row_bytes(t, F) * E,
+                                          .expert_bytes = cuda::device_row_bytes(t, true, F) * E,
                                           .x = act.as<uint16_t>(),
                                           .tiles = tiles.as<int32_t>(),
                                           .max_tiles = max_tiles,

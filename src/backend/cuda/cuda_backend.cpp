@@ -19,11 +19,23 @@ constexpr uint64_t kGranule = 2ull << 20;
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
+// A stack of experts kept in another layout than the file's (formats.h,
+// Format::experts): uploaded as stored to the start of its place, then
+// rewritten (regroup_experts).
+struct Regroup {
+    uint64_t offset;            // into the image
+    uint64_t ne0, rows;          // rows of all experts
+    uint64_t file_row, dev_row;  // bytes a row as stored and as kept
+    const Format* layout;
+};
+
 // The device image of the weights: every file tensor the adapter bound, in
-// id order, at a 256-byte aligned offset.
+// id order, at a 256-byte aligned offset, each as large as its layout in
+// VRAM needs.
 struct ImagePlan {
     std::vector<uint64_t> offset_of;  // by tensor id
     std::vector<UploadSegment> segments;
+    std::vector<Regroup> regroups;
     uint64_t bytes = 0;
 };
 
@@ -33,10 +45,40 @@ ImagePlan plan_image(const ModelWeights& w) {
         p.bytes = align_up(p.bytes, kAlign);
         p.offset_of.push_back(p.bytes);
         p.segments.push_back(UploadSegment{p.bytes, t.data, t.n_bytes});
-        p.bytes += t.n_bytes;
+        uint64_t bytes = t.n_bytes;
+        const bool experts = t.ne[2] > 1;
+        const Format* f = layout_of(t.type, experts);
+        if (f && f->regroup && f != format_of(t.type)) {
+            const uint64_t rows = t.ne[1] * t.ne[2] * t.ne[3];
+            const Regroup g{p.bytes, t.ne[0], rows, t.n_bytes / rows, device_row_bytes(t.type, experts, t.ne[0]), f};
+            p.regroups.push_back(g);
+            bytes = std::max(bytes, rows * g.dev_row);
+        }
+        p.bytes += bytes;
     }
     p.bytes = align_up(p.bytes, kAlign);
     return p;
+}
+
+// Rewrites each stack of experts to its layout, in place, the last rows
+// first: rows [a, b) are copied to scratch, then written from there to [a
+// dev_row, b dev_row) of the stack's place. dev_row >= file_row, so the
+// rows still as stored (before a) are never overwritten.
+void regroup_experts(uint8_t* image, const ImagePlan& plan, uint8_t* scratch, uint64_t scratch_bytes,
+                     cudaStream_t s) {
+    for (const Regroup& g : plan.regroups) {
+        const uint64_t per_piece = scratch_bytes / g.file_row;
+        if (g.dev_row < g.file_row || per_piece == 0)
+            fail(ORCD_INTERNAL, "regrouping experts: no room for a row (" + std::to_string(g.file_row) + " bytes)");
+        uint8_t* base = image + g.offset;
+        for (uint64_t b = g.rows; b > 0;) {
+            const uint64_t a = b > per_piece ? b - per_piece : 0;
+            ORCD_CUDA_CHECK(cudaMemcpyAsync(scratch, base + a * g.file_row, (b - a) * g.file_row,
+                                            cudaMemcpyDeviceToDevice, s));
+            g.layout->regroup(base + a * g.dev_row, scratch, g.ne0, b - a, s);
+            b = a;
+        }
+    }
 }
 
 // The largest matrix in a block format, in F16 bytes (one expert of a stack).
@@ -58,7 +100,13 @@ void check_formats(const ModelWeights& w) {
             fail(ORCD_MODEL_LOAD_FAILED, "tensor '" + w.name_of(t) + "': CUDA computes " +
                                              gguf::tensor_type_name(t.type) + " rows in units of 32 elements, and its "
                                              "rows hold " + std::to_string(t.ne0));
-        if (t.ne2 > 1 && f && !f->moe_gate_up)
+        const FileTensor& file = w.tensors.at(t.id);
+        const bool regrouped = file.ne[2] > 1 && layout_of(file.type, true) != format_of(file.type);
+        if (regrouped && (t.ne2 != file.ne[2] || t.offset != 0))
+            fail(ORCD_MODEL_LOAD_FAILED, "tensor '" + w.name_of(t) + "': a stack of experts in " +
+                                             gguf::tensor_type_name(t.type) +
+                                             " is kept regrouped in VRAM and can only be bound whole");
+        if (t.ne2 > 1 && f && !layout_of(t.type, true)->moe_gate_up)
             fail(ORCD_MODEL_LOAD_FAILED, "tensor '" + w.name_of(t) + "': experts in " +
                                              gguf::tensor_type_name(t.type) +
                                              " are not computed by the CUDA backend yet");
@@ -213,6 +261,9 @@ void CudaBackend::load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t
                     break;
                 case Buffer::KvCache:
                     kv_ = alloc.alloc(a.bytes, a.category);
+                    // Unused until the first job, the cache is the scratch
+                    // of the experts' rewriting (the weights are in).
+                    regroup_experts(weights_.as<uint8_t>(), image, kv_.as<uint8_t>(), kv_.bytes(), s);
                     // Stale cache contents are never read (attention covers
                     // [0, pos]); NaN makes any read past pos visible.
                     ORCD_CUDA_CHECK(cudaMemsetAsync(kv_.get(), 0xff, kv_.bytes(), s));

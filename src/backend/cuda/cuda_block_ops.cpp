@@ -190,15 +190,15 @@ void CudaBlockOps::moe(const MoeSpec& m) {
         moe_grouped(m);
         return;
     }
-    const Format* gate_fmt = format_of(m.gate.type);
-    const Format* down_fmt = format_of(m.down.type);
+    const Format* gate_fmt = layout_of(m.gate.type, true);
+    const Format* down_fmt = layout_of(m.down.type, true);
     if (!gate_fmt || !gate_fmt->moe_gate_up || m.up.type != m.gate.type || !down_fmt || !down_fmt->moe_down)
         fail(ORCD_INTERNAL, "CUDA backend: experts in a format without expert kernels");
     const MoeGateUpArgs gu{matrix(m.gate).data,
                            matrix(m.up).data,
                            f32(m.gate_b),
                            f32(m.up_b),
-                           m.gate.ne1 * m.gate.row_bytes(),
+                           m.gate.ne1 * expert_row_bytes(m.gate),
                            a_.xb,
                            a_.moe_ids,
                            a_.moe_act,
@@ -209,7 +209,7 @@ void CudaBlockOps::moe(const MoeSpec& m) {
                            m.act == Activation::SwiGlu ? GateAct::Silu : GateAct::SiluOai};
     gate_fmt->moe_gate_up(gu, s_);
     check_launch("moe_gate_up");
-    const MoeDownArgs dn{matrix(m.down).data, f32(m.down_b), m.down.ne1 * m.down.row_bytes(), a_.moe_act,
+    const MoeDownArgs dn{matrix(m.down).data, f32(m.down_b), m.down.ne1 * expert_row_bytes(m.down), a_.moe_act,
                          a_.moe_ids,          a_.moe_weights, a_.x,                          E,
                          F,                   m.n_used,       n_};
     down_fmt->moe_down(dn, s_);
@@ -217,14 +217,17 @@ void CudaBlockOps::moe(const MoeSpec& m) {
 }
 
 DeviceMatrix CudaBlockOps::expert(const TensorView& v, uint32_t e) const {
-    return DeviceMatrix{v.type, v.ne0, v.ne1, bases_.at(v.id) + v.offset + uint64_t(e) * v.ne1 * v.row_bytes()};
+    return DeviceMatrix{v.type, v.ne0, v.ne1, bases_.at(v.id) + v.offset + uint64_t(e) * v.ne1 * expert_row_bytes(v),
+                        true};
 }
+
+uint64_t CudaBlockOps::expert_row_bytes(const TensorView& v) { return device_row_bytes(v.type, true, v.ne0); }
 
 void CudaBlockOps::moe_grouped(const MoeSpec& m) {
     const uint32_t K = m.n_used, P = n_ * K, X = uint32_t(m.router.ne1);
     const uint32_t F = uint32_t(m.up.ne1), E = cfg_.n_embd;
-    const Format* gate_fmt = format_of(m.gate.type);
-    const Format* down_fmt = format_of(m.down.type);
+    const Format* gate_fmt = layout_of(m.gate.type, true);
+    const Format* down_fmt = layout_of(m.down.type, true);
     if (gate_fmt && gate_fmt->moe_grouped && m.up.type == m.gate.type && down_fmt && down_fmt->moe_grouped) {
         // Grouped on the device and multiplied in the weights' own format:
         // no round trip, four launches. h in F16 (the rows each expert
@@ -239,7 +242,7 @@ void CudaBlockOps::moe_grouped(const MoeSpec& m) {
                                 .w_up = matrix(m.up).data,
                                 .bias = f32(m.gate_b),
                                 .bias_up = f32(m.up_b),
-                                .expert_bytes = m.gate.ne1 * m.gate.row_bytes(),
+                                .expert_bytes = m.gate.ne1 * expert_row_bytes(m.gate),
                                 .x = a_.x16,
                                 .x_row = a_.moe_order,  // the token of each grouped row
                                 .tiles = a_.moe_tiles,
@@ -252,7 +255,7 @@ void CudaBlockOps::moe_grouped(const MoeSpec& m) {
         gate_fmt->moe_grouped(gu, s_);
         const MoeGroupedArgs dn{.w = matrix(m.down).data,
                                 .bias = f32(m.down_b),
-                                .expert_bytes = m.down.ne1 * m.down.row_bytes(),
+                                .expert_bytes = m.down.ne1 * expert_row_bytes(m.down),
                                 .x = act16,
                                 .tiles = a_.moe_tiles,
                                 .max_tiles = tiles,

@@ -88,6 +88,8 @@ private:
     void flush_rope();
     // Expert e of a stacked [n_expert][rows][cols] tensor.
     DeviceMatrix expert(const TensorView& v, uint32_t e) const;
+    // Bytes of a row of an expert stack in VRAM (formats.h: its layout).
+    static uint64_t expert_row_bytes(const TensorView& v);
 
     ModelConfig cfg_;
     KvLayout kv_;

@@ -27,6 +27,19 @@ const Format* format_of(gguf::TensorType type) {
     return found;
 }
 
+const Format* layout_of(gguf::TensorType type, bool experts) {
+    const Format* f = format_of(type);
+    return f && experts && f->experts ? f->experts : f;
+}
+
+uint64_t device_row_bytes(gguf::TensorType type, bool experts, uint64_t ne0) {
+    const Format* f = layout_of(type, experts);
+    if (f && f->row_bytes) return f->row_bytes(ne0);
+    uint64_t elems = 0, bytes = 0;
+    if (!gguf::tensor_type_layout(uint32_t(type), &elems, &bytes) || elems == 0) return 0;
+    return ne0 / elems * bytes;
+}
+
 std::string supported_formats() {
     std::string s;
     for_each_format([&](const Format& f) { s += (s.empty() ? "" : ", ") + std::string(gguf::tensor_type_name(f.type)); });

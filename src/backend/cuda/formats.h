@@ -88,10 +88,25 @@ struct Format {
     // format (null: each expert's rows decode to F16 for a cuBLAS GEMM,
     // which needs the grouping on the host).
     void (*moe_grouped)(const MoeGroupedArgs& a, cudaStream_t stream) = nullptr;
+    // Stacks of experts (3-D tensors) of this type live in VRAM in the
+    // layout of `experts` (null: as stored in the file), which load()
+    // rewrites them into with its `regroup`. MXFP4's experts: MXFP4G
+    // (quant_blocks.cuh), each unit's codes at a 16-byte boundary.
+    const Format* experts = nullptr;
+    // This layout's bytes a row of ne0 elements (null: the file's).
+    uint64_t (*row_bytes)(uint64_t ne0) = nullptr;
+    // dst (rows of row_bytes(ne0)) = the rows of src in the file's layout.
+    void (*regroup)(uint8_t* dst, const uint8_t* src, uint64_t ne0, uint64_t rows, cudaStream_t stream) = nullptr;
 };
 
 // The entry of `type`, or nullptr when the CUDA backend does not compute it.
 const Format* format_of(gguf::TensorType type);
+// The entry a tensor of `type` is kept and computed in: experts (a stack of
+// matrices, or one matrix of it) take their type's `experts` layout where
+// it has one.
+const Format* layout_of(gguf::TensorType type, bool experts);
+// Bytes of a row of ne0 elements of `type` in VRAM, in that layout.
+uint64_t device_row_bytes(gguf::TensorType type, bool experts, uint64_t ne0);
 // The types with an entry, in table order (for --version and errors).
 std::string supported_formats();
 

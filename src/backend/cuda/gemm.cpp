@@ -11,18 +11,6 @@
 namespace orcd::cuda {
 namespace {
 
-uint64_t block_elems(gguf::TensorType t) {
-    uint64_t be = 0, bb = 0;
-    gguf::tensor_type_layout(uint32_t(t), &be, &bb);
-    return be;
-}
-
-uint64_t block_bytes(gguf::TensorType t) {
-    uint64_t be = 0, bb = 0;
-    gguf::tensor_type_layout(uint32_t(t), &be, &bb);
-    return bb;
-}
-
 void check_cublas(cublasStatus_t s, const char* what) {
     if (s == CUBLAS_STATUS_SUCCESS) return;
     const std::string detail = std::string("cuBLAS ") + cublasGetStatusName(s) + " (" + cublasGetStatusString(s) +
@@ -86,10 +74,10 @@ void Gemm::gemm_f16x(float* y, const f16_bits* x16, const DeviceMatrix& W, uint3
         s = cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, W.data, CUDA_R_16F, k, x16, CUDA_R_16F, k,
                          &beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     } else {
-        const Format* f = format_of(W.type);
+        const Format* f = layout_of(W.type, W.expert);
         if (!f || !f->to_f16)
             fail(ORCD_INTERNAL, std::string("gemm: unsupported weight type ") + gguf::tensor_type_name(W.type));
-        const uint64_t row_f16 = W.ne0 * 2, row_bytes = W.ne0 / block_elems(W.type) * block_bytes(W.type);
+        const uint64_t row_f16 = W.ne0 * 2, row_bytes = device_row_bytes(W.type, W.expert, W.ne0);
         const uint64_t chunk = std::min<uint64_t>(W.ne1, w16_bytes_ / row_f16);
         if (!w16_ || chunk == 0) fail(ORCD_INTERNAL, "gemm: no decode scratch for a block-format matrix");
         s = CUBLAS_STATUS_SUCCESS;

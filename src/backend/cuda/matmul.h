@@ -31,6 +31,7 @@ struct DeviceMatrix {
     gguf::TensorType type = gguf::TensorType::F32;
     uint64_t ne0 = 0, ne1 = 0;
     const void* data = nullptr;
+    bool expert = false;  // one matrix of a stack of experts, in the layout formats.h's layout_of gives it
 };
 
 // Batch-1 products (decode), bandwidth-bound by design, one fused kernel per

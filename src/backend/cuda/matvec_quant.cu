@@ -62,7 +62,7 @@ __global__ void __launch_bounds__(kThreads) qmatvec_kernel(const MatvecArgs a) {
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t r0 = ((blockIdx.x - seg.block_begin) * kWarps + warp) * kOut;
     if (r0 >= seg.rows) return;  // whole warp: no barrier below
-    const uint64_t row_bytes = uint64_t(a.cols / F::kElems) * F::kBytes;
+    const uint64_t row_bytes = quant::row_bytes_of<F>(a.cols);
     const uint8_t* rows[kDots];
 #pragma unroll
     for (int i = 0; i < kDots; ++i) {
@@ -114,7 +114,7 @@ __global__ void to_f16_kernel(__half* out, const uint8_t* w, uint32_t ne0, uint3
     const uint32_t units_per_row = ne0 / 32, g = threadIdx.x % 8;
     const uint32_t u = blockIdx.x * kF16Teams + threadIdx.x / 8;
     if (u >= units_per_row) return;
-    const uint64_t row_bytes = uint64_t(ne0 / F::kElems) * F::kBytes;
+    const uint64_t row_bytes = quant::row_bytes_of<F>(ne0);
     for (uint32_t r = blockIdx.y; r < rows; r += gridDim.y) {
         const quant::Group q = F::group(w + r * row_bytes, u, g);
         const __half2 a = __floats2half2_rn(q.value(0), q.value(1)), b = __floats2half2_rn(q.value(2), q.value(3));
@@ -138,7 +138,7 @@ void to_f16(uint16_t* out, const void* w, uint64_t ne0, uint64_t rows, cudaStrea
 template <class F>
 __global__ void embed_kernel(float* out, const uint8_t* table, uint64_t row_len, const int32_t* ids) {
     kernel_begin();
-    const uint64_t row_bytes = row_len / F::kElems * F::kBytes;
+    const uint64_t row_bytes = quant::row_bytes_of<F>(row_len);
     const uint8_t* row = table + uint64_t(ids[blockIdx.x]) * row_bytes;
     float* o = out + uint64_t(blockIdx.x) * row_len;
     for (uint32_t t = threadIdx.x / 8; t < row_len / 32; t += blockDim.x / 8) {
@@ -168,7 +168,7 @@ __global__ void __launch_bounds__(kThreads) moe_gate_up_kernel(const MoeGateUpAr
     const uint32_t r = blockIdx.x * kWarps + warp, slot = blockIdx.y, t = blockIdx.z;
     if (r >= a.rows) return;
     const uint32_t e = uint32_t(a.ids[t * a.n_used + slot]);
-    const uint64_t row_bytes = uint64_t(a.cols / F::kElems) * F::kBytes;
+    const uint64_t row_bytes = quant::row_bytes_of<F>(a.cols);
     const uint8_t* g_row = static_cast<const uint8_t*>(a.gate) + e * a.expert_bytes + r * row_bytes;
     const uint8_t* u_row = static_cast<const uint8_t*>(a.up) + e * a.expert_bytes + r * row_bytes;
     const float* x = a.x + uint64_t(t) * a.cols;
@@ -197,7 +197,7 @@ __global__ void __launch_bounds__(kThreads) moe_down_kernel(const MoeDownArgs a)
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t r = blockIdx.x * kWarps + warp, t = blockIdx.y;
     if (r >= a.rows) return;
-    const uint64_t row_bytes = uint64_t(a.cols / F::kElems) * F::kBytes;
+    const uint64_t row_bytes = quant::row_bytes_of<F>(a.cols);
     const uint32_t n_units = a.cols / 32, team = lane / 8, g = lane % 8;
     float acc = 0.0f;
     for (uint32_t j = 0; j < a.n_used; ++j) {
@@ -249,15 +249,15 @@ const Format quant_format(gguf::TensorType type) {
 template <class V, class F>
 bool qmatvec_q8(const MatvecArgs& a, Epilogue e, cudaStream_t stream) {
     if (a.cols % F::kElems != 0) fail(ORCD_INTERNAL, "qmatvec: row length not a whole number of blocks");
-    return q8_matvec<V>(a, e, uint64_t(a.cols / F::kElems) * F::kBytes, stream) || qmatvec_entry<F>(a, e, stream);
+    return q8_matvec<V>(a, e, quant::row_bytes_of<F>(a.cols), stream) || qmatvec_entry<F>(a, e, stream);
 }
 template <class V, class F>
 void moe_gate_up_q8(const MoeGateUpArgs& a, cudaStream_t stream) {
-    if (!q8_moe_gate_up<V>(a, uint64_t(a.cols / F::kElems) * F::kBytes, stream)) moe_gate_up<F>(a, stream);
+    if (!q8_moe_gate_up<V>(a, quant::row_bytes_of<F>(a.cols), stream)) moe_gate_up<F>(a, stream);
 }
 template <class V, class F>
 void moe_down_q8(const MoeDownArgs& a, cudaStream_t stream) {
-    if (!q8_moe_down<V>(a, uint64_t(a.cols / F::kElems) * F::kBytes, stream)) moe_down<F>(a, stream);
+    if (!q8_moe_down<V>(a, quant::row_bytes_of<F>(a.cols), stream)) moe_down<F>(a, stream);
 }
 
 template <class V, class F>
@@ -265,10 +265,61 @@ const Format q8_format(gguf::TensorType type) {
     return Format{type, qmatvec_q8<V, F>, to_f16<F>, embed<F>, moe_gate_up_q8<V, F>, moe_down_q8<V, F>, true};
 }
 
-// MXFP4 prompt chunks also multiply their experts' weights as stored.
+// MXFP4 experts regrouped (MXFP4G): unit i of the rows (17 bytes at src + 17
+// i) to its places in the regrouped row; the scale bytes a last group does
+// not use stay as the memset left them, zero.
+__global__ void regroup_mxfp4_kernel(uint8_t* dst, const uint8_t* src, uint32_t n_units, uint64_t n, uint64_t dst_row) {
+    const uint64_t i = blockIdx.x * uint64_t(blockDim.x) + threadIdx.x;
+    if (i >= n) return;
+    const uint64_t r = i / n_units;
+    const uint32_t u = uint32_t(i % n_units);
+    const uint8_t* b = src + i * quant::MXFP4::kBytes;
+    uint8_t* row = dst + r * dst_row;
+    uint32_t w[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k)
+        w[k] = uint32_t(b[1 + 4 * k]) | uint32_t(b[2 + 4 * k]) << 8 | uint32_t(b[3 + 4 * k]) << 16 |
+               uint32_t(b[4 + 4 * k]) << 24;
+    *reinterpret_cast<uint4*>(row + quant::MXFP4G::codes_at(u)) = make_uint4(w[0], w[1], w[2], w[3]);
+    row[quant::MXFP4G::scale_at(u)] = b[0];
+}
+
+uint64_t mxfp4g_row_bytes(uint64_t ne0) { return quant::MXFP4G::row_bytes(ne0); }
+
+// dst and src must not overlap; dst 16-byte aligned.
+void regroup_mxfp4(uint8_t* dst, const uint8_t* src, uint64_t ne0, uint64_t rows, cudaStream_t stream) {
+    const uint64_t dst_row = quant::MXFP4G::row_bytes(ne0), n = rows * (ne0 / 32);
+    if (ne0 % 32 != 0 || reinterpret_cast<uintptr_t>(dst) % 16 != 0)
+        fail(ORCD_INTERNAL, "regroup_mxfp4: rows of whole units at a 16-byte boundary");
+    if (n == 0) return;
+    ORCD_CUDA_CHECK(cudaMemsetAsync(dst, 0, rows * dst_row, stream));
+    constexpr uint32_t kThreads = 256;
+    regroup_mxfp4_kernel<<<uint32_t((n + kThreads - 1) / kThreads), kThreads, 0, stream>>>(dst, src, uint32_t(ne0 / 32),
+                                                                                         n, dst_row);
+    check_launch("regroup_mxfp4");
+}
+
+// MXFP4 experts in VRAM: regrouped at load (quant_blocks.cuh, MXFP4G), so
+// the expert products load a unit's codes as one aligned 16-byte word;
+// prompt chunks multiply them as they are (moe_gemm.cu). Dense products
+// on this layout (never made by the adapters) take the team kernels.
+const Format kMxfp4Experts = [] {
+    Format f{gguf::TensorType::MXFP4,
+             qmatvec_entry<quant::MXFP4G>,
+             to_f16<quant::MXFP4G>,
+             embed<quant::MXFP4G>,
+             moe_gate_up_q8<quant::MXFP4GQ, quant::MXFP4G>,
+             moe_down_q8<quant::MXFP4GQ, quant::MXFP4G>,
+             true};
+    f.moe_grouped = moe_grouped_mxfp4;
+    f.row_bytes = mxfp4g_row_bytes;
+    f.regroup = regroup_mxfp4;
+    return f;
+}();
+
 const Format mxfp4_format() {
     Format f = q8_format<quant::MXFP4Q, quant::MXFP4>(gguf::TensorType::MXFP4);
-    f.moe_grouped = moe_grouped_mxfp4;
+    f.experts = &kMxfp4Experts;
     return f;
 }
 

@@ -5,9 +5,10 @@
 // of one expert: the tile height) and 128 weight rows (the plain form: 128
 // outputs; SwiGLU: 64 outputs' gate and up rows), and walks the row length
 // in stages of four 32-element units, three stages in flight (cp.async):
-// the rows' F16 activations as 16-byte copies, the weight rows' units as
-// the aligned words that hold them (a unit is 17 bytes, so a row's units
-// start at any byte). Each of the 4 warps multiplies the tile's rows by its
+// the rows' F16 activations as 16-byte copies, the weight rows' units (in
+// the layout the experts are kept in, MXFP4G: a stage's 4 units are 64
+// aligned bytes of codes and 4 bytes of scales) as four 16-byte copies and
+// one of 4 bytes. Each of the 4 warps multiplies the tile's rows by its
 // 32 weight rows (mma.m16n8k16, F16 in, F32 out), one unit at a time: the
 // unit's codes become F16 by placing their bits (an E2M1 code's sign,
 // exponent and mantissa bits are F16's, 2^14 apart in value), the unit's
@@ -38,18 +39,20 @@ constexpr uint32_t kTileW = 128;                              // weight rows a b
 constexpr uint32_t kWarpW = kTileW / (kThreads / 32);         // weight rows a warp: 4 n8 tiles
 constexpr uint32_t kUnits = 4;                                // 32-element units a stage
 constexpr uint32_t kStages = 3;
-constexpr uint32_t kUnitBytes = quant::MXFP4::kBytes;         // E8M0 scale, 16 bytes of codes
 constexpr uint32_t kAPitch = 32 * kUnits + 8;                 // F16 a smem row: 16 bytes over, rows on other banks
-constexpr uint32_t kRawWords = (3 + kUnits * kUnitBytes + 3) / 4;  // a row's stage from its word boundary
-constexpr uint32_t kRawPitch = kRawWords + 1;                 // odd: rows start on other banks
-constexpr uint32_t kBStage = kTileW * kRawPitch * 4;
+// A weight row's stage in shared memory: the 4 units' codes (16 words),
+// their 4 scale bytes (one word), 3 words over so that the 8 rows an mma
+// reads fall on different banks and each row starts at a 16-byte boundary.
+constexpr uint32_t kCodeWords = 4 * kUnits, kScaleWord = kCodeWords, kBPitch = 20;
+constexpr uint32_t kBStage = kTileW * kBPitch * 4;
 // Per tile height (grouped rows a block): the activations' bytes a stage,
 // the kernel's shared memory.
 __host__ __device__ constexpr uint32_t a_stage(uint32_t tile_m) { return tile_m * kAPitch * 2; }
 __host__ __device__ constexpr uint32_t smem_bytes(uint32_t tile_m) { return kStages * (a_stage(tile_m) + kBStage); }
 
 static_assert(kWarpW == 32, "the warp tiling below is m16 tiles x 4 n8");
-static_assert((kTileW * kRawWords) % kThreads == 0, "a stage's weight words split evenly");
+static_assert(kTileW % kThreads == 0, "a stage's weight rows split evenly");
+static_assert(quant::MXFP4G::kGroup % kUnits == 0, "a stage's units sit in one group of the layout");
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
     return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -112,7 +115,7 @@ __global__ void __launch_bounds__(kThreads, kTileM == 64 ? 2 : 4) moe_grouped_mx
     constexpr uint32_t kOut = kSwiGlu ? kTileW / 2 : kTileW;  // outputs a block
     const uint32_t n0 = blockIdx.x * kOut;
     const uint32_t n_units = a.cols / 32, n_stages = (n_units + kUnits - 1) / kUnits;
-    const uint64_t row_bytes = uint64_t(n_units) * kUnitBytes;
+    const uint64_t row_bytes = quant::MXFP4G::row_bytes(a.cols);
 
     uint8_t* a_smem = smem;
     uint8_t* b_smem = smem + kStages * kAStage;
@@ -129,9 +132,6 @@ __global__ void __launch_bounds__(kThreads, kTileM == 64 ? 2 : 4) moe_grouped_mx
         const uint32_t n = min(n0 + (j % half), a.rows - 1);
         w_row[j] = static_cast<const uint8_t*>(base) + expert * a.expert_bytes + n * row_bytes;
     }
-    // The word past a row's stage is read (never used) by the unit walk.
-    for (uint32_t i = tid; i < kStages * kTileW; i += kThreads)
-        reinterpret_cast<uint32_t*>(b_smem)[i * kRawPitch + kRawWords] = 0;
     __syncthreads();
 
     auto load_stage = [&](uint32_t st) {
@@ -144,30 +144,34 @@ __global__ void __launch_bounds__(kThreads, kTileM == 64 ? 2 : 4) moe_grouped_mx
             if (c < nu * 4)
                 cp_async16(as + r * kAPitch + c * 8, a.x + uint64_t(x_row[r]) * a.cols + u0 * 32 + c * 8);
         }
-        // Weights: the aligned words holding each row's nu units.
+        // Weights: each row's nu units of codes, 16 bytes a copy, and the
+        // word of the stage's scales (inside the row: a group's scale bytes
+        // are 16 whatever its units).
         uint32_t* bs = reinterpret_cast<uint32_t*>(b_smem + buf * kBStage);
-#pragma unroll 2
-        for (uint32_t k = 0; k < kTileW * kRawWords / kThreads; ++k) {
-            const uint32_t i = tid + k * kThreads, j = i / kRawWords, w = i % kRawWords;
-            const uintptr_t p = reinterpret_cast<uintptr_t>(w_row[j]) + u0 * kUnitBytes;
-            const uint32_t words = (uint32_t(p & 3) + nu * kUnitBytes + 3) / 4;
-            if (w < words)
-                cp_async4(bs + j * kRawPitch + w, reinterpret_cast<const void*>((p & ~uintptr_t(3)) + 4 * w));
+#pragma unroll
+        for (uint32_t k = 0; k < kTileW * (kUnits + 1) / kThreads; ++k) {
+            const uint32_t i = tid + k * kThreads, j = i / (kUnits + 1), c = i % (kUnits + 1);
+            if (c < nu)
+                cp_async16(bs + j * kBPitch + 4 * c, w_row[j] + quant::MXFP4G::codes_at(u0 + c));
+            else if (c == kUnits)
+                cp_async4(bs + j * kBPitch + kScaleWord, w_row[j] + quant::MXFP4G::scale_at(u0));
         }
     };
 
-    // This thread's weight rows in the raw stage: the row it decodes codes
-    // of (row g of each n8 tile) and the two whose scales its outputs take
-    // (rows 2 t4, 2 t4 + 1), as byte offsets of the unit-0 scale byte.
+    // This thread's weight rows in a stage: the row it decodes codes of
+    // (row g of each n8 tile: its unit-0 word holding code bytes 2 t4 and
+    // 2 t4 + 1) and the two whose scales its outputs take (rows 2 t4,
+    // 2 t4 + 1: byte offsets of their unit-0 scale).
     uint32_t code_at[4], scale_at[4][2];
+    const uint32_t half_sel = t4 & 1 ? 0x7632u : 0x5410u;  // the thread's 2 bytes of each word
 #pragma unroll
     for (uint32_t ni = 0; ni < 4; ++ni) {
         const uint32_t base = kSwiGlu ? (ni < 2 ? 16 * warp + 8 * ni : kTileW / 2 + 16 * warp + 8 * (ni - 2))
                                       : warp * kWarpW + 8 * ni;
         const uint32_t jc = base + g, js0 = base + 2 * t4, js1 = js0 + 1;
-        code_at[ni] = jc * kRawPitch * 4 + uint32_t(reinterpret_cast<uintptr_t>(w_row[jc]) & 3);
-        scale_at[ni][0] = js0 * kRawPitch * 4 + uint32_t(reinterpret_cast<uintptr_t>(w_row[js0]) & 3);
-        scale_at[ni][1] = js1 * kRawPitch * 4 + uint32_t(reinterpret_cast<uintptr_t>(w_row[js1]) & 3);
+        code_at[ni] = jc * kBPitch + t4 / 2;
+        scale_at[ni][0] = (js0 * kBPitch + kScaleWord) * 4;
+        scale_at[ni][1] = (js1 * kBPitch + kScaleWord) * 4;
     }
 
     float acc[kMi][4][4];
@@ -206,17 +210,13 @@ __global__ void __launch_bounds__(kThreads, kTileM == 64 ? 2 : 4) moe_grouped_mx
                 // Code bytes 2 t4, 2 t4 + 1, 2 t4 + 8, 2 t4 + 9 of row g's
                 // unit: elements (2 t4, 2 t4 + 1, 2 t4 + 8, 2 t4 + 9) of each
                 // k16 half, low nibbles the first half, high the second.
-                const uint32_t p = code_at[ni] + u * kUnitBytes + 1 + 2 * t4;
-                const uint32_t* wp = reinterpret_cast<const uint32_t*>(bs + (p & ~3u));
-                const uint32_t sh = (p & 3) * 8;
-                const uint32_t lo = __funnelshift_r(wp[0], wp[1], sh), hi = __funnelshift_r(wp[2], wp[3], sh);
-                const uint32_t q = __byte_perm(lo, hi, 0x5410);
+                const uint32_t* wp = reinterpret_cast<const uint32_t*>(bs) + code_at[ni] + 4 * u;
+                const uint32_t q = __byte_perm(wp[0], wp[2], half_sel);
                 // Bytes 0, 1 and bytes 2, 3 of q spread to the two halves.
                 const uint32_t q01 = __byte_perm(q, 0, 0x4140), q89 = __byte_perm(q, 0, 0x4342);
                 const uint32_t b00 = e2m1_pair(q01 & 0x000F000Fu), b01 = e2m1_pair(q89 & 0x000F000Fu),
                                b10 = e2m1_pair((q01 >> 4) & 0x000F000Fu), b11 = e2m1_pair((q89 >> 4) & 0x000F000Fu);
-                const float s0 = unit_scale(bs[scale_at[ni][0] + u * kUnitBytes]),
-                            s1 = unit_scale(bs[scale_at[ni][1] + u * kUnitBytes]);
+                const float s0 = unit_scale(bs[scale_at[ni][0] + u]), s1 = unit_scale(bs[scale_at[ni][1] + u]);
 #pragma unroll
                 for (uint32_t mi = 0; mi < kMi; ++mi) {
                     float t[4];

@@ -193,6 +193,45 @@ struct MXFP4 {
     }
 };
 
+// MXFP4 expert rows as the CUDA backend keeps them in VRAM (formats.h,
+// Format::experts): a row's units in groups of 16, each group's 16 scale
+// bytes first, then its 16 units' code bytes (272 bytes, the same as 16
+// units as stored); a last group of m < 16 units keeps 16 bytes of scales
+// (m used) and m units of codes, so every row is a whole number of 16-byte
+// words. A unit's codes so sit at a 16-byte boundary (one 16-byte load
+// instead of five narrower ones at a 17-byte lane stride), and the lanes of
+// a warp read consecutive scale bytes and consecutive code words. The
+// values are the stored ones; only their places change (regroup_mxfp4).
+struct MXFP4G {
+    static constexpr uint32_t kElems = 32, kGroup = 16, kGroupBytes = kGroup * 17;
+    __host__ __device__ static constexpr uint64_t row_bytes(uint64_t ne0) {
+        const uint64_t n = ne0 / kElems, m = n % kGroup;
+        return n / kGroup * kGroupBytes + (m ? 16 + 16 * m : 0);
+    }
+    // Where unit u's scale byte and its 16 code bytes sit in a row.
+    __host__ __device__ static constexpr uint64_t scale_at(uint32_t u) { return (u / kGroup) * kGroupBytes + u % kGroup; }
+    __host__ __device__ static constexpr uint64_t codes_at(uint32_t u) {
+        return (u / kGroup) * kGroupBytes + 16 + (u % kGroup) * 16;
+    }
+    __device__ static Group group(const uint8_t* row, uint32_t u, uint32_t g) {
+        Group r;
+        table_nibbles<mxfp4_value>(*reinterpret_cast<const uint32_t*>(row + codes_at(u) + 4 * (g & 3)), g < 4 ? 0 : 4,
+                                   r.q);
+        r.scale = e8m0_half(row[scale_at(u)]);
+        return r;
+    }
+};
+
+// The bytes of a row of ne0 elements in format F: F::row_bytes where the
+// layout has its own (MXFP4G), whole blocks otherwise.
+template <class F>
+__host__ __device__ constexpr uint64_t row_bytes_of(uint64_t ne0) {
+    if constexpr (requires { F::row_bytes(ne0); })
+        return F::row_bytes(ne0);
+    else
+        return ne0 / F::kElems * F::kBytes;
+}
+
 // ---- 256-element super-blocks: unit u is sub-block u % 8 of super-block u / 8.
 
 __device__ __forceinline__ void scale_min_k4(uint32_t j, const uint8_t* s, float& sc, float& m) {

@@ -360,6 +360,17 @@ struct SignMagnitudeQ {
 // kMxfp4Values of quant_blocks.cuh: the magnitudes, doubled (0 0.5 1 1.5 2 3 4 6).
 using MXFP4Q = SignMagnitudeQ<MXFP4Load, 0x03020100u, 0x0C080604u>;
 
+// An MXFP4 unit of an expert row regrouped at load (MXFP4G): one aligned
+// 16-byte load of codes, one byte of scale.
+struct MXFP4GLoad {
+    using Raw = MXFP4Load::Raw;
+    __device__ static Raw load(const uint8_t* row, uint32_t u) {
+        const uint4 c = *reinterpret_cast<const uint4*>(row + MXFP4G::codes_at(u));
+        return Raw{{c.x, c.y, c.z, c.w}, e8m0_half(row[MXFP4G::scale_at(u)])};
+    }
+};
+using MXFP4GQ = SignMagnitudeQ<MXFP4GLoad, 0x03020100u, 0x0C080604u>;
+
 // ---- 256-element super-blocks, two sub-blocks a step -----------------------------
 
 // Q4_K (144 bytes: d, dmin, 12 scale bytes, 128 code bytes) and Q5_K (176:
