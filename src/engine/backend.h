@@ -69,6 +69,19 @@ public:
     // backend samples on the device with the same RNG stream.
     virtual int32_t sample(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
                            uint64_t step);
+    // sample(), with the caller's word that, unless the token ends the job,
+    // its next call is forward() of that one token at position next_pos.
+    // A backend may start that decode step before the token reaches the
+    // host (CUDA: behind the sampling on the device, so that the device
+    // does not wait for the host's round trip); forward() then finds it
+    // started. Whatever is called instead sees what it would have seen
+    // without the word (read_logits() the logits sampled from). The
+    // default samples only.
+    virtual int32_t sample_then_step(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
+                                     uint64_t step, uint32_t next_pos) {
+        (void)next_pos;
+        return sample(cfg, history, seed, step);
+    }
 
     // A job begins: per-job state is set up (CUDA: the sampler's history
     // buffer); debug builds poison the KV cache so that a read past the

@@ -138,7 +138,11 @@ JobEvent Job::next() {
 
     JobEvent ev;
     ev.index = produced_;
-    ev.token = be.sample(params_.sampling, history_, seed_, produced_);
+    // Unless this is the last token the job may produce, the next call
+    // forwards it: the backend may start that step already.
+    ev.token = produced_ + 1 < params_.max_tokens
+                   ? be.sample_then_step(params_.sampling, history_, seed_, produced_, model_.kv().position())
+                   : be.sample(params_.sampling, history_, seed_, produced_);
     if (produced_ == 0) stats_.time_to_first_token_ms = ms_since(created_);
     if (params_.logprobs) {
         // Read back only when asked: on CUDA this is a device-to-host copy.

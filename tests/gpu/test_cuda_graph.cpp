@@ -154,6 +154,57 @@ TEST(CudaGraph, TinyLlamaShapeF16DecodeGraphEqualsPlainLaunches) {
 // A launch failure injected into a graph step fails that step with
 // CUDA_ERROR (the replay counts the captured launches); the backend then
 // decodes normally, through the graph.
+// Steps started ahead (CudaBackend::sample_then_step): a backend starting
+// each decode step behind its sampling, the token read on the device, and
+// one sampling and then launching the step after the token reached the
+// host give the same tokens and the same sampled logits (read_logits())
+// bit for bit, through stochastic sampling with a repetition penalty and
+// greedy; a step started
+// ahead and then not taken (another token forwarded at that position)
+// leaves no trace. The ahead backend must really have taken its steps.
+TEST(CudaGraph, StepsStartedAheadEqualStepsAfterTheToken) {
+    ORCD_REQUIRE_CUDA();
+    HostModel m(test::stories_model());
+    const uint32_t n_ctx = 256, max_batch = 64, n_vocab = m.cfg.n_vocab;
+    auto dev = make_cuda_device(0);
+    auto ahead = load_cuda(*dev, m, n_ctx, max_batch, true);
+    auto after = load_cuda(*dev, m, n_ctx, max_batch, true);
+    static_cast<cuda::CudaBackend&>(*after).set_steps_ahead_enabled(false);
+    const std::vector<int32_t> prompt = random_prompt(40, n_vocab, 5);
+    for (Backend* b : {ahead.get(), after.get()}) b->forward(prompt.data(), uint32_t(prompt.size()), 0);
+    std::vector<int32_t> ha = prompt, hb = prompt;
+    uint32_t pos = uint32_t(prompt.size());
+    SamplingConfig cfg;
+    cfg.temperature = 0.8f;
+    cfg.top_k = 40;
+    cfg.repetition_penalty = 1.1f;
+    const int steps = 24;
+    for (int step = 0; step < steps; ++step) {
+        if (step == steps / 2) cfg = SamplingConfig{.temperature = 0.0f};  // greedy for the second half
+        const int32_t ta = ahead->sample_then_step(cfg, ha, 42, uint64_t(step), pos);
+        const int32_t tb = after->sample_then_step(cfg, hb, 42, uint64_t(step), pos);
+        ASSERT_EQ(ta, tb) << "step " << step;
+        const long at = first_bit_difference(logits_of(*ahead, n_vocab), logits_of(*after, n_vocab));
+        EXPECT_EQ(at, -1) << "sampled logits, step " << step;
+        // Once, a different token at the position the started step took.
+        const int32_t fed = step == 7 ? (ta + 1) % int32_t(n_vocab) : ta;
+        ha.push_back(fed);
+        hb.push_back(fed);
+        for (Backend* b : {ahead.get(), after.get()}) b->forward(&fed, 1, pos);
+        ++pos;
+    }
+    const long at = first_bit_difference(logits_of(*ahead, n_vocab), logits_of(*after, n_vocab));
+    EXPECT_EQ(at, -1) << "the last step's logits";
+    const auto& a = static_cast<const cuda::CudaBackend&>(*ahead);
+    const auto& b = static_cast<const cuda::CudaBackend&>(*after);
+    // Step 0 samples before any graph exists (the first decode step captures
+    // it) and step 7's started step is not taken: steps - 2 taken.
+    EXPECT_EQ(a.steps_ahead_taken(), uint64_t(steps - 2));
+    EXPECT_EQ(b.steps_ahead_taken(), 0u);
+    std::printf("[ stats    ] steps ahead: %llu of %d decode steps taken ahead, %llu graph steps\n",
+                (unsigned long long)a.steps_ahead_taken(), steps, (unsigned long long)a.decode_graph_steps());
+}
+
 TEST(CudaGraph, InjectedLaunchFailureFailsAGraphStep) {
     ORCD_REQUIRE_CUDA();
     HostModel m(test::stories_model());

@@ -131,6 +131,7 @@ CudaBackend::~CudaBackend() { release_all(); }
 
 void CudaBackend::release_all() {
     if (ctx_ && ctx_->stream) (void)cudaStreamSynchronize(ctx_->stream);
+    ahead_ = {};
     drop_decode_graph();
     ops_.reset();
     sampler_.reset();
@@ -168,6 +169,7 @@ CudaBackend::ActivationLayout CudaBackend::act_layout(const ModelConfig& c, uint
     a.up = take(uint64_t(b) * ff * 4);
     a.xlast = take(uint64_t(c.n_embd) * 4);
     a.logits = take(uint64_t(c.n_vocab) * 4);
+    a.logits_kept = take(uint64_t(c.n_vocab) * 4);
     a.moe_logits = take(uint64_t(b) * c.n_expert * 4);
     a.moe_ids = take(uint64_t(b) * c.n_expert_used * 4);
     a.moe_weights = take(uint64_t(b) * c.n_expert_used * 4);
@@ -341,6 +343,15 @@ void CudaBackend::forward(const Batch& batch) {
     // position (and ids[0] again, the same value).
     if (n > 1)
         ORCD_CUDA_CHECK(cudaMemcpyAsync(ids, batch.tokens.data(), uint64_t(n) * sizeof(int32_t), cudaMemcpyHostToDevice, s));
+    if (ahead_.started) {
+        const bool taken = n == 1 && seq == 0 && pos == ahead_.pos && batch.tokens[0] == ahead_.token;
+        ahead_ = {};
+        if (taken) {  // started by sample_then_step()
+            ++ahead_taken_;
+            ++graph_steps_;
+            return;
+        }
+    }
     set_step(ids, act<uint32_t>(a_.step), batch.tokens[0], pos, s);
     // The graph was captured for slot 0.
     if (n == 1 && seq == 0 && decode_graph_ && graph_enabled_) {
@@ -419,22 +430,51 @@ std::string CudaBackend::decode_graph_status() const {
     return decode_graph_ ? "graph" : "not captured yet";
 }
 
-const float* CudaBackend::device_logits() const { return loaded_ ? act<float>(a_.logits) : nullptr; }
+const float* CudaBackend::device_logits() const { return loaded_ ? current_logits() : nullptr; }
+
+const float* CudaBackend::current_logits() const { return act<float>(ahead_.started ? a_.logits_kept : a_.logits); }
 
 void CudaBackend::read_logits(std::span<float> out) {
     if (!loaded_) fail(ORCD_INTERNAL, "CUDA backend: read_logits() before load()");
     if (out.size() < cfg_.n_vocab) fail(ORCD_INTERNAL, "CUDA backend: logits buffer too small");
     bind_device(ctx_->device);
-    ORCD_CUDA_CHECK(cudaMemcpyAsync(out.data(), act<float>(a_.logits), uint64_t(cfg_.n_vocab) * 4,
+    ORCD_CUDA_CHECK(cudaMemcpyAsync(out.data(), current_logits(), uint64_t(cfg_.n_vocab) * 4,
                                     cudaMemcpyDeviceToHost, ctx_->stream));
     ORCD_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream));
 }
 
 int32_t CudaBackend::sample(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
                             uint64_t step) {
+    return sample_on(cfg, history, seed, step, nullptr);
+}
+
+int32_t CudaBackend::sample_then_step(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
+                                      uint64_t step, uint32_t next_pos) {
+    return sample_on(cfg, history, seed, step, &next_pos);
+}
+
+int32_t CudaBackend::sample_on(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
+                               uint64_t step, const uint32_t* next_pos) {
     if (!loaded_) fail(ORCD_INTERNAL, "CUDA backend: sample() before load()");
     bind_device(ctx_->device);
-    const int32_t t = sampler_->sample(act<float>(a_.logits), cfg, history, seed, step);
+    // Only a replay of the graph starts ahead (the first decode step runs
+    // plain, and captures it).
+    const bool ahead = next_pos && ahead_enabled_ && graph_enabled_ && decode_graph_ && *next_pos < kv_layout_.n_ctx;
+    const float* logits = current_logits();
+    bool started = false;
+    auto start_step = [&] {
+        cudaStream_t s = ctx_->stream;
+        float* kept = act<float>(a_.logits_kept);
+        if (logits != kept)
+            ORCD_CUDA_CHECK(cudaMemcpyAsync(kept, logits, uint64_t(cfg_.n_vocab) * 4, cudaMemcpyDeviceToDevice, s));
+        set_step(act<int32_t>(a_.tokens), act<uint32_t>(a_.step), 0, *next_pos, s, sampler_->device_token());
+        count_launches(graph_launches_);
+        ORCD_CUDA_CHECK(cudaGraphLaunch(decode_graph_, s));
+        started = true;
+    };
+    const std::function<void()> behind = ahead ? std::function<void()>(start_step) : nullptr;
+    const int32_t t = sampler_->sample(logits, cfg, history, seed, step, behind);
+    if (started) ahead_ = Ahead{true, *next_pos, t};  // t < 0: no token of the host's matches
     return t >= 0 ? t : Backend::sample(cfg, history, seed, step);
 }
 
@@ -444,10 +484,12 @@ void CudaBackend::begin_job() {
 #ifndef NDEBUG
     ORCD_CUDA_CHECK(cudaMemsetAsync(kv_.get(), 0xff, kv_.bytes(), ctx_->stream));
 #endif
+    ahead_ = {};
     sampler_->begin_job();
 }
 
 void CudaBackend::end_job() {
+    ahead_ = {};  // a step started for the job runs out on the stream, unread
     if (sampler_) sampler_->end_job();
 }
 

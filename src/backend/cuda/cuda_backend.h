@@ -49,6 +49,8 @@ public:
     void read_logits(std::span<float> out) override;
     int32_t sample(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
                    uint64_t step) override;
+    int32_t sample_then_step(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
+                             uint64_t step, uint32_t next_pos) override;
     void begin_job() override;
     bool check_residency() override;
     MemoryStats memory_stats() const override;
@@ -84,9 +86,24 @@ public:
     // Decode steps run through the graph since load.
     uint64_t decode_graph_steps() const { return graph_steps_; }
 
+    // Steps ahead: sample_then_step() puts the next decode step (a replay
+    // of the graph, its token read where the sampler left it on the
+    // device) on the stream behind the sampling and the token's copy, and
+    // waits for the copy alone; forward() of that token at that position
+    // then returns at once. The step's logits overwrite the sampled ones,
+    // which are kept (a copy on the device) until the next forward():
+    // read_logits() and sample() read them. A forward() of another token or
+    // position runs as usual after the started step, whose K/V row it
+    // rewrites or leaves beyond the job's positions. Disabling it (tests
+    // comparing both ways) samples only.
+    void set_steps_ahead_enabled(bool on) { ahead_enabled_ = on; }
+    // Steps started ahead that forward() then took, since load.
+    uint64_t steps_ahead_taken() const { return ahead_taken_; }
+
 private:
     struct ActivationLayout {  // offsets into act_, in bytes
         uint64_t step, tokens, x, xb, q, k, v, att, proj, gate, up, xlast, logits;
+        uint64_t logits_kept;  // the sampled logits while a step runs ahead
         uint64_t moe_logits, moe_ids, moe_weights, moe_act;  // empty without experts
         uint64_t moe_order, moe_rows, moe_up, moe_tiles;      // a prompt's experts grouped (CudaBlockOps::moe)
         uint64_t total;
@@ -106,6 +123,10 @@ private:
     void encode(uint32_t n, uint32_t pos, uint32_t seq, cudaStream_t s);
     void capture_decode_graph();
     void drop_decode_graph();
+    // The logits the next sample() or read_logits() reads.
+    const float* current_logits() const;
+    int32_t sample_on(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed, uint64_t step,
+                      const uint32_t* next_pos);
 
     std::shared_ptr<CudaContext> ctx_;  // first: outlives every buffer below
     const ModelAdapter* adapter_ = nullptr;
@@ -130,6 +151,15 @@ private:
     bool graph_tried_ = false;
     std::string graph_error_;
     uint64_t graph_steps_ = 0;
+
+    struct Ahead {
+        bool started = false;
+        uint32_t pos = 0;
+        int32_t token = -1;  // the token the device read (-1: none the host knows)
+    };
+    Ahead ahead_;
+    bool ahead_enabled_ = true;
+    uint64_t ahead_taken_ = 0;
 };
 
 }  // namespace orcd::cuda

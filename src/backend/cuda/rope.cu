@@ -14,9 +14,10 @@ __device__ __forceinline__ uint32_t position(uint32_t pos0, const uint32_t* dev_
     return dev_pos ? pos0 + *dev_pos : pos0;
 }
 
-__global__ void set_step_kernel(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos) {
+__global__ void set_step_kernel(int32_t* ids, uint32_t* dev_pos, int32_t token, const int32_t* dev_token,
+                                uint32_t pos) {
     kernel_begin();
-    ids[0] = token;
+    ids[0] = dev_token ? *dev_token : token;
     *dev_pos = pos;
 }
 
@@ -92,8 +93,9 @@ RopeConfig normal_rope(uint32_t rope_dim, float freq_base) {
 
 }  // namespace
 
-void set_step(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos, cudaStream_t stream) {
-    launch(set_step_kernel, 1, 1, 0, stream, ids, dev_pos, token, pos);
+void set_step(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos, cudaStream_t stream,
+              const int32_t* dev_token) {
+    launch(set_step_kernel, 1, 1, 0, stream, ids, dev_pos, token, dev_token, pos);
     check_launch("set_step");
 }
 

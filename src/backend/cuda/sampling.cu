@@ -203,6 +203,12 @@ GpuSampler::GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t histor
     result_ = alloc.alloc(kArgmaxOutInts * sizeof(int32_t), MemCategory::Sampling);
     launch(iota_kernel, (n_vocab + 255) / 256, 256, 0, stream, ids_.as<int32_t>(), n_vocab);
     check_launch("iota");
+    host_result_ = PinnedHostBuffer(2 * sizeof(int32_t));
+    ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&copied_, cudaEventDisableTiming));
+}
+
+GpuSampler::~GpuSampler() {
+    if (copied_) (void)cudaEventDestroy(copied_);
 }
 
 void GpuSampler::begin_job() { history_.reset(); }
@@ -210,7 +216,7 @@ void GpuSampler::begin_job() { history_.reset(); }
 void GpuSampler::end_job() { history_.reset(); }
 
 int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::span<const int32_t> history,
-                           uint64_t seed, uint64_t step) {
+                           uint64_t seed, uint64_t step, const std::function<void()>& behind) {
     // Invalid requests go to the host sampler, which raises the documented
     // error for each of them.
     if (!(cfg.temperature >= 0.0f) || !(cfg.repetition_penalty > 0.0f)) return -1;
@@ -240,7 +246,6 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
         repetition_penalty(work, n_vocab_, history_.as<int32_t>(), uint32_t(window_.size()), cfg.repetition_penalty,
                            stream_);
     }
-    int32_t result[2] = {0, 0};
     if (cfg.temperature == 0.0f) {
         argmax(result_.as<int32_t>(), reads_only ? logits : work, n_vocab_, stream_);
     } else {
@@ -258,8 +263,13 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
                cfg.top_k, cfg.top_p, cfg.min_p, u);
         check_launch("sample_finalize");
     }
+    // Into pinned memory, so that the copy is asynchronous and the host
+    // waits for it alone (an event), not for what `behind` adds.
+    int32_t* result = reinterpret_cast<int32_t*>(host_result_.data());
     ORCD_CUDA_CHECK(cudaMemcpyAsync(result, result_.get(), 2 * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
-    ORCD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    ORCD_CUDA_CHECK(cudaEventRecord(copied_, stream_));
+    if (behind) behind();
+    ORCD_CUDA_CHECK(cudaEventSynchronize(copied_));
     if (cfg.temperature == 0.0f) {
         if (result[1] != 0) return -1;  // a NaN logit: the host sampler reports it
         last_survivors_ = 1;

@@ -16,6 +16,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -24,6 +25,9 @@ namespace orcd::cuda {
 class GpuSampler {
 public:
     GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t history_cap, cudaStream_t stream);
+    ~GpuSampler();
+    GpuSampler(const GpuSampler&) = delete;
+    GpuSampler& operator=(const GpuSampler&) = delete;
     // Bytes the sampler takes at load, plus its per-job history buffer.
     static uint64_t load_bytes(uint32_t n_vocab);
     static uint64_t job_bytes(uint32_t history_cap);
@@ -39,9 +43,15 @@ public:
 
     // Samples from n_vocab device logits (left unchanged). Returns -1 when
     // the request cannot run on the device (a history window larger than
-    // history_cap); the caller then samples on the host.
+    // history_cap); the caller then samples on the host. `behind`, when
+    // set, is called once the sampling and the token's copy to the host are
+    // on the stream and before the host waits for that copy only: work it
+    // puts on the stream (the next decode step, reading device_token())
+    // runs while the token travels.
     int32_t sample(const float* logits, const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
-                   uint64_t step);
+                   uint64_t step, const std::function<void()>& behind = nullptr);
+    // Where the last sample() left its token on the device.
+    const int32_t* device_token() const { return result_.as<int32_t>(); }
     // Survivors of the last stochastic draw (for tests and diagnostics).
     uint32_t last_survivors() const { return last_survivors_; }
 
@@ -52,6 +62,8 @@ private:
     uint64_t sort_temp_bytes_ = 0;
     DeviceBuffer work_, keys_sorted_, ids_, ids_sorted_, probs_, block_sums_, sort_temp_, result_;
     DeviceBuffer history_;  // per job
+    PinnedHostBuffer host_result_;  // the token (and its flag) copied back
+    cudaEvent_t copied_ = nullptr;  // recorded behind that copy
     std::vector<int32_t> window_;
     uint32_t last_survivors_ = 0;
 };
