@@ -465,9 +465,8 @@ int32_t CudaBackend::sample_on(const SamplingConfig& cfg, std::span<const int32_
     auto start_step = [&] {
         cudaStream_t s = ctx_->stream;
         float* kept = act<float>(a_.logits_kept);
-        if (logits != kept)
-            ORCD_CUDA_CHECK(cudaMemcpyAsync(kept, logits, uint64_t(cfg_.n_vocab) * 4, cudaMemcpyDeviceToDevice, s));
-        set_step(act<int32_t>(a_.tokens), act<uint32_t>(a_.step), 0, *next_pos, s, sampler_->device_token());
+        set_step_ahead(act<int32_t>(a_.tokens), act<uint32_t>(a_.step), sampler_->device_token(), *next_pos, kept,
+                       logits, logits != kept ? cfg_.n_vocab : 0, s);
         count_launches(graph_launches_);
         ORCD_CUDA_CHECK(cudaGraphLaunch(decode_graph_, s));
         started = true;

@@ -48,11 +48,14 @@ void layernorm(float* out, const float* x, const float* w, const float* b, uint3
 // the kernel runs). The forward pass keeps the position in device memory
 // (set_step) so that one captured decode graph serves every step.
 
-// ids[0] = token (or *dev_token, when given: a token sampled on the device
-// and not yet seen by the host), *dev_pos = pos: the per-step inputs of the
-// forward pass.
-void set_step(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos, cudaStream_t stream,
-              const int32_t* dev_token = nullptr);
+// ids[0] = token, *dev_pos = pos: the per-step inputs of the forward pass.
+void set_step(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos, cudaStream_t stream);
+// The same for a step started before the host has its token: ids[0] =
+// *dev_token (where the sampler left it), and in the same launch the n
+// floats of `from` (the sampled logits, which the step overwrites) copied
+// to `keep`; n may be 0.
+void set_step_ahead(int32_t* ids, uint32_t* dev_pos, const int32_t* dev_token, uint32_t pos, float* keep,
+                    const float* from, uint32_t n, cudaStream_t stream);
 
 // RoPE in place on x [n_tokens][n_heads][head_dim]; token t sits at pos0 + t.
 void rope(float* x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim, const RopeConfig& cfg, uint32_t pos0,

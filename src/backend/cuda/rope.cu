@@ -5,6 +5,8 @@
 
 #include <cuda_fp16.h>
 
+#include <algorithm>
+
 namespace orcd::cuda {
 namespace {
 
@@ -15,10 +17,13 @@ __device__ __forceinline__ uint32_t position(uint32_t pos0, const uint32_t* dev_
 }
 
 __global__ void set_step_kernel(int32_t* ids, uint32_t* dev_pos, int32_t token, const int32_t* dev_token,
-                                uint32_t pos) {
+                                uint32_t pos, float* keep, const float* from, uint32_t n) {
     kernel_begin();
-    ids[0] = dev_token ? *dev_token : token;
-    *dev_pos = pos;
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        ids[0] = dev_token ? *dev_token : token;
+        *dev_pos = pos;
+    }
+    for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) keep[i] = from[i];
 }
 
 // Rotates the pairs of n_heads heads of one token row in place; threads walk
@@ -93,9 +98,17 @@ RopeConfig normal_rope(uint32_t rope_dim, float freq_base) {
 
 }  // namespace
 
-void set_step(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos, cudaStream_t stream,
-              const int32_t* dev_token) {
-    launch(set_step_kernel, 1, 1, 0, stream, ids, dev_pos, token, dev_token, pos);
+void set_step(int32_t* ids, uint32_t* dev_pos, int32_t token, uint32_t pos, cudaStream_t stream) {
+    launch(set_step_kernel, 1, 1, 0, stream, ids, dev_pos, token, nullptr, pos, nullptr, nullptr, 0u);
+    check_launch("set_step");
+}
+
+void set_step_ahead(int32_t* ids, uint32_t* dev_pos, const int32_t* dev_token, uint32_t pos, float* keep,
+                    const float* from, uint32_t n, cudaStream_t stream) {
+    // One launch instead of a copy and a launch: each is a serial hop
+    // between two decode steps. A 152k vocabulary is ~2 rounds of 264 blocks.
+    const uint32_t blocks = std::clamp<uint32_t>((n + 255) / 256, 1, 264);
+    launch(set_step_kernel, blocks, 256, 0, stream, ids, dev_pos, 0, dev_token, pos, keep, from, n);
     check_launch("set_step");
 }
 

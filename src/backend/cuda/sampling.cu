@@ -204,11 +204,15 @@ GpuSampler::GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t histor
     launch(iota_kernel, (n_vocab + 255) / 256, 256, 0, stream, ids_.as<int32_t>(), n_vocab);
     check_launch("iota");
     host_result_ = PinnedHostBuffer(2 * sizeof(int32_t));
+    ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&sampled_, cudaEventDisableTiming));
     ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&copied_, cudaEventDisableTiming));
+    ORCD_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
 }
 
 GpuSampler::~GpuSampler() {
+    if (copy_stream_) (void)cudaStreamDestroy(copy_stream_);
     if (copied_) (void)cudaEventDestroy(copied_);
+    if (sampled_) (void)cudaEventDestroy(sampled_);
 }
 
 void GpuSampler::begin_job() { history_.reset(); }
@@ -264,10 +268,16 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
         check_launch("sample_finalize");
     }
     // Into pinned memory, so that the copy is asynchronous and the host
-    // waits for it alone (an event), not for what `behind` adds.
+    // waits for it alone (an event), not for what `behind` adds; on a
+    // stream of its own, so that what `behind` adds does not wait for the
+    // copy either. result_ is next written by a later sample(), which the
+    // host enqueues only after this copy has completed.
     int32_t* result = reinterpret_cast<int32_t*>(host_result_.data());
-    ORCD_CUDA_CHECK(cudaMemcpyAsync(result, result_.get(), 2 * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
-    ORCD_CUDA_CHECK(cudaEventRecord(copied_, stream_));
+    ORCD_CUDA_CHECK(cudaEventRecord(sampled_, stream_));
+    ORCD_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_, sampled_, 0));
+    ORCD_CUDA_CHECK(
+        cudaMemcpyAsync(result, result_.get(), 2 * sizeof(int32_t), cudaMemcpyDeviceToHost, copy_stream_));
+    ORCD_CUDA_CHECK(cudaEventRecord(copied_, copy_stream_));
     if (behind) behind();
     ORCD_CUDA_CHECK(cudaEventSynchronize(copied_));
     if (cfg.temperature == 0.0f) {

@@ -62,8 +62,10 @@ private:
     uint64_t sort_temp_bytes_ = 0;
     DeviceBuffer work_, keys_sorted_, ids_, ids_sorted_, probs_, block_sums_, sort_temp_, result_;
     DeviceBuffer history_;  // per job
-    PinnedHostBuffer host_result_;  // the token (and its flag) copied back
-    cudaEvent_t copied_ = nullptr;  // recorded behind that copy
+    PinnedHostBuffer host_result_;      // the token (and its flag) copied back
+    cudaStream_t copy_stream_ = nullptr;  // that copy, off the compute stream
+    cudaEvent_t sampled_ = nullptr;     // the sampling's end on the compute stream
+    cudaEvent_t copied_ = nullptr;      // the copy's end
     std::vector<int32_t> window_;
     uint32_t last_survivors_ = 0;
 };
