@@ -150,18 +150,14 @@ TEST(CudaGraph, TinyLlamaShapeF16DecodeGraphEqualsPlainLaunches) {
     compare_graph_and_plain(m, 250, 12, 512, "tinyllama-shape F16");
 }
 
-#if defined(ORCD_FAULT_INJECTION)
-// A launch failure injected into a graph step fails that step with
-// CUDA_ERROR (the replay counts the captured launches); the backend then
-// decodes normally, through the graph.
 // Steps started ahead (CudaBackend::sample_then_step): a backend starting
 // each decode step behind its sampling, the token read on the device, and
 // one sampling and then launching the step after the token reached the
 // host give the same tokens and the same sampled logits (read_logits())
 // bit for bit, through stochastic sampling with a repetition penalty and
-// greedy; a step started
-// ahead and then not taken (another token forwarded at that position)
-// leaves no trace. The ahead backend must really have taken its steps.
+// greedy; a step started ahead and then not taken (another token forwarded
+// at that position) leaves no trace. The ahead backend must really have
+// taken its steps.
 TEST(CudaGraph, StepsStartedAheadEqualStepsAfterTheToken) {
     ORCD_REQUIRE_CUDA();
     HostModel m(test::stories_model());
@@ -205,6 +201,10 @@ TEST(CudaGraph, StepsStartedAheadEqualStepsAfterTheToken) {
                 (unsigned long long)a.steps_ahead_taken(), steps, (unsigned long long)a.decode_graph_steps());
 }
 
+#if defined(ORCD_FAULT_INJECTION)
+// A launch failure injected into a graph step fails that step with
+// CUDA_ERROR (the replay counts the captured launches); the backend then
+// decodes normally, through the graph.
 TEST(CudaGraph, InjectedLaunchFailureFailsAGraphStep) {
     ORCD_REQUIRE_CUDA();
     HostModel m(test::stories_model());
