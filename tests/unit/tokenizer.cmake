@@ -1,4 +1,4 @@
-orcd_add_test(test_tokenizer LABELS unit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_tokenizer.cpp
+orcd_add_test(test_tokenizer LABELS unit SERIAL "^Performance\\." SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_tokenizer.cpp
               ${CMAKE_CURRENT_SOURCE_DIR}/test_bpe_tokenizer.cpp ${CMAKE_CURRENT_SOURCE_DIR}/test_utf8_stream.cpp
               ${CMAKE_CURRENT_SOURCE_DIR}/vocab_vectors.cpp)
 
