@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -517,6 +518,40 @@ TEST(SampleToken, LargeVocabularyTopKMatchesFullSort) {
         sum += a[i].p;
     }
     EXPECT_NEAR(sum, 1.0f, 1e-5f);
+}
+
+// Candidate order is defined by a comparison (logit descending, then id
+// ascending); the sampler sorts by the logits' bits. On logits built to
+// stress that (many exact ties, -0 beside +0, -inf, subnormals, both signs,
+// the largest floats), every candidate's place must be the comparison's,
+// for the whole vocabulary and for top-k.
+TEST(FilterCandidates, OrderEqualsTheComparisonSortOnHardLogits) {
+    std::mt19937_64 rng(7);
+    const float specials[] = {0.0f, -0.0f, kNegInf, 1e-45f, -1e-45f, 1.17e-38f, -1.17e-38f, 3.4e38f, -3.4e38f,
+                              1.0f, -1.0f, 0.5f};
+    for (const size_t n : {size_t(1), size_t(5), size_t(64), size_t(1000), size_t(70000)}) {
+        std::vector<float> l(n);
+        std::normal_distribution<float> nd(0.0f, 4.0f);
+        for (float& x : l) {
+            const uint64_t r = rng() % 4;
+            x = r == 0 ? specials[rng() % std::size(specials)] : r == 1 ? std::round(nd(rng)) : nd(rng);
+        }
+        l[rng() % n] = 9.0f;  // one finite best, so that the softmax is defined
+        std::vector<int32_t> want(n);
+        for (size_t i = 0; i < n; ++i) want[i] = int32_t(i);
+        std::stable_sort(want.begin(), want.end(), [&](int32_t a, int32_t b) { return l[size_t(a)] > l[size_t(b)]; });
+        SamplingConfig cfg = plain(1.0f);
+        const std::vector<Candidate> all = filter_candidates(l, cfg);
+        ASSERT_EQ(ids_of(all), want) << "n=" << n;
+        for (size_t i = 0; i < n; ++i) {
+            EXPECT_EQ(all[i].rank, uint32_t(i));
+            EXPECT_EQ(std::signbit(all[i].logit), std::signbit(l[size_t(all[i].id)])) << "the logit is the input's";
+        }
+        cfg.top_k = int32_t(n / 2 + 1);
+        const std::vector<Candidate> k = filter_candidates(l, cfg);
+        ASSERT_EQ(ids_of(k), std::vector<int32_t>(want.begin(), want.begin() + std::ptrdiff_t(k.size())));
+        EXPECT_EQ(k.size(), std::min(n, n / 2 + 1));
+    }
 }
 
 }  // namespace
