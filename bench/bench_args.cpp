@@ -70,6 +70,9 @@ std::string usage() {
            "  --seed N                seed of the random prompt ids (default 1234)\n"
            "  --temperature T         decode and HTTP runs sample at T from the whole vocabulary, no\n"
            "                          top-k/top-p (the OpenAI default); 0 = greedy (default 0)\n"
+           "  --presence-penalty P    --frequency-penalty F\n"
+           "                          decode runs apply OpenAI's penalties over the tokens they generate,\n"
+           "                          each in [-2, 2] (default 0: off); the HTTP runs do not\n"
            "  --llama-server PATH     after worker-orcd, time llama.cpp's llama-server on the same file over\n"
            "                          HTTP (same client, same prompt token ids; its lib/ on LD_LIBRARY_PATH)\n";
 }
@@ -150,6 +153,16 @@ Args parse_args(int argc, const char* const* argv) {
         if (v->empty() || *end != '\0' || !(a.temperature >= 0 && a.temperature <= 2))
             throw ArgError("--temperature: expected a number in [0, 2], got '" + *v + "'");
     }
+    const auto penalty = [&](const char* flag, double& out) {
+        if (auto v = take(flag)) {
+            char* end = nullptr;
+            out = std::strtod(v->c_str(), &end);
+            if (v->empty() || *end != '\0' || !(out >= -2 && out <= 2))
+                throw ArgError(std::string(flag) + ": expected a number in [-2, 2], got '" + *v + "'");
+        }
+    };
+    penalty("--presence-penalty", a.presence_penalty);
+    penalty("--frequency-penalty", a.frequency_penalty);
     if (auto v = take("--llama-server")) {
         a.llama_server = *v;
         if (access(a.llama_server.c_str(), X_OK) != 0)

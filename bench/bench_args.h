@@ -31,6 +31,8 @@ struct Args {
     double ready_timeout_s = 600;   // the worker loads the model from scratch
     double request_timeout_s = 300;
     double temperature = 0.0;       // decode and HTTP runs: 0 greedy, above it sampled from the whole vocabulary
+    double presence_penalty = 0.0;  // decode runs only (OpenAI's rules, docs/sampling.md); 0 = off
+    double frequency_penalty = 0.0;
     uint64_t seed = 1234;           // prompt token ids and HTTP request seeds
     std::string llama_server;       // --llama-server: also time llama-server over HTTP on the same file
 };

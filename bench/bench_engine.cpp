@@ -35,8 +35,16 @@ std::unique_ptr<Model> load_model(Device& device, const std::string& path, uint3
     return std::move(model);
 }
 
-EngineBench::EngineBench(Model& model, bool cuda, int warmup, int reps, uint64_t seed, float temperature)
-    : model_(model), cuda_(cuda), warmup_(warmup), reps_(reps), seed_(seed), temperature_(temperature) {}
+EngineBench::EngineBench(Model& model, bool cuda, int warmup, int reps, uint64_t seed, float temperature,
+                         float presence_penalty, float frequency_penalty)
+    : model_(model),
+      cuda_(cuda),
+      warmup_(warmup),
+      reps_(reps),
+      seed_(seed),
+      temperature_(temperature),
+      presence_(presence_penalty),
+      frequency_(frequency_penalty) {}
 
 std::string EngineBench::timing_method() const {
     RegionTimer t(model_.backend().native_stream(), cuda_);
@@ -107,6 +115,8 @@ DecodeResult EngineBench::decode(uint32_t depth, uint32_t steps) {
     r.depth = depth;
     r.steps = steps;
     r.temperature = temperature_;
+    r.presence_penalty = presence_;
+    r.frequency_penalty = frequency_;
     // Fill the cache to the depth once (untimed); each repetition then
     // decodes over the same positions [depth, depth + steps), attention
     // covering only what precedes each step.
@@ -118,6 +128,8 @@ DecodeResult EngineBench::decode(uint32_t depth, uint32_t steps) {
 
     SamplingConfig sampling;
     sampling.temperature = temperature_;
+    sampling.presence_penalty = presence_;
+    sampling.frequency_penalty = frequency_;
     const int32_t n_vocab = int32_t(model_.config().n_vocab);
     RegionTimer timer(be.native_stream(), cuda_);
     std::vector<double> ms;

@@ -44,6 +44,7 @@ struct DecodeResult {
     bool deterministic = true;     // every repetition produced the same tokens
     bool tokens_in_range = true;
     float temperature = 0.0f;      // 0: greedy; above: sampled from the whole vocabulary
+    float presence_penalty = 0.0f, frequency_penalty = 0.0f;  // over the generated tokens; 0 = off
 };
 
 class EngineBench {
@@ -52,7 +53,10 @@ public:
     // is a GPU, so that a backend without a stream is timed with syncs.
     // temperature: 0 decodes greedily; above 0 every decode step samples from
     // the whole vocabulary (no top-k/top-p, the OpenAI default) with seed.
-    EngineBench(Model& model, bool cuda, int warmup, int reps, uint64_t seed, float temperature = 0.0f);
+    // The presence and frequency penalties (OpenAI's) count the tokens each
+    // repetition generates.
+    EngineBench(Model& model, bool cuda, int warmup, int reps, uint64_t seed, float temperature = 0.0f,
+                float presence_penalty = 0.0f, float frequency_penalty = 0.0f);
 
     PrefillResult prefill(uint32_t tokens);
     DecodeResult decode(uint32_t depth, uint32_t steps);
@@ -69,7 +73,7 @@ private:
     bool cuda_;
     int warmup_, reps_;
     uint64_t seed_;
-    float temperature_;
+    float temperature_, presence_, frequency_;
 };
 
 }  // namespace orcd::bench

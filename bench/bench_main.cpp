@@ -83,6 +83,7 @@ json args_json(const Args& a, uint32_t n_ctx, const std::string& worker) {
             {"http_prompt_tokens", a.http_prompt_tokens}, {"http_max_tokens", a.http_max_tokens},
             {"http_runs", a.http_runs},       {"seed", a.seed},
             {"temperature", a.temperature},
+            {"presence_penalty", a.presence_penalty}, {"frequency_penalty", a.frequency_penalty},
             {"llama_server", a.llama_server}};
 }
 
@@ -141,6 +142,13 @@ std::string sampling_text(double temperature) {
     return t;
 }
 
+std::string penalties_text(float presence, float frequency) {
+    if (presence == 0 && frequency == 0) return "";
+    char t[96];
+    std::snprintf(t, sizeof t, ", presence penalty %g, frequency penalty %g", presence, frequency);
+    return t;
+}
+
 // Bytes one step reads: from the file's header (decode_bytes.h, the same
 // rule the comparison with llama.cpp uses) when it can be read, else every
 // weight byte on the device and the engine's own count of K/V bytes.
@@ -149,7 +157,8 @@ void add_decode_figures(Report& r, const DecodeResult& d, const std::optional<De
     const std::string k = "decode.depth_" + std::to_string(d.depth);
     const std::string l = "decode, depth " + std::to_string(d.depth);
     r.add({k + ".tok_s", l, "tok/s", d.tok_s.median, "median", d.tok_s,
-           std::to_string(d.steps) + " steps of forward(1 token) + " + sampling_text(d.temperature)});
+           std::to_string(d.steps) + " steps of forward(1 token) + " + sampling_text(d.temperature) +
+               penalties_text(d.presence_penalty, d.frequency_penalty)});
     r.add({k + ".ms_per_token", l + ", per token", "ms", d.ms_per_token.median, "median", d.ms_per_token, ""});
     const double weights = file_bytes ? double(file_bytes->weights_read) : double(device_weight_bytes);
     const double kv = file_bytes ? file_bytes->kv_bytes(d.mean_context, kv_elem_bytes) : double(d.kv_bytes_per_token);
@@ -303,7 +312,8 @@ int main(int argc, char** argv) {
     uint32_t n_ctx_train = 0;
     const bool model_loaded = model != nullptr;
     if (model) {
-        EngineBench eb(*model, !a.cpu, a.warmup, a.reps, a.seed, float(a.temperature));
+        EngineBench eb(*model, !a.cpu, a.warmup, a.reps, a.seed, float(a.temperature), float(a.presence_penalty),
+                       float(a.frequency_penalty));
         r.model = model_json(*model, eb.kv_elem_bytes(), file_bytes);
         r.timing_method = eb.timing_method() + "; " + std::to_string(a.reps) + " timed repetitions after " +
                           std::to_string(a.warmup) + " warm-up";
