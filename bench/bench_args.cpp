@@ -22,6 +22,15 @@ uint64_t parse_u64(const std::string& flag, const std::string& v, uint64_t lo, u
     return x;
 }
 
+// A number in [lo, hi]; `range` spells the interval for the message.
+double parse_number(const std::string& flag, const std::string& v, double lo, double hi, const std::string& range) {
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !(x >= lo && x <= hi))
+        throw ArgError(flag + ": expected a number in " + range + ", got '" + v + "'");
+    return x;
+}
+
 double parse_seconds(const std::string& flag, const std::string& v) {
     char* end = nullptr;
     const double x = std::strtod(v.c_str(), &end);
@@ -147,22 +156,11 @@ Args parse_args(int argc, const char* const* argv) {
     if (auto v = take("--ready-timeout")) a.ready_timeout_s = parse_seconds("--ready-timeout", *v);
     if (auto v = take("--request-timeout")) a.request_timeout_s = parse_seconds("--request-timeout", *v);
     if (auto v = take("--seed")) a.seed = parse_u64("--seed", *v, 0, UINT64_MAX);
-    if (auto v = take("--temperature")) {
-        char* end = nullptr;
-        a.temperature = std::strtod(v->c_str(), &end);
-        if (v->empty() || *end != '\0' || !(a.temperature >= 0 && a.temperature <= 2))
-            throw ArgError("--temperature: expected a number in [0, 2], got '" + *v + "'");
-    }
-    const auto penalty = [&](const char* flag, double& out) {
-        if (auto v = take(flag)) {
-            char* end = nullptr;
-            out = std::strtod(v->c_str(), &end);
-            if (v->empty() || *end != '\0' || !(out >= -2 && out <= 2))
-                throw ArgError(std::string(flag) + ": expected a number in [-2, 2], got '" + *v + "'");
-        }
-    };
-    penalty("--presence-penalty", a.presence_penalty);
-    penalty("--frequency-penalty", a.frequency_penalty);
+    if (auto v = take("--temperature")) a.temperature = parse_number("--temperature", *v, 0, 2, "[0, 2]");
+    if (auto v = take("--presence-penalty"))
+        a.presence_penalty = parse_number("--presence-penalty", *v, -2, 2, "[-2, 2]");
+    if (auto v = take("--frequency-penalty"))
+        a.frequency_penalty = parse_number("--frequency-penalty", *v, -2, 2, "[-2, 2]");
     if (auto v = take("--llama-server")) {
         a.llama_server = *v;
         if (access(a.llama_server.c_str(), X_OK) != 0)
