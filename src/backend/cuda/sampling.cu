@@ -17,78 +17,84 @@
 namespace orcd::cuda {
 namespace {
 
-constexpr int kFinalThreads = 1024;
-
 __global__ void iota_kernel(int32_t* ids, uint32_t n) {
     kernel_begin();
     for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) ids[i] = int32_t(i);
 }
 
-// The sums of docs/sampling.md in the block order of engine/sum_order.h.
-// B[0..nb] (nb = the blocks of p[0, n)) gets the running sum in front of
-// each block: B[0] = 0, B[b + 1] = B[b] + (block b's non-negative entries
-// added left to right). One thread per block adds its members, then one warp
-// adds the nb block sums in order: every lane shuffles through the same
-// sequence, so each holds the CPU's running sum, bit for bit. Negative
-// entries mark candidates dropped by min-p; they add nothing, as on the CPU
-// where they are gone.
-__device__ void block_prefix(const float* p, uint32_t n, float* B) {
-    const uint32_t nb = (n + kSumBlock - 1) / kSumBlock;
-    for (uint32_t b = threadIdx.x; b < nb; b += blockDim.x) {
-        const uint32_t end = min(n, (b + 1) * kSumBlock);
-        float s = 0.0f;
-        for (uint32_t i = b * kSumBlock; i < end; ++i) {
-            const float x = p[i];
-            if (x >= 0.0f) s = __fadd_rn(s, x);
-        }
-        B[b + 1] = s;
-    }
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        const uint32_t lane = threadIdx.x;
-        float run = 0.0f;
-        for (uint32_t base = 0; base < nb; base += 32) {
-            const float v = base + lane < nb ? B[base + lane + 1] : 0.0f;
-            const uint32_t m = min(32u, nb - base);
-            float mine = 0.0f;
-            for (uint32_t j = 0; j < m; ++j) {
-                run = __fadd_rn(run, __shfl_sync(0xffffffffu, v, int(j)));
-                if (j == lane) mine = run;
-            }
-            if (lane < m) B[base + lane + 1] = mine;
-        }
-        if (lane == 0) B[0] = 0.0f;
-    }
-    __syncthreads();
-}
+// The draw after the sort runs as a few passes over the candidates, each
+// one grid over the whole device: every warp takes one sum block of
+// engine/sum_order.h (64 candidates), computes the pass's new values for
+// it, and its lane 0 adds them left to right. The last block of the grid to
+// finish (a counter) chains the block totals in order in one thread, which
+// gives every running sum bit for bit as the CPU adds it, and does the
+// pass's search. What one block once did alone (152k exps and divisions,
+// three chains walked by shuffles, ~0.5 ms a token on a Qwen vocabulary)
+// is spread over the device; only the chain of V / 64 additions stays
+// serial, which the order of docs/sampling.md ("Sums") asks for.
+//
+//   kSoftmax    p_i = softmax_exp(l_i - l_max) over the top-k candidates
+//   kNormalise  p_i = p_i / sum; then the top-p cut fixes the survivors
+//   kMinP       p_i = -1 where min-p drops it (negative: adds nothing);
+//               run only when top-p or min-p can drop something, so that
+//               the sum below is over the survivors
+//   kDraw       p_i = p_i / sum of the survivors; then the draw
+enum PassKind : int { kSoftmax = 0, kNormalise = 1, kMinP = 2, kDraw = 3 };
+
+constexpr int kPassWarps = 8;
+
+// Between the passes, on the device.
+struct DrawState {
+    float total[4];     // each pass's total (the running sum at its last candidate)
+    int32_t n_surv;     // survivors after top-p
+    int32_t bad;        // logits the host sampler must judge (NaN, +inf, all -inf)
+    uint32_t done;      // blocks of the running pass that have finished; 0 between passes
+};
+
+struct PassArgs {
+    const float* keys;    // the candidates' logits in candidate order (temperature applied)
+    const int32_t* ids;   // their token ids
+    float* p;             // the candidates' values, rewritten by each pass
+    float* totals;        // each sum block's total, for the last block's chain
+    DrawState* st;
+    int32_t* out;         // out[0] = token, out[1] = survivors, or < 0 for the host sampler
+    uint32_t n_vocab, nk;  // all candidates; those top-k keeps
+    float top_p, min_p, u;
+    int divisor;          // kDraw: the pass whose total is the survivors' sum
+};
 
 __device__ __forceinline__ bool passes(float cum, float t, bool strict) { return strict ? cum > t : cum >= t; }
 
-// The first index below n (a non-negative entry) whose running sum passes t
-// (cum > t when strict, cum >= t otherwise), or -1. The running sums never
-// decrease, so it lies in the first block whose closing sum B[b + 1] passes;
-// one thread walks that block as the CPU does. B from block_prefix(p, n).
-__device__ int32_t first_passing(const float* p, uint32_t n, const float* B, float t, bool strict, int32_t* s_tmp) {
+// The first candidate below n (a non-negative one) whose running sum passes
+// t (cum > t when strict, cum >= t otherwise), or -1. chain[b] is the
+// running sum in front of sum block b. The running sums never decrease, so
+// it lies in the first block whose closing sum passes; one thread walks that
+// block as the CPU does. Called by every thread of the last block.
+__device__ int32_t find_first(const float* p, uint32_t n, const float* chain, float t, bool strict,
+                              float* s_block, int32_t* s_tmp) {
     const uint32_t nb = (n + kSumBlock - 1) / kSumBlock;
     if (threadIdx.x == 0) *s_tmp = INT_MAX;
     __syncthreads();
     for (uint32_t b = threadIdx.x; b < nb; b += blockDim.x)
-        if (passes(B[b + 1], t, strict)) atomicMin(s_tmp, int32_t(b));
+        if (passes(chain[b + 1], t, strict)) atomicMin(s_tmp, int32_t(b));
     __syncthreads();
     const int32_t blk = *s_tmp;
-    __syncthreads();  // everyone has read s_tmp before thread 0 reuses it
+    if (blk != INT_MAX && threadIdx.x < kSumBlock) {
+        const uint32_t i = uint32_t(blk) * kSumBlock + threadIdx.x;
+        s_block[threadIdx.x] = i < n ? __ldcg(p + i) : -1.0f;  // written by other blocks of this pass
+    }
+    __syncthreads();
     if (threadIdx.x == 0) {
         int32_t found = -1;
         if (blk != INT_MAX) {
-            const uint32_t end = min(n, uint32_t(blk + 1) * kSumBlock);
-            const float before = B[blk];
+            const float before = chain[blk];
             float within = 0.0f;
-            for (uint32_t i = uint32_t(blk) * kSumBlock; i < end; ++i) {
-                const float x = p[i];
+            for (uint32_t j = 0; j < kSumBlock; ++j) {
+                const float x = s_block[j];
                 if (x < 0.0f) continue;
                 within = __fadd_rn(within, x);
                 if (passes(__fadd_rn(before, within), t, strict)) {
-                    found = int32_t(i);
+                    found = int32_t(uint32_t(blk) * kSumBlock + j);
                     break;
                 }
             }
@@ -96,75 +102,135 @@ __device__ int32_t first_passing(const float* p, uint32_t n, const float* B, flo
         *s_tmp = found;
     }
     __syncthreads();
-    const int32_t r = *s_tmp;
-    __syncthreads();
-    return r;
+    return *s_tmp;
 }
 
-// keys/ids: all n candidates in candidate order (temperature applied);
-// p: scratch of n floats; B: scratch of n / kSumBlock + 2 floats. out[0] =
-// token, out[1] = survivors, or out[1] < 0 when the logits need the host
-// sampler's error handling (NaN, +inf, all -inf).
-__global__ void __launch_bounds__(kFinalThreads) finalize_kernel(int32_t* out, const float* keys, const int32_t* ids,
-                                                                 float* p, float* B, uint32_t n, int32_t top_k,
-                                                                 float top_p, float min_p, float u) {
+// One pass (above). Grid: enough blocks of kPassWarps warps for the sum
+// blocks of the top-k candidates; dynamic shared memory: the chain, one
+// float more than those sum blocks.
+template <int kKind>
+__global__ void __launch_bounds__(kPassWarps * 32) draw_pass_kernel(PassArgs a) {
     kernel_begin();
+    extern __shared__ float s_chain[];
+    __shared__ float s_vals[kPassWarps][kSumBlock];
     __shared__ int32_t s_tmp;
-    const uint32_t tid = threadIdx.x;
-    const float inf = __int_as_float(0x7f800000);
-    const float l_max = keys[0];
-    if (!(l_max < inf) || l_max == -inf || keys[n - 1] != keys[n - 1]) {
-        if (tid == 0) out[1] = -1;
-        return;  // uniform across the block
-    }
-    const uint32_t nk = (top_k > 0 && uint32_t(top_k) < n) ? uint32_t(top_k) : n;
-    auto total_of = [&](uint32_t m) { return B[(m + kSumBlock - 1) / kSumBlock]; };
-
-    // softmax: e_i in parallel (exact per element), the sum in block order
-    for (uint32_t i = tid; i < nk; i += blockDim.x) p[i] = softmax_exp(__fsub_rn(keys[i], l_max));
-    __syncthreads();
-    block_prefix(p, nk, B);
-    const float sum = total_of(nk);
-    for (uint32_t i = tid; i < nk; i += blockDim.x) p[i] = __fdiv_rn(p[i], sum);
-    __syncthreads();
-
-    // top-p: the first candidate whose running sum reaches top_p is the last
-    uint32_t n_surv = nk;
-    if (top_p < 1.0f) {
-        block_prefix(p, nk, B);
-        const int32_t last = first_passing(p, nk, B, top_p, false, &s_tmp);
-        if (last >= 0) n_surv = uint32_t(last) + 1;
-    }
-
-    // min-p: a filter after the first candidate; dropped ones become -1
-    if (min_p > 0.0f) {
-        const float threshold = __fmul_rn(min_p, p[0]);
-        __syncthreads();  // everyone has read p[0] before anything changes
-        for (uint32_t i = 1 + tid; i < n_surv; i += blockDim.x)
-            if (p[i] < threshold) p[i] = -1.0f;
-        __syncthreads();
-    }
-
-    // renormalise over the survivors (always)
-    block_prefix(p, n_surv, B);
-    const float s2 = total_of(n_surv);
-    for (uint32_t i = tid; i < n_surv; i += blockDim.x)
-        if (p[i] >= 0.0f) p[i] = __fdiv_rn(p[i], s2);
-    __syncthreads();
-
-    // draw: threshold = u * total, the first survivor whose running sum
-    // exceeds it, else the last survivor
-    block_prefix(p, n_surv, B);
-    const float threshold = __fmul_rn(u, total_of(n_surv));
-    const int32_t pick = first_passing(p, n_surv, B, threshold, true, &s_tmp);
-    if (tid == 0) {
-        int32_t chosen = pick;
-        if (chosen < 0) {
-            chosen = int32_t(n_surv) - 1;
-            while (chosen > 0 && p[chosen] < 0.0f) --chosen;  // p[0] is never dropped
+    DrawState* st = a.st;
+    const uint32_t tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    if constexpr (kKind == kSoftmax) {
+        const float inf = __int_as_float(0x7f800000);
+        const float l_max = a.keys[0], last = a.keys[a.n_vocab - 1];
+        const bool bad = !(l_max < inf) || l_max == -inf || last != last;
+        if (blockIdx.x == 0 && tid == 0) {
+            st->bad = bad;
+            if (bad) a.out[1] = -1;
         }
-        out[0] = ids[chosen];
-        out[1] = int32_t(n_surv);
+        if (bad) return;  // uniform across the grid
+    } else {
+        if (st->bad) return;
+    }
+    const uint32_t n = (kKind == kSoftmax || kKind == kNormalise) ? a.nk : uint32_t(st->n_surv);
+    const uint32_t nb = (n + kSumBlock - 1) / kSumBlock;
+
+    const uint32_t b = blockIdx.x * kPassWarps + warp;
+    if (b < nb) {
+        const float l_max = a.keys[0];
+        const float div = kKind == kNormalise ? st->total[kSoftmax] : kKind == kDraw ? st->total[a.divisor] : 1.0f;
+        const float threshold = kKind == kMinP ? __fmul_rn(a.min_p, a.p[0]) : 0.0f;  // p[0] is never dropped
+        for (uint32_t j = lane; j < kSumBlock; j += 32) {
+            const uint32_t i = b * kSumBlock + j;
+            float v = -1.0f;  // past the end: adds nothing
+            if (i < n) {
+                if constexpr (kKind == kSoftmax) {
+                    v = softmax_exp(__fsub_rn(a.keys[i], l_max));
+                    a.p[i] = v;
+                } else if constexpr (kKind == kNormalise) {
+                    v = __fdiv_rn(a.p[i], div);
+                    a.p[i] = v;
+                } else if constexpr (kKind == kMinP) {
+                    v = a.p[i];
+                    if (i > 0 && v < threshold) {
+                        v = -1.0f;
+                        a.p[i] = v;
+                    }
+                } else {
+                    v = a.p[i];
+                    if (v >= 0.0f) {
+                        v = __fdiv_rn(v, div);
+                        a.p[i] = v;
+                    }
+                }
+            }
+            s_vals[warp][j] = v;
+        }
+        __syncwarp();
+        if (lane == 0) {
+            float s = 0.0f;
+#pragma unroll
+            for (uint32_t j = 0; j < kSumBlock; ++j) {
+                const float x = s_vals[warp][j];
+                if (x >= 0.0f) s = __fadd_rn(s, x);
+            }
+            a.totals[b] = s;
+        }
+    }
+
+    // The last block to finish chains the totals and searches. Every
+    // thread's writes (values, totals) are made visible to the device
+    // before the block counts itself done.
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+        __threadfence();
+        s_tmp = atomicAdd(&st->done, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!s_tmp) return;
+    __threadfence();
+    for (uint32_t i = tid; i < nb; i += blockDim.x) s_chain[i + 1] = __ldcg(a.totals + i);
+    __syncthreads();
+    if (tid == 0) {
+        // 32 totals into registers at a time, so that the loads are in
+        // flight together and the chain waits on its additions alone.
+        float run = 0.0f;
+        s_chain[0] = 0.0f;
+        for (uint32_t i0 = 0; i0 < nb; i0 += 32) {
+            float v[32];
+#pragma unroll
+            for (uint32_t j = 0; j < 32; ++j) v[j] = i0 + j < nb ? s_chain[i0 + j + 1] : 0.0f;
+#pragma unroll
+            for (uint32_t j = 0; j < 32; ++j) {
+                if (i0 + j < nb) {
+                    run = __fadd_rn(run, v[j]);
+                    s_chain[i0 + j + 1] = run;
+                }
+            }
+        }
+        st->total[kKind] = run;
+        st->done = 0;
+    }
+    __syncthreads();
+    float* s_block = &s_vals[0][0];
+    if constexpr (kKind == kNormalise) {
+        // top-p: the first candidate whose running sum reaches top_p is the last
+        int32_t n_surv = int32_t(n);
+        if (a.top_p < 1.0f) {
+            const int32_t last = find_first(a.p, n, s_chain, a.top_p, false, s_block, &s_tmp);
+            if (last >= 0) n_surv = last + 1;
+        }
+        if (tid == 0) st->n_surv = n_surv;
+    } else if constexpr (kKind == kDraw) {
+        // threshold = u * total, the first survivor whose running sum
+        // exceeds it, else the last survivor
+        const float t = __fmul_rn(a.u, s_chain[nb]);
+        int32_t chosen = find_first(a.p, n, s_chain, t, true, s_block, &s_tmp);
+        if (tid == 0) {
+            if (chosen < 0) {
+                chosen = int32_t(n) - 1;
+                while (chosen > 0 && __ldcg(a.p + chosen) < 0.0f) --chosen;  // p[0] is never dropped
+            }
+            a.out[0] = a.ids[chosen];
+            a.out[1] = int32_t(n);
+        }
     }
 }
 
@@ -184,7 +250,7 @@ uint64_t GpuSampler::block_sum_bytes(uint32_t n_vocab) { return (uint64_t(n_voca
 uint64_t GpuSampler::load_bytes(uint32_t n_vocab) {
     const uint64_t v = (uint64_t(n_vocab) * 4 + 255) / 256 * 256;
     return 5 * v + (block_sum_bytes(n_vocab) + 255) / 256 * 256 + (sort_temp_bytes(n_vocab) + 255) / 256 * 256 +
-           (uint64_t(kArgmaxOutInts) * 4 + 255) / 256 * 256;
+           (uint64_t(kArgmaxOutInts) * 4 + 255) / 256 * 256 + (sizeof(DrawState) + 255) / 256 * 256;
 }
 
 uint64_t GpuSampler::job_bytes(uint32_t history_cap) { return (uint64_t(history_cap) * 4 + 255) / 256 * 256; }
@@ -201,6 +267,18 @@ GpuSampler::GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t histor
     sort_temp_bytes_ = sort_temp_bytes(n_vocab);
     sort_temp_ = alloc.alloc(sort_temp_bytes_, MemCategory::Sampling);
     result_ = alloc.alloc(kArgmaxOutInts * sizeof(int32_t), MemCategory::Sampling);
+    state_ = alloc.alloc(sizeof(DrawState), MemCategory::Sampling);
+    ORCD_CUDA_CHECK(cudaMemsetAsync(state_.get(), 0, sizeof(DrawState), stream));  // the pass counter starts at 0
+    // The chain of the last pass block lives in dynamic shared memory: past
+    // 48 KB (a vocabulary over ~786k tokens) it needs the opt-in.
+    const int chain_bytes = int((uint64_t(n_vocab) / kSumBlock + 2) * sizeof(float));
+    if (chain_bytes > 48 * 1024) {
+        for (const void* k : {reinterpret_cast<const void*>(draw_pass_kernel<kSoftmax>),
+                              reinterpret_cast<const void*>(draw_pass_kernel<kNormalise>),
+                              reinterpret_cast<const void*>(draw_pass_kernel<kMinP>),
+                              reinterpret_cast<const void*>(draw_pass_kernel<kDraw>)})
+            ORCD_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, chain_bytes));
+    }
     launch(iota_kernel, (n_vocab + 255) / 256, 256, 0, stream, ids_.as<int32_t>(), n_vocab);
     check_launch("iota");
     host_result_ = PinnedHostBuffer(2 * sizeof(int32_t));
@@ -260,12 +338,30 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
                                                                   ids_sorted_.as<int32_t>(), int(n_vocab_), 0, 32,
                                                                   stream_));
         check_launch("radix_sort");
-        const float u = philox_uniform(seed, step);
-        launch(finalize_kernel, 1, kFinalThreads, 0, stream_, result_.as<int32_t>(), keys_sorted_.as<float>(),
-               ids_sorted_.as<int32_t>(), probs_.as<float>(),
-               block_sums_.as<float>(), n_vocab_,
-               cfg.top_k, cfg.top_p, cfg.min_p, u);
-        check_launch("sample_finalize");
+        PassArgs a{};
+        a.keys = keys_sorted_.as<float>();
+        a.ids = ids_sorted_.as<int32_t>();
+        a.p = probs_.as<float>();
+        a.totals = block_sums_.as<float>();
+        a.st = state_.as<DrawState>();
+        a.out = result_.as<int32_t>();
+        a.n_vocab = n_vocab_;
+        a.nk = (cfg.top_k > 0 && uint32_t(cfg.top_k) < n_vocab_) ? uint32_t(cfg.top_k) : n_vocab_;
+        a.top_p = cfg.top_p;
+        a.min_p = cfg.min_p;
+        a.u = philox_uniform(seed, step);
+        // Without a top-p cut or a min-p filter nothing is dropped, and the
+        // survivors' sum is the normalised candidates' sum: no kMinP pass.
+        const bool drops = cfg.top_p < 1.0f || cfg.min_p > 0.0f;
+        a.divisor = drops ? kMinP : kNormalise;
+        const uint32_t nb = (a.nk + kSumBlock - 1) / kSumBlock;
+        const uint32_t grid = (nb + kPassWarps - 1) / kPassWarps;
+        const size_t chain_bytes = (nb + 1) * sizeof(float);
+        launch(draw_pass_kernel<kSoftmax>, grid, kPassWarps * 32, chain_bytes, stream_, a);
+        launch(draw_pass_kernel<kNormalise>, grid, kPassWarps * 32, chain_bytes, stream_, a);
+        if (drops) launch(draw_pass_kernel<kMinP>, grid, kPassWarps * 32, chain_bytes, stream_, a);
+        launch(draw_pass_kernel<kDraw>, grid, kPassWarps * 32, chain_bytes, stream_, a);
+        check_launch("sample_draw");
     }
     // Into pinned memory, so that the copy is asynchronous and the host
     // waits for it alone (an event), not for what `behind` adds; on a

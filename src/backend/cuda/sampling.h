@@ -7,7 +7,8 @@
 //   T == 0: argmax, lowest id on ties               kernel, no draw
 //   logits / T                                      kernel
 //   order by logit desc, id asc                     CUB radix sort (stable)
-//   top-k, softmax, top-p, min-p, renormalise, draw one block, fixed order
+//   top-k, softmax, top-p, min-p, renormalise, draw passes over the device; each
+//                                                   sum in the fixed order of engine/sum_order.h
 #pragma once
 
 #include "backend/cuda/device_memory.h"
@@ -60,7 +61,7 @@ private:
     uint32_t n_vocab_, history_cap_;
     cudaStream_t stream_;
     uint64_t sort_temp_bytes_ = 0;
-    DeviceBuffer work_, keys_sorted_, ids_, ids_sorted_, probs_, block_sums_, sort_temp_, result_;
+    DeviceBuffer work_, keys_sorted_, ids_, ids_sorted_, probs_, block_sums_, sort_temp_, result_, state_;
     DeviceBuffer history_;  // per job
     PinnedHostBuffer host_result_;      // the token (and its flag) copied back
     cudaStream_t copy_stream_ = nullptr;  // that copy, off the compute stream
