@@ -1,8 +1,7 @@
 // worker-orcd-sampler-bench: the host sampler's time per token on random
 // logits of a vocabulary's size, for the settings a request can carry. The
 // CPU backend samples every token this way, and the CUDA backend every
-// token of a request its device sampler declines (presence or frequency
-// penalties), so this is the cost such a request adds to each step.
+// token of a request its device sampler declines.
 //
 // usage: worker-orcd-sampler-bench [--vocab N] [--reps N]
 #include "bench_stats.h"

@@ -53,9 +53,9 @@ uint32_t descending_key(float l) {
 // the same sequence), the best top_k kept when 0 < top_k < size, each with
 // its rank. A least-significant-digit radix sort on the keys above, three
 // passes of 11 bits: stable, so equal logits keep the id order they enter
-// with. The host sampler runs once a token whenever the device declines a
-// request (presence and frequency penalties), and a comparison sort of a
-// 152k vocabulary took ~10x longer.
+// with. The host sampler runs once a token on the CPU backend and whenever
+// the device declines a request, and a comparison sort of a 152k
+// vocabulary took ~10x longer.
 std::vector<Candidate> ordered_candidates(const std::vector<float>& scaled, int32_t top_k) {
     constexpr int kBits = 11;
     constexpr uint32_t kBuckets = 1u << kBits;

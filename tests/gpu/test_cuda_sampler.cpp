@@ -34,6 +34,8 @@ TEST(CudaSampler, PicksTheCpuTokenOnRandomLogitsAndConfigs) {
     const float top_ps[] = {1.0f, 0.95f, 0.5f, 0.0f};
     const float min_ps[] = {0.0f, 0.05f, 0.5f};
     const float penalties[] = {1.0f, 1.3f, 0.8f};
+    const float presences[] = {0.0f, 0.5f, -1.25f};
+    const float frequencies[] = {0.0f, 0.3f, 1.75f};
     int trials = 0, mismatches = 0;
     for (uint32_t V : vocabs) {
         cuda::GpuSampler sampler(g.alloc(), V, 4096, g.stream());
@@ -47,9 +49,15 @@ TEST(CudaSampler, PicksTheCpuTokenOnRandomLogitsAndConfigs) {
             cfg.min_p = min_ps[rng() % 3];
             cfg.repetition_penalty = penalties[rng() % 3];
             cfg.repetition_last_n = int32_t(rng() % 3) * 32;
+            cfg.presence_penalty = presences[rng() % 3];
+            cfg.frequency_penalty = frequencies[rng() % 3];
+            // Few distinct ids, so that the counts exceed 1; steps below and
+            // above the history's length (the generated part is the last
+            // `step` ids).
             std::vector<int32_t> history(rng() % 200);
-            for (int32_t& h : history) h = int32_t(rng() % V);
-            const uint64_t seed = rng(), step = rng() % 5000;
+            const uint32_t distinct = 1 + uint32_t(rng() % V);
+            for (int32_t& h : history) h = int32_t(rng() % std::min<uint32_t>(distinct, 50));
+            const uint64_t seed = rng(), step = rng() % 300;
 
             cuda::DeviceBuffer d = g.upload(logits);
             if (i % 10 == 0) sampler.begin_job();
@@ -60,6 +68,7 @@ TEST(CudaSampler, PicksTheCpuTokenOnRandomLogitsAndConfigs) {
                 ++mismatches;
                 ADD_FAILURE() << "V=" << V << " T=" << cfg.temperature << " top_k=" << cfg.top_k << " top_p="
                               << cfg.top_p << " min_p=" << cfg.min_p << " penalty=" << cfg.repetition_penalty
+                              << " presence=" << cfg.presence_penalty << " frequency=" << cfg.frequency_penalty
                               << " last_n=" << cfg.repetition_last_n << " seed=" << seed << " step=" << step
                               << ": gpu " << gpu << " cpu " << cpu;
             }
@@ -95,6 +104,19 @@ TEST(CudaSampler, GreedyMatchesCpuArgmaxAfterPenalty) {
     const std::vector<int32_t> hist = {10, 20, 10};
     EXPECT_EQ(sampler.sample(d.as<float>(), cfg, hist, 1, 0), sample_token(logits, cfg, hist, 1, 0));
     EXPECT_EQ(sampler.sample(d.as<float>(), cfg, hist, 1, 0), 30);
+    // Presence/frequency over the generated ids only (the last `step`):
+    // all three generated, 10 (twice) -> 5 - 1.2 - 0.1 = 3.7, 20 -> 4.3,
+    // 30 stays 4: 20 wins; one generated (the last 10) -> 4.3, 20 keeps 5.
+    cfg.repetition_penalty = 1.0f;
+    cfg.frequency_penalty = 0.6f;
+    cfg.presence_penalty = 0.1f;
+    EXPECT_EQ(sampler.sample(d.as<float>(), cfg, hist, 1, 3), 20);
+    EXPECT_EQ(sample_token(logits, cfg, hist, 1, 3), 20);
+    EXPECT_EQ(sampler.sample(d.as<float>(), cfg, hist, 1, 1), 20);
+    cfg.frequency_penalty = 1.0f;  // step 1: 10 -> 3.9, 20 -> 5: 20; step 3: 10 -> 2.9, 20 -> 3.9, 30 -> 4: 30
+    EXPECT_EQ(sampler.sample(d.as<float>(), cfg, hist, 1, 1), 20);
+    EXPECT_EQ(sampler.sample(d.as<float>(), cfg, hist, 1, 3), 30);
+    EXPECT_EQ(sample_token(logits, cfg, hist, 1, 3), 30);
 }
 
 // Same seed and step => same token; the draw follows philox_uniform.

@@ -117,6 +117,11 @@ void argmax(int32_t* out, const float* x, uint32_t n, cudaStream_t stream);
 // logit is divided by penalty, a negative one multiplied.
 void repetition_penalty(float* logits, uint32_t n_vocab, const int32_t* ids, uint32_t n, float penalty,
                         cudaStream_t stream);
+// OpenAI's presence/frequency penalty (docs/sampling.md, step 1b) on n
+// distinct ids with their counts: l = l - float(count) * frequency, then
+// l = l - presence, each one rounded float operation.
+void presence_frequency_penalty(float* logits, uint32_t n_vocab, const int32_t* ids, const int32_t* counts,
+                                uint32_t n, float presence, float frequency, cudaStream_t stream);
 
 // ---- moe_route.cu -----------------------------------------------------------------
 

@@ -253,7 +253,9 @@ uint64_t GpuSampler::load_bytes(uint32_t n_vocab) {
            (uint64_t(kArgmaxOutInts) * 4 + 255) / 256 * 256 + (sizeof(DrawState) + 255) / 256 * 256;
 }
 
-uint64_t GpuSampler::job_bytes(uint32_t history_cap) { return (uint64_t(history_cap) * 4 + 255) / 256 * 256; }
+// The repetition window's distinct ids, then the generated ids and their
+// counts (presence/frequency): history_cap ints each.
+uint64_t GpuSampler::job_bytes(uint32_t history_cap) { return (uint64_t(history_cap) * 12 + 255) / 256 * 256; }
 
 GpuSampler::GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t history_cap, cudaStream_t stream)
     : alloc_(alloc), n_vocab_(n_vocab), history_cap_(history_cap), stream_(stream) {
@@ -302,8 +304,6 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
     // Invalid requests go to the host sampler, which raises the documented
     // error for each of them.
     if (!(cfg.temperature >= 0.0f) || !(cfg.repetition_penalty > 0.0f)) return -1;
-    // Presence/frequency penalties exist only in the host sampler.
-    if (cfg.presence_penalty != 0.0f || cfg.frequency_penalty != 0.0f) return -1;
     // The distinct ids of the penalty window, on the host where the history
     // already is (same window rule as apply_repetition_penalty).
     window_.clear();
@@ -315,11 +315,32 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
         window_.erase(std::unique(window_.begin(), window_.end()), window_.end());
         if (window_.front() < 0 || uint32_t(window_.back()) >= n_vocab_ || window_.size() > history_cap_) return -1;
     }
+    // Presence/frequency penalties: each distinct id generated so far (the
+    // last `step` entries of the history, never the prompt) with its count,
+    // on the host where the history is (apply_presence_frequency_penalty's
+    // rule).
+    counted_.clear();
+    counts_.clear();
+    if ((cfg.presence_penalty != 0.0f || cfg.frequency_penalty != 0.0f) && !history.empty()) {
+        const size_t n_out = size_t(std::min<uint64_t>(step, history.size()));
+        sorted_.assign(history.end() - std::ptrdiff_t(n_out), history.end());
+        std::sort(sorted_.begin(), sorted_.end());
+        for (size_t i = 0; i < sorted_.size();) {
+            size_t j = i;
+            while (j < sorted_.size() && sorted_[j] == sorted_[i]) ++j;
+            counted_.push_back(sorted_[i]);
+            counts_.push_back(int32_t(j - i));
+            i = j;
+        }
+        if (!counted_.empty() && (counted_.front() < 0 || uint32_t(counted_.back()) >= n_vocab_)) return -1;
+        if (counted_.size() > history_cap_) return -1;
+        counted_.insert(counted_.end(), counts_.begin(), counts_.end());  // one upload: ids, then counts
+    }
     if (!history_) history_ = alloc_.alloc(job_bytes(history_cap_), MemCategory::Sampling, AllocPhase::Job);
 
     float* work = work_.as<float>();
     // Greedy without a penalty only reads the logits: no working copy.
-    const bool reads_only = cfg.temperature == 0.0f && window_.empty();
+    const bool reads_only = cfg.temperature == 0.0f && window_.empty() && counted_.empty();
     if (!reads_only)
         ORCD_CUDA_CHECK(cudaMemcpyAsync(work, logits, uint64_t(n_vocab_) * 4, cudaMemcpyDeviceToDevice, stream_));
     if (!window_.empty()) {
@@ -327,6 +348,15 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
                                         cudaMemcpyHostToDevice, stream_));
         repetition_penalty(work, n_vocab_, history_.as<int32_t>(), uint32_t(window_.size()), cfg.repetition_penalty,
                            stream_);
+    }
+    if (!counted_.empty()) {
+        // After the repetition penalty, on the same working copy, as on the host.
+        int32_t* at = history_.as<int32_t>() + history_cap_;
+        const uint32_t m = uint32_t(counted_.size() / 2);
+        ORCD_CUDA_CHECK(cudaMemcpyAsync(at, counted_.data(), counted_.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
+                                        stream_));
+        presence_frequency_penalty(work, n_vocab_, at, at + m, m, cfg.presence_penalty, cfg.frequency_penalty,
+                                   stream_);
     }
     if (cfg.temperature == 0.0f) {
         argmax(result_.as<int32_t>(), reads_only ? logits : work, n_vocab_, stream_);

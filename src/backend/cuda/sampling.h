@@ -4,6 +4,7 @@
 // boundary, see docs/cuda-backend.md).
 //
 //   penalty (distinct ids of the history window)    kernel
+//   presence/frequency (generated ids and counts)  kernel
 //   T == 0: argmax, lowest id on ties               kernel, no draw
 //   logits / T                                      kernel
 //   order by logit desc, id asc                     CUB radix sort (stable)
@@ -68,6 +69,9 @@ private:
     cudaEvent_t sampled_ = nullptr;     // the sampling's end on the compute stream
     cudaEvent_t copied_ = nullptr;      // the copy's end
     std::vector<int32_t> window_;
+    // presence/frequency: the generated ids sorted; their distinct ids (then,
+    // for the upload, their counts appended); the counts
+    std::vector<int32_t> sorted_, counted_, counts_;
     uint32_t last_survivors_ = 0;
 };
 

@@ -119,6 +119,20 @@ __global__ void penalty_kernel(float* logits, uint32_t n_vocab, const int32_t* i
     }
 }
 
+__global__ void presence_frequency_kernel(float* logits, uint32_t n_vocab, const int32_t* ids, const int32_t* counts,
+                                          uint32_t n, float presence, float frequency) {
+    kernel_begin();
+    // ids are distinct, so no two threads touch the same logit.
+    for (uint32_t j = blockIdx.x * blockDim.x + threadIdx.x; j < n; j += gridDim.x * blockDim.x) {
+        const int32_t id = ids[j];
+        if (id < 0 || uint32_t(id) >= n_vocab) continue;
+        float l = logits[id];
+        l = __fsub_rn(l, __fmul_rn(__int2float_rn(counts[j]), frequency));
+        l = __fsub_rn(l, presence);
+        logits[id] = l;
+    }
+}
+
 }  // namespace
 
 void argmax(int32_t* out, const float* x, uint32_t n, cudaStream_t stream) {
@@ -139,6 +153,14 @@ void repetition_penalty(float* logits, uint32_t n_vocab, const int32_t* ids, uin
     if (n == 0) return;
     launch(penalty_kernel, grid_for(n), kThreads, 0, stream, logits, n_vocab, ids, n, penalty);
     check_launch("repetition_penalty");
+}
+
+void presence_frequency_penalty(float* logits, uint32_t n_vocab, const int32_t* ids, const int32_t* counts,
+                                uint32_t n, float presence, float frequency, cudaStream_t stream) {
+    if (n == 0) return;
+    launch(presence_frequency_kernel, grid_for(n), kThreads, 0, stream, logits, n_vocab, ids, counts, n, presence,
+           frequency);
+    check_launch("presence_frequency_penalty");
 }
 
 }  // namespace orcd::cuda
