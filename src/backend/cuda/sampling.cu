@@ -284,16 +284,27 @@ GpuSampler::GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t histor
     launch(iota_kernel, (n_vocab + 255) / 256, 256, 0, stream, ids_.as<int32_t>(), n_vocab);
     check_launch("iota");
     host_result_ = PinnedHostBuffer(2 * sizeof(int32_t));
-    ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&sampled_, cudaEventDisableTiming));
-    ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&copied_, cudaEventDisableTiming));
-    ORCD_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
+    // A constructor that throws runs no destructor: what was created is
+    // released here.
+    try {
+        ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&sampled_, cudaEventDisableTiming));
+        ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&copied_, cudaEventDisableTiming));
+        ORCD_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
+    } catch (...) {
+        release_handles();
+        throw;
+    }
 }
 
-GpuSampler::~GpuSampler() {
+void GpuSampler::release_handles() {
     if (copy_stream_) (void)cudaStreamDestroy(copy_stream_);
     if (copied_) (void)cudaEventDestroy(copied_);
     if (sampled_) (void)cudaEventDestroy(sampled_);
+    copy_stream_ = nullptr;
+    copied_ = sampled_ = nullptr;
 }
+
+GpuSampler::~GpuSampler() { release_handles(); }
 
 void GpuSampler::begin_job() { history_.reset(); }
 

@@ -58,6 +58,8 @@ public:
     uint32_t last_survivors() const { return last_survivors_; }
 
 private:
+    void release_handles();  // the events and the copy stream
+
     DeviceAllocator& alloc_;
     uint32_t n_vocab_, history_cap_;
     cudaStream_t stream_;
