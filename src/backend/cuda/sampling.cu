@@ -66,17 +66,18 @@ struct PassArgs {
 __device__ __forceinline__ bool passes(float cum, float t, bool strict) { return strict ? cum > t : cum >= t; }
 
 // The first candidate below n (a non-negative one) whose running sum passes
-// t (cum > t when strict, cum >= t otherwise), or -1. chain[b] is the
-// running sum in front of sum block b. The running sums never decrease, so
-// it lies in the first block whose closing sum passes; one thread walks that
+// t (cum > t when strict, cum >= t otherwise), or -1. closing[b] is the
+// running sum at the end of sum block b (the one in front of block b is
+// closing[b - 1], or 0). The running sums never decrease, so the candidate
+// lies in the first block whose closing sum passes; one thread walks that
 // block as the CPU does. Called by every thread of the last block.
-__device__ int32_t find_first(const float* p, uint32_t n, const float* chain, float t, bool strict,
+__device__ int32_t find_first(const float* p, uint32_t n, const float* closing, float t, bool strict,
                               float* s_block, int32_t* s_tmp) {
     const uint32_t nb = (n + kSumBlock - 1) / kSumBlock;
     if (threadIdx.x == 0) *s_tmp = INT_MAX;
     __syncthreads();
     for (uint32_t b = threadIdx.x; b < nb; b += blockDim.x)
-        if (passes(chain[b + 1], t, strict)) atomicMin(s_tmp, int32_t(b));
+        if (passes(closing[b], t, strict)) atomicMin(s_tmp, int32_t(b));
     __syncthreads();
     const int32_t blk = *s_tmp;
     if (blk != INT_MAX && threadIdx.x < kSumBlock) {
@@ -87,7 +88,7 @@ __device__ int32_t find_first(const float* p, uint32_t n, const float* chain, fl
     if (threadIdx.x == 0) {
         int32_t found = -1;
         if (blk != INT_MAX) {
-            const float before = chain[blk];
+            const float before = blk > 0 ? closing[blk - 1] : 0.0f;
             float within = 0.0f;
             for (uint32_t j = 0; j < kSumBlock; ++j) {
                 const float x = s_block[j];
@@ -105,13 +106,53 @@ __device__ int32_t find_first(const float* p, uint32_t n, const float* chain, fl
     return *s_tmp;
 }
 
+// The sum blocks' totals in a multiple of 32 (zeros past the last block):
+// the chain reads them 32 at a time without a bound check, and adding +0 to
+// the running sum leaves its bits as they are.
+__host__ __device__ constexpr uint32_t padded_blocks(uint32_t nb) { return (nb + 31) & ~31u; }
+
+// The chain over the sum blocks' totals, in one thread, in block order:
+// returns the total; with kKeep, closing[b] = the running sum at the end of
+// block b. The next 32 totals are loaded while the current 32 are added, so
+// that the thread waits on its additions alone (one dependent add a block:
+// this chain is the part of a pass that the order of docs/sampling.md keeps
+// serial).
+template <bool kKeep>
+__device__ float chain_totals(const float* tot, float* closing, uint32_t nbp) {
+    const float4* t4 = reinterpret_cast<const float4*>(tot);
+    float4* c4 = reinterpret_cast<float4*>(closing);
+    float4 cur[8], nxt[8];
+#pragma unroll
+    for (uint32_t j = 0; j < 8; ++j) cur[j] = t4[j];
+    float run = 0.0f;
+    for (uint32_t c = 0; c < nbp; c += 32) {
+        if (c + 32 < nbp) {
+#pragma unroll
+            for (uint32_t j = 0; j < 8; ++j) nxt[j] = t4[(c + 32) / 4 + j];
+        }
+#pragma unroll
+        for (uint32_t j = 0; j < 8; ++j) {
+            float4 r;
+            r.x = run = __fadd_rn(run, cur[j].x);
+            r.y = run = __fadd_rn(run, cur[j].y);
+            r.z = run = __fadd_rn(run, cur[j].z);
+            r.w = run = __fadd_rn(run, cur[j].w);
+            if constexpr (kKeep) c4[c / 4 + j] = r;
+        }
+#pragma unroll
+        for (uint32_t j = 0; j < 8; ++j) cur[j] = nxt[j];
+    }
+    return run;
+}
+
 // One pass (above). Grid: enough blocks of kPassWarps warps for the sum
-// blocks of the top-k candidates; dynamic shared memory: the chain, one
-// float more than those sum blocks.
+// blocks of the top-k candidates; dynamic shared memory: chain_bytes(sum
+// blocks).
 template <int kKind>
 __global__ void __launch_bounds__(kPassWarps * 32) draw_pass_kernel(PassArgs a) {
     kernel_begin();
-    extern __shared__ float s_chain[];
+    extern __shared__ float4 s_dyn[];  // float4: chain_totals reads and writes it 16 bytes at a time
+    float* s_chain = reinterpret_cast<float*>(s_dyn);
     __shared__ float s_vals[kPassWarps][kSumBlock];
     __shared__ int32_t s_tmp;
     DrawState* st = a.st;
@@ -186,26 +227,17 @@ __global__ void __launch_bounds__(kPassWarps * 32) draw_pass_kernel(PassArgs a) 
     __syncthreads();
     if (!s_tmp) return;
     __threadfence();
-    for (uint32_t i = tid; i < nb; i += blockDim.x) s_chain[i + 1] = __ldcg(a.totals + i);
+    // Dynamic shared memory: the totals, then the closing sums.
+    const uint32_t nbp = padded_blocks(nb);
+    float* s_tot = s_chain;
+    float* s_closing = s_chain + nbp;
+#pragma unroll 4
+    for (uint32_t i = tid; i < nbp; i += blockDim.x) s_tot[i] = i < nb ? __ldcg(a.totals + i) : 0.0f;
     __syncthreads();
+    // Only a search needs the running sums; the other passes need the total.
+    const bool keep = kKind == kDraw || (kKind == kNormalise && a.top_p < 1.0f);
     if (tid == 0) {
-        // 32 totals into registers at a time, so that the loads are in
-        // flight together and the chain waits on its additions alone.
-        float run = 0.0f;
-        s_chain[0] = 0.0f;
-        for (uint32_t i0 = 0; i0 < nb; i0 += 32) {
-            float v[32];
-#pragma unroll
-            for (uint32_t j = 0; j < 32; ++j) v[j] = i0 + j < nb ? s_chain[i0 + j + 1] : 0.0f;
-#pragma unroll
-            for (uint32_t j = 0; j < 32; ++j) {
-                if (i0 + j < nb) {
-                    run = __fadd_rn(run, v[j]);
-                    s_chain[i0 + j + 1] = run;
-                }
-            }
-        }
-        st->total[kKind] = run;
+        st->total[kKind] = keep ? chain_totals<true>(s_tot, s_closing, nbp) : chain_totals<false>(s_tot, s_closing, nbp);
         st->done = 0;
     }
     __syncthreads();
@@ -214,15 +246,15 @@ __global__ void __launch_bounds__(kPassWarps * 32) draw_pass_kernel(PassArgs a) 
         // top-p: the first candidate whose running sum reaches top_p is the last
         int32_t n_surv = int32_t(n);
         if (a.top_p < 1.0f) {
-            const int32_t last = find_first(a.p, n, s_chain, a.top_p, false, s_block, &s_tmp);
+            const int32_t last = find_first(a.p, n, s_closing, a.top_p, false, s_block, &s_tmp);
             if (last >= 0) n_surv = last + 1;
         }
         if (tid == 0) st->n_surv = n_surv;
     } else if constexpr (kKind == kDraw) {
         // threshold = u * total, the first survivor whose running sum
         // exceeds it, else the last survivor
-        const float t = __fmul_rn(a.u, s_chain[nb]);
-        int32_t chosen = find_first(a.p, n, s_chain, t, true, s_block, &s_tmp);
+        const float t = __fmul_rn(a.u, s_closing[nb - 1]);
+        int32_t chosen = find_first(a.p, n, s_closing, t, true, s_block, &s_tmp);
         if (tid == 0) {
             if (chosen < 0) {
                 chosen = int32_t(n) - 1;
@@ -233,6 +265,9 @@ __global__ void __launch_bounds__(kPassWarps * 32) draw_pass_kernel(PassArgs a) 
         }
     }
 }
+
+// The dynamic shared memory of a pass over nb sum blocks (chain_totals' two arrays).
+size_t chain_bytes(uint32_t nb) { return size_t(2) * padded_blocks(nb) * sizeof(float); }
 
 uint64_t sort_temp_bytes(uint32_t n_vocab) {
     size_t bytes = 0;
@@ -273,13 +308,13 @@ GpuSampler::GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t histor
     ORCD_CUDA_CHECK(cudaMemsetAsync(state_.get(), 0, sizeof(DrawState), stream));  // the pass counter starts at 0
     // The chain of the last pass block lives in dynamic shared memory: past
     // 48 KB (a vocabulary over ~786k tokens) it needs the opt-in.
-    const int chain_bytes = int((uint64_t(n_vocab) / kSumBlock + 2) * sizeof(float));
-    if (chain_bytes > 48 * 1024) {
+    const size_t smem = chain_bytes(uint32_t((uint64_t(n_vocab) + kSumBlock - 1) / kSumBlock));
+    if (smem > 48 * 1024) {
         for (const void* k : {reinterpret_cast<const void*>(draw_pass_kernel<kSoftmax>),
                               reinterpret_cast<const void*>(draw_pass_kernel<kNormalise>),
                               reinterpret_cast<const void*>(draw_pass_kernel<kMinP>),
                               reinterpret_cast<const void*>(draw_pass_kernel<kDraw>)})
-            ORCD_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, chain_bytes));
+            ORCD_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
     }
     launch(iota_kernel, (n_vocab + 255) / 256, 256, 0, stream, ids_.as<int32_t>(), n_vocab);
     check_launch("iota");
@@ -397,11 +432,11 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
         a.divisor = drops ? kMinP : kNormalise;
         const uint32_t nb = (a.nk + kSumBlock - 1) / kSumBlock;
         const uint32_t grid = (nb + kPassWarps - 1) / kPassWarps;
-        const size_t chain_bytes = (nb + 1) * sizeof(float);
-        launch(draw_pass_kernel<kSoftmax>, grid, kPassWarps * 32, chain_bytes, stream_, a);
-        launch(draw_pass_kernel<kNormalise>, grid, kPassWarps * 32, chain_bytes, stream_, a);
-        if (drops) launch(draw_pass_kernel<kMinP>, grid, kPassWarps * 32, chain_bytes, stream_, a);
-        launch(draw_pass_kernel<kDraw>, grid, kPassWarps * 32, chain_bytes, stream_, a);
+        const size_t smem = chain_bytes(nb);
+        launch(draw_pass_kernel<kSoftmax>, grid, kPassWarps * 32, smem, stream_, a);
+        launch(draw_pass_kernel<kNormalise>, grid, kPassWarps * 32, smem, stream_, a);
+        if (drops) launch(draw_pass_kernel<kMinP>, grid, kPassWarps * 32, smem, stream_, a);
+        launch(draw_pass_kernel<kDraw>, grid, kPassWarps * 32, smem, stream_, a);
         check_launch("sample_draw");
     }
     // Into pinned memory, so that the copy is asynchronous and the host
