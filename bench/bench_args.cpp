@@ -82,13 +82,17 @@ std::string usage() {
            "  --presence-penalty P    --frequency-penalty F\n"
            "                          decode runs apply OpenAI's penalties over the tokens they generate,\n"
            "                          each in [-2, 2] (default 0: off); the HTTP runs do not\n"
+           "  --logprobs N            decode runs ask each token's log-probability and N alternatives\n"
+           "                          (0-32), as a request with logprobs does; the HTTP runs do not\n"
+           "  --host-logprobs         with --logprobs: computed on the host from the logits read back\n"
+           "                          (the backend's default path) instead of where the backend computes them\n"
            "  --llama-server PATH     after worker-orcd, time llama.cpp's llama-server on the same file over\n"
            "                          HTTP (same client, same prompt token ids; its lib/ on LD_LIBRARY_PATH)\n";
 }
 
 Args parse_args(int argc, const char* const* argv) {
     static const char* const flags_without_value[] = {"--skip-load", "--skip-prefill", "--skip-decode",
-                                                      "--skip-http", "--skip-copy"};
+                                                      "--skip-http", "--skip-copy", "--host-logprobs"};
     std::map<std::string, std::string> values;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
@@ -161,6 +165,9 @@ Args parse_args(int argc, const char* const* argv) {
         a.presence_penalty = parse_number("--presence-penalty", *v, -2, 2, "[-2, 2]");
     if (auto v = take("--frequency-penalty"))
         a.frequency_penalty = parse_number("--frequency-penalty", *v, -2, 2, "[-2, 2]");
+    if (auto v = take("--logprobs")) a.logprobs = int(parse_u64("--logprobs", *v, 0, 32));
+    a.host_logprobs = take("--host-logprobs").has_value();
+    if (a.host_logprobs && a.logprobs < 0) throw ArgError("--host-logprobs: needs --logprobs N");
     if (auto v = take("--llama-server")) {
         a.llama_server = *v;
         if (access(a.llama_server.c_str(), X_OK) != 0)

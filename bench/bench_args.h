@@ -33,6 +33,8 @@ struct Args {
     double temperature = 0.0;       // decode and HTTP runs: 0 greedy, above it sampled from the whole vocabulary
     double presence_penalty = 0.0;  // decode runs only (OpenAI's rules, docs/sampling.md); 0 = off
     double frequency_penalty = 0.0;
+    int logprobs = -1;              // decode runs: each token's log-probability and this many alternatives; -1 = off
+    bool host_logprobs = false;     // ... computed by the host from the logits read back (the default path)
     uint64_t seed = 1234;           // prompt token ids and HTTP request seeds
     std::string llama_server;       // --llama-server: also time llama-server over HTTP on the same file
 };

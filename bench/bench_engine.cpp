@@ -117,6 +117,8 @@ DecodeResult EngineBench::decode(uint32_t depth, uint32_t steps) {
     r.temperature = temperature_;
     r.presence_penalty = presence_;
     r.frequency_penalty = frequency_;
+    r.logprobs = logprobs_;
+    r.host_logprobs = host_logprobs_;
     // Fill the cache to the depth once (untimed); each repetition then
     // decodes over the same positions [depth, depth + steps), attention
     // covering only what precedes each step.
@@ -134,6 +136,7 @@ DecodeResult EngineBench::decode(uint32_t depth, uint32_t steps) {
     RegionTimer timer(be.native_stream(), cuda_);
     std::vector<double> ms;
     std::vector<int32_t> reference;
+    std::vector<TokenLogprob> top;
     for (int i = 0; i < warmup_ + reps_; ++i) {
         kv.reset();
         kv.append(depth);  // positions [0, depth) hold the context already
@@ -145,6 +148,12 @@ DecodeResult EngineBench::decode(uint32_t depth, uint32_t steps) {
             // As a job does: the next step may start behind the sampling.
             history.push_back(s + 1 < steps ? be.sample_then_step(sampling, history, seed_, s, kv.position())
                                             : be.sample(sampling, history, seed_, s));
+            if (logprobs_ >= 0) {
+                // The qualified call is the base class's host path.
+                const TokenLogprob lp = host_logprobs_ ? be.Backend::logprobs(history.back(), size_t(logprobs_), top)
+                                                       : be.logprobs(history.back(), size_t(logprobs_), top);
+                r.logprobs_finite = r.logprobs_finite && lp.logprob <= 0.0f;
+            }
         }
         const double t = timer.stop_ms();
         if (i >= warmup_) ms.push_back(t);

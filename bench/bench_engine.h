@@ -43,8 +43,11 @@ struct DecodeResult {
     uint64_t kv_bytes_per_token = 0;  // K and V read at mean_context
     bool deterministic = true;     // every repetition produced the same tokens
     bool tokens_in_range = true;
+    bool logprobs_finite = true;   // every asked log-probability a number <= 0
     float temperature = 0.0f;      // 0: greedy; above: sampled from the whole vocabulary
     float presence_penalty = 0.0f, frequency_penalty = 0.0f;  // over the generated tokens; 0 = off
+    int logprobs = -1;             // alternatives asked with each token's log-probability; -1 = off
+    bool host_logprobs = false;    // ... computed on the host from the logits read back
 };
 
 class EngineBench {
@@ -57,6 +60,14 @@ public:
     // repetition generates.
     EngineBench(Model& model, bool cuda, int warmup, int reps, uint64_t seed, float temperature = 0.0f,
                 float presence_penalty = 0.0f, float frequency_penalty = 0.0f);
+
+    // Decode runs ask each token's log-probability and n alternatives (n >= 0),
+    // as a request with logprobs does; on_host: through the host path
+    // (Backend::logprobs: the logits read back), not the backend's own.
+    void set_logprobs(int n, bool on_host) {
+        logprobs_ = n;
+        host_logprobs_ = on_host;
+    }
 
     PrefillResult prefill(uint32_t tokens);
     DecodeResult decode(uint32_t depth, uint32_t steps);
@@ -74,6 +85,8 @@ private:
     int warmup_, reps_;
     uint64_t seed_;
     float temperature_, presence_, frequency_;
+    int logprobs_ = -1;
+    bool host_logprobs_ = false;
 };
 
 }  // namespace orcd::bench

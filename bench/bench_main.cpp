@@ -84,6 +84,7 @@ json args_json(const Args& a, uint32_t n_ctx, const std::string& worker) {
             {"http_runs", a.http_runs},       {"seed", a.seed},
             {"temperature", a.temperature},
             {"presence_penalty", a.presence_penalty}, {"frequency_penalty", a.frequency_penalty},
+            {"logprobs", a.logprobs},         {"host_logprobs", a.host_logprobs},
             {"llama_server", a.llama_server}};
 }
 
@@ -142,6 +143,11 @@ std::string sampling_text(double temperature) {
     return t;
 }
 
+std::string logprobs_text(int n, bool on_host) {
+    if (n < 0) return "";
+    return ", logprobs with " + std::to_string(n) + " alternatives" + (on_host ? " (host path)" : "");
+}
+
 std::string penalties_text(float presence, float frequency) {
     if (presence == 0 && frequency == 0) return "";
     char t[96];
@@ -158,7 +164,7 @@ void add_decode_figures(Report& r, const DecodeResult& d, const std::optional<De
     const std::string l = "decode, depth " + std::to_string(d.depth);
     r.add({k + ".tok_s", l, "tok/s", d.tok_s.median, "median", d.tok_s,
            std::to_string(d.steps) + " steps of forward(1 token) + " + sampling_text(d.temperature) +
-               penalties_text(d.presence_penalty, d.frequency_penalty)});
+               penalties_text(d.presence_penalty, d.frequency_penalty) + logprobs_text(d.logprobs, d.host_logprobs)});
     r.add({k + ".ms_per_token", l + ", per token", "ms", d.ms_per_token.median, "median", d.ms_per_token, ""});
     const double weights = file_bytes ? double(file_bytes->weights_read) : double(device_weight_bytes);
     const double kv = file_bytes ? file_bytes->kv_bytes(d.mean_context, kv_elem_bytes) : double(d.kv_bytes_per_token);
@@ -178,6 +184,7 @@ void add_decode_figures(Report& r, const DecodeResult& d, const std::optional<De
     if (!d.deterministic)
         r.notes.push_back(l + ": repetitions produced different tokens from the same state and seed (nondeterminism)");
     if (!d.tokens_in_range) r.notes.push_back(l + ": a sampled token id was outside the vocabulary");
+    if (!d.logprobs_finite) r.notes.push_back(l + ": a log-probability was NaN or above 0");
 }
 
 // key: "http" (worker-orcd) or "peer_http" (llama-server on the same file).
@@ -314,6 +321,7 @@ int main(int argc, char** argv) {
     if (model) {
         EngineBench eb(*model, !a.cpu, a.warmup, a.reps, a.seed, float(a.temperature), float(a.presence_penalty),
                        float(a.frequency_penalty));
+        if (a.logprobs >= 0) eb.set_logprobs(a.logprobs, a.host_logprobs);
         r.model = model_json(*model, eb.kv_elem_bytes(), file_bytes);
         r.timing_method = eb.timing_method() + "; " + std::to_string(a.reps) + " timed repetitions after " +
                           std::to_string(a.warmup) + " warm-up";

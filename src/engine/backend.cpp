@@ -12,6 +12,12 @@ int32_t Backend::sample(const SamplingConfig& cfg, std::span<const int32_t> hist
     return sample_token(logits_host_, cfg, history, seed, step);
 }
 
+TokenLogprob Backend::logprobs(int32_t chosen, size_t n, std::vector<TokenLogprob>& top) {
+    logits_host_.resize(n_vocab_);
+    read_logits(logits_host_);
+    return step_logprobs(logits_host_, chosen, n, top);
+}
+
 void Backend::forward(const int32_t* tokens, uint32_t n, uint32_t pos) {
     // A decode step (n = 1) needs no heap allocation.
     uint32_t pos1 = pos, seq1 = 0;

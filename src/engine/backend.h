@@ -5,6 +5,7 @@
 
 #include "engine/adapter.h"
 #include "engine/kv_cache.h"
+#include "engine/logprobs.h"
 #include "engine/ops.h"
 #include "engine/sampler.h"
 
@@ -15,6 +16,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 #include <vector>
 
 namespace orcd {
@@ -63,6 +65,13 @@ public:
 
     // Copies the last logits (n_vocab floats) to the host.
     virtual void read_logits(std::span<float> out) = 0;
+
+    // The log-probabilities of the last logits (engine/logprobs.h): the
+    // chosen token's and, in top, the n most likely. The default reads the
+    // logits back and computes them on the host; CUDA computes them on the
+    // device. Like read_logits(), it sees the logits sampled from when a
+    // step was started ahead.
+    virtual TokenLogprob logprobs(int32_t chosen, size_t n, std::vector<TokenLogprob>& top);
 
     // Samples from the last logits with the engine's pipeline (sampler.h).
     // The default reads the logits back and runs the CPU sampler; the CUDA

@@ -144,12 +144,7 @@ JobEvent Job::next() {
                    ? be.sample_then_step(params_.sampling, history_, seed_, produced_, model_.kv().position())
                    : be.sample(params_.sampling, history_, seed_, produced_);
     if (produced_ == 0) stats_.time_to_first_token_ms = ms_since(created_);
-    if (params_.logprobs) {
-        // Read back only when asked: on CUDA this is a device-to-host copy.
-        logits_.resize(model_.config().n_vocab);
-        be.read_logits(logits_);
-        logprob_ = step_logprobs(logits_, ev.token, params_.top_logprobs, top_);
-    }
+    if (params_.logprobs) logprob_ = be.logprobs(ev.token, params_.top_logprobs, top_);
     history_.push_back(ev.token);
     ++produced_;
     stats_.tokens_out = produced_;

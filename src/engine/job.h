@@ -87,7 +87,6 @@ private:
     std::optional<Clock::time_point> deadline_;
     Clock::time_point decode_start_;
     orcd_job_stats stats_{};
-    std::vector<float> logits_;     // host copy of the step's logits (logprobs only)
     TokenLogprob logprob_;
     std::vector<TokenLogprob> top_;
 };

@@ -182,6 +182,15 @@ TEST(CudaGraph, StepsStartedAheadEqualStepsAfterTheToken) {
         ASSERT_EQ(ta, tb) << "step " << step;
         const long at = first_bit_difference(logits_of(*ahead, n_vocab), logits_of(*after, n_vocab));
         EXPECT_EQ(at, -1) << "sampled logits, step " << step;
+        // The device's logprobs read the logits sampled from, not the
+        // step's running ahead (the host's on the same logits; 1 ulp apart
+        // at most, test_cuda_logprobs.cpp).
+        std::vector<TokenLogprob> top_dev, top_host;
+        const TokenLogprob on_dev = ahead->logprobs(ta, 5, top_dev);
+        const TokenLogprob host = step_logprobs(logits_of(*after, n_vocab), ta, 5, top_host);
+        EXPECT_NEAR(on_dev.logprob, host.logprob, 1e-6 * (1.0 + std::fabs(host.logprob))) << "step " << step;
+        ASSERT_EQ(top_dev.size(), top_host.size());
+        for (size_t k = 0; k < top_host.size(); ++k) EXPECT_EQ(top_dev[k].token, top_host[k].token) << "step " << step;
         // Once, a different token at the position the started step took.
         const int32_t fed = step == 7 ? (ta + 1) % int32_t(n_vocab) : ta;
         ha.push_back(fed);

@@ -204,7 +204,8 @@ std::vector<Allocation> CudaBackend::allocations(const ModelAdapter& adapter, co
         {Buffer::SplitWs, MemCategory::Workspace, attention_split_floats(cfg.n_head, cfg.head_dim) * 4},
         {Buffer::PrefillWs, MemCategory::Workspace, prefill.bytes},
         // The sampler's load-time buffers plus its per-job history buffer.
-        {Buffer::Sampler, MemCategory::Sampling, GpuSampler::load_bytes(cfg.n_vocab) + GpuSampler::job_bytes(kv.n_ctx)},
+        {Buffer::Sampler, MemCategory::Sampling, GpuSampler::load_bytes(cfg.n_vocab) + GpuSampler::job_bytes(kv.n_ctx) +
+                                                  GpuLogprobs::load_bytes(cfg.n_vocab)},
     };
     return list;
 }
@@ -291,7 +292,10 @@ void CudaBackend::load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t
                         plan_prefill_attention(cfg.n_head, cfg.n_head_kv, cfg.head_dim, max_batch_, kv.n_ctx);
                     if (prefill_plan_.enabled()) prefill_ws_ = alloc.alloc(a.bytes, a.category);
                     break;
-                case Buffer::Sampler: sampler_ = std::make_unique<GpuSampler>(alloc, cfg.n_vocab, kv.n_ctx, s); break;
+                case Buffer::Sampler:
+                    sampler_ = std::make_unique<GpuSampler>(alloc, cfg.n_vocab, kv.n_ctx, s);
+                    logprobs_ = std::make_unique<GpuLogprobs>(alloc, cfg.n_vocab);
+                    break;
             }
         }
         std::vector<const uint8_t*> bases;
@@ -441,6 +445,18 @@ void CudaBackend::read_logits(std::span<float> out) {
     ORCD_CUDA_CHECK(cudaMemcpyAsync(out.data(), current_logits(), uint64_t(cfg_.n_vocab) * 4,
                                     cudaMemcpyDeviceToHost, ctx_->stream));
     ORCD_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream));
+}
+
+TokenLogprob CudaBackend::logprobs(int32_t chosen, size_t n, std::vector<TokenLogprob>& top) {
+    if (!loaded_) fail(ORCD_INTERNAL, "CUDA backend: logprobs() before load()");
+    bind_device(ctx_->device);
+    // On the stream, behind a step started ahead: it reads the kept logits,
+    // which that step leaves alone, and the host waits for the step anyway
+    // before its next sample().
+    TokenLogprob r;
+    if (n <= GpuLogprobs::kMaxTop && logprobs_->compute(current_logits(), chosen, uint32_t(n), ctx_->stream, r, top))
+        return r;
+    return Backend::logprobs(chosen, n, top);  // the host's rule (NaN, infinities, a bad id)
 }
 
 int32_t CudaBackend::sample(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,

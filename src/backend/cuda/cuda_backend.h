@@ -7,6 +7,7 @@
 #include "backend/cuda/cuda_block_ops.h"
 #include "backend/cuda/cuda_context.h"
 #include "backend/cuda/device_memory.h"
+#include "backend/cuda/logprobs.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/prefill_attention.h"
 #include "backend/cuda/sampling.h"
@@ -47,6 +48,8 @@ public:
     void forward(const Batch& batch) override;
     using Backend::forward;
     void read_logits(std::span<float> out) override;
+    // On the device (GpuLogprobs): n + 1 values read back, not the row.
+    TokenLogprob logprobs(int32_t chosen, size_t n, std::vector<TokenLogprob>& top) override;
     int32_t sample(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
                    uint64_t step) override;
     int32_t sample_then_step(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed,
@@ -140,6 +143,7 @@ private:
     PrefillAttentionPlan prefill_plan_;
     std::unique_ptr<Gemm> gemm_;
     std::unique_ptr<GpuSampler> sampler_;
+    std::unique_ptr<GpuLogprobs> logprobs_;
     std::unique_ptr<CudaBlockOps> ops_;
     ActivationLayout a_{};
     UploadStats load_stats_;
