@@ -60,7 +60,11 @@ TEST(CudaLogprobs, EqualsTheHostOnRandomRows) {
             if (!std::isfinite(row[size_t(chosen)])) chosen = 0;
             std::vector<TokenLogprob> gpu_top, cpu_top;
             TokenLogprob gpu{};
-            ASSERT_TRUE(lp.compute(d.as<float>(), chosen, n, g.stream(), gpu, gpu_top)) << "V=" << V << " n=" << n;
+            // Every other row on the own stream behind a mark on ours.
+            const bool after_mark = r % 2 == 1;
+            if (after_mark) lp.mark(g.stream());
+            ASSERT_TRUE(lp.compute(d.as<float>(), chosen, n, g.stream(), after_mark, gpu, gpu_top))
+                << "V=" << V << " n=" << n;
             const TokenLogprob cpu = step_logprobs(row, chosen, n, cpu_top);
             ++rows;
             ASSERT_EQ(gpu.token, chosen);
@@ -80,7 +84,7 @@ TEST(CudaLogprobs, EqualsTheHostOnRandomRows) {
             // The same row again: the same bits.
             std::vector<TokenLogprob> again_top;
             TokenLogprob again{};
-            ASSERT_TRUE(lp.compute(d.as<float>(), chosen, n, g.stream(), again, again_top));
+            ASSERT_TRUE(lp.compute(d.as<float>(), chosen, n, g.stream(), false, again, again_top));
             EXPECT_EQ(std::bit_cast<uint32_t>(again.logprob), std::bit_cast<uint32_t>(gpu.logprob));
             for (size_t k = 0; k < again_top.size(); ++k) {
                 EXPECT_EQ(again_top[k].token, gpu_top[k].token);
@@ -108,15 +112,15 @@ TEST(CudaLogprobs, LeavesWhatTheHostDecidesToTheHost) {
         std::vector<float> row = random_row(V, rng);
         row[2999] = bad;
         cuda::DeviceBuffer d = g.upload(row);
-        EXPECT_FALSE(lp.compute(d.as<float>(), 1, 5, g.stream(), out, top)) << bad;
+        EXPECT_FALSE(lp.compute(d.as<float>(), 1, 5, g.stream(), false, out, top)) << bad;
     }
     cuda::DeviceBuffer masked = g.upload(std::vector<float>(V, -inf));
-    EXPECT_FALSE(lp.compute(masked.as<float>(), 1, 5, g.stream(), out, top));
+    EXPECT_FALSE(lp.compute(masked.as<float>(), 1, 5, g.stream(), false, out, top));
     cuda::DeviceBuffer fine = g.upload(random_row(V, rng));
-    EXPECT_FALSE(lp.compute(fine.as<float>(), 1, cuda::GpuLogprobs::kMaxTop + 1, g.stream(), out, top));
-    EXPECT_FALSE(lp.compute(fine.as<float>(), -1, 5, g.stream(), out, top));
-    EXPECT_FALSE(lp.compute(fine.as<float>(), int32_t(V), 5, g.stream(), out, top));
-    EXPECT_TRUE(lp.compute(fine.as<float>(), int32_t(V) - 1, 5, g.stream(), out, top));
+    EXPECT_FALSE(lp.compute(fine.as<float>(), 1, cuda::GpuLogprobs::kMaxTop + 1, g.stream(), false, out, top));
+    EXPECT_FALSE(lp.compute(fine.as<float>(), -1, 5, g.stream(), false, out, top));
+    EXPECT_FALSE(lp.compute(fine.as<float>(), int32_t(V), 5, g.stream(), false, out, top));
+    EXPECT_TRUE(lp.compute(fine.as<float>(), int32_t(V) - 1, 5, g.stream(), false, out, top));
     EXPECT_EQ(top.size(), 5u);
 }
 

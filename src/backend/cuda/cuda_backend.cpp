@@ -450,11 +450,13 @@ void CudaBackend::read_logits(std::span<float> out) {
 TokenLogprob CudaBackend::logprobs(int32_t chosen, size_t n, std::vector<TokenLogprob>& top) {
     if (!loaded_) fail(ORCD_INTERNAL, "CUDA backend: logprobs() before load()");
     bind_device(ctx_->device);
-    // On the stream, behind a step started ahead: it reads the kept logits,
-    // which that step leaves alone, and the host waits for the step anyway
-    // before its next sample().
+    // Behind a step started ahead they read the kept logits, which that step
+    // leaves alone: beside the step, after the mark its start left when the
+    // job had asked before; else behind it on the stream.
+    logprobs_asked_ = true;
     TokenLogprob r;
-    if (n <= GpuLogprobs::kMaxTop && logprobs_->compute(current_logits(), chosen, uint32_t(n), ctx_->stream, r, top))
+    if (n <= GpuLogprobs::kMaxTop && logprobs_->compute(current_logits(), chosen, uint32_t(n), ctx_->stream,
+                                                        ahead_.started, r, top))
         return r;
     return Backend::logprobs(chosen, n, top);  // the host's rule (NaN, infinities, a bad id)
 }
@@ -483,6 +485,8 @@ int32_t CudaBackend::sample_on(const SamplingConfig& cfg, std::span<const int32_
         float* kept = act<float>(a_.logits_kept);
         set_step_ahead(act<int32_t>(a_.tokens), act<uint32_t>(a_.step), sampler_->device_token(), *next_pos, kept,
                        logits, logits != kept ? cfg_.n_vocab : 0, s);
+        // A job that asks logprobs reads the kept logits next: not behind the step.
+        if (logprobs_asked_) logprobs_->mark(s);
         count_launches(graph_launches_);
         ORCD_CUDA_CHECK(cudaGraphLaunch(decode_graph_, s));
         started = true;
@@ -500,11 +504,13 @@ void CudaBackend::begin_job() {
     ORCD_CUDA_CHECK(cudaMemsetAsync(kv_.get(), 0xff, kv_.bytes(), ctx_->stream));
 #endif
     ahead_ = {};
+    logprobs_asked_ = false;
     sampler_->begin_job();
 }
 
 void CudaBackend::end_job() {
     ahead_ = {};  // a step started for the job runs out on the stream, unread
+    logprobs_asked_ = false;
     if (sampler_) sampler_->end_job();
 }
 

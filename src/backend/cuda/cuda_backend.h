@@ -144,6 +144,7 @@ private:
     std::unique_ptr<Gemm> gemm_;
     std::unique_ptr<GpuSampler> sampler_;
     std::unique_ptr<GpuLogprobs> logprobs_;
+    bool logprobs_asked_ = false;  // the job has asked logprobs: a step started ahead marks its logits for them
     std::unique_ptr<CudaBlockOps> ops_;
     ActivationLayout a_{};
     UploadStats load_stats_;

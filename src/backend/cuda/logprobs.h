@@ -30,20 +30,35 @@ public:
     static constexpr uint32_t kMaxTop = 32;
 
     GpuLogprobs(DeviceAllocator& alloc, uint32_t n_vocab);
+    ~GpuLogprobs();
+    GpuLogprobs(const GpuLogprobs&) = delete;
+    GpuLogprobs& operator=(const GpuLogprobs&) = delete;
     static uint64_t load_bytes(uint32_t n_vocab);
 
+    // Marks the point on `stream` where the logits the next compute() reads
+    // are complete, so that it need not wait for what is queued after them
+    // (a decode step started ahead).
+    void mark(cudaStream_t stream);
+
     // The log-probabilities of `chosen` and of the n most likely tokens of
-    // n_vocab device logits, computed on `stream` after what is already on
-    // it; the host waits for them. Returns false, having computed nothing
-    // the caller may use, where the host's rule must decide: a NaN or +inf
+    // n_vocab device logits: with after_mark and a mark left since the last
+    // compute(), on a stream of their own behind the mark, else on `stream`
+    // behind what is already on it; the host waits for them. Every call
+    // uses up the mark. Returns false, having computed nothing the
+    // caller may use, where the host's rule must decide: a NaN or +inf
     // logit, a row of -inf, n > kMaxTop or `chosen` outside the row.
-    bool compute(const float* logits, int32_t chosen, uint32_t n, cudaStream_t stream, TokenLogprob& out,
-                 std::vector<TokenLogprob>& top);
+    bool compute(const float* logits, int32_t chosen, uint32_t n, cudaStream_t stream, bool after_mark,
+                 TokenLogprob& out, std::vector<TokenLogprob>& top);
 
 private:
+    void release_handles();
+
     uint32_t n_vocab_, n_parts_;
     DeviceBuffer parts_, result_;
     PinnedHostBuffer host_result_;
+    cudaStream_t own_stream_ = nullptr;
+    cudaEvent_t ready_ = nullptr;
+    bool marked_ = false;
 };
 
 }  // namespace orcd::cuda
