@@ -1,5 +1,6 @@
 #include "backend/cuda/logprobs.h"
 
+#include "backend/cuda/candidate_order.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/launch.cuh"
 
@@ -27,12 +28,6 @@ struct Part {
     int32_t top_i[kTop];
 };
 
-// The candidate order of engine/logprobs.h: logit descending, then id
-// ascending (-0 and +0 tie, as in the host's comparison).
-__device__ __forceinline__ bool before(float av, int32_t ai, float bv, int32_t bi) {
-    return av > bv || (av == bv && ai < bi);
-}
-
 // The n best of `count` candidates get(j, v, id), best first, into ov/oi
 // (n entries; (-inf, INT_MAX) where fewer exist: it comes after every real
 // candidate), by one warp in n rounds: in each, every lane takes its best
@@ -50,19 +45,12 @@ __device__ void warp_top(Get get, uint32_t count, uint32_t n, float* ov, int32_t
             float v;
             int32_t id;
             get(j, v, id);
-            if (before(pv, pi, v, id) && before(v, id, bv, bi)) {
+            if (precedes(pv, pi, v, id) && precedes(v, id, bv, bi)) {
                 bv = v;
                 bi = id;
             }
         }
-        for (int o = 16; o > 0; o >>= 1) {
-            const float v = __shfl_xor_sync(0xffffffffu, bv, o);
-            const int32_t id = __shfl_xor_sync(0xffffffffu, bi, o);
-            if (before(v, id, bv, bi)) {
-                bv = v;
-                bi = id;
-            }
-        }
+        warp_first(bv, bi);
         if (lane == 0) {
             ov[k] = bv;
             oi[k] = bi;

@@ -1,3 +1,4 @@
+#include "backend/cuda/candidate_order.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
@@ -15,27 +16,13 @@ unsigned grid_for(uint64_t n) {
     return unsigned(g < 65535u * 16u ? (g == 0 ? 1 : g) : 65535u * 16u);
 }
 
-__device__ __forceinline__ bool better(float v, int32_t i, float bv, int32_t bi) {
-    return v > bv || (v == bv && i < bi);
-}
-
 // The best (value, index) over the block and whether any thread saw a NaN,
 // in thread 0. Order-free: ties go to the lower index whatever the order.
 __device__ void block_best(float& bv, int32_t& bi, int& nan_seen) {
     __shared__ float sv[32];
     __shared__ int32_t si[32];
     nan_seen = __syncthreads_or(nan_seen);
-    auto warp_best = [&] {
-        for (int o = 16; o > 0; o >>= 1) {
-            const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-            const int32_t oi = __shfl_xor_sync(0xffffffffu, bi, o);
-            if (better(ov, oi, bv, bi)) {
-                bv = ov;
-                bi = oi;
-            }
-        }
-    };
-    warp_best();
+    warp_first(bv, bi);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     if (lane == 0) {
         sv[warp] = bv;
@@ -46,7 +33,7 @@ __device__ void block_best(float& bv, int32_t& bi, int& nan_seen) {
         const int n_warps = blockDim.x >> 5;
         bv = lane < n_warps ? sv[lane] : -__int_as_float(0x7f800000);
         bi = lane < n_warps ? si[lane] : INT_MAX;
-        warp_best();
+        warp_first(bv, bi);
     }
 }
 
@@ -59,7 +46,7 @@ __global__ void argmax_part_kernel(int32_t* out, const float* x, uint32_t n, uin
     int nan_seen = 0;
     auto take = [&](float v, uint32_t i) {
         nan_seen |= v != v;
-        if (better(v, int32_t(i), bv, bi)) {
+        if (precedes(v, int32_t(i), bv, bi)) {
             bv = v;
             bi = int32_t(i);
         }
@@ -95,7 +82,7 @@ __global__ void argmax_final_kernel(int32_t* out, uint32_t n_parts) {
     for (uint32_t p = threadIdx.x; p < n_parts; p += blockDim.x) {
         const int32_t* part = out + 2 + 3 * p;
         const float v = __int_as_float(part[1]);
-        if (better(v, part[0], bv, bi)) {
+        if (precedes(v, part[0], bv, bi)) {
             bv = v;
             bi = part[0];
         }
