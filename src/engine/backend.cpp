@@ -7,15 +7,17 @@
 namespace orcd {
 
 int32_t Backend::sample(const SamplingConfig& cfg, std::span<const int32_t> history, uint64_t seed, uint64_t step) {
-    logits_host_.resize(n_vocab_);
-    read_logits(logits_host_);
-    return sample_token(logits_host_, cfg, history, seed, step);
+    return sample_token(host_logits(), cfg, history, seed, step);
 }
 
 TokenLogprob Backend::logprobs(int32_t chosen, size_t n, std::vector<TokenLogprob>& top) {
+    return step_logprobs(host_logits(), chosen, n, top);
+}
+
+std::span<const float> Backend::host_logits() {
     logits_host_.resize(n_vocab_);
     read_logits(logits_host_);
-    return step_logprobs(logits_host_, chosen, n, top);
+    return logits_host_;
 }
 
 void Backend::forward(const int32_t* tokens, uint32_t n, uint32_t pos) {

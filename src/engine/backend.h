@@ -117,8 +117,12 @@ protected:
     // positions run past the context).
     void check_batch(const Batch& batch, uint32_t max_batch, uint32_t n_vocab, const KvLayout& kv) const;
 
-    std::vector<float> logits_host_;  // scratch for the default sample()
+    std::vector<float> logits_host_;  // scratch for the default sample() and logprobs()
     uint32_t n_vocab_ = 0;
+
+private:
+    // The last logits read back into logits_host_.
+    std::span<const float> host_logits();
 };
 
 // A device: creates backends (one per loaded model) and describes itself.

@@ -3,6 +3,7 @@
 #include "backend/cuda/candidate_order.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/reduce.cuh"
 
 #include <algorithm>
 #include <bit>
@@ -60,11 +61,23 @@ __device__ void warp_top(Get get, uint32_t count, uint32_t n, float* ov, int32_t
     }
 }
 
+// Warp 0 of a block: the n best of the block's kWarps lists of n (from
+// warp_top) into ov/oi.
+__device__ void merge_warp_lists(const float (*v)[kTop], const int32_t (*id)[kTop], uint32_t n, float* ov,
+                                 int32_t* oi) {
+    warp_top(
+        [&](uint32_t j, float& jv, int32_t& jid) {
+            jv = v[j / n][j % n];
+            jid = id[j / n][j % n];
+        },
+        kWarps * n, n, ov, oi);
+}
+
 // Block b: the slice x[b * chunk, min(n, (b + 1) * chunk)).
 __global__ void __launch_bounds__(kThreads)
     logprob_parts_kernel(Part* parts, const float* x, uint32_t n, uint32_t chunk, uint32_t n_top) {
     kernel_begin();
-    __shared__ float s_max[kWarps];
+    __shared__ float s_scratch[32];
     __shared__ double s_sum[kWarps];
     __shared__ float s_v[kWarps][kTop];
     __shared__ int32_t s_i[kWarps][kTop];
@@ -80,17 +93,13 @@ __global__ void __launch_bounds__(kThreads)
         m = fmaxf(m, v);
     }
     bad = __syncthreads_or(bad);
-    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-    if (lane == 0) s_max[warp] = m;
-    __syncthreads();
-    m = s_max[0];
-    for (int w = 1; w < kWarps; ++w) m = fmaxf(m, s_max[w]);
+    m = block_max(m, s_scratch);
 
     // exp in double, as the host sums; a fixed tree, so the same bits each time
     double s = 0.0;
     if (m > -inf && !bad)
         for (uint32_t i = begin + tid; i < end; i += kThreads) s += exp(double(x[i]) - double(m));
-    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    s = warp_sum(s);
     if (lane == 0) s_sum[warp] = s;
 
     if (n_top > 0) {
@@ -107,13 +116,7 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();
     if (warp == 0) {
         Part& p = parts[blockIdx.x];
-        if (n_top > 0)
-            warp_top(
-                [&](uint32_t j, float& v, int32_t& id) {
-                    v = s_v[j / n_top][j % n_top];
-                    id = s_i[j / n_top][j % n_top];
-                },
-                kWarps * n_top, n_top, p.top_v, p.top_i);
+        if (n_top > 0) merge_warp_lists(s_v, s_i, n_top, p.top_v, p.top_i);
         if (lane == 0) {
             double t = 0.0;
             for (int w = 0; w < kWarps; ++w) t += s_sum[w];
@@ -165,13 +168,7 @@ __global__ void __launch_bounds__(kThreads) logprob_final_kernel(int32_t* out, c
     }
     __syncthreads();
     if (warp != 0) return;
-    if (n_top > 0)
-        warp_top(
-            [&](uint32_t j, float& v, int32_t& id) {
-                v = s_v[j / n_top][j % n_top];
-                id = s_i[j / n_top][j % n_top];
-            },
-            kWarps * n_top, n_top, s_fv, s_fi);
+    if (n_top > 0) merge_warp_lists(s_v, s_i, n_top, s_fv, s_fi);
     if (lane != 0) return;
     float m = -inf;
     for (uint32_t p = 0; p < n_parts; ++p) m = fmaxf(m, s_pmax[p]);
