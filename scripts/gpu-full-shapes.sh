@@ -10,7 +10,11 @@
 #   ITEM        SHAPE:TYPES, TYPES joined by '+': f16 (the synthesized file),
 #               or a llama-quantize ftype made from it (Q4_K_M, Q8_0, ...);
 #               gpt-oss shapes are written as published (MXFP4 experts, Q8_0
-#               rest): gpt-oss-20b:published
+#               rest): gpt-oss-20b:published; gpt-oss-20b:separated the same
+#               with a router whose biases outweigh its weights
+#               (--router-sigma 0.001 --router-bias-sigma 1): its top-4
+#               choices are far from ties, so llama.cpp's 8-bit activations
+#               rarely flip one (a random router's are not: bench/RESULTS.md)
 #   --llama-cpp DIR   llama.cpp's CUDA build (bin/llama-golden, bin/llama-quantize, lib/)
 #   --vocab-dir DIR   vocab GGUFs by shape family: qwen.gguf (qwen2.5-*),
 #               llama3.gguf (llama3-*), gptoss.gguf (gpt-oss-*); phi3 uses
@@ -78,11 +82,12 @@ for item in "${items[@]}"; do
   base=$models/$shape-f16.gguf
   # shellcheck disable=SC2046
   if [[ $shape == gpt-oss-* ]]; then
-    f=$models/$shape.gguf
-    if ! build/bin/worker-orcd-synth --shape "$shape" --type q8_0 --seed 1 $(vocab_for "$shape") -o "$f" > "$out/synth-$shape.log" 2>&1; then
-      rows+=("$(printf '%-28s %s' "$shape" "synth FAILED")"); status=1; continue
+    f=$models/$shape.gguf name=$shape router=()
+    [[ $types == separated ]] && { name=$shape-separated; router=(--router-sigma 0.001 --router-bias-sigma 1); }
+    if ! build/bin/worker-orcd-synth --shape "$shape" --type q8_0 --seed 1 $(vocab_for "$shape") "${router[@]}" -o "$f" > "$out/synth-$name.log" 2>&1; then
+      rows+=("$(printf '%-28s %s' "$name" "synth FAILED")"); status=1; continue
     fi
-    compare "$f" "$shape" 0.05
+    compare "$f" "$name" 0.05
     rm -f "$f"
     continue
   fi

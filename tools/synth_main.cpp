@@ -40,6 +40,9 @@ void usage(FILE* f) {
         "  --type f32|f16|q8_0  dense matrix type (norms, biases, router stay f32;\n"
         "                     gpt-oss experts are always mxfp4); default f32\n"
         "  --sigma S          weight standard deviation; default 0.02\n"
+        "  --router-sigma S, --router-bias-sigma S\n"
+        "                     gpt-oss router weights / biases' standard deviation;\n"
+        "                     default --sigma's\n"
         "  --seed N           default 0\n"
         "  --name NAME        general.name; default the shape's name or 'synthetic'\n"
         "  --threads N        generator threads; default all\n",
@@ -136,6 +139,8 @@ int main(int argc, char** argv) {
             else die("--type must be f32, f16 or q8_0");
         }
         else if (a == "--sigma") spec.sigma = parse_float(a, v);
+        else if (a == "--router-sigma") spec.router_sigma = parse_float(a, v);
+        else if (a == "--router-bias-sigma") spec.router_bias_sigma = parse_float(a, v);
         else if (a == "--seed") spec.seed = parse_u64(a, v);
         else if (a == "--name") { spec.name = v; name_given = true; }
         else if (a == "--threads") spec.threads = int(parse_u64(a, v));

@@ -27,6 +27,8 @@ enum class Kind {
     Weight,  // N(0, sigma)
     Norm,    // 1 + N(0, sigma / 2)
     Sink,    // N(0, 1): sink logits on the scale of attention scores
+    Router,      // N(0, router_sigma)
+    RouterBias,  // N(0, router_bias_sigma)
 };
 
 struct Planned {
@@ -93,8 +95,8 @@ std::vector<Planned> plan(const Shape& s, MatType mt) {
         if (oss) {
             add(R::AttnSinks, i, f32, {s.heads}, Kind::Sink);
             add(R::PostAttnNorm, i, f32, {E}, Kind::Norm);
-            add(R::MoeRouter, i, f32, {E, s.experts});
-            add(R::MoeRouterBias, i, f32, {s.experts});
+            add(R::MoeRouter, i, f32, {E, s.experts}, Kind::Router);
+            add(R::MoeRouterBias, i, f32, {s.experts}, Kind::RouterBias);
             add(R::MoeGate, i, TensorType::MXFP4, {E, F, s.experts});
             add(R::MoeGateBias, i, f32, {F, s.experts});
             add(R::MoeUp, i, TensorType::MXFP4, {E, F, s.experts});
@@ -178,7 +180,15 @@ constexpr uint64_t kSlice = uint64_t(1) << 16;  // per-thread unit inside a chun
 
 void generate(const Planned& t, uint64_t stream, const Spec& spec, uint64_t first, uint64_t n, uint8_t* dst) {
     const float mean = t.kind == Kind::Norm ? 1.0f : 0.0f;
-    const float sigma = t.kind == Kind::Norm ? spec.sigma * 0.5f : (t.kind == Kind::Sink ? 1.0f : spec.sigma);
+    auto or_sigma = [&](float s) { return s < 0.0f ? spec.sigma : s; };
+    float sigma = spec.sigma;
+    switch (t.kind) {
+        case Kind::Weight: break;
+        case Kind::Norm: sigma = spec.sigma * 0.5f; break;
+        case Kind::Sink: sigma = 1.0f; break;
+        case Kind::Router: sigma = or_sigma(spec.router_sigma); break;
+        case Kind::RouterBias: sigma = or_sigma(spec.router_bias_sigma); break;
+    }
     const int64_t slices = int64_t((n + kSlice - 1) / kSlice);
 #pragma omp parallel
     {

@@ -35,6 +35,11 @@ struct Spec {
     MatType mat = MatType::F32;  // dense matrices; norms, biases, router, sinks stay F32;
                                  // gpt-oss experts are always MXFP4 (written directly)
     float sigma = 0.02f;         // weights ~ N(0, sigma); norms 1 + N(0, sigma/2)
+    // gpt-oss router weights and biases ~ N(0, these); negative: sigma. A
+    // router whose biases outweigh its weights picks experts far from ties,
+    // so that 8-bit activation rounding (llama.cpp's) rarely flips a choice.
+    float router_sigma = -1.0f;
+    float router_bias_sigma = -1.0f;
     uint64_t seed = 0;
     std::string name = "synthetic";
     std::string vocab_file;      // copy tokenizer.* from here; empty: byte vocab

@@ -2,12 +2,14 @@
 // backend, and the F16 path computes what the F32 path computes up to the
 // rounding of the weights.
 #include "common/test_paths.h"
+#include "gguf/gguf.h"
 
 #include <orcd/orcd.h>
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -127,3 +129,59 @@ TEST(SynthModels, WordFillersRenderAsTextAndNeverEncode) {
 }
 
 }  // namespace
+
+// --router-sigma / --router-bias-sigma change the gpt-oss router alone:
+// every other tensor keeps its bytes, the defaults (--sigma's) write the
+// file as it was, and the router's values have the asked spread.
+namespace {
+
+std::string synth_oss(const std::string& dir, const std::string& name, const std::string& extra) {
+    const std::string out = dir + "/" + name + ".gguf";
+    const std::string cmd = orcd::test::bin_dir() + "/worker-orcd-synth --shape gpt-oss-tiny --seed 5 --threads 1 " +
+                            extra + " -o " + out + " > /dev/null";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    return out;
+}
+
+double rms_of(const orcd::gguf::TensorInfo& t) {
+    EXPECT_EQ(t.type, orcd::gguf::TensorType::F32);
+    double s = 0;
+    for (uint64_t i = 0; i < t.n_elements; ++i) {
+        float v;
+        std::memcpy(&v, t.data + 4 * i, 4);
+        s += double(v) * v;
+    }
+    return std::sqrt(s / double(t.n_elements));
+}
+
+}  // namespace
+
+TEST(SynthModels, RouterSpreadOptionsChangeTheRouterAlone) {
+    const std::string dir = orcd::test::temp_dir();
+    const auto base = orcd::gguf::File::open(synth_oss(dir, "oss-default", ""));
+    const auto same = orcd::gguf::File::open(synth_oss(dir, "oss-same", "--router-sigma 0.02 --router-bias-sigma 0.02"));
+    const auto sep = orcd::gguf::File::open(synth_oss(dir, "oss-sep", "--router-sigma 0.001 --router-bias-sigma 1"));
+    ASSERT_EQ(base->file_size(), same->file_size());
+    EXPECT_EQ(std::memcmp(base->bytes(), same->bytes(), base->file_size()), 0) << "explicit defaults changed the file";
+    ASSERT_EQ(base->tensors().size(), sep->tensors().size());
+    int routers = 0;
+    for (const auto& t : base->tensors()) {
+        const auto& u = sep->get_tensor(t.name);
+        ASSERT_EQ(t.n_bytes, u.n_bytes) << t.name;
+        const std::string name(t.name);
+        const bool weight = name.find("ffn_gate_inp.weight") != std::string::npos;
+        const bool bias = name.find("ffn_gate_inp.bias") != std::string::npos;
+        if (!weight && !bias) {
+            EXPECT_EQ(std::memcmp(t.data, u.data, t.n_bytes), 0) << name << " changed";
+            continue;
+        }
+        ++routers;
+        // 128 x 4 weights, 4 biases a layer: the sample's spread within a
+        // factor 1.5 of the asked one (the biases' within 3: four values).
+        const double r = rms_of(u), want = weight ? 0.001 : 1.0, slack = weight ? 1.5 : 3.0;
+        EXPECT_GT(r, want / slack) << name;
+        EXPECT_LT(r, want * slack) << name;
+        EXPECT_NEAR(rms_of(t), 0.02, weight ? 0.006 : 0.03) << name;
+    }
+    EXPECT_EQ(routers, 4);  // two layers, weight and bias
+}
