@@ -202,26 +202,12 @@ GpuLogprobs::GpuLogprobs(DeviceAllocator& alloc, uint32_t n_vocab) : n_vocab_(n_
     parts_ = alloc.alloc(uint64_t(n_parts_) * sizeof(Part), MemCategory::Sampling);
     result_ = alloc.alloc(kResultBytes, MemCategory::Sampling);
     host_result_ = PinnedHostBuffer(kResultBytes);
-    try {  // a constructor that throws runs no destructor
-        ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
-        ORCD_CUDA_CHECK(cudaStreamCreateWithFlags(&own_stream_, cudaStreamNonBlocking));
-    } catch (...) {
-        release_handles();
-        throw;
-    }
 }
 
-void GpuLogprobs::release_handles() {
-    if (own_stream_) (void)cudaStreamDestroy(own_stream_);
-    if (ready_) (void)cudaEventDestroy(ready_);
-    own_stream_ = nullptr;
-    ready_ = nullptr;
-}
-
-GpuLogprobs::~GpuLogprobs() { release_handles(); }
+GpuLogprobs::~GpuLogprobs() = default;
 
 void GpuLogprobs::mark(cudaStream_t stream) {
-    ORCD_CUDA_CHECK(cudaEventRecord(ready_, stream));
+    ORCD_CUDA_CHECK(cudaEventRecord(ready_.get(), stream));
     marked_ = true;
 }
 
@@ -232,8 +218,8 @@ bool GpuLogprobs::compute(const float* logits, int32_t chosen, uint32_t n, cudaS
     if (chosen < 0 || uint32_t(chosen) >= n_vocab_ || n > kMaxTop) return false;
     n = std::min(n, n_vocab_);
     if (after_mark && marked) {
-        ORCD_CUDA_CHECK(cudaStreamWaitEvent(own_stream_, ready_, 0));
-        stream = own_stream_;
+        ORCD_CUDA_CHECK(cudaStreamWaitEvent(own_stream_.get(), ready_.get(), 0));
+        stream = own_stream_.get();
     }
     const uint32_t chunk = (n_vocab_ + n_parts_ - 1) / n_parts_;
     launch(logprob_parts_kernel, n_parts_, kThreads, 0, stream, parts_.as<Part>(), logits, n_vocab_, chunk, n);

@@ -15,6 +15,7 @@
 // boundary (tests/gpu/test_cuda_logprobs.cpp bounds it).
 #pragma once
 
+#include "backend/cuda/cuda_handles.h"
 #include "backend/cuda/device_memory.h"
 #include "engine/logprobs.h"
 
@@ -51,13 +52,11 @@ public:
                  TokenLogprob& out, std::vector<TokenLogprob>& top);
 
 private:
-    void release_handles();
-
     uint32_t n_vocab_, n_parts_;
     DeviceBuffer parts_, result_;
     PinnedHostBuffer host_result_;
-    cudaStream_t own_stream_ = nullptr;
-    cudaEvent_t ready_ = nullptr;
+    OwnedStream own_stream_;
+    OwnedEvent ready_;
     bool marked_ = false;
 };
 

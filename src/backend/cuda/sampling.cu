@@ -319,27 +319,9 @@ GpuSampler::GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t histor
     launch(iota_kernel, (n_vocab + 255) / 256, 256, 0, stream, ids_.as<int32_t>(), n_vocab);
     check_launch("iota");
     host_result_ = PinnedHostBuffer(2 * sizeof(int32_t));
-    // A constructor that throws runs no destructor: what was created is
-    // released here.
-    try {
-        ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&sampled_, cudaEventDisableTiming));
-        ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&copied_, cudaEventDisableTiming));
-        ORCD_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
-    } catch (...) {
-        release_handles();
-        throw;
-    }
 }
 
-void GpuSampler::release_handles() {
-    if (copy_stream_) (void)cudaStreamDestroy(copy_stream_);
-    if (copied_) (void)cudaEventDestroy(copied_);
-    if (sampled_) (void)cudaEventDestroy(sampled_);
-    copy_stream_ = nullptr;
-    copied_ = sampled_ = nullptr;
-}
-
-GpuSampler::~GpuSampler() { release_handles(); }
+GpuSampler::~GpuSampler() = default;
 
 void GpuSampler::begin_job() { history_.reset(); }
 
@@ -445,13 +427,13 @@ int32_t GpuSampler::sample(const float* logits, const SamplingConfig& cfg, std::
     // copy either. result_ is next written by a later sample(), which the
     // host enqueues only after this copy has completed.
     int32_t* result = reinterpret_cast<int32_t*>(host_result_.data());
-    ORCD_CUDA_CHECK(cudaEventRecord(sampled_, stream_));
-    ORCD_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_, sampled_, 0));
+    ORCD_CUDA_CHECK(cudaEventRecord(sampled_.get(), stream_));
+    ORCD_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_.get(), sampled_.get(), 0));
     ORCD_CUDA_CHECK(
-        cudaMemcpyAsync(result, result_.get(), 2 * sizeof(int32_t), cudaMemcpyDeviceToHost, copy_stream_));
-    ORCD_CUDA_CHECK(cudaEventRecord(copied_, copy_stream_));
+        cudaMemcpyAsync(result, result_.get(), 2 * sizeof(int32_t), cudaMemcpyDeviceToHost, copy_stream_.get()));
+    ORCD_CUDA_CHECK(cudaEventRecord(copied_.get(), copy_stream_.get()));
     if (behind) behind();
-    ORCD_CUDA_CHECK(cudaEventSynchronize(copied_));
+    ORCD_CUDA_CHECK(cudaEventSynchronize(copied_.get()));
     if (cfg.temperature == 0.0f) {
         if (result[1] != 0) return -1;  // a NaN logit: the host sampler reports it
         last_survivors_ = 1;

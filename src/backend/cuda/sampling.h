@@ -12,6 +12,7 @@
 //                                                   sum in the fixed order of engine/sum_order.h
 #pragma once
 
+#include "backend/cuda/cuda_handles.h"
 #include "backend/cuda/device_memory.h"
 #include "engine/sampler.h"
 
@@ -58,8 +59,6 @@ public:
     uint32_t last_survivors() const { return last_survivors_; }
 
 private:
-    void release_handles();  // the events and the copy stream
-
     DeviceAllocator& alloc_;
     uint32_t n_vocab_, history_cap_;
     cudaStream_t stream_;
@@ -67,9 +66,9 @@ private:
     DeviceBuffer work_, keys_sorted_, ids_, ids_sorted_, probs_, block_sums_, sort_temp_, result_, state_;
     DeviceBuffer history_;  // per job
     PinnedHostBuffer host_result_;      // the token (and its flag) copied back
-    cudaStream_t copy_stream_ = nullptr;  // that copy, off the compute stream
-    cudaEvent_t sampled_ = nullptr;     // the sampling's end on the compute stream
-    cudaEvent_t copied_ = nullptr;      // the copy's end
+    OwnedStream copy_stream_;           // that copy, off the compute stream
+    OwnedEvent sampled_;                // the sampling's end on the compute stream
+    OwnedEvent copied_;                 // the copy's end
     std::vector<int32_t> window_;
     // presence/frequency: the generated ids sorted; their distinct ids (then,
     // for the upload, their counts appended); the counts

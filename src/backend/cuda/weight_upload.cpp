@@ -1,6 +1,7 @@
 #include "backend/cuda/weight_upload.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_handles.h"
 #include "backend/cuda/device_memory.h"
 
 #include <algorithm>
@@ -15,18 +16,13 @@ namespace {
 // buffers before they are freed.
 struct StagingRing {
     std::array<PinnedHostBuffer, kStagingBuffers> buf;
-    std::array<cudaEvent_t, kStagingBuffers> done{};
+    std::array<OwnedEvent, kStagingBuffers> done;
     cudaStream_t stream;
 
     StagingRing(uint64_t chunk, cudaStream_t s) : stream(s) {
-        for (auto& e : done) ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
         for (auto& b : buf) b = PinnedHostBuffer(chunk);
     }
-    ~StagingRing() {
-        (void)cudaStreamSynchronize(stream);
-        for (auto& e : done)
-            if (e) (void)cudaEventDestroy(e);
-    }
+    ~StagingRing() { (void)cudaStreamSynchronize(stream); }
 };
 
 }  // namespace
@@ -49,7 +45,7 @@ UploadStats upload_image(uint8_t* dst, uint64_t image_bytes, const std::vector<U
         for (uint64_t off = 0; off < image_bytes; off += chunk, ++index) {
             const uint64_t len = std::min(chunk, image_bytes - off), end = off + len;
             const size_t slot = index % kStagingBuffers;
-            if (index >= kStagingBuffers) ORCD_CUDA_CHECK(cudaEventSynchronize(ring.done[slot]));
+            if (index >= kStagingBuffers) ORCD_CUDA_CHECK(cudaEventSynchronize(ring.done[slot].get()));
             uint8_t* stage = ring.buf[slot].data();
             uint64_t cursor = off;
             while (seg < segments.size() && segments[seg].dst_offset < end) {
@@ -65,7 +61,7 @@ UploadStats upload_image(uint8_t* dst, uint64_t image_bytes, const std::vector<U
             }
             if (cursor < end) std::memset(stage + (cursor - off), 0, end - cursor);
             ORCD_CUDA_CHECK(cudaMemcpyAsync(dst + off, stage, len, cudaMemcpyHostToDevice, stream));
-            ORCD_CUDA_CHECK(cudaEventRecord(ring.done[slot], stream));
+            ORCD_CUDA_CHECK(cudaEventRecord(ring.done[slot].get(), stream));
             while (next_mark <= 75 && end * 100 >= uint64_t(next_mark) * image_bytes) {
                 report(next_mark, end);
                 next_mark += 25;
