@@ -12,44 +12,37 @@
 
 namespace orcd::cuda {
 
-// A stream that never synchronises with the legacy default stream.
-class OwnedStream {
+// A handle destroyed by Destroy when the owner goes (null: nothing to do).
+template <class H, cudaError_t (*Destroy)(H)>
+class CudaHandle {
 public:
-    OwnedStream() { ORCD_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
-    ~OwnedStream() {
-        if (s_) (void)cudaStreamDestroy(s_);
-    }
-    OwnedStream(OwnedStream&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-    OwnedStream& operator=(OwnedStream&& o) noexcept {
-        std::swap(s_, o.s_);
+    CudaHandle(CudaHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+    CudaHandle& operator=(CudaHandle&& o) noexcept {
+        std::swap(h_, o.h_);
         return *this;
     }
-    OwnedStream(const OwnedStream&) = delete;
-    OwnedStream& operator=(const OwnedStream&) = delete;
-    cudaStream_t get() const { return s_; }
+    CudaHandle(const CudaHandle&) = delete;
+    CudaHandle& operator=(const CudaHandle&) = delete;
+    ~CudaHandle() {
+        if (h_) (void)Destroy(h_);
+    }
+    H get() const { return h_; }
 
-private:
-    cudaStream_t s_ = nullptr;
+protected:
+    CudaHandle() = default;
+    H h_ = nullptr;
+};
+
+// A stream that never synchronises with the legacy default stream.
+class OwnedStream : public CudaHandle<cudaStream_t, cudaStreamDestroy> {
+public:
+    OwnedStream() { ORCD_CUDA_CHECK(cudaStreamCreateWithFlags(&h_, cudaStreamNonBlocking)); }
 };
 
 // An event for ordering only (no timing: cheaper to record and wait on).
-class OwnedEvent {
+class OwnedEvent : public CudaHandle<cudaEvent_t, cudaEventDestroy> {
 public:
-    OwnedEvent() { ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&e_, cudaEventDisableTiming)); }
-    ~OwnedEvent() {
-        if (e_) (void)cudaEventDestroy(e_);
-    }
-    OwnedEvent(OwnedEvent&& o) noexcept : e_(std::exchange(o.e_, nullptr)) {}
-    OwnedEvent& operator=(OwnedEvent&& o) noexcept {
-        std::swap(e_, o.e_);
-        return *this;
-    }
-    OwnedEvent(const OwnedEvent&) = delete;
-    OwnedEvent& operator=(const OwnedEvent&) = delete;
-    cudaEvent_t get() const { return e_; }
-
-private:
-    cudaEvent_t e_ = nullptr;
+    OwnedEvent() { ORCD_CUDA_CHECK(cudaEventCreateWithFlags(&h_, cudaEventDisableTiming)); }
 };
 
 }  // namespace orcd::cuda
