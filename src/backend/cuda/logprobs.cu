@@ -204,8 +204,6 @@ GpuLogprobs::GpuLogprobs(DeviceAllocator& alloc, uint32_t n_vocab) : n_vocab_(n_
     host_result_ = PinnedHostBuffer(kResultBytes);
 }
 
-GpuLogprobs::~GpuLogprobs() = default;
-
 void GpuLogprobs::mark(cudaStream_t stream) {
     ORCD_CUDA_CHECK(cudaEventRecord(ready_.get(), stream));
     marked_ = true;

@@ -31,9 +31,6 @@ public:
     static constexpr uint32_t kMaxTop = 32;
 
     GpuLogprobs(DeviceAllocator& alloc, uint32_t n_vocab);
-    ~GpuLogprobs();
-    GpuLogprobs(const GpuLogprobs&) = delete;
-    GpuLogprobs& operator=(const GpuLogprobs&) = delete;
     static uint64_t load_bytes(uint32_t n_vocab);
 
     // Marks the point on `stream` where the logits the next compute() reads

@@ -321,8 +321,6 @@ GpuSampler::GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t histor
     host_result_ = PinnedHostBuffer(2 * sizeof(int32_t));
 }
 
-GpuSampler::~GpuSampler() = default;
-
 void GpuSampler::begin_job() { history_.reset(); }
 
 void GpuSampler::end_job() { history_.reset(); }

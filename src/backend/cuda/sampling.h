@@ -28,9 +28,6 @@ namespace orcd::cuda {
 class GpuSampler {
 public:
     GpuSampler(DeviceAllocator& alloc, uint32_t n_vocab, uint32_t history_cap, cudaStream_t stream);
-    ~GpuSampler();
-    GpuSampler(const GpuSampler&) = delete;
-    GpuSampler& operator=(const GpuSampler&) = delete;
     // Bytes the sampler takes at load, plus its per-job history buffer.
     static uint64_t load_bytes(uint32_t n_vocab);
     static uint64_t job_bytes(uint32_t history_cap);
