@@ -12,7 +12,9 @@
 #     format, and Q4_K_M files of the qwen2, phi3 and llama shapes;
 #   - goldens (llama-golden generate --cpu) for those and for the files the
 #     synthesizer makes at test time (recorded with their sha256);
-#   - manifest.json with the bounds (see testdata/reference/README.md).
+#   - manifest.json with the bounds (see testdata/reference/README.md);
+#   - dequant.json, llama.cpp's F32 expansion of every block-format tensor
+#     as sha256 (scripts/make-dequant-hashes.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 lc=${1:?usage: make-reference-models.sh LLAMA_CPP_DIR}
@@ -100,4 +102,5 @@ m = {"about": "Reference models and their bounds; testdata/reference/README.md s
               "and why the bounds are what they are.", "models": m["models"]}
 json.dump(m, open(sys.argv[1], "w"), indent=1)
 PY
-echo "wrote $out (manifest.json with measured bounds)"
+"$root/scripts/make-dequant-hashes.sh" "$lc"
+echo "wrote $out (manifest.json with measured bounds, dequant.json)"

@@ -12,3 +12,5 @@ orcd_add_test(test_toy_adapter LABELS unit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/t
 orcd_add_test(test_quant_formats LABELS unit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_quant_formats.cpp)
 orcd_add_test(test_reference_models LABELS unit TIMEOUT 900 SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_reference_models.cpp)
 add_dependencies(test_reference_models worker-orcd-synth)
+orcd_add_test(test_dequant_oracle LABELS unit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_dequant_oracle.cpp)
+add_dependencies(test_dequant_oracle worker-orcd-synth)
