@@ -33,7 +33,13 @@ export ORCD_BIN_DIR=$(cd "$BIN" && pwd)
 
 {
   echo "date: $(date -u +%FT%TZ)"
-  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  # The binaries' commit: a bundle records it (package-gpu-bundle.sh), and a
+  # checkout's HEAD may be newer than what was built.
+  if [ -f "$BUILD/commit.txt" ]; then
+    echo "commit: $(cat "$BUILD/commit.txt") (built), checkout $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  else
+    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  fi
   echo "data: $ORCD_DATA_DIR"
   if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
