@@ -6,7 +6,8 @@
 # (tests/gpu/test_cuda_full_shapes.cpp says how the bounds are set), and the
 # file is deleted before the next one (a 8B F16 file is 16 GB). Never builds.
 #
-# usage: scripts/gpu-full-shapes.sh --llama-cpp DIR [--vocab-dir DIR] [--models DIR] [--out DIR] ITEM...
+# usage: scripts/gpu-full-shapes.sh --llama-cpp DIR [--llama-cpp-cpu DIR] [--vocab-dir DIR] [--models DIR]
+#                                   [--out DIR] ITEM...
 #   ITEM        SHAPE:TYPES, TYPES joined by '+': f16 (the synthesized file),
 #               or a llama-quantize ftype made from it (Q4_K_M, Q8_0, ...);
 #               gpt-oss shapes are written as published (MXFP4 experts, Q8_0
@@ -16,6 +17,12 @@
 #               choices are far from ties, so llama.cpp's 8-bit activations
 #               rarely flip one (a random router's are not: bench/RESULTS.md)
 #   --llama-cpp DIR   llama.cpp's CUDA build (bin/llama-golden, bin/llama-quantize, lib/)
+#   --llama-cpp-cpu DIR  llama.cpp's CPU build (bin/llama-golden, lib/; the CUDA build's
+#               DIR does too, run with no device visible): each row then
+#               also gives llama.cpp's own CPU-against-CUDA difference on the
+#               file (first-step logits of both runs' top 5, one-token goldens;
+#               scripts/golden_spread.py), to read our difference and the bound
+#               against the peer's variation with itself; the bound is unchanged
 #   --vocab-dir DIR   vocab GGUFs by shape family: qwen.gguf (qwen2.5-*),
 #               llama3.gguf (llama3-*), gptoss.gguf (gpt-oss-*); phi3 uses
 #               testdata/tokenizer/ggml-vocab-phi-3.gguf; a shape whose file is
@@ -28,11 +35,12 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 root=$(pwd)
-lc="" vocab_dir="" models="${TMPDIR:-/tmp}/orcd-full-shapes" out="${OUT:-/tmp}/full-shapes"
+lc="" lc_cpu="" vocab_dir="" models="${TMPDIR:-/tmp}/orcd-full-shapes" out="${OUT:-/tmp}/full-shapes"
 items=()
 while (($#)); do
   case "$1" in
     --llama-cpp) lc=$2; shift ;;
+    --llama-cpp-cpu) lc_cpu=$2; shift ;;
     --vocab-dir) vocab_dir=$2; shift ;;
     --models) models=$2; shift ;;
     --out) out=$2; shift ;;
@@ -42,6 +50,7 @@ while (($#)); do
   shift
 done
 [[ -n "$lc" && -x "$lc/bin/llama-golden" ]] || { echo "gpu-full-shapes: --llama-cpp DIR with bin/llama-golden is required" >&2; exit 2; }
+[[ -z "$lc_cpu" || -x "$lc_cpu/bin/llama-golden" ]] || { echo "gpu-full-shapes: no $lc_cpu/bin/llama-golden" >&2; exit 2; }
 ((${#items[@]})) || { echo "gpu-full-shapes: no ITEM" >&2; exit 2; }
 mkdir -p "$models" "$out"
 export ORCD_DATA_DIR=$root/testdata
@@ -71,9 +80,20 @@ compare() {
   local rc=$? res=pass
   [[ $rc -ne 0 ]] && { res=FAIL; status=1; }
   grep -q '^\[  SKIPPED \]' "$out/$name.test.log" && { res=SKIPPED; status=1; }
-  local summary
+  local summary peer=""
   summary=$(grep -E "greedy ids and .* teacher-forced steps compared" "$out/$name.test.log" | sed 's/.*\] //' | cut -c1-220)
-  rows+=("$(printf '%-28s %-5s %s' "$name" "$res" "$summary")")
+  if [[ -n "$lc_cpu" ]]; then
+    # No device visible: a CUDA build given here computes on the CPU alone
+    # (--cpu keeps the weights on the host, but a long batch could still go
+    # to the GPU).
+    if timeout 300 env CUDA_VISIBLE_DEVICES="" LD_LIBRARY_PATH="$lc_cpu/lib" "$lc_cpu/bin/llama-golden" generate "$file" "$prompts" 1 --cpu \
+        > "$out/$name.cpu.golden.jsonl" 2> "$out/$name.cpu.golden.log"; then
+      peer="; llama.cpp CPU vs CUDA: $(python3 "$root/scripts/golden_spread.py" "$out/$name.golden.jsonl" "$out/$name.cpu.golden.jsonl" 2>&1)"
+    else
+      peer="; llama.cpp CPU golden FAILED (see $name.cpu.golden.log)"
+    fi
+  fi
+  rows+=("$(printf '%-28s %-5s %s%s' "$name" "$res" "$summary" "$peer")")
 }
 
 for item in "${items[@]}"; do
