@@ -16,16 +16,6 @@ namespace orcd::test {
 
 namespace {
 
-std::string sha256_of(const std::string& path) {
-    const std::string cmd = "sha256sum '" + path + "'";
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) throw std::runtime_error("cannot run sha256sum");
-    char buf[65] = {};
-    const size_t n = std::fread(buf, 1, 64, p);
-    pclose(p);
-    return std::string(buf, n);
-}
-
 std::string shell_quote(const std::string& s) { return "'" + s + "'"; }
 
 }  // namespace
@@ -53,7 +43,7 @@ std::vector<ReferenceModel> reference_models(const std::string& dir) {
                 cmd += " " + shell_quote(arg);
             }
             if (std::system((cmd + " > /dev/null").c_str()) != 0) throw std::runtime_error("failed: " + cmd);
-            const std::string want = e.at("sha256"), got = sha256_of(r.path);
+            const std::string want = e.at("sha256"), got = file_sha256(r.path);
             if (got != want)
                 throw std::runtime_error(r.name + ": the synthesizer now writes a different file (sha256 " + got +
                                          ", goldens made on " + want +

@@ -76,6 +76,16 @@ std::string tokenizer_vectors_dir() {
     return ORCD_TOKENIZER_VECTORS_DIR;
 }
 
+std::string file_sha256(const std::string& path) {
+    FILE* p = popen(("sha256sum '" + path + "'").c_str(), "r");
+    if (!p) throw std::runtime_error("cannot run sha256sum");
+    char buf[65] = {};
+    const size_t n = std::fread(buf, 1, 64, p);
+    pclose(p);
+    if (n != 64) throw std::runtime_error("sha256sum gave no digest for " + path);
+    return std::string(buf, n);
+}
+
 std::string temp_dir() {
     std::string tmpl = "/tmp/orcd-test-XXXXXX";
     if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");

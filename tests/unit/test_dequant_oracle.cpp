@@ -13,7 +13,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
@@ -23,7 +22,7 @@
 namespace orcd {
 namespace {
 
-// sha256sum of the values' bytes, through a file in `dir`.
+// sha256 of the values' bytes, through a file in `dir`.
 std::string sha256_of(const std::string& dir, const std::vector<float>& values) {
     const std::string path = dir + "/tensor.f32";
     {
@@ -31,12 +30,7 @@ std::string sha256_of(const std::string& dir, const std::vector<float>& values) 
         out.write(reinterpret_cast<const char*>(values.data()), std::streamsize(values.size() * sizeof(float)));
         if (!out) throw std::runtime_error("cannot write " + path);
     }
-    FILE* p = popen(("sha256sum '" + path + "'").c_str(), "r");
-    if (!p) throw std::runtime_error("cannot run sha256sum");
-    char buf[65] = {};
-    const size_t n = std::fread(buf, 1, 64, p);
-    pclose(p);
-    return std::string(buf, n);
+    return test::file_sha256(path);
 }
 
 std::vector<float> decode(const gguf::TensorInfo& t) {
