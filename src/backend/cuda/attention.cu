@@ -293,37 +293,63 @@ struct NewRow {
     RopeConfig rope;
 };
 
-// The rotation of element d of a head (h: its first element), as
-// rope_store_kernel computes it: from the element's pair, so every element
-// gets the bits of the pair's rotation.
-__device__ __forceinline__ float rotated(const float* h, uint32_t d, const RopeConfig& r, float pos) {
+// The rotation angles of the elements a thread of a one-head decode block
+// rotates (threadIdx.x + k * kDecThreads, k < 2: head_dim <= 256). They
+// depend on the position only, so the block computes them before its wait.
+struct RowAngles {
+    float c[2], s[2];
+};
+
+__device__ __forceinline__ void row_angles(RowAngles& ra, const RopeConfig& r, float pos, uint32_t head_dim) {
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+        const uint32_t d = threadIdx.x + k * kDecThreads;
+        ra.c[k] = 1.0f;
+        ra.s[k] = 0.0f;
+        if (r.mode == RopeMode::None || d >= head_dim || d >= r.dims) continue;
+        uint32_t e0, e1;
+        bool second;
+        rope_cs(pos, rope_partner(r.mode, r.dims, d, 0, e0, e1, second), r, ra.c[k], ra.s[k]);
+    }
+}
+
+// Element d of a head (h: its first element) rotated with its pair's
+// (cos, sin), as rope_store_kernel computes it: from the element's pair, so
+// every element gets the bits of the pair's rotation.
+__device__ __forceinline__ float rotated(const float* h, uint32_t d, const RopeConfig& r, float c, float s) {
     if (r.mode == RopeMode::None || d >= r.dims) return h[d];
     uint32_t e0, e1;
     bool second;
-    const uint32_t i = rope_partner(r.mode, r.dims, d, 0, e0, e1, second);
+    rope_partner(r.mode, r.dims, d, 0, e0, e1, second);
     float o0, o1;
-    rope_pair(h[e0], h[e1], pos, i, r, o0, o1);
+    rope_apply(h[e0], h[e1], c, s, o0, o1);
     return second ? o1 : o0;
 }
 
-// The block's n_q query heads (q) rotated into qs; with kc (the block's
+// The block's one query head (q) rotated into qs; with kc (the block's
 // split holds the query's own position p), the new key row (rotated) and
-// value row of KV head kvh rounded to F16 into the cache at p, where the
-// block's own loads then find them. Blocks of other query heads of the same
-// KV head write the same bits there.
-__device__ __forceinline__ void stage_new_row(float* qs, const float* q, uint32_t n_q, __half* kc, __half* vc,
-                                              const NewRow& nr, uint32_t p, uint32_t n_head_kv, uint32_t kvh,
-                                              uint32_t head_dim) {
-    const float pos = float(p);
-    for (uint32_t i = threadIdx.x; i < n_q * head_dim; i += blockDim.x)
-        qs[i] = rotated(q + (i / head_dim) * head_dim, i % head_dim, nr.rope, pos);
-    if (!kc) return;
+// value row of KV head kvh rounded to F16 into the cache at p and into
+// knew/vnew, where the block's key loop takes them (its loads of the cache
+// may have been issued before they were written). Blocks of other query
+// heads of the same KV head write the same bits there.
+__device__ __forceinline__ void stage_new_row(float* qs, const float* q, __half* kc, __half* vc, __half* knew,
+                                              __half* vnew, const NewRow& nr, const RowAngles& ra, uint32_t p,
+                                              uint32_t n_head_kv, uint32_t kvh, uint32_t head_dim) {
     const uint64_t at = (uint64_t(p) * n_head_kv + kvh) * head_dim;
     const float* kt = nr.k + uint64_t(kvh) * head_dim;
     const float* vt = nr.v + uint64_t(kvh) * head_dim;
-    for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
-        kc[at + d] = __float2half_rn(rotated(kt, d, nr.rope, pos));
-        vc[at + d] = __float2half_rn(vt[d]);
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+        const uint32_t d = threadIdx.x + k * kDecThreads;
+        if (d >= head_dim) break;
+        qs[d] = rotated(q, d, nr.rope, ra.c[k], ra.s[k]);
+        if (!kc) continue;
+        const __half kh = __float2half_rn(rotated(kt, d, nr.rope, ra.c[k], ra.s[k]));
+        const __half vh = __float2half_rn(vt[d]);
+        kc[at + d] = kh;
+        vc[at + d] = vh;
+        knew[d] = kh;
+        vnew[d] = vh;
     }
 }
 
@@ -353,10 +379,17 @@ __global__ void __launch_bounds__(kDecThreads)
                             const uint32_t* dev_pos, uint32_t n_head_kv, uint32_t group, uint32_t head_dim,
                             float scale, uint32_t window, const float* sinks, SplitLimits lim, float* split_ws,
                             NewRow nr) {
-    kernel_begin();
+    // A one-head block that writes the new row itself reads, before its
+    // wait, what the step's first kernel and earlier steps wrote (the
+    // position, the cached keys before it: launch.cuh) and computes the
+    // rotation angles, so that after the wait only q and the new row remain.
+    const bool early = decode_fuses(kGt) && nr.k;
+    if (!early) kernel_begin();
     extern __shared__ float4 smem4[];  // float4: 16-byte aligned rows of q
     float* qs = reinterpret_cast<float*>(smem4);  // [kGt][head_dim]
     float* warp_st = qs + kGt * head_dim;         // [kDecWarps][kGt][2 + head_dim]
+    __half* knew = reinterpret_cast<__half*>(warp_st + kDecWarps * kGt * (head_dim + 2));  // [head_dim], fused only
+    __half* vnew = knew + head_dim;
     constexpr unsigned kAll = 0xffffffffu;
     // Warp steps whose K and V loads are started together: more where few
     // heads leave registers free (fewer round trips per warp at depth).
@@ -377,13 +410,6 @@ __global__ void __launch_bounds__(kDecThreads)
     const uint32_t kg = lane / lpk, chunk = lane % lpk;
     const bool in_row = chunk < n_chunks;  // else the lane's K, V and q are zeros
 
-    if (nr.k)
-        stage_new_row(qs, q + uint64_t(h0) * head_dim, kGt, z + 1 == sp.n ? k : nullptr, v, nr, n_keys - 1,
-                      n_head_kv, kvh, head_dim);
-    else
-        for (uint32_t i = threadIdx.x; i < kGt * head_dim; i += kDecThreads) qs[i] = q[uint64_t(h0) * head_dim + i];
-    __syncthreads();  // q staged; the new key and value rows in the cache
-
     const uint32_t j_begin = lo + z * sp.keys;
     const uint32_t j_end = min(n_keys, j_begin + sp.keys);
     const uint32_t per_warp = (j_end - j_begin + kDecWarps - 1) / kDecWarps;
@@ -393,6 +419,36 @@ __global__ void __launch_bounds__(kDecThreads)
     const uint64_t row = uint64_t(n_head_kv) * head_dim;
     const __half* kb = k + uint64_t(kvh) * head_dim + chunk * 8;
     const __half* vb = v + uint64_t(kvh) * head_dim + chunk * 8;
+    // The key this kernel writes: taken from knew/vnew, never loaded.
+    const uint32_t j_new = early ? n_keys - 1 : ~0u;
+
+    // The K and V rows of kSteps warp steps from key j0 on.
+    uint4 kr[kSteps], vr[kSteps];
+    bool valid[kSteps];
+    auto load_keys = [&](uint32_t j0) {
+#pragma unroll
+        for (int u = 0; u < kSteps; ++u) {
+            const uint32_t j = j0 + u * per_step + kg;
+            valid[u] = j < w_end;
+            kr[u] = make_uint4(0, 0, 0, 0);
+            vr[u] = make_uint4(0, 0, 0, 0);
+            if (valid[u] && in_row && j != j_new) {
+                kr[u] = *reinterpret_cast<const uint4*>(kb + uint64_t(j) * row);
+                vr[u] = *reinterpret_cast<const uint4*>(vb + uint64_t(j) * row);
+            }
+        }
+    };
+    RowAngles ra;
+    if (early) {
+        row_angles(ra, nr.rope, float(n_keys - 1), head_dim);
+        load_keys(w_begin);
+        kernel_begin();
+        stage_new_row(qs, q + uint64_t(h0) * head_dim, z + 1 == sp.n ? k : nullptr, v, knew, vnew, nr, ra, n_keys - 1,
+                      n_head_kv, kvh, head_dim);
+    } else {
+        for (uint32_t i = threadIdx.x; i < kGt * head_dim; i += kDecThreads) qs[i] = q[uint64_t(h0) * head_dim + i];
+    }
+    __syncthreads();  // q staged; the new key and value rows in the cache and in knew/vnew
 
     DecodeState<kGt> st;
 #pragma unroll
@@ -405,19 +461,14 @@ __global__ void __launch_bounds__(kDecThreads)
 
     // The loop bounds are uniform across the warp (shuffles inside).
     for (uint32_t j0 = w_begin; j0 < w_end; j0 += kSteps * per_step) {
-        uint4 kr[kSteps], vr[kSteps];
-        bool valid[kSteps];
+        if (!early || j0 != w_begin) load_keys(j0);
+        if (early)
 #pragma unroll
-        for (int u = 0; u < kSteps; ++u) {
-            const uint32_t j = j0 + u * per_step + kg;
-            valid[u] = j < w_end;
-            kr[u] = make_uint4(0, 0, 0, 0);
-            vr[u] = make_uint4(0, 0, 0, 0);
-            if (valid[u] && in_row) {
-                kr[u] = *reinterpret_cast<const uint4*>(kb + uint64_t(j) * row);
-                vr[u] = *reinterpret_cast<const uint4*>(vb + uint64_t(j) * row);
-            }
-        }
+            for (int u = 0; u < kSteps; ++u)
+                if (valid[u] && in_row && j0 + u * per_step + kg == j_new) {
+                    kr[u] = reinterpret_cast<const uint4*>(knew)[chunk];
+                    vr[u] = reinterpret_cast<const uint4*>(vnew)[chunk];
+                }
 
         float s[kGt][kSteps];
 #pragma unroll
@@ -624,7 +675,8 @@ void decode_attention(float* out, const float* q, __half* kh, __half* vh, uint32
     const uint32_t gt = heads_per_block(group);
     const SplitLimits lim = split_ws ? decode_split_limit(n_head, gt) : kNoSplit;
     const dim3 grid(n_head / gt, grid_splits(keys_bound, lim));
-    const size_t smem = (size_t(gt) * head_dim + size_t(kDecWarps) * gt * (head_dim + 2)) * sizeof(float);
+    const size_t smem = (size_t(gt) * head_dim + size_t(kDecWarps) * gt * (head_dim + 2)) * sizeof(float) +
+                        (nr.k ? 2 * size_t(head_dim) * sizeof(__half) : 0);  // knew, vnew
     auto* kernel = gt == 8   ? decode_attention_kernel<8>
                    : gt == 4 ? decode_attention_kernel<4>
                    : gt == 2 ? decode_attention_kernel<2>

@@ -28,9 +28,15 @@
 // every thread before it reads anything another kernel wrote or writes
 // anything at all. Completion is then transitive (a kernel completes only
 // after its predecessor did), so a kernel may read outputs of any earlier
-// kernel. Arithmetic and its order are untouched: results are bitwise the
-// same with the overlap off (ORCD_CUDA_PDL=0: a switch for measuring it,
-// not a tuning knob).
+// kernel. Before its kernel_begin() a kernel may read what kernels at least
+// two launches back wrote: it was launched only once every block of its
+// predecessor had passed kernel_begin() or left without writing (at least
+// one block of every kernel launched here passes it; other kernels start
+// only after their predecessor completed), by which time the kernel before
+// that had completed. Decode attention reads the step's position and the
+// keys cached by earlier steps so (attention.cu). Arithmetic and its order
+// are untouched: results are bitwise the same with the overlap off
+// (ORCD_CUDA_PDL=0: a switch for measuring it, not a tuning knob).
 #pragma once
 
 #include "backend/cuda/launch.h"

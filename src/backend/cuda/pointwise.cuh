@@ -32,12 +32,17 @@ __device__ __forceinline__ void rope_cs(float pos, uint32_t i, const RopeConfig&
     }
 }
 
+// The pair (a, b) rotated by the angle whose (cos, sin) is (c, s).
+__device__ __forceinline__ void rope_apply(float a, float b, float c, float s, float& o0, float& o1) {
+    o0 = a * c - b * s;
+    o1 = a * s + b * c;
+}
+
 __device__ __forceinline__ void rope_pair(float a, float b, float pos, uint32_t i, const RopeConfig& r, float& o0,
                                           float& o1) {
     float s, c;
     rope_cs(pos, i, r, c, s);
-    o0 = a * c - b * s;
-    o1 = a * s + b * c;
+    rope_apply(a, b, c, s, o0, o1);
 }
 
 // The partner elements of dimension d (< dims) of a head starting at element
