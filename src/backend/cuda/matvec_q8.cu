@@ -78,24 +78,48 @@ __device__ __forceinline__ void q8_row_dots(const uint8_t* const (&rows)[kR], co
 // the same order as rms_scale (a pass of round_x gives thread t elements
 // 4t + 4 k blockDim ..), so the bits are those of the two calls; blocks
 // whose x needs more than kStagePasses passes take the two calls.
+//
+// The norm's weights do not depend on earlier kernels: load_norm_w() asks
+// for them before the wait, so that only x is read after it. (round_x's batch
+// of 4 passes raised to 12 for x without a norm, for Qwen2.5-0.5B's down
+// product of 4864 columns, measured slower on an H200: Qwen2.5-0.5B -2%,
+// Phi-3-mini -5%, with up to 16 more registers a thread; bench/NOTES.md 28.)
 constexpr uint32_t kStagePasses = 4;
 
-template <bool kPaired>
-__device__ __forceinline__ void stage_x(XUnit* xs, const MatvecArgs& a, uint32_t n_units, float* scratch) {
-    if (!a.norm_w) return round_x<kPaired>(xs, a.x, n_units);
-    const uint32_t per_pass = blockDim.x / 8;
-    if (n_units > per_pass * kStagePasses)
-        return round_x<kPaired>(xs, a.x, n_units, a.norm_w, rms_scale(a.x, a.cols, a.norm_eps, true, scratch));
-    const uint32_t lane = threadIdx.x & 31, g = lane & 7, first = (threadIdx.x >> 5) * 4;
-    const float4* x4 = reinterpret_cast<const float4*>(a.x);
+struct NormW {
+    float4 w[kStagePasses];
+};
+
+__device__ __forceinline__ bool norm_fused(const MatvecArgs& a, uint32_t n_units) {
+    return a.norm_w && n_units <= blockDim.x / 8 * kStagePasses;
+}
+
+__device__ __forceinline__ void load_norm_w(NormW& nw, const MatvecArgs& a, uint32_t n_units) {
+    if (!norm_fused(a, n_units)) return;
+    const uint32_t lane = threadIdx.x & 31, g = lane & 7, first = (threadIdx.x >> 5) * 4, per_pass = blockDim.x / 8;
     const float4* w4 = reinterpret_cast<const float4*>(a.norm_w);
-    float4 v[kStagePasses], w[kStagePasses];
 #pragma unroll
     for (uint32_t k = 0; k < kStagePasses; ++k) {
         const uint32_t u = first + k * per_pass + lane / 8;
-        const bool in = u < n_units;
-        v[k] = in ? x4[8 * u + g] : make_float4(0, 0, 0, 0);
-        w[k] = in ? w4[8 * u + g] : make_float4(0, 0, 0, 0);
+        nw.w[k] = u < n_units ? w4[8 * u + g] : make_float4(0, 0, 0, 0);
+    }
+}
+
+template <bool kPaired>
+__device__ __forceinline__ void stage_x(XUnit* xs, const MatvecArgs& a, uint32_t n_units, const NormW& nw,
+                                        float* scratch) {
+    if (!a.norm_w) return round_x<kPaired>(xs, a.x, n_units);
+    const uint32_t per_pass = blockDim.x / 8;
+    if (!norm_fused(a, n_units))
+        return round_x<kPaired>(xs, a.x, n_units, a.norm_w, rms_scale(a.x, a.cols, a.norm_eps, true, scratch));
+    const uint32_t lane = threadIdx.x & 31, g = lane & 7, first = (threadIdx.x >> 5) * 4;
+    const float4* x4 = reinterpret_cast<const float4*>(a.x);
+    const float4(&w)[kStagePasses] = nw.w;
+    float4 v[kStagePasses];
+#pragma unroll
+    for (uint32_t k = 0; k < kStagePasses; ++k) {
+        const uint32_t u = first + k * per_pass + lane / 8;
+        v[k] = u < n_units ? x4[8 * u + g] : make_float4(0, 0, 0, 0);
     }
     float ss = 0.0f;
 #pragma unroll
@@ -233,8 +257,10 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
             advance(ask);
         }
     }
+    NormW nw;
+    load_norm_w(nw, a, n_units);
     kernel_begin();
-    stage_x<V::kPairedX>(xs, a, n_units, scratch);
+    stage_x<V::kPairedX>(xs, a, n_units, nw, scratch);
     __syncthreads();  // x staged; every warp's barriers initialised
     if (lane == 0)
         for (uint32_t k = 1; k < p.n_slots && ask.g < p.n_groups; ++k) {
@@ -247,7 +273,13 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
     float acc[kRows];
 #pragma unroll
     for (int m = 0; m < kRows; ++m) acc[m] = 0.0f;
+    RowFinish<kEpi, kOut> fin;
     while (use.g < p.n_groups) {
+        if (use.c == 0 && lane == 0) {  // the finish's operands, in flight under the products
+            MatvecSegment seg;
+            const uint32_t r0 = first_row(use.g, seg);
+            fin.load(a, seg, r0);
+        }
         const uint32_t s0 = use.c * chunk_steps, s1 = min(s0 + chunk_steps, n_steps);
         const uint8_t* slot = slots + use.slot * kRows * p.row_span;
         const uint8_t* rows[kRows];
@@ -274,7 +306,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
             if (lane == 0) {
                 MatvecSegment seg;
                 const uint32_t r0 = first_row(use.g, seg);
-                store_rows<kEpi, kOut>(a, seg, r0, acc);
+                fin.store(a, seg, r0, acc);
             }
 #pragma unroll
             for (int m = 0; m < kRows; ++m) acc[m] = 0.0f;

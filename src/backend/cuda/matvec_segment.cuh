@@ -74,4 +74,46 @@ __device__ __forceinline__ void store_rows(const MatvecArgs& a, const MatvecSegm
     }
 }
 
+// store_rows with the operands it reads besides the sums (the biases, and
+// the rows an Add adds to) loaded beforehand by load(), by the lane that
+// stores: a warp asks for them as it starts its rows, so their latency
+// passes under the products instead of following them (the finish of a
+// small product's rows waited for these loads, one row after the other:
+// bench/NOTES.md 28). The arithmetic and its order are store_rows'.
+template <Epilogue kEpi, int kOut>
+struct RowFinish {
+    float bias[kOut], bias_up[kOut], y[kOut];
+
+    __device__ __forceinline__ void load(const MatvecArgs& a, const MatvecSegment& seg, uint32_t r0) {
+#pragma unroll
+        for (int o = 0; o < kOut; ++o) {
+            const uint32_t r = min(r0 + uint32_t(o), seg.rows - 1);  // past the segment: dropped at the store
+            bias[o] = seg.bias ? seg.bias[r] : 0.0f;
+            if constexpr (kEpi == Epilogue::SwiGlu) bias_up[o] = a.bias_up ? a.bias_up[r] : 0.0f;
+            if constexpr (kEpi == Epilogue::Add) y[o] = seg.y[r];
+        }
+    }
+
+    template <int kR>
+    __device__ __forceinline__ void store(const MatvecArgs& a, const MatvecSegment& seg, uint32_t r0,
+                                          const float (&acc)[kR]) const {
+#pragma unroll
+        for (int o = 0; o < kOut; ++o) {
+            const uint32_t r = r0 + uint32_t(o);
+            if (r >= seg.rows) break;
+            float s = acc[o];
+            if (seg.bias) s += bias[o];
+            if constexpr (kEpi == Epilogue::SwiGlu) {
+                float us = acc[o + kOut];
+                if (a.bias_up) us += bias_up[o];
+                seg.y[r] = a.act == GateAct::Silu ? silu_mul(s, us) : swiglu_oai_mul(s, us);
+            } else if constexpr (kEpi == Epilogue::Add) {
+                seg.y[r] = y[o] + s;
+            } else {
+                seg.y[r] = s;
+            }
+        }
+    }
+};
+
 }  // namespace orcd::cuda

@@ -91,20 +91,39 @@ __device__ __forceinline__ float4 scaled(float4 v, float4 w, float scale) {
 // code word's low and high halves are each a byte-permutation selector
 // whose values line up with one word of x. The sums stay those of the
 // elements in order.
+//
+// The loads of kBatch passes are issued together before any is
+// rounded: x was written by the previous kernel and sits in L2, and a chain
+// of passes each waiting for its own loads made the staging of a wide x the
+// longest part of a small product (a decode step's timeline on an H200:
+// 4.7 us of Qwen2.5-0.5B's down product, 4864 columns staged by 4 warps in
+// ten passes; bench/NOTES.md 28).
 template <bool kPaired = false>
 __device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_units, const float* norm_w = nullptr,
                                         float scale = 1.0f) {
+    constexpr uint32_t kBatch = 4;
     const uint32_t lane = threadIdx.x & 31, g = lane & 7;
     const uint32_t per_pass = blockDim.x / 8;
-    // Unrolled so that a warp's loads of x for several passes are in flight
-    // together (x is in L2: each pass would otherwise wait for its own).
-#pragma unroll 4
-    for (uint32_t base = (threadIdx.x >> 5) * 4; base < n_units; base += per_pass) {
-        const uint32_t u = base + lane / 8;
-        const bool in = u < n_units;
-        float4 v = in ? reinterpret_cast<const float4*>(x)[8 * u + g] : make_float4(0, 0, 0, 0);
-        if (norm_w) v = scaled(v, in ? reinterpret_cast<const float4*>(norm_w)[8 * u + g] : make_float4(0, 0, 0, 0), scale);
-        round_team<kPaired>(xs, u, in, g, v);
+    const float4* x4 = reinterpret_cast<const float4*>(x);
+    const float4* w4 = reinterpret_cast<const float4*>(norm_w);
+    for (uint32_t base = (threadIdx.x >> 5) * 4; base < n_units; base += per_pass * kBatch) {
+        float4 v[kBatch];
+#pragma unroll
+        for (uint32_t k = 0; k < kBatch; ++k) {
+            const uint32_t u = base + k * per_pass + lane / 8;
+            v[k] = u < n_units ? x4[8 * u + g] : make_float4(0, 0, 0, 0);
+        }
+        if (norm_w)
+#pragma unroll
+            for (uint32_t k = 0; k < kBatch; ++k) {
+                const uint32_t u = base + k * per_pass + lane / 8;
+                v[k] = scaled(v[k], u < n_units ? w4[8 * u + g] : make_float4(0, 0, 0, 0), scale);
+            }
+#pragma unroll
+        for (uint32_t k = 0; k < kBatch; ++k) {
+            const uint32_t b = base + k * per_pass;  // the same in the whole warp
+            if (b < n_units) round_team<kPaired>(xs, b + lane / 8, b + lane / 8 < n_units, g, v[k]);
+        }
     }
 }
 
