@@ -105,13 +105,14 @@ __device__ __forceinline__ void load_norm_w(NormW& nw, const MatvecArgs& a, uint
     }
 }
 
-template <bool kPaired>
+template <bool kPaired, class F>
 __device__ __forceinline__ void stage_x(XUnit* xs, const MatvecArgs& a, uint32_t n_units, const NormW& nw,
-                                        float* scratch) {
-    if (!a.norm_w) return round_x<kPaired>(xs, a.x, n_units);
+                                        float* scratch, const F& loads_issued) {
+    if (!a.norm_w) return round_x<kPaired>(xs, a.x, n_units, nullptr, 1.0f, loads_issued);
     const uint32_t per_pass = blockDim.x / 8;
     if (!norm_fused(a, n_units))
-        return round_x<kPaired>(xs, a.x, n_units, a.norm_w, rms_scale(a.x, a.cols, a.norm_eps, true, scratch));
+        return round_x<kPaired>(xs, a.x, n_units, a.norm_w, rms_scale(a.x, a.cols, a.norm_eps, true, scratch),
+                                loads_issued);
     const uint32_t lane = threadIdx.x & 31, g = lane & 7, first = (threadIdx.x >> 5) * 4;
     const float4* x4 = reinterpret_cast<const float4*>(a.x);
     const float4(&w)[kStagePasses] = nw.w;
@@ -121,6 +122,7 @@ __device__ __forceinline__ void stage_x(XUnit* xs, const MatvecArgs& a, uint32_t
         const uint32_t u = first + k * per_pass + lane / 8;
         v[k] = u < n_units ? x4[8 * u + g] : make_float4(0, 0, 0, 0);
     }
+    loads_issued();
     float ss = 0.0f;
 #pragma unroll
     for (uint32_t k = 0; k < kStagePasses; ++k) {
@@ -145,10 +147,12 @@ __device__ __forceinline__ void stage_x(XUnit* xs, const MatvecArgs& a, uint32_t
 // keeps ~100 KB or more of weights in flight whatever the warps' registers
 // allow (loads into registers kept a few KB in flight per warp). A warp's
 // first chunk is asked for before kernel_begin(), while the previous kernel
-// finishes (launch.cuh), its other slots' chunks once x is staged: x is read
-// from L2 after the wait, and those reads queue behind every weight byte
-// already asked for (all of a warp's slots asked for first: Phi-3-mini and
-// Llama-2-7B decode 4-5% slower; none: 1-6% slower, bench/NOTES.md 18).
+// finishes (launch.cuh), its other slots' chunks once the warp's loads of x
+// are issued: x is read from L2 after the wait, and those reads queue behind
+// every weight byte already asked for (all of a warp's slots asked for
+// first: Phi-3-mini and Llama-2-7B decode 4-5% slower; none: 1-6% slower,
+// bench/NOTES.md 18; the other slots after the whole staging: Phi-3-mini 2%
+// slower at depth 4096, GPT-OSS-20B 1% faster, bench/NOTES.md 28).
 // Warps never wait for each other. Measured
 // against the loads into registers: Llama-2-7B and Phi-3-mini Q4_K_M decode
 // 4-6% faster, Qwen2.5-0.5B 2% slower (its products are too small for the
@@ -260,13 +264,19 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
     NormW nw;
     load_norm_w(nw, a, n_units);
     kernel_begin();
-    stage_x<V::kPairedX>(xs, a, n_units, nw, scratch);
+    // The warp's other slots are asked for once its loads of x are issued:
+    // x still goes first to memory (behind the slots it measured slower,
+    // bench/NOTES.md 18), and the slots do not wait for the staging to end
+    // (bench/NOTES.md 28).
+    auto ask_rest = [&] {
+        if (lane == 0)
+            for (uint32_t k = 1; k < p.n_slots && ask.g < p.n_groups; ++k) {
+                request(ask);
+                advance(ask);
+            }
+    };
+    stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, ask_rest);
     __syncthreads();  // x staged; every warp's barriers initialised
-    if (lane == 0)
-        for (uint32_t k = 1; k < p.n_slots && ask.g < p.n_groups; ++k) {
-            request(ask);
-            advance(ask);
-        }
 
     constexpr uint32_t kU = kEpi == Epilogue::SwiGlu ? 1 : V::kUnroll;
     const uint32_t chunk_steps = p.chunk_steps;

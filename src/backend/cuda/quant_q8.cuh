@@ -98,10 +98,17 @@ __device__ __forceinline__ float4 scaled(float4 v, float4 w, float scale) {
 // longest part of a small product (a decode step's timeline on an H200:
 // 4.7 us of Qwen2.5-0.5B's down product, 4864 columns staged by 4 warps in
 // ten passes; bench/NOTES.md 28).
-template <bool kPaired = false>
+// loads_issued() runs once in every thread, after the warp's first batch of
+// loads has been issued (or at once when the warp stages nothing).
+struct NothingMore {
+    __device__ __forceinline__ void operator()() const {}
+};
+
+template <bool kPaired = false, class F = NothingMore>
 __device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_units, const float* norm_w = nullptr,
-                                        float scale = 1.0f) {
+                                        float scale = 1.0f, const F& loads_issued = F{}) {
     constexpr uint32_t kBatch = 4;
+    bool issued = false;  // the same in the whole warp
     const uint32_t lane = threadIdx.x & 31, g = lane & 7;
     const uint32_t per_pass = blockDim.x / 8;
     const float4* x4 = reinterpret_cast<const float4*>(x);
@@ -112,6 +119,10 @@ __device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_un
         for (uint32_t k = 0; k < kBatch; ++k) {
             const uint32_t u = base + k * per_pass + lane / 8;
             v[k] = u < n_units ? x4[8 * u + g] : make_float4(0, 0, 0, 0);
+        }
+        if (!issued) {
+            loads_issued();
+            issued = true;
         }
         if (norm_w)
 #pragma unroll
@@ -125,6 +136,7 @@ __device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_un
             if (b < n_units) round_team<kPaired>(xs, b + lane / 8, b + lane / 8 < n_units, g, v[k]);
         }
     }
+    if (!issued) loads_issued();
 }
 
 __device__ __forceinline__ int idot4(uint32_t codes, uint32_t q, int acc) {
