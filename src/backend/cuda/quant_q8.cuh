@@ -80,6 +80,11 @@ __device__ __forceinline__ float4 scaled(float4 v, float4 w, float scale) {
     return make_float4(v.x * scale * w.x, v.y * scale * w.y, v.z * scale * w.z, v.w * scale * w.w);
 }
 
+// round_x's default loads_issued(): nothing.
+struct NothingMore {
+    __device__ __forceinline__ void operator()() const {}
+};
+
 // xs[u] = unit u of x rounded to 8 bits (as above), for the whole block.
 // A team of 8 lanes per unit; the loop runs whole warps (shuffles). With
 // norm_w, the unit rounded is that of x[i] * scale * norm_w[i] (an RMSNorm
@@ -98,12 +103,10 @@ __device__ __forceinline__ float4 scaled(float4 v, float4 w, float scale) {
 // longest part of a small product (a decode step's timeline on an H200:
 // 4.7 us of Qwen2.5-0.5B's down product, 4864 columns staged by 4 warps in
 // ten passes; bench/NOTES.md 28).
+//
 // loads_issued() runs once in every thread, after the warp's first batch of
-// loads has been issued (or at once when the warp stages nothing).
-struct NothingMore {
-    __device__ __forceinline__ void operator()() const {}
-};
-
+// loads has been issued (or at the end when the warp stages nothing): the
+// dense products ask for their weights there, behind x (matvec_q8.cu).
 template <bool kPaired = false, class F = NothingMore>
 __device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_units, const float* norm_w = nullptr,
                                         float scale = 1.0f, const F& loads_issued = F{}) {
