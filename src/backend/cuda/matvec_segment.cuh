@@ -53,66 +53,71 @@ __device__ __forceinline__ MatvecSegment segment_of(const MatvecArgs& a, uint32_
 // acc[o] is row r0 + o's product (SwiGlu: acc[o] the gate's, acc[o + kOut]
 // the up row's). The bias is added to the finished product, as
 // cpu::add_bias does, then the epilogue; rows past the segment are dropped.
-template <Epilogue kEpi, int kOut, int kR>
-__device__ __forceinline__ void store_rows(const MatvecArgs& a, const MatvecSegment& seg, uint32_t r0,
-                                           const float (&acc)[kR]) {
+// The operands besides the sums come from `in`: in.bias(o, r) (called only
+// with seg.bias), in.bias_up(o, r) (only with a.bias_up), in.y(o, r) (Add:
+// the row the product is added to).
+template <Epilogue kEpi, int kOut, int kR, class In>
+__device__ __forceinline__ void finish_rows(const MatvecArgs& a, const MatvecSegment& seg, uint32_t r0,
+                                            const float (&acc)[kR], const In& in) {
 #pragma unroll
     for (int o = 0; o < kOut; ++o) {
         const uint32_t r = r0 + uint32_t(o);
         if (r >= seg.rows) break;
         float s = acc[o];
-        if (seg.bias) s += seg.bias[r];
+        if (seg.bias) s += in.bias(o, r);
         if constexpr (kEpi == Epilogue::SwiGlu) {
             float us = acc[o + kOut];
-            if (a.bias_up) us += a.bias_up[r];
+            if (a.bias_up) us += in.bias_up(o, r);
             seg.y[r] = a.act == GateAct::Silu ? silu_mul(s, us) : swiglu_oai_mul(s, us);
         } else if constexpr (kEpi == Epilogue::Add) {
-            seg.y[r] = seg.y[r] + s;
+            seg.y[r] = in.y(o, r) + s;
         } else {
             seg.y[r] = s;
         }
     }
 }
 
-// store_rows with the operands it reads besides the sums (the biases, and
-// the rows an Add adds to) loaded beforehand by load(), by the lane that
-// stores: a warp asks for them as it starts its rows, so their latency
-// passes under the products instead of following them (the finish of a
-// small product's rows waited for these loads, one row after the other:
-// bench/NOTES.md 28). The arithmetic and its order are store_rows'.
+// finish_rows' operands read from memory as they are needed.
+struct RowOperands {
+    const MatvecArgs& a;
+    const MatvecSegment& seg;
+    __device__ __forceinline__ float bias(int, uint32_t r) const { return seg.bias[r]; }
+    __device__ __forceinline__ float bias_up(int, uint32_t r) const { return a.bias_up[r]; }
+    __device__ __forceinline__ float y(int, uint32_t r) const { return seg.y[r]; }
+};
+
+template <Epilogue kEpi, int kOut, int kR>
+__device__ __forceinline__ void store_rows(const MatvecArgs& a, const MatvecSegment& seg, uint32_t r0,
+                                           const float (&acc)[kR]) {
+    finish_rows<kEpi, kOut>(a, seg, r0, acc, RowOperands{a, seg});
+}
+
+// finish_rows' operands (the biases, and the rows an Add adds to) loaded
+// beforehand by load(), by the lane that stores: a warp asks for them as it
+// starts its rows, so their latency passes under the products instead of
+// following them (the finish of a small product's rows waited for these
+// loads, one row after the other: bench/NOTES.md 28).
 template <Epilogue kEpi, int kOut>
 struct RowFinish {
-    float bias[kOut], bias_up[kOut], y[kOut];
+    float bias_[kOut], bias_up_[kOut], y_[kOut];
 
     __device__ __forceinline__ void load(const MatvecArgs& a, const MatvecSegment& seg, uint32_t r0) {
 #pragma unroll
         for (int o = 0; o < kOut; ++o) {
             const uint32_t r = min(r0 + uint32_t(o), seg.rows - 1);  // past the segment: dropped at the store
-            bias[o] = seg.bias ? seg.bias[r] : 0.0f;
-            if constexpr (kEpi == Epilogue::SwiGlu) bias_up[o] = a.bias_up ? a.bias_up[r] : 0.0f;
-            if constexpr (kEpi == Epilogue::Add) y[o] = seg.y[r];
+            bias_[o] = seg.bias ? seg.bias[r] : 0.0f;
+            if constexpr (kEpi == Epilogue::SwiGlu) bias_up_[o] = a.bias_up ? a.bias_up[r] : 0.0f;
+            if constexpr (kEpi == Epilogue::Add) y_[o] = seg.y[r];
         }
     }
+    __device__ __forceinline__ float bias(int o, uint32_t) const { return bias_[o]; }
+    __device__ __forceinline__ float bias_up(int o, uint32_t) const { return bias_up_[o]; }
+    __device__ __forceinline__ float y(int o, uint32_t) const { return y_[o]; }
 
     template <int kR>
     __device__ __forceinline__ void store(const MatvecArgs& a, const MatvecSegment& seg, uint32_t r0,
                                           const float (&acc)[kR]) const {
-#pragma unroll
-        for (int o = 0; o < kOut; ++o) {
-            const uint32_t r = r0 + uint32_t(o);
-            if (r >= seg.rows) break;
-            float s = acc[o];
-            if (seg.bias) s += bias[o];
-            if constexpr (kEpi == Epilogue::SwiGlu) {
-                float us = acc[o + kOut];
-                if (a.bias_up) us += bias_up[o];
-                seg.y[r] = a.act == GateAct::Silu ? silu_mul(s, us) : swiglu_oai_mul(s, us);
-            } else if constexpr (kEpi == Epilogue::Add) {
-                seg.y[r] = y[o] + s;
-            } else {
-                seg.y[r] = s;
-            }
-        }
+        finish_rows<kEpi, kOut>(a, seg, r0, acc, *this);
     }
 };
 
