@@ -243,5 +243,51 @@ TEST(CudaAttentionVariants, AttentionWithRopeStoreEqualsTheTwoKernels) {
     }
 }
 
+// A decode step's attention (dev_pos) reads the position and the cached
+// rows before the query's own before its wait, and the query's own row,
+// which rope_store_kv() wrote in the launch just before, after it: the same
+// bits as the call that reads everything once the stream has finished
+// rope_store_kv(). The cache starts random, so a read of the query's row
+// before rope_store_kv() wrote it would change the output. Blocks of 8
+// query heads (16:2) and of one (4:4); one and several key splits, a window.
+TEST(CudaAttentionVariants, DecodeStepReadsTheQuerysOwnRowAfterItsWait) {
+    ORCD_REQUIRE_CUDA();
+    Gpu g;
+    struct Shape {
+        uint32_t n_head, n_kv;
+    };
+    const uint32_t hd = 64, n_ctx = 2100;
+    for (const Shape sh : {Shape{16, 2}, Shape{4, 4}}) {
+        for (uint32_t p : {0u, 9u, 130u, 2000u}) {
+            const uint32_t window = p == 130 ? 128 : 0;
+            const KvLayout layout{1, n_ctx, sh.n_kv, hd, 2, 1};
+            const uint64_t n16 = layout.total_elems();
+            const std::vector<uint16_t> cache = test::to_f16(test::random_floats(n16, 60 + p, -1.5f, 1.5f));
+            const std::vector<float> q = test::random_floats(size_t(sh.n_head) * hd, 61 + p, -1.5f, 1.5f);
+            const std::vector<float> k = test::random_floats(size_t(sh.n_kv) * hd, 62 + p, -1.5f, 1.5f);
+            const std::vector<float> v = test::random_floats(size_t(sh.n_kv) * hd, 63 + p, -1, 1);
+            const RopeConfig r = rope_of(RopeMode::Neox, false);
+            cuda::DeviceBuffer pos = g.upload(std::vector<uint32_t>{p}), dk = g.upload(k), dv = g.upload(v);
+            const cuda::AttentionParams params{0.0f, window, nullptr};
+            std::vector<float> out[2];
+            for (int step : {1, 0}) {
+                cuda::DeviceBuffer dq = g.upload(q), c = g.upload(cache), o = g.poisoned(q.size() * 4);
+                cuda::DeviceBuffer ws = g.poisoned(cuda::attention_split_floats(sh.n_head, hd) * 4);
+                cuda::attention_split_reset(ws.as<float>(), sh.n_head, hd, g.stream());
+                cuda::rope_store_kv(dq.as<float>(), dk.as<float>(), dv.as<float>(), c.as<uint16_t>(), layout, 0, 0, 1,
+                                    sh.n_head, r, 0, g.stream(), pos.as<uint32_t>());
+                if (!step) g.sync();
+                cuda::attention(o.as<float>(), dq.as<float>(), c.as<uint16_t>() + layout.offset(0, 0, 0),
+                                c.as<uint16_t>() + layout.offset(0, 1, 0), 1, step ? 0 : p, sh.n_head, sh.n_kv, hd,
+                                ws.as<float>(), g.stream(), step ? pos.as<uint32_t>() : nullptr, step ? n_ctx : 0,
+                                params);
+                out[step] = g.download<float>(o, q.size());
+            }
+            EXPECT_EQ(0, std::memcmp(out[0].data(), out[1].data(), q.size() * 4))
+                << sh.n_head << ":" << sh.n_kv << " p=" << p << " window=" << window;
+        }
+    }
+}
+
 }  // namespace
 }  // namespace orcd

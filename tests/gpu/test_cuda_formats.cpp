@@ -27,6 +27,12 @@ constexpr TensorType kBlockTypes[] = {TensorType::Q4_0, TensorType::Q4_1, Tensor
                                       TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS,
                                       TensorType::MXFP4, TensorType::BF16};
 
+// The batch-1 products are checked on every format the backend computes.
+constexpr TensorType kProductTypes[] = {TensorType::Q4_0, TensorType::Q4_1,  TensorType::Q5_0,   TensorType::Q5_1,
+                                        TensorType::Q8_0, TensorType::Q2_K,  TensorType::Q3_K,   TensorType::Q4_K,
+                                        TensorType::Q5_K, TensorType::Q6_K,  TensorType::IQ4_NL, TensorType::IQ4_XS,
+                                        TensorType::MXFP4, TensorType::BF16, TensorType::F16,    TensorType::F32};
+
 uint64_t block_elems(TensorType t) {
     uint64_t be = 0, bb = 0;
     gguf::tensor_type_layout(uint32_t(t), &be, &bb);
@@ -72,12 +78,16 @@ std::vector<uint8_t> random_rows(TensorType t, uint64_t rows, uint64_t cols, uin
     const uint64_t rb = row_bytes(t, cols);
     std::vector<uint8_t> w(rows * rb);
     for (uint8_t& b : w) b = uint8_t(rng());
-    if (t == TensorType::BF16) {
+    if (t == TensorType::BF16 || t == TensorType::F16 || t == TensorType::F32) {
         for (uint64_t i = 0; i < rows * cols; ++i) {
             float f = std::uniform_real_distribution<float>(-1, 1)(rng);
             uint32_t bits;
             std::memcpy(&bits, &f, 4);
-            const uint16_t h = uint16_t(bits >> 16);
+            if (t == TensorType::F32) {
+                std::memcpy(&w[4 * i], &bits, 4);
+                continue;
+            }
+            const uint16_t h = t == TensorType::F16 ? gguf::fp32_to_fp16(f) : uint16_t(bits >> 16);
             std::memcpy(&w[2 * i], &h, 2);
         }
         return w;
@@ -196,11 +206,16 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
     const Shape shapes[] = {{37, 512, true},    {70, 2304, true},  {4500, 256, false},
                             {64, 8192, false},  {333, 160, false}, {36000, 256, false}};
     for (const Shape& shape : shapes)
-    for (TensorType t : kBlockTypes) {
+    for (TensorType t : kProductTypes) {
         if (shape.cols % block_elems(t) != 0) continue;
         const bool q8 = cuda::format_of(t)->q8_activations;
+        // Formats whose product normalises x as it stages it (the 8-bit
+        // ones, and F16 / F32 rows up to kPlainNormCols); the others take
+        // h from rmsnorm() into norm.out.
+        const bool plain = t == TensorType::F16 || t == TensorType::F32;
+        const bool norm_staged = q8 || (plain && shape.cols <= cuda::kPlainNormCols);
         for (bool extreme : {false, true}) {
-            if (extreme && !shape.extremes) continue;
+            if (extreme && (!shape.extremes || plain)) continue;  // plain rows: no scales
             const uint64_t rows = shape.rows, cols = shape.cols;
             const std::string what = std::string(gguf::tensor_type_name(t)) + " " + std::to_string(rows) + "x" +
                                      std::to_string(cols) + (extreme ? " extreme scales" : "");
@@ -265,8 +280,8 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
             }
 
             // With a RowNorm the products are of h = RMSNorm(x) * nw, which
-            // the 8-bit kernels compute as they stage x and the others take
-            // from rmsnorm() into norm.out. Against the exact product on the
+            // some kernels compute as they stage x (norm_staged) and the
+            // others take from rmsnorm() into norm.out. Against the exact product on the
             // reference's h: the F32 bound, the device's scale off the
             // reference's by at most (cols + 4) ulps (its sum of squares is
             // combined in another order), and for the 8-bit kernels the
@@ -295,11 +310,15 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
             EXPECT_TRUE(test::all_close("normed qkv.q " + what, g.download<float>(nq, rows), hw, tw));
             EXPECT_TRUE(test::all_close("normed qkv.k " + what, g.download<float>(nk, rows), hu, tu));
             EXPECT_TRUE(test::all_close("normed qkv.v " + what, g.download<float>(nv, rows), hw, tw));
-            if (!q8) {
+            if (!norm_staged) {
                 // Not staged: h went through norm.out.
                 std::vector<double> th(cols);
                 for (uint64_t i = 0; i < cols; ++i) th[i] = std::fabs(double(h[i])) * (rel_scale + 1e-6) + 1e-30;
                 EXPECT_TRUE(test::all_close("normed h " + what, g.download<float>(hout, cols), h, th));
+            } else {
+                // Staged: no norm kernel ran, norm.out keeps its poison.
+                EXPECT_EQ(g.download<uint32_t>(hout, cols), std::vector<uint32_t>(cols, 0xffffffffu))
+                    << "normed h written " << what;
             }
             cuda::DeviceBuffer ns = g.poisoned(rows * 4);
             cuda::matvec_swiglu(ns.as<float>(), dx.as<float>(), W, U, g.stream(), nullptr, nullptr, cuda::GateAct::Silu,

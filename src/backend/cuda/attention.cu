@@ -379,11 +379,21 @@ __global__ void __launch_bounds__(kDecThreads)
                             const uint32_t* dev_pos, uint32_t n_head_kv, uint32_t group, uint32_t head_dim,
                             float scale, uint32_t window, const float* sinks, SplitLimits lim, float* split_ws,
                             NewRow nr) {
-    // A one-head block that writes the new row itself reads, before its
-    // wait, what the step's first kernel and earlier steps wrote (the
-    // position, the cached keys before it: launch.cuh) and computes the
-    // rotation angles, so that after the wait only q and the new row remain.
-    const bool early = decode_fuses(kGt) && nr.k;
+    // A decode step's block (dev_pos) reads, before its wait, what the
+    // step's first kernel and earlier steps wrote (the position, the cached
+    // keys before the query's: launch.cuh, kernels.h), and a one-head block
+    // that writes the new row itself computes the rotation angles, so that
+    // after the wait only q and the new row remain. The new row is read
+    // after the wait: from knew/vnew when this kernel writes it, else from
+    // the cache, where the previous kernel (rope_store_kv) put it.
+    // Blocks of 2 and 4 heads keep the order of a plain kernel: holding
+    // their first round across the wait took 207 registers instead of 128
+    // (2 heads: half the blocks a multiprocessor), and no model measured
+    // here has such blocks. One-head blocks read early only where they
+    // write the new row (a decode step always has them do so): a second,
+    // unfused early path cost them 0.5% at depth 4096 on an H200.
+    const bool fused = decode_fuses(kGt) && nr.k;
+    const bool early = fused || (kGt == 8 && dev_pos != nullptr);
     if (!early) kernel_begin();
     extern __shared__ float4 smem4[];  // float4: 16-byte aligned rows of q
     float* qs = reinterpret_cast<float*>(smem4);  // [kGt][head_dim]
@@ -419,7 +429,7 @@ __global__ void __launch_bounds__(kDecThreads)
     const uint64_t row = uint64_t(n_head_kv) * head_dim;
     const __half* kb = k + uint64_t(kvh) * head_dim + chunk * 8;
     const __half* vb = v + uint64_t(kvh) * head_dim + chunk * 8;
-    // The key this kernel writes: taken from knew/vnew, never loaded.
+    // The query's own key: never loaded before the wait (see above).
     const uint32_t j_new = early ? n_keys - 1 : ~0u;
 
     // The K and V rows of kSteps warp steps from key j0 on.
@@ -440,14 +450,15 @@ __global__ void __launch_bounds__(kDecThreads)
     };
     RowAngles ra;
     if (early) {
-        row_angles(ra, nr.rope, float(n_keys - 1), head_dim);
+        if (fused) row_angles(ra, nr.rope, float(n_keys - 1), head_dim);
         load_keys(w_begin);
         kernel_begin();
+    }
+    if (fused)
         stage_new_row(qs, q + uint64_t(h0) * head_dim, z + 1 == sp.n ? k : nullptr, v, knew, vnew, nr, ra, n_keys - 1,
                       n_head_kv, kvh, head_dim);
-    } else {
+    else
         for (uint32_t i = threadIdx.x; i < kGt * head_dim; i += kDecThreads) qs[i] = q[uint64_t(h0) * head_dim + i];
-    }
     __syncthreads();  // q staged; the new key and value rows in the cache and in knew/vnew
 
     DecodeState<kGt> st;
@@ -466,8 +477,13 @@ __global__ void __launch_bounds__(kDecThreads)
 #pragma unroll
             for (int u = 0; u < kSteps; ++u)
                 if (valid[u] && in_row && j0 + u * per_step + kg == j_new) {
-                    kr[u] = reinterpret_cast<const uint4*>(knew)[chunk];
-                    vr[u] = reinterpret_cast<const uint4*>(vnew)[chunk];
+                    if (fused) {
+                        kr[u] = reinterpret_cast<const uint4*>(knew)[chunk];
+                        vr[u] = reinterpret_cast<const uint4*>(vnew)[chunk];
+                    } else {
+                        kr[u] = *reinterpret_cast<const uint4*>(kb + uint64_t(j_new) * row);
+                        vr[u] = *reinterpret_cast<const uint4*>(vb + uint64_t(j_new) * row);
+                    }
                 }
 
         float s[kGt][kSteps];

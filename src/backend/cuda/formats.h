@@ -111,6 +111,9 @@ uint64_t device_row_bytes(gguf::TensorType type, bool experts, uint64_t ne0);
 std::string supported_formats();
 
 // The entries' functions, defined beside their kernels.
+// The F32 and F16 products stage a norm (MatvecArgs::norm_w) for rows of up
+// to this many elements, with a 16-byte aligned x and norm_w.
+constexpr uint32_t kPlainNormCols = 4096;
 bool matvec_f32(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
 bool matvec_f16(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
 void embed_f32(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream);

@@ -185,7 +185,11 @@ struct AttentionParams {
 // when n_tokens > 1). The split depends only on the number of keys, and is
 // computed on the device: the grid holds enough splits for `max_keys` keys
 // (with dev_pos; without it, exactly pos0 + n_tokens), and blocks past the
-// split count of the actual context leave at once.
+// split count of the actual context leave at once. With dev_pos (a decode
+// step) the kernel reads the position and the cached rows before the
+// query's own before its wait, so they must have been written at least two
+// launches earlier (launch.cuh), as in a decode step; the query's own row
+// may come from the launch just before (rope_store_kv).
 void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v, uint32_t n_tokens, uint32_t pos0,
                uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws, cudaStream_t stream,
                const uint32_t* dev_pos = nullptr, uint32_t max_keys = 0, const AttentionParams& params = {});

@@ -11,6 +11,14 @@
 // atomics. The same row of the same matrix gets the same bits whichever
 // fused variant (QKV, SwiGLU, residual) computes it, so fusing changes no
 // result.
+//
+// The RMSNorm before Q/K/V and gate/up is staged here as in the 8-bit
+// products (matvec_q8.cu): each block normalises x into shared memory
+// (stage_normed) instead of a one-block norm kernel writing it first, which
+// was a launch and a kernel boundary on the step's critical path twice a
+// layer. The scale's sum of squares is in rms_scale's order for a block of
+// 256 (norm.cuh), so it may differ in its last bits from the norm kernel's,
+// whose block is as wide as a quarter of the row.
 #include "backend/cuda/matmul.h"
 
 #include "backend/cuda/formats.h"
@@ -18,6 +26,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/matvec_segment.cuh"
+#include "backend/cuda/norm.cuh"
 #include "backend/cuda/pointwise.cuh"
 #include "backend/cuda/reduce.cuh"
 #include "common/error.h"
@@ -33,6 +42,49 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr int kDots = 4;  // row products per block
+// Passes of 4 elements a thread that stage_normed holds in registers: rows
+// of up to kPlainNormCols elements (formats.h) stage the norm.
+constexpr uint32_t kNormPasses = kPlainNormCols / (4 * kThreads);
+static_assert(kNormPasses * 4 * kThreads == kPlainNormCols);
+
+// xn = RMSNorm(x) * norm_w for the block. Before the wait (the weights do
+// not depend on earlier kernels) xn holds norm_w; after it each thread loads
+// its elements of x (4t .. 4t + 3, then 1024 further, as rms_scale reads
+// them), forms the scale and overwrites the same elements of xn with
+// x * scale * w. Callers check cols % 4 == 0, cols <= kPlainNormCols and the
+// alignment of x and norm_w.
+__device__ __forceinline__ void load_norm_w(float* xn, const MatvecArgs& a) {
+    const float4* w4 = reinterpret_cast<const float4*>(a.norm_w);
+    float4* xn4 = reinterpret_cast<float4*>(xn);
+    for (uint32_t i = threadIdx.x; i < a.cols / 4; i += kThreads) xn4[i] = w4[i];
+}
+
+__device__ __forceinline__ void stage_normed(float* xn, const MatvecArgs& a, float* scratch) {
+    const float4* x4 = reinterpret_cast<const float4*>(a.x);
+    float4* xn4 = reinterpret_cast<float4*>(xn);
+    const uint32_t n4 = a.cols / 4;
+    float4 v[kNormPasses];
+#pragma unroll
+    for (uint32_t k = 0; k < kNormPasses; ++k) {
+        const uint32_t i = threadIdx.x + k * kThreads;
+        v[k] = i < n4 ? x4[i] : make_float4(0, 0, 0, 0);
+    }
+    float ss = 0.0f;
+#pragma unroll
+    for (uint32_t k = 0; k < kNormPasses; ++k) {
+        ss += v[k].x * v[k].x;
+        ss += v[k].y * v[k].y;
+        ss += v[k].z * v[k].z;
+        ss += v[k].w * v[k].w;
+    }
+    const float scale = 1.0f / sqrtf(block_sum(ss, scratch) / float(a.cols) + a.norm_eps);
+#pragma unroll
+    for (uint32_t k = 0; k < kNormPasses; ++k) {
+        const uint32_t i = threadIdx.x + k * kThreads;
+        if (i < n4) xn4[i] = scaled(v[k], xn4[i], scale);
+    }
+    __syncthreads();
+}
 
 // Products of one 16-byte weight chunk with its activations, in element order.
 __device__ __forceinline__ float dot_chunk(const uint4& raw, const float* xs, const __half*) {
@@ -62,12 +114,16 @@ __device__ __forceinline__ float dot_chunk(const uint4& raw, const float* xs, co
 __device__ __forceinline__ float to_float(__half h) { return __half2float(h); }
 __device__ __forceinline__ float to_float(float f) { return f; }
 
-template <typename T, bool kVec, Epilogue kEpi>
+// kNorm: the product is of RMSNorm(x) * a.norm_w, staged in shared memory
+// (dynamic, cols floats); only with kVec.
+template <typename T, bool kVec, Epilogue kEpi, bool kNorm = false>
 __global__ void __launch_bounds__(kThreads) matvec_kernel(const MatvecArgs a) {
+    static_assert(!kNorm || kVec);
     // SwiGLU: the first half of the products are gate rows, the second half
     // the same rows of up.
     constexpr int kOut = kEpi == Epilogue::SwiGlu ? kDots / 2 : kDots;
     __shared__ float part[kDots][kWarps];
+    extern __shared__ float4 xn4[];
 
     const MatvecSegment g = segment_of(a, blockIdx.x);
     const uint32_t cols = a.cols;
@@ -86,8 +142,17 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(const MatvecArgs a) {
     // predecessor finishes (launch.cuh).
 #pragma unroll
     for (int i = 0; i < kDots; ++i) prefetch_l2(w[i], uint64_t(cols) * sizeof(T));
-    kernel_begin();
     const float* __restrict__ x = a.x;
+    if constexpr (kNorm) {
+        __shared__ float scratch[32];
+        float* xn = reinterpret_cast<float*>(xn4);
+        load_norm_w(xn, a);
+        kernel_begin();
+        stage_normed(xn, a, scratch);
+        x = xn;
+    } else {
+        kernel_begin();
+    }
 
     float acc[kDots];
 #pragma unroll
@@ -164,20 +229,29 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 // The F32 and F16 entries of the format table: one kernel instance per
 // element type, the 16-byte path when the row length and every pointer allow.
-// The norm is not staged here (F16 and F32 weights are read as stored).
+// The norm is staged on the 16-byte path for rows of up to kPlainNormCols
+// (Q/K/V and gate/up of a model up to 4096 wide); otherwise the entry
+// declines it and the caller normalises into a buffer first.
 template <typename T>
 bool matvec_plain(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {
-    if (args.norm_w) return false;
     MatvecArgs a = args;
-    const uint32_t kOut = e == Epilogue::SwiGlu ? kDots / 2 : kDots;
-    const unsigned grid = assign_segment_units(a, kOut);
-    if (grid == 0) return true;
     constexpr uint32_t per = 16 / sizeof(T);
     bool vec = a.cols % per == 0 && aligned16(a.x);
     for (uint32_t s = 0; s < a.n_seg; ++s) vec = vec && aligned16(a.seg[s].w);
     if (e == Epilogue::SwiGlu) vec = vec && aligned16(a.w_up);
+    const bool norm = a.norm_w != nullptr;
+    if (norm && !(vec && e != Epilogue::Add && a.cols <= kPlainNormCols && aligned16(a.norm_w))) return false;
+    const uint32_t kOut = e == Epilogue::SwiGlu ? kDots / 2 : kDots;
+    const unsigned grid = assign_segment_units(a, kOut);
+    if (grid == 0) return true;
     auto launch_for = [&](auto epi) {
         constexpr Epilogue kE = decltype(epi)::value;
+        if constexpr (kE != Epilogue::Add) {
+            if (norm) {
+                launch(matvec_kernel<T, true, kE, true>, grid, kThreads, size_t(a.cols) * sizeof(float), stream, a);
+                return;
+            }
+        }
         if (vec)
             launch(matvec_kernel<T, true, kE>, grid, kThreads, 0, stream, a);
         else

@@ -29,7 +29,6 @@ namespace {
 using quant::XUnit;
 using quant::round_team;
 using quant::round_x;
-using quant::scaled;
 
 constexpr int kMaxWarps = 16;
 constexpr int kRows = 2;                          // weight rows per warp

@@ -31,8 +31,7 @@ __global__ void rmsnorm_kernel(float* out, const float* x, const float* w, uint3
         for (uint32_t i = 4 * threadIdx.x; i < n; i += 4 * blockDim.x) {
             const float4 v = *reinterpret_cast<const float4*>(xr + i);
             const float4 g = *reinterpret_cast<const float4*>(w + i);
-            *reinterpret_cast<float4*>(o + i) = make_float4(v.x * scale * g.x, v.y * scale * g.y, v.z * scale * g.z,
-                                                            v.w * scale * g.w);
+            *reinterpret_cast<float4*>(o + i) = scaled(v, g, scale);
         }
     } else {
 #pragma unroll 4

@@ -1,6 +1,6 @@
 // RMSNorm's scale of one row, shared by the norm kernel (norm.cu) and the
-// products that normalise x as they stage it (matvec_q8.cu): the row's
-// normalised element i is x[i] * scale * w[i].
+// products that normalise x as they stage it (matvec_q8.cu, matvec.cu): the
+// row's normalised element i is x[i] * scale * w[i].
 #pragma once
 
 #include "backend/cuda/reduce.cuh"
@@ -31,6 +31,12 @@ __device__ __forceinline__ float rms_scale(const float* x, uint32_t n, float eps
     }
     ss = block_sum(ss, scratch);
     return 1.0f / sqrtf(ss / float(n) + eps);
+}
+
+// The RMSNorm's weight and scale applied to 4 elements of x, as the
+// reference: x * scale * w.
+__device__ __forceinline__ float4 scaled(float4 v, float4 w, float scale) {
+    return make_float4(v.x * scale * w.x, v.y * scale * w.y, v.z * scale * w.z, v.w * scale * w.w);
 }
 
 }  // namespace orcd::cuda

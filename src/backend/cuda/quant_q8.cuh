@@ -25,6 +25,7 @@
 // so each byte is loaded once.
 #pragma once
 
+#include "backend/cuda/norm.cuh"
 #include "backend/cuda/quant_blocks.cuh"
 
 #include <cstdint>
@@ -73,11 +74,6 @@ __device__ __forceinline__ void round_team(XUnit* xs, uint32_t u, bool in, uint3
         xs[u].sum = sum;
         xs[u].sum_lo = half;
     }
-}
-
-// The RMSNorm's weight and scale applied to 4 elements of x.
-__device__ __forceinline__ float4 scaled(float4 v, float4 w, float scale) {
-    return make_float4(v.x * scale * w.x, v.y * scale * w.y, v.z * scale * w.z, v.w * scale * w.w);
 }
 
 // round_x's default loads_issued(): nothing.
