@@ -112,8 +112,12 @@ std::string supported_formats();
 
 // The entries' functions, defined beside their kernels.
 // The F32 and F16 products stage a norm (MatvecArgs::norm_w) for rows of up
-// to this many elements, with a 16-byte aligned x and norm_w.
-constexpr uint32_t kPlainNormCols = 4096;
+// to this many elements, with a 16-byte aligned x and norm_w. Each block
+// reads the norm's weights and x from L2 as it stages them: on an H200,
+// TinyLlama-1.1B F16 (2048) decoded 8% faster than with the norm kernel,
+// Llama-2-7B F16 (4096) 3-4% slower, its larger products paying more for
+// those reads than the launch saved (bench/NOTES.md 29).
+constexpr uint32_t kPlainNormCols = 2048;
 bool matvec_f32(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
 bool matvec_f16(const MatvecArgs& a, Epilogue e, cudaStream_t stream);
 void embed_f32(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n, cudaStream_t stream);

@@ -69,15 +69,7 @@ __device__ __forceinline__ void stage_normed(float* xn, const MatvecArgs& a, flo
         const uint32_t i = threadIdx.x + k * kThreads;
         v[k] = i < n4 ? x4[i] : make_float4(0, 0, 0, 0);
     }
-    float ss = 0.0f;
-#pragma unroll
-    for (uint32_t k = 0; k < kNormPasses; ++k) {
-        ss += v[k].x * v[k].x;
-        ss += v[k].y * v[k].y;
-        ss += v[k].z * v[k].z;
-        ss += v[k].w * v[k].w;
-    }
-    const float scale = 1.0f / sqrtf(block_sum(ss, scratch) / float(a.cols) + a.norm_eps);
+    const float scale = rms_scale_of(v, a.cols, a.norm_eps, scratch);
 #pragma unroll
     for (uint32_t k = 0; k < kNormPasses; ++k) {
         const uint32_t i = threadIdx.x + k * kThreads;
@@ -230,7 +222,7 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 // The F32 and F16 entries of the format table: one kernel instance per
 // element type, the 16-byte path when the row length and every pointer allow.
 // The norm is staged on the 16-byte path for rows of up to kPlainNormCols
-// (Q/K/V and gate/up of a model up to 4096 wide); otherwise the entry
+// (formats.h: Q/K/V and gate/up of a model up to 2048 wide); otherwise the entry
 // declines it and the caller normalises into a buffer first.
 template <typename T>
 bool matvec_plain(const MatvecArgs& args, Epilogue e, cudaStream_t stream) {

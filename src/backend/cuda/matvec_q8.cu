@@ -122,15 +122,7 @@ __device__ __forceinline__ void stage_x(XUnit* xs, const MatvecArgs& a, uint32_t
         v[k] = u < n_units ? x4[8 * u + g] : make_float4(0, 0, 0, 0);
     }
     loads_issued();
-    float ss = 0.0f;
-#pragma unroll
-    for (uint32_t k = 0; k < kStagePasses; ++k) {
-        ss += v[k].x * v[k].x;
-        ss += v[k].y * v[k].y;
-        ss += v[k].z * v[k].z;
-        ss += v[k].w * v[k].w;
-    }
-    const float scale = 1.0f / sqrtf(block_sum(ss, scratch) / float(a.cols) + a.norm_eps);
+    const float scale = rms_scale_of(v, a.cols, a.norm_eps, scratch);
 #pragma unroll
     for (uint32_t k = 0; k < kStagePasses; ++k) {
         const uint32_t base = first + k * per_pass;

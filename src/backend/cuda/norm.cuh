@@ -33,6 +33,22 @@ __device__ __forceinline__ float rms_scale(const float* x, uint32_t n, float eps
     return 1.0f / sqrtf(ss / float(n) + eps);
 }
 
+// rms_scale for a block whose threads hold their elements in registers:
+// v[k] holds elements 4t + 4 k blockDim .. + 3 of thread t (zeros past n),
+// summed in rms_scale's order.
+template <uint32_t N>
+__device__ __forceinline__ float rms_scale_of(const float4 (&v)[N], uint32_t n, float eps, float* scratch) {
+    float ss = 0.0f;
+#pragma unroll
+    for (uint32_t k = 0; k < N; ++k) {
+        ss += v[k].x * v[k].x;
+        ss += v[k].y * v[k].y;
+        ss += v[k].z * v[k].z;
+        ss += v[k].w * v[k].w;
+    }
+    return 1.0f / sqrtf(block_sum(ss, scratch) / float(n) + eps);
+}
+
 // The RMSNorm's weight and scale applied to 4 elements of x, as the
 // reference: x * scale * w.
 __device__ __forceinline__ float4 scaled(float4 v, float4 w, float scale) {
