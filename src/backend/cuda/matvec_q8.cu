@@ -21,6 +21,7 @@
 #include "common/error.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <string>
 
 namespace orcd::cuda {
@@ -85,6 +86,15 @@ __device__ __forceinline__ void q8_row_dots(const uint8_t* const (&rows)[kR], co
 // Phi-3-mini -5%, with up to 16 more registers a thread; bench/NOTES.md 28.)
 constexpr uint32_t kStagePasses = 4;
 
+// Q8_0 products ask for a warp's other slots after the block has staged x,
+// the others as soon as the warp's loads of x are issued (q8_matvec_kernel).
+// Measured on an H200 against asking early for every format: GPT-OSS-20B
+// (Q8_0 attention and output products) +1.5% / +1.3% at depth 0 / 4096,
+// Qwen2.5-0.5B Q4_K_M +0.4% / 0, Phi-3-mini Q4_K_M (no Q8_0 rows) the
+// same (bench/NOTES.md 29). Why Q8_0 rows differ was not measured.
+template <class V>
+constexpr bool kSlotsAfterStaging = std::is_same_v<V, quant::Q8_0Q>;
+
 struct NormW {
     float4 w[kStagePasses];
 };
@@ -143,7 +153,8 @@ __device__ __forceinline__ void stage_x(XUnit* xs, const MatvecArgs& a, uint32_t
 // every weight byte already asked for (all of a warp's slots asked for
 // first: Phi-3-mini and Llama-2-7B decode 4-5% slower; none: 1-6% slower,
 // bench/NOTES.md 18; the other slots after the whole staging: Phi-3-mini 2%
-// slower at depth 4096, GPT-OSS-20B 1% faster, bench/NOTES.md 28).
+// slower at depth 4096, GPT-OSS-20B 1% faster, bench/NOTES.md 28; Q8_0
+// keeps that order, kSlotsAfterStaging).
 // Warps never wait for each other. Measured
 // against the loads into registers: Llama-2-7B and Phi-3-mini Q4_K_M decode
 // 4-6% faster, Qwen2.5-0.5B 2% slower (its products are too small for the
@@ -266,8 +277,14 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
                 advance(ask);
             }
     };
-    stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, ask_rest);
-    __syncthreads();  // x staged; every warp's barriers initialised
+    if constexpr (kSlotsAfterStaging<V>) {
+        stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, quant::NothingMore{});
+        __syncthreads();  // x staged; every warp's barriers initialised
+        ask_rest();
+    } else {
+        stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, ask_rest);
+        __syncthreads();  // x staged; every warp's barriers initialised
+    }
 
     constexpr uint32_t kU = kEpi == Epilogue::SwiGlu ? 1 : V::kUnroll;
     const uint32_t chunk_steps = p.chunk_steps;
