@@ -14,7 +14,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <random>
+#include <vector>
 
 namespace orcd {
 namespace {
@@ -27,11 +29,14 @@ constexpr TensorType kBlockTypes[] = {TensorType::Q4_0, TensorType::Q4_1, Tensor
                                       TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS,
                                       TensorType::MXFP4, TensorType::BF16};
 
-// The batch-1 products are checked on every format the backend computes.
-constexpr TensorType kProductTypes[] = {TensorType::Q4_0, TensorType::Q4_1,  TensorType::Q5_0,   TensorType::Q5_1,
-                                        TensorType::Q8_0, TensorType::Q2_K,  TensorType::Q3_K,   TensorType::Q4_K,
-                                        TensorType::Q5_K, TensorType::Q6_K,  TensorType::IQ4_NL, TensorType::IQ4_XS,
-                                        TensorType::MXFP4, TensorType::BF16, TensorType::F16,    TensorType::F32};
+// The batch-1 products are checked on every format the backend computes:
+// the block formats and the plain F16 and F32.
+std::vector<TensorType> product_types() {
+    std::vector<TensorType> types(std::begin(kBlockTypes), std::end(kBlockTypes));
+    types.push_back(TensorType::F16);
+    types.push_back(TensorType::F32);
+    return types;
+}
 
 uint64_t block_elems(TensorType t) {
     uint64_t be = 0, bb = 0;
@@ -206,7 +211,7 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
     const Shape shapes[] = {{37, 512, true},    {70, 2304, true},  {4500, 256, false},
                             {64, 8192, false},  {333, 160, false}, {36000, 256, false}};
     for (const Shape& shape : shapes)
-    for (TensorType t : kProductTypes) {
+    for (TensorType t : product_types()) {
         if (shape.cols % block_elems(t) != 0) continue;
         const bool q8 = cuda::format_of(t)->q8_activations;
         // Formats whose product normalises x as it stages it (the 8-bit
