@@ -219,16 +219,16 @@ TEST(CudaKernels, PrefillAttentionMatchesReference) {
 TEST(CudaKernels, DecodeAttentionMatchesReference) {
     ORCD_REQUIRE_CUDA();
     check_attention(1, 0, 32, 4, 64, true);      // one key
-    check_attention(1, 200, 32, 4, 64, true);    // 13 splits, one warp without keys
-    check_attention(1, 3000, 32, 4, 64, true);   // 8 heads a block: 32 splits of 94 keys
-    check_attention(1, 3000, 16, 2, 64, true);   // 8 heads a block: 64 splits (the cap) of 47 keys
-    check_attention(1, 4095, 64, 8, 64, true);   // GPT-OSS-20B's heads: 16 splits of 256 keys
-    check_attention(1, 12000, 8, 8, 128, true);  // one head per block, long splits
-    check_attention(1, 127, 8, 8, 64, true);     // one head per block: 128 keys, one split, no merge
-    check_attention(1, 128, 8, 8, 64, true);     // 129 keys: two splits, the second of one key
-    check_attention(1, 700, 16, 4, 128, true);   // four heads per block, head_dim 128
+    check_attention(1, 200, 32, 4, 64, true);    // 2 splits of 128 keys (the fewest) and 73
+    check_attention(1, 3000, 32, 4, 64, true);   // TinyLlama's heads: 16 splits of 188 keys
+    check_attention(1, 3000, 16, 2, 64, true);   // 24 splits of 128 keys, the last 57
+    check_attention(1, 4095, 64, 8, 64, true);   // GPT-OSS-20B's heads: 8 splits of 512 keys
+    check_attention(1, 12000, 8, 8, 128, true);  // 64 splits (the cap) of 188 keys
+    check_attention(1, 127, 8, 8, 64, true);     // 128 keys: one split, no merge
+    check_attention(1, 128, 8, 8, 64, true);     // 129 keys: two splits, the second of one key (3 warps idle)
+    check_attention(1, 700, 16, 4, 128, true);   // head_dim 128: 6 splits
     // head_dims whose 16-byte chunks are not a power of two: lanes past the
-    // row hold zeros (Phi-3's 96, 80, 24), one head and four per block.
+    // row hold zeros (Phi-3's 96, 80, 24), with and without grouping.
     check_attention(1, 3000, 32, 32, 96, true);
     check_attention(1, 700, 16, 4, 96, true);
     check_attention(1, 0, 4, 4, 96, true);

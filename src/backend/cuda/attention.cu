@@ -7,9 +7,9 @@
 // block_sum's fixed tree, the weighted V sum runs over the tile's keys in
 // index order in the thread owning that dimension.
 //
-// Decode (one query): decode_attention_kernel, one block per (group of query
-// heads sharing a KV head, key split), so each K/V row is read once for the
-// whole group; see there.
+// Decode (one query): decode_attention_kernel, one block per (query head,
+// key split), which can also rotate q, store the new K/V row and merge its
+// splits; see there.
 //
 // Split results are merged in split order; the split is a function of the
 // number of keys (and the model shape) only.
@@ -65,37 +65,20 @@ __host__ __device__ __forceinline__ uint32_t* split_counters(float* split_ws, ui
 // flight at moderate depths.
 constexpr uint32_t kTargetBlocks = 512;
 
-// Decode blocks of 8 query heads hold 8 heads' state in registers (255 a
-// thread): two blocks fit a multiprocessor, so kTargetBlocks of them ran as
-// two waves of blocks of 64 keys, and the merge summed 64 splits. A quarter
-// of that keeps one wave with 4x the keys a block: GPT-OSS-20B's attention
-// at depth 4096 (8 blocks a split, 64 -> 16 splits) ~25% faster, decode
-// 480 -> 502 tok/s on an H200 (bench/NOTES.md 20: a target of 256 blocks
-// measured the same, one of 64 blocks, 8 splits, as slow as 512).
-constexpr uint32_t kWideTargetBlocks = 128;
-
-// The fewest keys a split holds. A block of one query head also rotates q
-// and merges the splits itself (decode_fuses): splits of 16 keys left it
-// mostly fixed cost, and up to 128 keys now take one block a head, no merge.
-// On an H200 (bench/NOTES.md 20), decode at depth 0 / 4096: Qwen2.5-0.5B
-// +7% / +2.5%, Phi-3-mini +4% / the same (its splits hold 256 keys there
-// either way). With 8 heads a block 32 or 64 measured the same as 16, 128
-// 0.7% slower; 2 and 4 heads a block keep 16, not measured otherwise.
+// The fewest keys a split holds. The decode kernel rotates q and merges the
+// splits itself: splits of 16 keys left it mostly fixed cost, and up to 128
+// keys now take one block a head, no merge. On an H200 (bench/NOTES.md 20),
+// decode at depth 0 / 4096: Qwen2.5-0.5B +7% / +2.5%, Phi-3-mini +4% / the
+// same (its splits hold 256 keys there either way). The prefill kernel's
+// single-query splits (head_dims the decode kernel does not cover) keep 16.
 constexpr uint32_t kMinKeysPerSplit = 16;
-constexpr uint32_t kMinKeysOneHead = 128;
+constexpr uint32_t kMinKeysDecode = 128;
 
 // The split limits of a model with `blocks` blocks per split: enough splits
-// for (blocks per split) x splits to reach target_blocks.
-SplitLimits split_limit(uint32_t blocks, uint32_t target_blocks = kTargetBlocks,
-                        uint32_t min_keys = kMinKeysPerSplit) {
-    const uint32_t s = (target_blocks + blocks - 1) / blocks;
+// for (blocks per split) x splits to reach kTargetBlocks.
+SplitLimits split_limit(uint32_t blocks, uint32_t min_keys = kMinKeysPerSplit) {
+    const uint32_t s = (kTargetBlocks + blocks - 1) / blocks;
     return {s < 1 ? 1 : (s > kMaxSplits ? kMaxSplits : s), min_keys};
-}
-
-// The decode kernel's, with gt query heads a block.
-SplitLimits decode_split_limit(uint32_t n_head, uint32_t gt) {
-    return split_limit(n_head / gt, gt == 8 ? kWideTargetBlocks : kTargetBlocks,
-                       gt == 1 ? kMinKeysOneHead : kMinKeysPerSplit);
 }
 
 // No split: one block takes every key.
@@ -263,9 +246,8 @@ __device__ void merge_splits(float* out, const float* split_ws, uint32_t h, uint
     __syncthreads();  // weight and lw read by every thread before the block goes on
 }
 
-// The merge as a kernel of its own, one block per query head: for the
-// prefill kernel's splits, and the decode kernel's with more than one query
-// head a block.
+// The merge as a kernel of its own, one block per query head, for the
+// prefill kernel's single-query splits (the decode kernel merges its own).
 __global__ void attention_merge_kernel(float* out, const float* split_ws, uint32_t pos_base, const uint32_t* dev_pos,
                                        uint32_t head_dim, uint32_t window, const float* sinks, SplitLimits lim) {
     kernel_begin();
@@ -276,16 +258,7 @@ __global__ void attention_merge_kernel(float* out, const float* split_ws, uint32
     merge_splits(out, split_ws, blockIdx.x, n_split, head_dim, sinks, weight, lw, scratch);
 }
 
-// Whether the decode kernel merges its splits itself and takes
-// rope_store_kv's work (attention_rope_store): only with one query head a
-// block. Both add work to a block that grows with its heads, done by every
-// split block (the rotation) or by one block for all of the group's heads
-// (the merge, where the merge kernel has a block per head): with GPT-OSS-20B's
-// 8 heads a block, decode measured 11% (merge) and 3% (rotation) slower on
-// the H200, while Phi-3-mini's single heads gained 1-3% (bench/NOTES.md 18).
-__host__ __device__ constexpr bool decode_fuses(int heads_per_block) { return heads_per_block == 1; }
-
-// rope_store_kv's work for a single query, done by the decode kernel (see
+// The decode kernel's new-row work for a single query (see
 // attention_rope_store): k_new, v_new are the query token's K and V rows.
 struct NewRow {
     const float* k;  // null: q and the cache are used as they are
@@ -293,9 +266,9 @@ struct NewRow {
     RopeConfig rope;
 };
 
-// The rotation angles of the elements a thread of a one-head decode block
-// rotates (threadIdx.x + k * kDecThreads, k < 2: head_dim <= 256). They
-// depend on the position only, so the block computes them before its wait.
+// The rotation angles of the elements a thread of a decode block rotates
+// (threadIdx.x + k * kDecThreads, k < 2: head_dim <= 256). They depend on
+// the position only, so the block computes them before its wait.
 struct RowAngles {
     float c[2], s[2];
 };
@@ -326,12 +299,12 @@ __device__ __forceinline__ float rotated(const float* h, uint32_t d, const RopeC
     return second ? o1 : o0;
 }
 
-// The block's one query head (q) rotated into qs; with kc (the block's
-// split holds the query's own position p), the new key row (rotated) and
-// value row of KV head kvh rounded to F16 into the cache at p and into
-// knew/vnew, where the block's key loop takes them (its loads of the cache
-// may have been issued before they were written). Blocks of other query
-// heads of the same KV head write the same bits there.
+// The block's query head (q) rotated into qs; with kc (the block's split
+// holds the query's own position p), the new key row (rotated) and value
+// row of KV head kvh rounded to F16 into the cache at p and into knew/vnew,
+// where the block's key loop takes them (its loads of the cache may have
+// been issued before they were written). Blocks of other query heads of
+// the same KV head write the same bits there.
 __device__ __forceinline__ void stage_new_row(float* qs, const float* q, __half* kc, __half* vc, __half* knew,
                                               __half* vnew, const NewRow& nr, const RowAngles& ra, uint32_t p,
                                               uint32_t n_head_kv, uint32_t kvh, uint32_t head_dim) {
@@ -353,57 +326,54 @@ __device__ __forceinline__ void stage_new_row(float* qs, const float* q, __half*
     }
 }
 
-// Softmax state of keys seen so far for one head: running max, sum and the
-// unnormalised V sum (8 dimensions per lane).
-template <int kGt>
+// Softmax state of the keys a lane group has seen: running max, sum and
+// the unnormalised V sum (8 dimensions per lane).
 struct DecodeState {
-    float m[kGt], l[kGt], acc[kGt][8];
+    float m, l, acc[8];
 };
 
-// A single query. Block (blockIdx.x, blockIdx.y) = (kGt query heads sharing
-// one KV head, key split). lpk lanes cover one key row, one 16-byte load
-// each: head_dim / 8 rounded up to a power of two, the lanes past the row
-// (Phi-3's head_dim 96: 12 chunks, 16 lanes) holding zeros, which add
-// nothing to the sums; a warp works on 32 / lpk keys per step; each warp
-// owns a contiguous range of the split's keys, and starts the K and V loads
-// of kSteps (4 or 8) steps before any arithmetic. Fixed order everywhere: a lane's 8
-// products in element order, a butterfly over the lpk lanes of a key (every
-// lane of the key gets the same bits), per lane group the online softmax
-// over its keys in step order, lane groups merged by a butterfly whose
-// combination is symmetric (explicitly rounded products and sums, so both
-// partners get the same bits), warps merged in warp order through shared
-// memory. Needs head_dim a multiple of 8 up to 256 (decode_kernel_fits).
-template <int kGt>
+// A single query. Block (blockIdx.x, blockIdx.y) = (query head, key split):
+// one head a block, also where several query heads share a KV head (GQA).
+// Blocks of 8 heads, which read each K/V row once for the group, decoded
+// TinyLlama and GPT-OSS-20B 10-20% slower on an H200 (bench/NOTES.md 30):
+// they held 255 registers a thread, and each layer needed a merge kernel and
+// a RoPE + KV store kernel. Here the group's blocks read the same rows, the
+// repeats mostly from L2.
+//
+// lpk lanes cover one key row, one 16-byte load each: head_dim / 8 rounded
+// up to a power of two, the lanes past the row (Phi-3's head_dim 96: 12
+// chunks, 16 lanes) holding zeros, which add nothing to the sums; a warp
+// works on 32 / lpk keys per step; each warp owns a contiguous range of the
+// split's keys, and starts the K and V loads of kSteps steps before any
+// arithmetic. Fixed order everywhere: a lane's 8 products in element order,
+// a butterfly over the lpk lanes of a key (every lane of the key gets the
+// same bits), per lane group the online softmax over its keys in step
+// order, lane groups merged by a butterfly whose combination is symmetric
+// (explicitly rounded products and sums, so both partners get the same
+// bits), warps merged in warp order through shared memory, splits merged in
+// split order by the last split block to finish. Needs head_dim a multiple
+// of 8 up to 256 (decode_kernel_fits).
 __global__ void __launch_bounds__(kDecThreads)
     decode_attention_kernel(float* out, const float* q, __half* k, __half* v, uint32_t pos_base,
                             const uint32_t* dev_pos, uint32_t n_head_kv, uint32_t group, uint32_t head_dim,
                             float scale, uint32_t window, const float* sinks, SplitLimits lim, float* split_ws,
                             NewRow nr) {
-    // A decode step's block (dev_pos) reads, before its wait, what the
-    // step's first kernel and earlier steps wrote (the position, the cached
-    // keys before the query's: launch.cuh, kernels.h), and a one-head block
-    // that writes the new row itself computes the rotation angles, so that
-    // after the wait only q and the new row remain. The new row is read
-    // after the wait: from knew/vnew when this kernel writes it, else from
-    // the cache, where the previous kernel (rope_store_kv) put it.
-    // Blocks of 2 and 4 heads keep the order of a plain kernel: holding
-    // their first round across the wait took 207 registers instead of 128
-    // (2 heads: half the blocks a multiprocessor), and no model measured
-    // here has such blocks. One-head blocks read early only where they
-    // write the new row (a decode step always has them do so): a second,
-    // unfused early path cost them 0.5% at depth 4096 on an H200.
-    const bool fused = decode_fuses(kGt) && nr.k;
-    const bool early = fused || (kGt == 8 && dev_pos != nullptr);
-    if (!early) kernel_begin();
+    // A block that writes the new row itself (nr.k: a decode step) reads,
+    // before its wait, what the step's first kernel and earlier steps wrote
+    // (the position, the cached keys before the query's: launch.cuh,
+    // kernels.h) and computes the rotation angles, so that after the wait
+    // only q and the new row remain. Without a new row the kernel keeps the
+    // order of a plain kernel: a second, early path for that case cost 0.5%
+    // at depth 4096 on an H200.
+    const bool fused = nr.k != nullptr;
+    if (!fused) kernel_begin();
     extern __shared__ float4 smem4[];  // float4: 16-byte aligned rows of q
-    float* qs = reinterpret_cast<float*>(smem4);  // [kGt][head_dim]
-    float* warp_st = qs + kGt * head_dim;         // [kDecWarps][kGt][2 + head_dim]
-    __half* knew = reinterpret_cast<__half*>(warp_st + kDecWarps * kGt * (head_dim + 2));  // [head_dim], fused only
+    float* qs = reinterpret_cast<float*>(smem4);  // [head_dim]
+    float* warp_st = qs + head_dim;               // [kDecWarps][2 + head_dim]
+    __half* knew = reinterpret_cast<__half*>(warp_st + kDecWarps * (head_dim + 2));  // [head_dim], fused only
     __half* vnew = knew + head_dim;
     constexpr unsigned kAll = 0xffffffffu;
-    // Warp steps whose K and V loads are started together: more where few
-    // heads leave registers free (fewer round trips per warp at depth).
-    constexpr int kSteps = kGt <= 2 ? 8 : 4;
+    constexpr int kSteps = 8;  // warp steps whose K and V loads are started together
 
     const uint32_t n_keys = position(pos_base, dev_pos) + 1;
     const uint32_t lo = first_key(n_keys, window);
@@ -411,8 +381,8 @@ __global__ void __launch_bounds__(kDecThreads)
     const uint32_t z = blockIdx.y;
     if (z >= sp.n) return;  // uniform across the block
 
-    const uint32_t h0 = blockIdx.x * kGt;
-    const uint32_t kvh = h0 / group;
+    const uint32_t h = blockIdx.x;
+    const uint32_t kvh = h / group;
     const uint32_t n_chunks = head_dim / 8;                // 16-byte chunks of a key row
     const uint32_t lpk = 1u << (32 - __clz(n_chunks - 1));  // lanes per key row: n_chunks rounded up to 2^k
     const uint32_t per_step = 32 / lpk;                     // keys per warp step
@@ -429,8 +399,8 @@ __global__ void __launch_bounds__(kDecThreads)
     const uint64_t row = uint64_t(n_head_kv) * head_dim;
     const __half* kb = k + uint64_t(kvh) * head_dim + chunk * 8;
     const __half* vb = v + uint64_t(kvh) * head_dim + chunk * 8;
-    // The query's own key: never loaded before the wait (see above).
-    const uint32_t j_new = early ? n_keys - 1 : ~0u;
+    // The query's own key: never loaded from the cache by a fused block.
+    const uint32_t j_new = fused ? n_keys - 1 : ~0u;
 
     // The K and V rows of kSteps warp steps from key j0 on.
     uint4 kr[kSteps], vr[kSteps];
@@ -449,147 +419,121 @@ __global__ void __launch_bounds__(kDecThreads)
         }
     };
     RowAngles ra;
-    if (early) {
-        if (fused) row_angles(ra, nr.rope, float(n_keys - 1), head_dim);
+    if (fused) {
+        row_angles(ra, nr.rope, float(n_keys - 1), head_dim);
         load_keys(w_begin);
         kernel_begin();
-    }
-    if (fused)
-        stage_new_row(qs, q + uint64_t(h0) * head_dim, z + 1 == sp.n ? k : nullptr, v, knew, vnew, nr, ra, n_keys - 1,
+        stage_new_row(qs, q + uint64_t(h) * head_dim, z + 1 == sp.n ? k : nullptr, v, knew, vnew, nr, ra, n_keys - 1,
                       n_head_kv, kvh, head_dim);
-    else
-        for (uint32_t i = threadIdx.x; i < kGt * head_dim; i += kDecThreads) qs[i] = q[uint64_t(h0) * head_dim + i];
+    } else {
+        for (uint32_t i = threadIdx.x; i < head_dim; i += kDecThreads) qs[i] = q[uint64_t(h) * head_dim + i];
+    }
     __syncthreads();  // q staged; the new key and value rows in the cache and in knew/vnew
 
-    DecodeState<kGt> st;
+    DecodeState st;
+    st.m = neg_inf();
+    st.l = 0.0f;
 #pragma unroll
-    for (int g = 0; g < kGt; ++g) {
-        st.m[g] = neg_inf();
-        st.l[g] = 0.0f;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) st.acc[g][e] = 0.0f;
-    }
+    for (int e = 0; e < 8; ++e) st.acc[e] = 0.0f;
 
     // The loop bounds are uniform across the warp (shuffles inside).
     for (uint32_t j0 = w_begin; j0 < w_end; j0 += kSteps * per_step) {
-        if (!early || j0 != w_begin) load_keys(j0);
-        if (early)
+        if (!fused || j0 != w_begin) load_keys(j0);
+        if (fused)
 #pragma unroll
             for (int u = 0; u < kSteps; ++u)
                 if (valid[u] && in_row && j0 + u * per_step + kg == j_new) {
-                    if (fused) {
-                        kr[u] = reinterpret_cast<const uint4*>(knew)[chunk];
-                        vr[u] = reinterpret_cast<const uint4*>(vnew)[chunk];
-                    } else {
-                        kr[u] = *reinterpret_cast<const uint4*>(kb + uint64_t(j_new) * row);
-                        vr[u] = *reinterpret_cast<const uint4*>(vb + uint64_t(j_new) * row);
-                    }
+                    kr[u] = reinterpret_cast<const uint4*>(knew)[chunk];
+                    vr[u] = reinterpret_cast<const uint4*>(vnew)[chunk];
                 }
 
-        float s[kGt][kSteps];
+        float qf[8] = {};
+        if (in_row) {
+            *reinterpret_cast<float4*>(qf) = *reinterpret_cast<const float4*>(qs + chunk * 8);
+            *reinterpret_cast<float4*>(qf + 4) = *reinterpret_cast<const float4*>(qs + chunk * 8 + 4);
+        }
+        float s[kSteps];
 #pragma unroll
-        for (int g = 0; g < kGt; ++g) {
-            float qf[8] = {};
-            if (in_row) {
-                *reinterpret_cast<float4*>(qf) = *reinterpret_cast<const float4*>(qs + g * head_dim + chunk * 8);
-                *reinterpret_cast<float4*>(qf + 4) = *reinterpret_cast<const float4*>(qs + g * head_dim + chunk * 8 + 4);
-            }
+        for (int u = 0; u < kSteps; ++u) {
+            float kf[8];
+            unpack8(kr[u], kf);
+            float d = qf[0] * kf[0];
 #pragma unroll
-            for (int u = 0; u < kSteps; ++u) {
-                float kf[8];
-                unpack8(kr[u], kf);
-                float d = qf[0] * kf[0];
-#pragma unroll
-                for (int e = 1; e < 8; ++e) d += qf[e] * kf[e];
-                s[g][u] = d;
-            }
+            for (int e = 1; e < 8; ++e) d += qf[e] * kf[e];
+            s[u] = d;
         }
         for (uint32_t o = lpk / 2; o > 0; o >>= 1) {
 #pragma unroll
-            for (int g = 0; g < kGt; ++g) {
-#pragma unroll
-                for (int u = 0; u < kSteps; ++u) s[g][u] += __shfl_xor_sync(kAll, s[g][u], o);
-            }
+            for (int u = 0; u < kSteps; ++u) s[u] += __shfl_xor_sync(kAll, s[u], o);
         }
 
         float vf[kSteps][8];
 #pragma unroll
         for (int u = 0; u < kSteps; ++u) unpack8(vr[u], vf[u]);
+        float mx = st.m;
 #pragma unroll
-        for (int g = 0; g < kGt; ++g) {
-            float mx = st.m[g];
-#pragma unroll
-            for (int u = 0; u < kSteps; ++u) {
-                s[g][u] = valid[u] ? s[g][u] * scale : neg_inf();
-                mx = fmaxf(mx, s[g][u]);
-            }
-            if (mx == neg_inf()) continue;  // no key of this lane group yet
-            const float corr = expf(st.m[g] - mx);
-            float p[kSteps];
-#pragma unroll
-            for (int u = 0; u < kSteps; ++u) p[u] = expf(s[g][u] - mx);  // 0 for invalid keys
-            float l = st.l[g] * corr;
-#pragma unroll
-            for (int u = 0; u < kSteps; ++u) l += p[u];
-            st.l[g] = l;
-#pragma unroll
-            for (int e = 0; e < 8; ++e) {
-                float a = st.acc[g][e] * corr;
-#pragma unroll
-                for (int u = 0; u < kSteps; ++u) a += p[u] * vf[u][e];
-                st.acc[g][e] = a;
-            }
-            st.m[g] = mx;
+        for (int u = 0; u < kSteps; ++u) {
+            s[u] = valid[u] ? s[u] * scale : neg_inf();
+            mx = fmaxf(mx, s[u]);
         }
+        if (mx == neg_inf()) continue;  // no key of this lane group yet
+        const float corr = expf(st.m - mx);
+        float p[kSteps];
+#pragma unroll
+        for (int u = 0; u < kSteps; ++u) p[u] = expf(s[u] - mx);  // 0 for invalid keys
+        float l = st.l * corr;
+#pragma unroll
+        for (int u = 0; u < kSteps; ++u) l += p[u];
+        st.l = l;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+            float a = st.acc[e] * corr;
+#pragma unroll
+            for (int u = 0; u < kSteps; ++u) a += p[u] * vf[u][e];
+            st.acc[e] = a;
+        }
+        st.m = mx;
     }
 
     // Lane groups of the warp (same chunk, other keys), butterfly.
     for (uint32_t o = lpk; o < 32; o <<= 1) {
+        const float mo = __shfl_xor_sync(kAll, st.m, o);
+        const float lo_ = __shfl_xor_sync(kAll, st.l, o);
+        const float mx = fmaxf(st.m, mo);
+        const bool empty = mx == neg_inf();  // both sides saw no key
+        const float cs = empty ? 0.0f : expf(st.m - mx);
+        const float co = empty ? 0.0f : expf(mo - mx);
+        st.l = __fadd_rn(__fmul_rn(st.l, cs), __fmul_rn(lo_, co));
 #pragma unroll
-        for (int g = 0; g < kGt; ++g) {
-            const float mo = __shfl_xor_sync(kAll, st.m[g], o);
-            const float lo = __shfl_xor_sync(kAll, st.l[g], o);
-            const float mx = fmaxf(st.m[g], mo);
-            const bool empty = mx == neg_inf();  // both sides saw no key
-            const float cs = empty ? 0.0f : expf(st.m[g] - mx);
-            const float co = empty ? 0.0f : expf(mo - mx);
-            st.l[g] = __fadd_rn(__fmul_rn(st.l[g], cs), __fmul_rn(lo, co));
-#pragma unroll
-            for (int e = 0; e < 8; ++e) {
-                const float ao = __shfl_xor_sync(kAll, st.acc[g][e], o);
-                st.acc[g][e] = __fadd_rn(__fmul_rn(st.acc[g][e], cs), __fmul_rn(ao, co));
-            }
-            st.m[g] = mx;
+        for (int e = 0; e < 8; ++e) {
+            const float ao = __shfl_xor_sync(kAll, st.acc[e], o);
+            st.acc[e] = __fadd_rn(__fmul_rn(st.acc[e], cs), __fmul_rn(ao, co));
         }
+        st.m = mx;
     }
     if (kg == 0 && in_row) {
-#pragma unroll
-        for (int g = 0; g < kGt; ++g) {
-            float* w = warp_st + (uint32_t(warp) * kGt + g) * (head_dim + 2);
-            if (chunk == 0) {
-                w[0] = st.m[g];
-                w[1] = st.l[g];
-            }
-#pragma unroll
-            for (int e = 0; e < 8; ++e) w[2 + chunk * 8 + e] = st.acc[g][e];
+        float* w = warp_st + uint32_t(warp) * (head_dim + 2);
+        if (chunk == 0) {
+            w[0] = st.m;
+            w[1] = st.l;
         }
+#pragma unroll
+        for (int e = 0; e < 8; ++e) w[2 + chunk * 8 + e] = st.acc[e];
     }
     __syncthreads();
 
     // Warps in warp order. The block has at least one key, so the maximum is
     // finite and a warp without keys (m = -inf) gets weight 0.
-    for (uint32_t i = threadIdx.x; i < kGt * head_dim; i += kDecThreads) {
-        const uint32_t g = i / head_dim, d = i % head_dim;
+    for (uint32_t d = threadIdx.x; d < head_dim; d += kDecThreads) {
         float mx = neg_inf();
-        for (int w = 0; w < kDecWarps; ++w) mx = fmaxf(mx, warp_st[(w * kGt + g) * (head_dim + 2)]);
+        for (int w = 0; w < kDecWarps; ++w) mx = fmaxf(mx, warp_st[w * (head_dim + 2)]);
         float l = 0.0f, a = 0.0f;
         for (int w = 0; w < kDecWarps; ++w) {
-            const float* ws = warp_st + (w * kGt + g) * (head_dim + 2);
+            const float* ws = warp_st + w * (head_dim + 2);
             const float c = expf(ws[0] - mx);
             l += ws[1] * c;
             a += ws[2 + d] * c;
         }
-        const uint32_t h = h0 + g;
         if (sp.n > 1) {
             float* ws = split_ws + (uint64_t(h) * kMaxSplits + z) * (head_dim + 2);
             if (d == 0) {
@@ -603,14 +547,14 @@ __global__ void __launch_bounds__(kDecThreads)
             out[uint64_t(h) * head_dim + d] = a * corr / l;
         }
     }
-    if (!decode_fuses(kGt) || sp.n == 1) return;
+    if (sp.n == 1) return;
     // The last of the head's split blocks to finish merges them, instead of
     // a merge kernel after this one (a launch and a kernel boundary a layer).
     // Each thread's partials are made visible before the block counts
     // itself; the counter goes back to zero for the next call.
     __shared__ uint32_t ticket;
     __shared__ float weight[kMaxSplits], lw[kMaxSplits], scratch[32];
-    uint32_t* done = split_counters(split_ws, gridDim.x * kGt, head_dim) + blockIdx.x;
+    uint32_t* done = split_counters(split_ws, gridDim.x, head_dim) + h;
     __threadfence();
     __syncthreads();
     if (threadIdx.x == 0) ticket = atomicAdd(done, 1u);
@@ -618,14 +562,7 @@ __global__ void __launch_bounds__(kDecThreads)
     if (ticket + 1 != sp.n) return;
     __threadfence();
     if (threadIdx.x == 0) *done = 0;
-    merge_splits(out, split_ws, h0, sp.n, head_dim, sinks, weight, lw, scratch);
-}
-
-// Query heads per decode block: the largest of 8, 4, 2, 1 dividing the group.
-uint32_t heads_per_block(uint32_t group) {
-    for (uint32_t gt : {8u, 4u, 2u})
-        if (group % gt == 0) return gt;
-    return 1;
+    merge_splits(out, split_ws, h, sp.n, head_dim, sinks, weight, lw, scratch);
 }
 
 // One block per row (token t = blockIdx.x, head blockIdx.y) of S. The row's
@@ -688,23 +625,13 @@ void decode_attention(float* out, const float* q, __half* kh, __half* vh, uint32
                       const uint32_t* dev_pos, uint32_t keys_bound, const AttentionParams& params, const NewRow& nr) {
     const float scale = params.scale > 0.0f ? params.scale : 1.0f / std::sqrt(float(head_dim));
     const uint32_t group = n_head / n_head_kv;
-    const uint32_t gt = heads_per_block(group);
-    const SplitLimits lim = split_ws ? decode_split_limit(n_head, gt) : kNoSplit;
-    const dim3 grid(n_head / gt, grid_splits(keys_bound, lim));
-    const size_t smem = (size_t(gt) * head_dim + size_t(kDecWarps) * gt * (head_dim + 2)) * sizeof(float) +
+    const SplitLimits lim = split_ws ? split_limit(n_head, kMinKeysDecode) : kNoSplit;
+    const dim3 grid(n_head, grid_splits(keys_bound, lim));
+    const size_t smem = (size_t(head_dim) + size_t(kDecWarps) * (head_dim + 2)) * sizeof(float) +
                         (nr.k ? 2 * size_t(head_dim) * sizeof(__half) : 0);  // knew, vnew
-    auto* kernel = gt == 8   ? decode_attention_kernel<8>
-                   : gt == 4 ? decode_attention_kernel<4>
-                   : gt == 2 ? decode_attention_kernel<2>
-                             : decode_attention_kernel<1>;
-    launch(kernel, grid, kDecThreads, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head_kv, group, head_dim, scale,
-           params.window, params.sinks, lim, split_ws, nr);
+    launch(decode_attention_kernel, grid, kDecThreads, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head_kv, group,
+           head_dim, scale, params.window, params.sinks, lim, split_ws, nr);
     check_launch("attention");
-    if (grid.y > 1 && !decode_fuses(int(gt))) {
-        launch(attention_merge_kernel, n_head, 128, 0, stream, out, split_ws, pos0, dev_pos, head_dim, params.window,
-               params.sinks, lim);
-        check_launch("attention_merge");
-    }
 }
 
 }  // namespace
@@ -713,8 +640,7 @@ bool attention_rope_store(float* out, const float* q, const float* k, const floa
                           f16_bits* v_cache, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws,
                           cudaStream_t stream, const uint32_t* dev_pos, uint32_t max_keys,
                           const AttentionParams& params, const RopeConfig& rope) {
-    if (!decode_kernel_fits(head_dim) || !dev_pos || !decode_fuses(int(heads_per_block(n_head / n_head_kv))))
-        return false;
+    if (!decode_kernel_fits(head_dim) || !dev_pos) return false;
     decode_attention(out, q, reinterpret_cast<__half*>(k_cache), reinterpret_cast<__half*>(v_cache), 0, n_head,
                      n_head_kv, head_dim, split_ws, stream, dev_pos, max_keys, params, NewRow{k, v, rope});
     return true;

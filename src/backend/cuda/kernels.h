@@ -185,11 +185,7 @@ struct AttentionParams {
 // when n_tokens > 1). The split depends only on the number of keys, and is
 // computed on the device: the grid holds enough splits for `max_keys` keys
 // (with dev_pos; without it, exactly pos0 + n_tokens), and blocks past the
-// split count of the actual context leave at once. With dev_pos (a decode
-// step) the kernel reads the position and the cached rows before the
-// query's own before its wait, so they must have been written at least two
-// launches earlier (launch.cuh), as in a decode step; the query's own row
-// may come from the launch just before (rope_store_kv).
+// split count of the actual context leave at once.
 void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v, uint32_t n_tokens, uint32_t pos0,
                uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws, cudaStream_t stream,
                const uint32_t* dev_pos = nullptr, uint32_t max_keys = 0, const AttentionParams& params = {});
@@ -197,10 +193,11 @@ void attention(float* out, const float* q, const f16_bits* k, const f16_bits* v,
 // rope_store_kv()'s work in the same kernel: q rotated as it is staged, and
 // the new rows k (rotated) and v rounded to F16 into the cache by the blocks
 // that read them, before they do. The same bits as the two calls, one launch
-// fewer. Returns false, doing nothing, where the decode kernel does not apply
-// (head_dim; no dev_pos) or would hold more than one query head a block
-// (GQA groups divisible by 2: the per-block work then outweighs the
-// launch): the caller makes the two calls.
+// fewer. The kernel reads the position and the cached rows before the
+// query's own before its wait, so they must have been written at least two
+// launches earlier (launch.cuh), as in a decode step. Returns false, doing
+// nothing, where the decode kernel does not apply (head_dim; no dev_pos):
+// the caller makes the two calls.
 bool attention_rope_store(float* out, const float* q, const float* k, const float* v, f16_bits* k_cache,
                           f16_bits* v_cache, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws,
                           cudaStream_t stream, const uint32_t* dev_pos, uint32_t max_keys,
