@@ -498,12 +498,12 @@ __global__ void __launch_bounds__(kDecThreads)
     // Lane groups of the warp (same chunk, other keys), butterfly.
     for (uint32_t o = lpk; o < 32; o <<= 1) {
         const float mo = __shfl_xor_sync(kAll, st.m, o);
-        const float lo_ = __shfl_xor_sync(kAll, st.l, o);
+        const float lother = __shfl_xor_sync(kAll, st.l, o);
         const float mx = fmaxf(st.m, mo);
         const bool empty = mx == neg_inf();  // both sides saw no key
         const float cs = empty ? 0.0f : expf(st.m - mx);
         const float co = empty ? 0.0f : expf(mo - mx);
-        st.l = __fadd_rn(__fmul_rn(st.l, cs), __fmul_rn(lo_, co));
+        st.l = __fadd_rn(__fmul_rn(st.l, cs), __fmul_rn(lother, co));
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
             const float ao = __shfl_xor_sync(kAll, st.acc[e], o);
