@@ -338,7 +338,10 @@ struct DecodeState {
 // TinyLlama and GPT-OSS-20B 10-20% slower on an H200 (bench/NOTES.md 30):
 // they held 255 registers a thread, and each layer needed a merge kernel and
 // a RoPE + KV store kernel. Here the group's blocks read the same rows, the
-// repeats mostly from L2.
+// repeats mostly from L2. Blocks of a group's heads sharing each row through
+// a shared-memory tile (a warp a head) were 12% slower still (bench/NOTES.md
+// 31): fewer warps, longer chains each, and one block merging every head's
+// splits cost more than the repeated reads.
 //
 // lpk lanes cover one key row, one 16-byte load each: head_dim / 8 rounded
 // up to a power of two, the lanes past the row (Phi-3's head_dim 96: 12
