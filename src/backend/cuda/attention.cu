@@ -339,8 +339,8 @@ struct DecodeState {
 // they held 255 registers a thread, and each layer needed a merge kernel and
 // a RoPE + KV store kernel. Here the group's blocks read the same rows, the
 // repeats mostly from L2. Blocks of a group's heads sharing each row through
-// a shared-memory tile (a warp a head) were 12% slower still (bench/NOTES.md
-// 31): fewer warps, longer chains each, and one block merging every head's
+// a shared-memory tile (a warp a head) were 12% slower than this kernel
+// (bench/NOTES.md 31): fewer warps, longer chains each, and one block merging every head's
 // splits cost more than the repeated reads.
 //
 // lpk lanes cover one key row, one 16-byte load each: head_dim / 8 rounded
