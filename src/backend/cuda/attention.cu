@@ -332,6 +332,109 @@ struct DecodeState {
     float m, l, acc[8];
 };
 
+// Warp steps whose K and V loads the decode kernel starts together.
+constexpr int kSteps = 8;
+
+// Where a lane of a decode block finds its keys: lpk lanes cover one key
+// row, one 16-byte chunk each, a warp step covers per_step keys.
+struct KeyLanes {
+    const __half* k;  // the lane's chunk of key 0 of its KV head
+    const __half* v;
+    uint64_t row;     // elements from one key's row to the next
+    uint32_t per_step, lpk, kg, chunk;  // kg: the lane's key within a step
+    uint32_t w_end;   // one past the warp's last key
+    uint32_t j_new;   // the query's own key (staged in knew/vnew), or ~0u
+    bool in_row;      // false: the lane is past the row (zeros)
+};
+
+// The K and V chunks of up to kSteps warp steps.
+struct StepRows {
+    uint4 k[kSteps], v[kSteps];
+    bool valid[kSteps];
+};
+
+// Loads the first N steps' chunks from key j0 on; zeros for keys past the
+// warp's range, for lanes past the row and for the query's own key (never
+// read from the cache: a fused block may load before it is written).
+template <int N>
+__device__ __forceinline__ void load_steps(StepRows& r, uint32_t j0, const KeyLanes& kl) {
+#pragma unroll
+    for (int u = 0; u < N; ++u) {
+        const uint32_t j = j0 + u * kl.per_step + kl.kg;
+        r.valid[u] = j < kl.w_end;
+        r.k[u] = make_uint4(0, 0, 0, 0);
+        r.v[u] = make_uint4(0, 0, 0, 0);
+        if (r.valid[u] && kl.in_row && j != kl.j_new) {
+            r.k[u] = *reinterpret_cast<const uint4*>(kl.k + uint64_t(j) * kl.row);
+            r.v[u] = *reinterpret_cast<const uint4*>(kl.v + uint64_t(j) * kl.row);
+        }
+    }
+}
+
+// Scores the first N loaded steps (from key j0 on) against q (qs) and folds
+// them into the lane group's softmax state, in step order. Steps past the
+// warp's keys score -inf and add exact zeros, so a body of any N that holds
+// a chunk's keys gives the same bits.
+template <int N>
+__device__ __forceinline__ void fold_steps(DecodeState& st, StepRows& r, uint32_t j0, const KeyLanes& kl,
+                                           const float* qs, const __half* knew, const __half* vnew, float scale) {
+    constexpr unsigned kAll = 0xffffffffu;
+    if (kl.j_new != ~0u)
+#pragma unroll
+        for (int u = 0; u < N; ++u)
+            if (r.valid[u] && kl.in_row && j0 + u * kl.per_step + kl.kg == kl.j_new) {
+                r.k[u] = reinterpret_cast<const uint4*>(knew)[kl.chunk];
+                r.v[u] = reinterpret_cast<const uint4*>(vnew)[kl.chunk];
+            }
+
+    float qf[8] = {};
+    if (kl.in_row) {
+        *reinterpret_cast<float4*>(qf) = *reinterpret_cast<const float4*>(qs + kl.chunk * 8);
+        *reinterpret_cast<float4*>(qf + 4) = *reinterpret_cast<const float4*>(qs + kl.chunk * 8 + 4);
+    }
+    float s[N];
+#pragma unroll
+    for (int u = 0; u < N; ++u) {
+        float kf[8];
+        unpack8(r.k[u], kf);
+        float d = qf[0] * kf[0];
+#pragma unroll
+        for (int e = 1; e < 8; ++e) d += qf[e] * kf[e];
+        s[u] = d;
+    }
+    for (uint32_t o = kl.lpk / 2; o > 0; o >>= 1) {
+#pragma unroll
+        for (int u = 0; u < N; ++u) s[u] += __shfl_xor_sync(kAll, s[u], o);
+    }
+
+    float vf[N][8];
+#pragma unroll
+    for (int u = 0; u < N; ++u) unpack8(r.v[u], vf[u]);
+    float mx = st.m;
+#pragma unroll
+    for (int u = 0; u < N; ++u) {
+        s[u] = r.valid[u] ? s[u] * scale : neg_inf();
+        mx = fmaxf(mx, s[u]);
+    }
+    if (mx == neg_inf()) return;  // no key of this lane group yet
+    const float corr = expf(st.m - mx);
+    float p[N];
+#pragma unroll
+    for (int u = 0; u < N; ++u) p[u] = expf(s[u] - mx);  // 0 for invalid keys
+    float l = st.l * corr;
+#pragma unroll
+    for (int u = 0; u < N; ++u) l += p[u];
+    st.l = l;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+        float a = st.acc[e] * corr;
+#pragma unroll
+        for (int u = 0; u < N; ++u) a += p[u] * vf[u][e];
+        st.acc[e] = a;
+    }
+    st.m = mx;
+}
+
 // A single query. Block (blockIdx.x, blockIdx.y) = (query head, key split):
 // one head a block, also where several query heads share a KV head (GQA).
 // Blocks of 8 heads, which read each K/V row once for the group, decoded
@@ -376,7 +479,6 @@ __global__ void __launch_bounds__(kDecThreads)
     __half* knew = reinterpret_cast<__half*>(warp_st + kDecWarps * (head_dim + 2));  // [head_dim], fused only
     __half* vnew = knew + head_dim;
     constexpr unsigned kAll = 0xffffffffu;
-    constexpr int kSteps = 8;  // warp steps whose K and V loads are started together
 
     const uint32_t n_keys = position(pos_base, dev_pos) + 1;
     const uint32_t lo = first_key(n_keys, window);
@@ -390,41 +492,30 @@ __global__ void __launch_bounds__(kDecThreads)
     const uint32_t lpk = 1u << (32 - __clz(n_chunks - 1));  // lanes per key row: n_chunks rounded up to 2^k
     const uint32_t per_step = 32 / lpk;                     // keys per warp step
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const uint32_t kg = lane / lpk, chunk = lane % lpk;
-    const bool in_row = chunk < n_chunks;  // else the lane's K, V and q are zeros
+    const uint32_t chunk = lane % lpk;
 
     const uint32_t j_begin = lo + z * sp.keys;
     const uint32_t j_end = min(n_keys, j_begin + sp.keys);
     const uint32_t per_warp = (j_end - j_begin + kDecWarps - 1) / kDecWarps;
     const uint32_t w_begin = min(j_end, j_begin + warp * per_warp);
-    const uint32_t w_end = min(j_end, w_begin + per_warp);
 
-    const uint64_t row = uint64_t(n_head_kv) * head_dim;
-    const __half* kb = k + uint64_t(kvh) * head_dim + chunk * 8;
-    const __half* vb = v + uint64_t(kvh) * head_dim + chunk * 8;
-    // The query's own key: never loaded from the cache by a fused block.
-    const uint32_t j_new = fused ? n_keys - 1 : ~0u;
+    KeyLanes kl;
+    kl.row = uint64_t(n_head_kv) * head_dim;
+    kl.k = k + uint64_t(kvh) * head_dim + chunk * 8;
+    kl.v = v + uint64_t(kvh) * head_dim + chunk * 8;
+    kl.per_step = per_step;
+    kl.lpk = lpk;
+    kl.kg = lane / lpk;
+    kl.chunk = chunk;
+    kl.w_end = min(j_end, w_begin + per_warp);
+    kl.j_new = fused ? n_keys - 1 : ~0u;  // the query's own key
+    kl.in_row = chunk < n_chunks;  // else the lane's K, V and q are zeros
 
-    // The K and V rows of kSteps warp steps from key j0 on.
-    uint4 kr[kSteps], vr[kSteps];
-    bool valid[kSteps];
-    auto load_keys = [&](uint32_t j0) {
-#pragma unroll
-        for (int u = 0; u < kSteps; ++u) {
-            const uint32_t j = j0 + u * per_step + kg;
-            valid[u] = j < w_end;
-            kr[u] = make_uint4(0, 0, 0, 0);
-            vr[u] = make_uint4(0, 0, 0, 0);
-            if (valid[u] && in_row && j != j_new) {
-                kr[u] = *reinterpret_cast<const uint4*>(kb + uint64_t(j) * row);
-                vr[u] = *reinterpret_cast<const uint4*>(vb + uint64_t(j) * row);
-            }
-        }
-    };
+    StepRows rows;
     RowAngles ra;
     if (fused) {
         row_angles(ra, nr.rope, float(n_keys - 1), head_dim);
-        load_keys(w_begin);
+        load_steps<kSteps>(rows, w_begin, kl);
         kernel_begin();
         stage_new_row(qs, q + uint64_t(h) * head_dim, z + 1 == sp.n ? k : nullptr, v, knew, vnew, nr, ra, n_keys - 1,
                       n_head_kv, kvh, head_dim);
@@ -439,63 +530,27 @@ __global__ void __launch_bounds__(kDecThreads)
 #pragma unroll
     for (int e = 0; e < 8; ++e) st.acc[e] = 0.0f;
 
-    // The loop bounds are uniform across the warp (shuffles inside).
-    for (uint32_t j0 = w_begin; j0 < w_end; j0 += kSteps * per_step) {
-        if (!fused || j0 != w_begin) load_keys(j0);
-        if (fused)
-#pragma unroll
-            for (int u = 0; u < kSteps; ++u)
-                if (valid[u] && in_row && j0 + u * per_step + kg == j_new) {
-                    kr[u] = reinterpret_cast<const uint4*>(knew)[chunk];
-                    vr[u] = reinterpret_cast<const uint4*>(vnew)[chunk];
-                }
-
-        float qf[8] = {};
-        if (in_row) {
-            *reinterpret_cast<float4*>(qf) = *reinterpret_cast<const float4*>(qs + chunk * 8);
-            *reinterpret_cast<float4*>(qf + 4) = *reinterpret_cast<const float4*>(qs + chunk * 8 + 4);
+    // The warp's keys in chunks of kSteps steps. The last chunk, partial,
+    // runs the smallest body of 1, 2, 4 or 8 steps that holds it: a full
+    // body for one key of a chunk cost a warp a third of its work at depth
+    // 4096 (per_warp 65 keys, chunks of 32). The loop bounds are uniform
+    // across the warp (shuffles inside).
+    for (uint32_t j0 = w_begin; j0 < kl.w_end; j0 += kSteps * per_step) {
+        const bool loaded = fused && j0 == w_begin;  // the first chunk's loads came before the wait
+        const uint32_t left = (kl.w_end - j0 + per_step - 1) / per_step;  // steps the warp has left
+        if (left > kSteps / 2) {
+            if (!loaded) load_steps<kSteps>(rows, j0, kl);
+            fold_steps<kSteps>(st, rows, j0, kl, qs, knew, vnew, scale);
+        } else if (left > 2) {
+            if (!loaded) load_steps<4>(rows, j0, kl);
+            fold_steps<4>(st, rows, j0, kl, qs, knew, vnew, scale);
+        } else if (left == 2) {
+            if (!loaded) load_steps<2>(rows, j0, kl);
+            fold_steps<2>(st, rows, j0, kl, qs, knew, vnew, scale);
+        } else {
+            if (!loaded) load_steps<1>(rows, j0, kl);
+            fold_steps<1>(st, rows, j0, kl, qs, knew, vnew, scale);
         }
-        float s[kSteps];
-#pragma unroll
-        for (int u = 0; u < kSteps; ++u) {
-            float kf[8];
-            unpack8(kr[u], kf);
-            float d = qf[0] * kf[0];
-#pragma unroll
-            for (int e = 1; e < 8; ++e) d += qf[e] * kf[e];
-            s[u] = d;
-        }
-        for (uint32_t o = lpk / 2; o > 0; o >>= 1) {
-#pragma unroll
-            for (int u = 0; u < kSteps; ++u) s[u] += __shfl_xor_sync(kAll, s[u], o);
-        }
-
-        float vf[kSteps][8];
-#pragma unroll
-        for (int u = 0; u < kSteps; ++u) unpack8(vr[u], vf[u]);
-        float mx = st.m;
-#pragma unroll
-        for (int u = 0; u < kSteps; ++u) {
-            s[u] = valid[u] ? s[u] * scale : neg_inf();
-            mx = fmaxf(mx, s[u]);
-        }
-        if (mx == neg_inf()) continue;  // no key of this lane group yet
-        const float corr = expf(st.m - mx);
-        float p[kSteps];
-#pragma unroll
-        for (int u = 0; u < kSteps; ++u) p[u] = expf(s[u] - mx);  // 0 for invalid keys
-        float l = st.l * corr;
-#pragma unroll
-        for (int u = 0; u < kSteps; ++u) l += p[u];
-        st.l = l;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) {
-            float a = st.acc[e] * corr;
-#pragma unroll
-            for (int u = 0; u < kSteps; ++u) a += p[u] * vf[u][e];
-            st.acc[e] = a;
-        }
-        st.m = mx;
     }
 
     // Lane groups of the warp (same chunk, other keys), butterfly.
@@ -514,7 +569,7 @@ __global__ void __launch_bounds__(kDecThreads)
         }
         st.m = mx;
     }
-    if (kg == 0 && in_row) {
+    if (kl.kg == 0 && kl.in_row) {
         float* w = warp_st + uint32_t(warp) * (head_dim + 2);
         if (chunk == 0) {
             w[0] = st.m;
@@ -568,6 +623,7 @@ __global__ void __launch_bounds__(kDecThreads)
     merge_splits(out, split_ws, h, sp.n, head_dim, sinks, weight, lw, scratch);
 }
 
+// One block per row (token t = blockIdx.x, head blockIdx.y) of S. The row's
 // One block per row (token t = blockIdx.x, head blockIdx.y) of S. The row's
 // max and sum go through block_max/block_sum (per-thread strided partials in
 // index order, then the fixed tree); exp is recomputed for the output (the
