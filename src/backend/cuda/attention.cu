@@ -101,14 +101,39 @@ __host__ __device__ __forceinline__ uint32_t first_key(uint32_t n_keys, uint32_t
     return window && n_keys > window ? n_keys - window : 0;
 }
 
-// Adds a sink logit to a finished softmax state (max m, sum l): the sink
-// takes probability mass and carries no value. The accumulator must then be
-// multiplied by corr (the rescale to the new maximum); with the sink below
-// the maximum, corr is 1 and l grows by e^(sink - m).
+// log2(e): the decode kernel keeps its scores in base-2 units (logit x
+// log2 e), where 2^x is one instruction of the multifunction unit; expf
+// costs about ten more, and a chunk of 8 steps takes nine of them.
+constexpr float kLog2e = 1.4426950408889634f;
+
+// 2^x: ex2.approx, relative error about 2^-22; results below 2^-126 are
+// flushed to zero (far below what a softmax sum in F32 can hold beside its
+// largest term, which is 1), 2^-inf = 0.
+__device__ __forceinline__ float exp2_ftz(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// e^x for natural-unit scores, 2^x for base-2 ones (kBase2).
+template <bool kBase2>
+__device__ __forceinline__ float softmax_pow(float x) {
+    if constexpr (kBase2)
+        return exp2_ftz(x);
+    else
+        return expf(x);
+}
+
+// Adds a sink logit (in the state's units) to a finished softmax state (max
+// m, sum l): the sink takes probability mass and carries no value. The
+// accumulator must then be multiplied by corr (the rescale to the new
+// maximum); with the sink below the maximum, corr is 1 and l grows by
+// e^(sink - m).
+template <bool kBase2 = false>
 __device__ __forceinline__ void with_sink(float sink, float& m, float& l, float& corr) {
     const float mx = fmaxf(m, sink);
-    corr = expf(m - mx);
-    l = l * corr + expf(sink - mx);
+    corr = softmax_pow<kBase2>(m - mx);
+    l = l * corr + softmax_pow<kBase2>(sink - mx);
     m = mx;
 }
 
@@ -221,23 +246,26 @@ __device__ __forceinline__ void unpack8(const uint4& raw, float (&f)[8]) {
 // weight exp(m_z - m) computed once, then every sum over the splits in split
 // order. The whole block takes part (blockDim a multiple of 32, at least
 // kMaxSplits). The partials are read from L2 (__ldcg): in the decode kernel
-// other multiprocessors wrote them during the same kernel.
+// other multiprocessors wrote them during the same kernel. kBase2: the
+// maxima are base-2 (the decode kernel's), the sink natural, as given.
+template <bool kBase2>
 __device__ void merge_splits(float* out, const float* split_ws, uint32_t h, uint32_t n_split, uint32_t head_dim,
                              const float* sinks, float* weight, float* lw, float* scratch) {
     const uint64_t stride = head_dim + 2;
     const float* ws = split_ws + uint64_t(h) * kMaxSplits * stride;
     const float mz = threadIdx.x < n_split ? __ldcg(ws + threadIdx.x * stride) : neg_inf();
     float m = block_max(mz, scratch);
-    if (sinks) m = fmaxf(m, sinks[h]);  // the sink joins below, as one more split without value
+    const float sink = sinks ? (kBase2 ? sinks[h] * kLog2e : sinks[h]) : 0.0f;
+    if (sinks) m = fmaxf(m, sink);  // the sink joins below, as one more split without value
     if (threadIdx.x < n_split) {
-        const float w = expf(mz - m);
+        const float w = softmax_pow<kBase2>(mz - m);
         weight[threadIdx.x] = w;
         lw[threadIdx.x] = __ldcg(ws + threadIdx.x * stride + 1) * w;
     }
     __syncthreads();
     float l = 0.0f;
     for (uint32_t z = 0; z < n_split; ++z) l += lw[z];
-    if (sinks) l += expf(sinks[h] - m);
+    if (sinks) l += softmax_pow<kBase2>(sink - m);
     for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float a = 0.0f;
         for (uint32_t z = 0; z < n_split; ++z) a += __ldcg(ws + z * stride + 2 + d) * weight[z];
@@ -255,7 +283,7 @@ __global__ void attention_merge_kernel(float* out, const float* split_ws, uint32
     const uint32_t n_keys = position(pos_base, dev_pos) + 1;
     const uint32_t n_split = split_for(n_keys - first_key(n_keys, window), lim).n;
     if (n_split == 1) return;  // the attention kernel wrote `out` itself
-    merge_splits(out, split_ws, blockIdx.x, n_split, head_dim, sinks, weight, lw, scratch);
+    merge_splits<false>(out, split_ws, blockIdx.x, n_split, head_dim, sinks, weight, lw, scratch);
 }
 
 // The decode kernel's new-row work for a single query (see
@@ -371,13 +399,14 @@ __device__ __forceinline__ void load_steps(StepRows& r, uint32_t j0, const KeyLa
     }
 }
 
-// Scores the first N loaded steps (from key j0 on) against q (qs) and folds
-// them into the lane group's softmax state, in step order. Steps past the
+// Scores the first N loaded steps (from key j0 on) against q (qs), in base
+// 2 (scale2: the score scale times log2 e), and folds them into the lane
+// group's softmax state, in step order. Steps past the
 // warp's keys score -inf and add exact zeros, so a body of any N that holds
 // a chunk's keys gives the same bits.
 template <int N>
 __device__ __forceinline__ void fold_steps(DecodeState& st, StepRows& r, uint32_t j0, const KeyLanes& kl,
-                                           const float* qs, const __half* knew, const __half* vnew, float scale) {
+                                           const float* qs, const __half* knew, const __half* vnew, float scale2) {
     constexpr unsigned kAll = 0xffffffffu;
     if (kl.j_new != ~0u)
 #pragma unroll
@@ -413,14 +442,14 @@ __device__ __forceinline__ void fold_steps(DecodeState& st, StepRows& r, uint32_
     float mx = st.m;
 #pragma unroll
     for (int u = 0; u < N; ++u) {
-        s[u] = r.valid[u] ? s[u] * scale : neg_inf();
+        s[u] = r.valid[u] ? s[u] * scale2 : neg_inf();
         mx = fmaxf(mx, s[u]);
     }
     if (mx == neg_inf()) return;  // no key of this lane group yet
-    const float corr = expf(st.m - mx);
+    const float corr = exp2_ftz(st.m - mx);
     float p[N];
 #pragma unroll
-    for (int u = 0; u < N; ++u) p[u] = expf(s[u] - mx);  // 0 for invalid keys
+    for (int u = 0; u < N; ++u) p[u] = exp2_ftz(s[u] - mx);  // 0 for invalid keys
     float l = st.l * corr;
 #pragma unroll
     for (int u = 0; u < N; ++u) l += p[u];
@@ -454,7 +483,7 @@ __device__ __forceinline__ void fold_steps(DecodeState& st, StepRows& r, uint32_
 // arithmetic. Fixed order everywhere: a lane's 8 products in element order,
 // a butterfly over the lpk lanes of a key (every lane of the key gets the
 // same bits), per lane group the online softmax over its keys in step
-// order, lane groups merged by a butterfly whose combination is symmetric
+// order (in base 2: the maxima in split_ws are base-2), lane groups merged by a butterfly whose combination is symmetric
 // (explicitly rounded products and sums, so both partners get the same
 // bits), warps merged in warp order through shared memory, splits merged in
 // split order by the last split block to finish. Needs head_dim a multiple
@@ -462,7 +491,7 @@ __device__ __forceinline__ void fold_steps(DecodeState& st, StepRows& r, uint32_
 __global__ void __launch_bounds__(kDecThreads)
     decode_attention_kernel(float* out, const float* q, __half* k, __half* v, uint32_t pos_base,
                             const uint32_t* dev_pos, uint32_t n_head_kv, uint32_t group, uint32_t head_dim,
-                            float scale, uint32_t window, const float* sinks, SplitLimits lim, float* split_ws,
+                            float scale2, uint32_t window, const float* sinks, SplitLimits lim, float* split_ws,
                             NewRow nr) {
     // A block that writes the new row itself (nr.k: a decode step) reads,
     // before its wait, what the step's first kernel and earlier steps wrote
@@ -540,16 +569,16 @@ __global__ void __launch_bounds__(kDecThreads)
         const uint32_t left = (kl.w_end - j0 + per_step - 1) / per_step;  // steps the warp has left
         if (left > kSteps / 2) {
             if (!loaded) load_steps<kSteps>(rows, j0, kl);
-            fold_steps<kSteps>(st, rows, j0, kl, qs, knew, vnew, scale);
+            fold_steps<kSteps>(st, rows, j0, kl, qs, knew, vnew, scale2);
         } else if (left > 2) {
             if (!loaded) load_steps<4>(rows, j0, kl);
-            fold_steps<4>(st, rows, j0, kl, qs, knew, vnew, scale);
+            fold_steps<4>(st, rows, j0, kl, qs, knew, vnew, scale2);
         } else if (left == 2) {
             if (!loaded) load_steps<2>(rows, j0, kl);
-            fold_steps<2>(st, rows, j0, kl, qs, knew, vnew, scale);
+            fold_steps<2>(st, rows, j0, kl, qs, knew, vnew, scale2);
         } else {
             if (!loaded) load_steps<1>(rows, j0, kl);
-            fold_steps<1>(st, rows, j0, kl, qs, knew, vnew, scale);
+            fold_steps<1>(st, rows, j0, kl, qs, knew, vnew, scale2);
         }
     }
 
@@ -559,8 +588,8 @@ __global__ void __launch_bounds__(kDecThreads)
         const float lother = __shfl_xor_sync(kAll, st.l, o);
         const float mx = fmaxf(st.m, mo);
         const bool empty = mx == neg_inf();  // both sides saw no key
-        const float cs = empty ? 0.0f : expf(st.m - mx);
-        const float co = empty ? 0.0f : expf(mo - mx);
+        const float cs = empty ? 0.0f : exp2_ftz(st.m - mx);
+        const float co = empty ? 0.0f : exp2_ftz(mo - mx);
         st.l = __fadd_rn(__fmul_rn(st.l, cs), __fmul_rn(lother, co));
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
@@ -588,7 +617,7 @@ __global__ void __launch_bounds__(kDecThreads)
         float l = 0.0f, a = 0.0f;
         for (int w = 0; w < kDecWarps; ++w) {
             const float* ws = warp_st + w * (head_dim + 2);
-            const float c = expf(ws[0] - mx);
+            const float c = exp2_ftz(ws[0] - mx);
             l += ws[1] * c;
             a += ws[2 + d] * c;
         }
@@ -601,7 +630,7 @@ __global__ void __launch_bounds__(kDecThreads)
             ws[2 + d] = a;
         } else {
             float corr = 1.0f;
-            if (sinks) with_sink(sinks[h], mx, l, corr);
+            if (sinks) with_sink<true>(sinks[h] * kLog2e, mx, l, corr);
             out[uint64_t(h) * head_dim + d] = a * corr / l;
         }
     }
@@ -620,7 +649,7 @@ __global__ void __launch_bounds__(kDecThreads)
     if (ticket + 1 != sp.n) return;
     __threadfence();
     if (threadIdx.x == 0) *done = 0;
-    merge_splits(out, split_ws, h, sp.n, head_dim, sinks, weight, lw, scratch);
+    merge_splits<true>(out, split_ws, h, sp.n, head_dim, sinks, weight, lw, scratch);
 }
 
 // One block per row (token t = blockIdx.x, head blockIdx.y) of S. The row's
@@ -689,7 +718,7 @@ void decode_attention(float* out, const float* q, __half* kh, __half* vh, uint32
     const size_t smem = (size_t(head_dim) + size_t(kDecWarps) * (head_dim + 2)) * sizeof(float) +
                         (nr.k ? 2 * size_t(head_dim) * sizeof(__half) : 0);  // knew, vnew
     launch(decode_attention_kernel, grid, kDecThreads, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head_kv, group,
-           head_dim, scale, params.window, params.sinks, lim, split_ws, nr);
+           head_dim, scale * kLog2e, params.window, params.sinks, lim, split_ws, nr);
     check_launch("attention");
 }
 
