@@ -379,13 +379,14 @@ constexpr int kSteps = 8;
 // Where a lane of a decode block finds its keys: lpk lanes cover one key
 // row, one 16-byte chunk each, a warp step covers per_step keys.
 struct KeyLanes {
-    const __half* k;  // the lane's chunk of key 0 of its KV head
-    const __half* v;
-    uint64_t row;     // elements from one key's row to the next
-    uint32_t per_step, lpk, kg, chunk;  // kg: the lane's key within a step
-    uint32_t w_end;   // one past the warp's last key
-    uint32_t j_new;   // the query's own key (staged in knew/vnew), or ~0u
-    bool in_row;      // false: the lane is past the row (zeros)
+    const char* k;  // the lane's chunk of key 0 of its KV head
+    const char* v;
+    uint32_t row;   // bytes from one key's row to the next
+    uint32_t per_step, lpk, kg;  // kg: the lane's key within a step
+    uint32_t chunk;  // the lane's 16-byte chunk of a row; lanes past the row read the last one
+    uint32_t w_end;  // one past the warp's last key
+    uint32_t j_new;  // the query's own key (staged in knew/vnew), or ~0u
+    bool in_row;     // false: the lane is past the row (its q is zero)
 };
 
 // The K and V chunks of up to kSteps warp steps.
@@ -394,21 +395,24 @@ struct StepRows {
     bool valid[kSteps];
 };
 
-// Loads the first N steps' chunks from key j0 on; zeros for keys past the
-// warp's range, for lanes past the row and for the query's own key (never
-// read from the cache: a fused block may load before it is written).
+// The key a lane reads at step u: past the warp's range, the warp's last
+// key instead, so that every load is of a row in the cache and needs no
+// branch (the step scores -inf and its row is weighted by an exact 0).
+__device__ __forceinline__ uint32_t step_key(uint32_t j0, int u, const KeyLanes& kl) {
+    return min(j0 + u * kl.per_step + kl.kg, kl.w_end - 1);
+}
+
+// Loads the first N steps' chunks from key j0 on. The query's own key may
+// be loaded before it is written (a fused block loads before its wait):
+// fold_steps puts the staged row in its place.
 template <int N>
 __device__ __forceinline__ void load_steps(StepRows& r, uint32_t j0, const KeyLanes& kl) {
 #pragma unroll
     for (int u = 0; u < N; ++u) {
-        const uint32_t j = j0 + u * kl.per_step + kl.kg;
-        r.valid[u] = j < kl.w_end;
-        r.k[u] = make_uint4(0, 0, 0, 0);
-        r.v[u] = make_uint4(0, 0, 0, 0);
-        if (r.valid[u] && kl.in_row && j != kl.j_new) {
-            r.k[u] = *reinterpret_cast<const uint4*>(kl.k + uint64_t(j) * kl.row);
-            r.v[u] = *reinterpret_cast<const uint4*>(kl.v + uint64_t(j) * kl.row);
-        }
+        r.valid[u] = j0 + u * kl.per_step + kl.kg < kl.w_end;
+        const uint64_t at = uint64_t(step_key(j0, u, kl)) * kl.row;
+        r.k[u] = *reinterpret_cast<const uint4*>(kl.k + at);
+        r.v[u] = *reinterpret_cast<const uint4*>(kl.v + at);
     }
 }
 
@@ -421,10 +425,10 @@ template <int N>
 __device__ __forceinline__ void fold_steps(DecodeState& st, StepRows& r, uint32_t j0, const KeyLanes& kl,
                                            const float* qs, const __half* knew, const __half* vnew, float scale2) {
     constexpr unsigned kAll = 0xffffffffu;
-    if (kl.j_new != ~0u)
+    if (kl.j_new >= j0 && kl.j_new < kl.w_end)  // the warp's last chunk in the last split
 #pragma unroll
         for (int u = 0; u < N; ++u)
-            if (r.valid[u] && kl.in_row && j0 + u * kl.per_step + kl.kg == kl.j_new) {
+            if (step_key(j0, u, kl) == kl.j_new) {
                 r.k[u] = reinterpret_cast<const uint4*>(knew)[kl.chunk];
                 r.v[u] = reinterpret_cast<const uint4*>(vnew)[kl.chunk];
             }
@@ -490,7 +494,8 @@ __device__ __forceinline__ void fold_steps(DecodeState& st, StepRows& r, uint32_
 //
 // lpk lanes cover one key row, one 16-byte load each: head_dim / 8 rounded
 // up to a power of two, the lanes past the row (Phi-3's head_dim 96: 12
-// chunks, 16 lanes) holding zeros, which add nothing to the sums; a warp
+// chunks, 16 lanes) reading the row's last chunk against a zero q, which
+// adds nothing to the sums, and writing nothing; a warp
 // works on 32 / lpk keys per step; each warp owns a contiguous range of the
 // split's keys, and starts the K and V loads of kSteps steps before any
 // arithmetic. Fixed order everywhere: a lane's 8 products in element order,
@@ -542,13 +547,13 @@ __global__ void __launch_bounds__(kDecThreads)
     const uint32_t w_begin = min(j_end, j_begin + warp * per_warp);
 
     KeyLanes kl;
-    kl.row = uint64_t(n_head_kv) * head_dim;
-    kl.k = k + uint64_t(kvh) * head_dim + chunk * 8;
-    kl.v = v + uint64_t(kvh) * head_dim + chunk * 8;
+    kl.row = n_head_kv * head_dim * uint32_t(sizeof(__half));
+    kl.chunk = min(chunk, n_chunks - 1);
+    kl.k = reinterpret_cast<const char*>(k + uint64_t(kvh) * head_dim + kl.chunk * 8);
+    kl.v = reinterpret_cast<const char*>(v + uint64_t(kvh) * head_dim + kl.chunk * 8);
     kl.per_step = per_step;
     kl.lpk = lpk;
     kl.kg = lane / lpk;
-    kl.chunk = chunk;
     kl.w_end = min(j_end, w_begin + per_warp);
     kl.j_new = fused ? n_keys - 1 : ~0u;  // the query's own key
     kl.in_row = chunk < n_chunks;  // else the lane's K, V and q are zeros
