@@ -246,27 +246,21 @@ __device__ __forceinline__ void unpack8(const uint4& raw, float (&f)[8]) {
 // weight exp(m_z - m) computed once, then every sum over the splits in split
 // order. The whole block takes part (blockDim a multiple of 32, at least
 // kMaxSplits). The partials are read from L2 (__ldcg): in the decode kernel
-// other multiprocessors wrote them during the same kernel, and the merge is
-// the tail of the last split block, so each thread issues its loads in
-// batches (m and l together, then 16 splits' values of a dimension) before
-// using any: one L2 round trip a batch. kBase2: the maxima are base-2 (the
-// decode kernel's), the sink natural, as given.
+// other multiprocessors wrote them during the same kernel. kBase2: the
+// maxima are base-2 (the decode kernel's), the sink natural, as given.
 template <bool kBase2>
 __device__ void merge_splits(float* out, const float* split_ws, uint32_t h, uint32_t n_split, uint32_t head_dim,
                              const float* sinks, float* weight, float* lw, float* scratch) {
-    constexpr uint32_t kBatch = 16;
     const uint64_t stride = head_dim + 2;
     const float* ws = split_ws + uint64_t(h) * kMaxSplits * stride;
-    const bool mine = threadIdx.x < n_split;
-    const float mz = mine ? __ldcg(ws + threadIdx.x * stride) : neg_inf();
-    const float lz = mine ? __ldcg(ws + threadIdx.x * stride + 1) : 0.0f;
+    const float mz = threadIdx.x < n_split ? __ldcg(ws + threadIdx.x * stride) : neg_inf();
     float m = block_max(mz, scratch);
     const float sink = sinks ? (kBase2 ? sinks[h] * kLog2e : sinks[h]) : 0.0f;
     if (sinks) m = fmaxf(m, sink);  // the sink joins below, as one more split without value
-    if (mine) {
+    if (threadIdx.x < n_split) {
         const float w = softmax_pow<kBase2>(mz - m);
         weight[threadIdx.x] = w;
-        lw[threadIdx.x] = lz * w;
+        lw[threadIdx.x] = __ldcg(ws + threadIdx.x * stride + 1) * w;
     }
     __syncthreads();
     float l = 0.0f;
@@ -274,14 +268,7 @@ __device__ void merge_splits(float* out, const float* split_ws, uint32_t h, uint
     if (sinks) l += softmax_pow<kBase2>(sink - m);
     for (uint32_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float a = 0.0f;
-        for (uint32_t z0 = 0; z0 < n_split; z0 += kBatch) {
-            float x[kBatch];
-#pragma unroll
-            for (uint32_t i = 0; i < kBatch; ++i) x[i] = z0 + i < n_split ? __ldcg(ws + (z0 + i) * stride + 2 + d) : 0.0f;
-#pragma unroll
-            for (uint32_t i = 0; i < kBatch; ++i)
-                if (z0 + i < n_split) a += x[i] * weight[z0 + i];
-        }
+        for (uint32_t z = 0; z < n_split; ++z) a += __ldcg(ws + z * stride + 2 + d) * weight[z];
         out[uint64_t(h) * head_dim + d] = a / l;
     }
     __syncthreads();  // weight and lw read by every thread before the block goes on
