@@ -8,6 +8,7 @@
 #include "backend/cuda/formats.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/matmul.h"
+#include "backend/cuda/matvec_q8.h"
 #include "gguf/gguf.h"
 #include "gpu_test_util.h"
 
@@ -474,15 +475,24 @@ TEST(CudaFormats, ExpertProductsMatchTheReference) {
                            duq = upload_experts(g, t, uq, uint64_t(X) * F, E),
                            ddq = upload_experts(g, t, dq, uint64_t(X) * E, F), dbg = g.upload(bg), dbu = g.upload(bu),
                            dbd = g.upload(bd), dx = g.upload(x), dids = g.upload(ids), dwts = g.upload(wts),
-                           act = g.poisoned(n * K * F * 4), res = g.upload(x0);
+                           act = g.poisoned(n * K * F * 4), res = g.upload(x0), res_f32 = g.upload(x0),
+                           units = g.poisoned(n * K * (F / 32) * cuda::kQ8UnitBytes);
         const cuda::Format* f = cuda::layout_of(t, true);
         cuda::MoeGateUpArgs gu{dgq.get(), duq.get(), dbg.as<float>(), dbu.as<float>(), eb, dx.as<float>(),
-                               dids.as<int32_t>(), act.as<float>(), F, E, K, n, cuda::GateAct::SiluOai};
-        f->moe_gate_up(gu, g.stream());
+                               dids.as<int32_t>(), act.as<float>(), F, E, K, n, cuda::GateAct::SiluOai, units.get()};
+        const bool rounded = f->moe_gate_up(gu, g.stream());
+        // The 8-bit formats' gate/up rounds the activations for down.
+        EXPECT_EQ(rounded, f->q8_activations);
         cuda::MoeDownArgs dn{ddq.get(), dbd.as<float>(), cuda::device_row_bytes(t, true, F) * E, act.as<float>(), dids.as<int32_t>(),
-                             dwts.as<float>(), res.as<float>(), E, F, K, n};
+                             dwts.as<float>(), res.as<float>(), E, F, K, n, rounded ? units.get() : nullptr};
         f->moe_down(dn, g.stream());
         const std::vector<float> got = g.download<float>(res, n * E);
+        // Down rounding the F32 activations itself gives the same bits.
+        dn.units = nullptr;
+        dn.x = res_f32.as<float>();
+        f->moe_down(dn, g.stream());
+        const std::vector<float> got_f32 = g.download<float>(res_f32, n * E);
+        EXPECT_EQ(0, std::memcmp(got_f32.data(), got.data(), got.size() * 4)) << "down on units against down on F32";
 
         std::vector<float> want = x0;
         std::vector<double> tol(n * E, 0.0);

@@ -4,6 +4,7 @@
 #include "backend/cuda/formats.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.h"
+#include "backend/cuda/matvec_q8.h"
 #include "common/error.h"
 
 #include <algorithm>
@@ -174,6 +175,7 @@ CudaBackend::ActivationLayout CudaBackend::act_layout(const ModelConfig& c, uint
     a.moe_ids = take(uint64_t(b) * c.n_expert_used * 4);
     a.moe_weights = take(uint64_t(b) * c.n_expert_used * 4);
     a.moe_act = take(uint64_t(b) * c.n_expert_used * c.n_ff_expert * 4);
+    a.moe_units = take(uint64_t(b) * c.n_expert_used * (c.n_ff_expert / 32) * kQ8UnitBytes);
     a.moe_order = take(uint64_t(b) * c.n_expert_used * 3 * 4);
     a.moe_rows = take(uint64_t(b) * c.n_expert_used * c.n_embd * 4);
     a.moe_up = take(uint64_t(b) * c.n_expert_used * c.n_ff_expert * 4);
@@ -305,7 +307,7 @@ void CudaBackend::load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t
                                    act<float>(a_.v),        act<float>(a_.att),     act<float>(a_.proj),
                                    act<float>(a_.gate),     act<float>(a_.up),      act<float>(a_.xlast),
                                    act<float>(a_.logits),   act<float>(a_.moe_logits), act<int32_t>(a_.moe_ids),
-                                   act<float>(a_.moe_weights), act<float>(a_.moe_act), act<int32_t>(a_.moe_order),
+                                   act<float>(a_.moe_weights), act<float>(a_.moe_act), act<void>(a_.moe_units), act<int32_t>(a_.moe_order),
                                    act<float>(a_.moe_rows), act<float>(a_.moe_up), act<int32_t>(a_.moe_tiles),
                                    x16_.as<f16_bits>(),
                                    split_ws_.as<float>(),   prefill_ws_.get()};

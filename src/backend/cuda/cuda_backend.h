@@ -107,7 +107,7 @@ private:
     struct ActivationLayout {  // offsets into act_, in bytes
         uint64_t step, tokens, x, xb, q, k, v, att, proj, gate, up, xlast, logits;
         uint64_t logits_kept;  // the sampled logits while a step runs ahead
-        uint64_t moe_logits, moe_ids, moe_weights, moe_act;  // empty without experts
+        uint64_t moe_logits, moe_ids, moe_weights, moe_act, moe_units;  // empty without experts
         uint64_t moe_order, moe_rows, moe_up, moe_tiles;      // a prompt's experts grouped (CudaBlockOps::moe)
         uint64_t total;
     };

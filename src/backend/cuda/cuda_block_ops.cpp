@@ -194,6 +194,8 @@ void CudaBlockOps::moe(const MoeSpec& m) {
     const Format* down_fmt = layout_of(m.down.type, true);
     if (!gate_fmt || !gate_fmt->moe_gate_up || m.up.type != m.gate.type || !down_fmt || !down_fmt->moe_down)
         fail(ORCD_INTERNAL, "CUDA backend: experts in a format without expert kernels");
+    // A down product against 8-bit activations takes them rounded once by
+    // the gate/up product where that product can (MoeGateUpArgs::units).
     const MoeGateUpArgs gu{matrix(m.gate).data,
                            matrix(m.up).data,
                            f32(m.gate_b),
@@ -206,12 +208,13 @@ void CudaBlockOps::moe(const MoeSpec& m) {
                            E,
                            m.n_used,
                            n_,
-                           m.act == Activation::SwiGlu ? GateAct::Silu : GateAct::SiluOai};
-    gate_fmt->moe_gate_up(gu, s_);
+                           m.act == Activation::SwiGlu ? GateAct::Silu : GateAct::SiluOai,
+                           down_fmt->q8_activations ? a_.moe_units : nullptr};
+    const bool rounded = gate_fmt->moe_gate_up(gu, s_);
     check_launch("moe_gate_up");
     const MoeDownArgs dn{matrix(m.down).data, f32(m.down_b), m.down.ne1 * expert_row_bytes(m.down), a_.moe_act,
                          a_.moe_ids,          a_.moe_weights, a_.x,                          E,
-                         F,                   m.n_used,       n_};
+                         F,                   m.n_used,       n_,                            rounded ? a_.moe_units : nullptr};
     down_fmt->moe_down(dn, s_);
     check_launch("moe_down");
 }

@@ -30,6 +30,7 @@ struct DeviceActivations {
     int32_t* moe_ids;   // [max_batch][n_used] selected experts
     float* moe_weights; // [max_batch][n_used] their weights
     float* moe_act;     // [max_batch][n_used][n_ff_expert] expert activations (grouped in-format: F16)
+    void* moe_units;    // the same rounded to 8 bits for the down product (MoeGateUpArgs::units)
     // A prompt's experts grouped by expert (moe_grouped): the (token, slot)
     // pairs sorted by expert, each pair's token, each pair's place in the
     // order, each grouped row's expert ([3][max_batch * n_used]); the

@@ -29,6 +29,11 @@ struct MoeGateUpArgs {
     float* out;                    // [n][n_used][rows]: act(gate x + b, up x + b)
     uint32_t rows, cols, n_used, n_tokens;
     GateAct act;
+    // Where not null, out also rounded to 8 bits as the down product stages
+    // it ([n][n_used][rows / 32] units of quant_q8.cuh's XUnit, in element
+    // order), so that the down product copies its input instead of rounding
+    // it in each of its blocks. Written only where moe_gate_up says so.
+    void* units = nullptr;
 };
 struct MoeDownArgs {
     const void* down;              // [n_expert][rows][cols]
@@ -39,6 +44,7 @@ struct MoeDownArgs {
     const float* weights;          // [n][n_used]
     float* x;                      // [n][rows]: x += sum_j weights[j] * (down_j act_j + b_j), j in order
     uint32_t rows, cols, n_used, n_tokens;
+    const void* units = nullptr;   // act rounded by the gate/up product (MoeGateUpArgs::units), or null
 };
 
 // A prompt chunk's expert products with the (token, slot) pairs grouped by
@@ -77,8 +83,9 @@ struct Format {
     void (*embed)(float* out, const void* table, uint64_t row_len, const int32_t* ids, uint32_t n_tokens,
                   cudaStream_t stream);
     // Expert products of a mixture of experts (null: experts in this format
-    // are not computed).
-    void (*moe_gate_up)(const MoeGateUpArgs& a, cudaStream_t stream);
+    // are not computed). moe_gate_up returns whether it wrote a.units (set,
+    // rows a whole number of units, and the 8-bit kernel taken).
+    bool (*moe_gate_up)(const MoeGateUpArgs& a, cudaStream_t stream);
     void (*moe_down)(const MoeDownArgs& a, cudaStream_t stream);
     // The batch-1 product and the expert products round x to 8 bits per
     // 32-element unit (quant_q8.cuh): their error bound is that rounding's,

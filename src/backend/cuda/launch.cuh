@@ -15,14 +15,15 @@
 // grid has completed and its writes are visible.
 //
 // Measured on an H200 against serial launches: Llama-2-7B and Phi-3-mini
-// Q4_K_M decode 12% faster, Qwen2.5-0.5B 19%. The expert products are the
-// exception: released early, their dependents sit resident beside them and
-// take warp slots their loads need (GPT-OSS-20B 4.5% slower than serial),
-// so they begin with kernel_begin_late() and their successor launches when
-// they complete, while every other boundary overlaps: GPT-OSS-20B decode
-// 453 -> 478 tok/s against serial launches for the whole model. (Releasing
-// every kernel's dependents only at its exit cost the dense models 9-13%.)
-// bench/NOTES.md, 14 and 16.
+// Q4_K_M decode 12% faster, Qwen2.5-0.5B 19%. A kernel whose blocks do not
+// all fit at once is the exception: released early, its dependents sit
+// resident beside it and take warp slots its later blocks need. The
+// prompt's grouped expert GEMM (moe_gemm.cu) therefore begins with
+// kernel_begin_late() and its successor launches when it completes. (The
+// decode expert products did so too while they ran in more than one wave:
+// GPT-OSS-20B 4.5% slower released early then; in one wave, released early
+// is 2.9% faster on an H100. Releasing every kernel's dependents only at
+// its exit cost the dense models 9-13%.) bench/NOTES.md, 14, 16 and 34.
 //
 // The rule that keeps this correct: every kernel calls kernel_begin() in
 // every thread before it reads anything another kernel wrote or writes
@@ -58,7 +59,7 @@ __device__ __forceinline__ void kernel_begin() {
 }
 
 // kernel_begin() without releasing the next kernel early: it launches when
-// this grid completes (the expert products, above).
+// this grid completes (the grouped expert GEMM, above).
 __device__ __forceinline__ void kernel_begin_late() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");

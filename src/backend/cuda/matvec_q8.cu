@@ -28,6 +28,7 @@ namespace orcd::cuda {
 namespace {
 
 using quant::XUnit;
+static_assert(sizeof(XUnit) == kQ8UnitBytes);
 using quant::round_team;
 using quant::round_x;
 
@@ -394,7 +395,7 @@ constexpr uint32_t kMoeWarps = 8;
 // (80-128 registers) measured slower, 404-438 against 453 tok/s.
 //
 // Gate/up outputs of a warp step: 4 where a row's step takes at most 20
-// bytes of registers (Q4_0, IQ4_NL, MXFP4: 77 registers for MXFP4), 2
+// bytes of registers (Q4_0, IQ4_NL, MXFP4), 2
 // otherwise (Q5_K with 4: 165 registers). Measured on MXFP4 alone: 4
 // outputs were level with 2 (452 tok/s) while its code book took TableQ's
 // instructions; with SignMagnitudeQ's fewer the warps wait more on loads
@@ -402,19 +403,32 @@ constexpr uint32_t kMoeWarps = 8;
 // us a layer; bench/NOTES.md 19).
 template <class V>
 constexpr uint32_t kMoeOuts = sizeof(typename V::Raw) <= 20 ? 4 : 2;
-template <class V>
-constexpr uint32_t kMoeRows = kMoeOuts<V> * kMoeWarps;  // gate/up rows of a block (per selected expert)
+// Gate/up rows of a block (per selected expert): one 32-element unit of the
+// down product's input, which the block then rounds to 8 bits once
+// (MoeGateUpArgs::units) for every down block to copy. Each down block
+// used to round all n_used activations itself (GPT-OSS-20B: 360 blocks,
+// each 46 KB of F32 read from L2 and 11 520 elements rounded, in one L2
+// round trip per selected expert) before its first weight load.
+constexpr uint32_t kMoeRows = 32;
+static_assert(kMoeRows % (4 * kMoeWarps) == 0 && kMoeRows % (2 * kMoeWarps) == 0);
 constexpr uint32_t kMoeDownRows = 8;   // down rows of a block
 constexpr uint32_t kMoeDownGroup = 4;  // experts whose down rows load together
 constexpr uint32_t kMaxUsed = 8;
 constexpr size_t kMoeSmem = 48 * 1024;  // staged x or activations
 
-// Both expert kernels release their successor only at exit (launch.cuh).
+// Both expert kernels release their successor early, as the other kernels
+// do (launch.cuh): with every block of a product resident at once, the
+// successor's early blocks take only slots the product does not use.
+// Gate/up is held to 80 registers so that its blocks fit 3 a
+// multiprocessor: GPT-OSS-20B's 360 run in one wave. Unbounded, it took
+// 123-124 registers (2 blocks a multiprocessor, two waves); on an H100,
+// decode 568 -> 594 tok/s with the bound alone (bench/NOTES.md 34).
 template <class V>
-__global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_gate_up_kernel(const MoeGateUpArgs a, uint64_t row_bytes) {
-    kernel_begin_late();
-    constexpr uint32_t kOuts = kMoeOuts<V>, kRows = kMoeRows<V>;
+__global__ void __launch_bounds__(kMoeWarps * 32, 3) q8_moe_gate_up_kernel(const MoeGateUpArgs a, uint64_t row_bytes) {
+    kernel_begin();
+    constexpr uint32_t kOuts = kMoeOuts<V>, kRows = kMoeRows;
     extern __shared__ XUnit xs[];
+    __shared__ alignas(16) float kept[kRows];  // the block's activations, for a.units
     const uint32_t slot = blockIdx.y, t = blockIdx.z, n_units = a.cols / 32;
     round_x<V::kPairedX>(xs, a.x + uint64_t(t) * a.cols, n_units);
     __syncthreads();
@@ -436,17 +450,49 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_gate_up_kernel(const Mo
         }
         float acc[2 * kOuts];
         q8_row_dots<V, 2 * kOuts>(rows, x, lane, n_units / V::kUnits, acc);
-        if (lane == 0) moe_store_gate_up<kOuts>(a, e, t, slot, r0, r_end, acc);
+        if (lane == 0) moe_store_gate_up<kOuts>(a, e, t, slot, r0, r_end, acc, kept + (r0 - blockIdx.x * kRows));
+    }
+    if (a.units == nullptr || a.rows % kRows != 0) return;
+    // The block's rows are unit blockIdx.x of the activation: rounded by
+    // its first warp's first team, as round_x's team would round it.
+    __syncthreads();
+    if (warp != 0) return;
+    const uint32_t g = lane & 7;
+    XUnit* units = static_cast<XUnit*>(a.units) + (uint64_t(t) * a.n_used + slot) * (a.rows / 32);
+    round_team<false>(units, blockIdx.x, lane < 8, g, reinterpret_cast<const float4*>(kept)[g]);
+}
+
+// The n units of act rounded by the gate/up product into xs, in the paired
+// order where the format's dot takes it; kBatch units a thread loaded
+// before any is stored.
+template <bool kPaired>
+__device__ __forceinline__ void copy_units(XUnit* xs, const XUnit* src, uint32_t n) {
+    constexpr uint32_t kBatch = 2;
+    for (uint32_t i0 = threadIdx.x; i0 < n; i0 += blockDim.x * kBatch) {
+        XUnit u[kBatch];
+#pragma unroll
+        for (uint32_t k = 0; k < kBatch; ++k)
+            if (i0 + k * blockDim.x < n) u[k] = src[i0 + k * blockDim.x];
+#pragma unroll
+        for (uint32_t k = 0; k < kBatch; ++k) {
+            if (i0 + k * blockDim.x >= n) break;
+            if (kPaired) quant::pair_words(u[k].q);
+            xs[i0 + k * blockDim.x] = u[k];
+        }
     }
 }
 
 template <class V>
 __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_down_kernel(const MoeDownArgs a, uint64_t row_bytes) {
-    kernel_begin_late();
+    kernel_begin();
     extern __shared__ XUnit xs[];
     const uint32_t t = blockIdx.y, n_units = a.cols / 32;
-    for (uint32_t j = 0; j < a.n_used; ++j)
-        round_x<V::kPairedX>(xs + j * n_units, a.act + (uint64_t(t) * a.n_used + j) * a.cols, n_units);
+    if (a.units)
+        copy_units<V::kPairedX>(xs, static_cast<const XUnit*>(a.units) + uint64_t(t) * a.n_used * n_units,
+                                a.n_used * n_units);
+    else
+        for (uint32_t j = 0; j < a.n_used; ++j)
+            round_x<V::kPairedX>(xs + j * n_units, a.act + (uint64_t(t) * a.n_used + j) * a.cols, n_units);
     __syncthreads();
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t r_end = min(a.rows, (blockIdx.x + 1) * kMoeDownRows);
@@ -483,7 +529,7 @@ template <class V>
 bool q8_moe_gate_up(const MoeGateUpArgs& a, uint64_t row_bytes, cudaStream_t stream) {
     const size_t smem = size_t(a.cols / 32) * sizeof(XUnit);
     if (smem > kMoeSmem || a.cols % (32 * V::kUnits) != 0 || a.n_used > kMaxUsed) return false;
-    const dim3 grid((a.rows + kMoeRows<V> - 1) / kMoeRows<V>, a.n_used, a.n_tokens);
+    const dim3 grid((a.rows + kMoeRows - 1) / kMoeRows, a.n_used, a.n_tokens);
     launch(q8_moe_gate_up_kernel<V>, grid, kMoeWarps * 32, smem, stream, a, row_bytes);
     return true;
 }

@@ -12,6 +12,9 @@
 
 namespace orcd::cuda {
 
+// Bytes of one 32-element unit of rounded activations (quant_q8.cuh XUnit).
+constexpr uint64_t kQ8UnitBytes = 48;
+
 // One launch over a.n_seg segments with the epilogue e; false (nothing
 // launched) when the row length is outside the kernel (x is staged in 48 KiB
 // of shared memory: at most 32768 columns) or a.norm_w is not 16-byte
@@ -21,7 +24,9 @@ bool q8_matvec(const MatvecArgs& a, Epilogue e, uint64_t row_bytes, cudaStream_t
 
 // The expert products of formats.h's MoeGateUpArgs / MoeDownArgs against
 // 8-bit activations; false (nothing launched) when the staged x or
-// activations would not fit 48 KiB of shared memory.
+// activations would not fit 48 KiB of shared memory. The gate/up product
+// also writes a.units where set and a.rows is a whole number of units; the
+// down product copies a.units where set instead of rounding a.act.
 template <class V>
 bool q8_moe_gate_up(const MoeGateUpArgs& a, uint64_t row_bytes, cudaStream_t stream);
 template <class V>

@@ -213,11 +213,13 @@ __global__ void __launch_bounds__(kThreads) moe_down_kernel(const MoeDownArgs a)
     if (lane == 0) a.x[uint64_t(t) * a.rows + r] = a.x[uint64_t(t) * a.rows + r] + acc;
 }
 
+// Writes no rounded units: the team kernels' down product reads F32.
 template <class F>
-void moe_gate_up(const MoeGateUpArgs& a, cudaStream_t stream) {
+bool moe_gate_up(const MoeGateUpArgs& a, cudaStream_t stream) {
     if (a.n_used > kMaxUsed || a.cols % 32 != 0) fail(ORCD_INTERNAL, "moe_gate_up: shape outside the kernel");
     const dim3 grid((a.rows + kWarps - 1) / kWarps, a.n_used, a.n_tokens);
     launch(moe_gate_up_kernel<F>, grid, kThreads, 0, stream, a);
+    return false;
 }
 
 template <class F>
@@ -252,8 +254,9 @@ bool qmatvec_q8(const MatvecArgs& a, Epilogue e, cudaStream_t stream) {
     return q8_matvec<V>(a, e, quant::row_bytes_of<F>(a.cols), stream) || qmatvec_entry<F>(a, e, stream);
 }
 template <class V, class F>
-void moe_gate_up_q8(const MoeGateUpArgs& a, cudaStream_t stream) {
-    if (!q8_moe_gate_up<V>(a, quant::row_bytes_of<F>(a.cols), stream)) moe_gate_up<F>(a, stream);
+bool moe_gate_up_q8(const MoeGateUpArgs& a, cudaStream_t stream) {
+    if (q8_moe_gate_up<V>(a, quant::row_bytes_of<F>(a.cols), stream)) return a.units && a.rows % 32 == 0;
+    return moe_gate_up<F>(a, stream);
 }
 template <class V, class F>
 void moe_down_q8(const MoeDownArgs& a, cudaStream_t stream) {

@@ -12,10 +12,12 @@
 namespace orcd::cuda {
 
 // Rows r0 .. r0 + kN - 1 (those below r_end) of token t's selected expert
-// `slot` (expert e): acc = {gate r0, ..., gate r0 + kN - 1, up r0, ...}.
+// `slot` (expert e): acc = {gate r0, ..., gate r0 + kN - 1, up r0, ...};
+// each row's activation also into kept[o] where kept is not null.
 template <int kN>
 __device__ __forceinline__ void moe_store_gate_up(const MoeGateUpArgs& a, uint32_t e, uint32_t t, uint32_t slot,
-                                                  uint32_t r0, uint32_t r_end, const float (&acc)[2 * kN]) {
+                                                  uint32_t r0, uint32_t r_end, const float (&acc)[2 * kN],
+                                                  float* kept = nullptr) {
 #pragma unroll
     for (int o = 0; o < kN; ++o) {
         const uint32_t r = r0 + uint32_t(o);
@@ -23,8 +25,9 @@ __device__ __forceinline__ void moe_store_gate_up(const MoeGateUpArgs& a, uint32
         float gs = acc[o], us = acc[kN + o];
         if (a.b_gate) gs += a.b_gate[uint64_t(e) * a.rows + r];
         if (a.b_up) us += a.b_up[uint64_t(e) * a.rows + r];
-        a.out[(uint64_t(t) * a.n_used + slot) * a.rows + r] =
-            a.act == GateAct::Silu ? silu_mul(gs, us) : swiglu_oai_mul(gs, us);
+        const float v = a.act == GateAct::Silu ? silu_mul(gs, us) : swiglu_oai_mul(gs, us);
+        a.out[(uint64_t(t) * a.n_used + slot) * a.rows + r] = v;
+        if (kept) kept[o] = v;
     }
 }
 

@@ -76,6 +76,19 @@ __device__ __forceinline__ void round_team(XUnit* xs, uint32_t u, bool in, uint3
     }
 }
 
+// A unit's 32 bytes from element order to round_x's paired order (kPaired
+// above): word k < 4 takes bytes 0, 1 of words k and k + 4, word 4 + k their
+// bytes 2, 3, interleaved. For units rounded elsewhere in element order
+// (the expert activations, matvec_q8.cu).
+__device__ __forceinline__ void pair_words(uint32_t (&q)[8]) {
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        const uint32_t lo = __byte_perm(q[k], q[k + 4], 0x5140u), hi = __byte_perm(q[k], q[k + 4], 0x7362u);
+        q[k] = lo;
+        q[k + 4] = hi;
+    }
+}
+
 // round_x's default loads_issued(): nothing.
 struct NothingMore {
     __device__ __forceinline__ void operator()() const {}
