@@ -307,8 +307,9 @@ void CudaBackend::load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t
                                    act<float>(a_.v),        act<float>(a_.att),     act<float>(a_.proj),
                                    act<float>(a_.gate),     act<float>(a_.up),      act<float>(a_.xlast),
                                    act<float>(a_.logits),   act<float>(a_.moe_logits), act<int32_t>(a_.moe_ids),
-                                   act<float>(a_.moe_weights), act<float>(a_.moe_act), act<void>(a_.moe_units), act<int32_t>(a_.moe_order),
-                                   act<float>(a_.moe_rows), act<float>(a_.moe_up), act<int32_t>(a_.moe_tiles),
+                                   act<float>(a_.moe_weights), act<float>(a_.moe_act), act<void>(a_.moe_units),
+                                   act<int32_t>(a_.moe_order), act<float>(a_.moe_rows), act<float>(a_.moe_up),
+                                   act<int32_t>(a_.moe_tiles),
                                    x16_.as<f16_bits>(),
                                    split_ws_.as<float>(),   prefill_ws_.get()};
         ops_ = std::make_unique<CudaBlockOps>(cfg, kv_layout_, kv_.as<f16_bits>(), da, std::move(bases), *gemm_,

@@ -410,7 +410,6 @@ constexpr uint32_t kMoeOuts = sizeof(typename V::Raw) <= 20 ? 4 : 2;
 // each 46 KB of F32 read from L2 and 11 520 elements rounded, in one L2
 // round trip per selected expert) before its first weight load.
 constexpr uint32_t kMoeRows = 32;
-static_assert(kMoeRows % (4 * kMoeWarps) == 0 && kMoeRows % (2 * kMoeWarps) == 0);
 constexpr uint32_t kMoeDownRows = 8;   // down rows of a block
 constexpr uint32_t kMoeDownGroup = 4;  // experts whose down rows load together
 constexpr uint32_t kMaxUsed = 8;
@@ -427,6 +426,7 @@ template <class V>
 __global__ void __launch_bounds__(kMoeWarps * 32, 3) q8_moe_gate_up_kernel(const MoeGateUpArgs a, uint64_t row_bytes) {
     kernel_begin();
     constexpr uint32_t kOuts = kMoeOuts<V>, kRows = kMoeRows;
+    static_assert(kRows == 32 && kRows % (kOuts * kMoeWarps) == 0, "a block is one unit, in whole warp steps");
     extern __shared__ XUnit xs[];
     __shared__ alignas(16) float kept[kRows];  // the block's activations, for a.units
     const uint32_t slot = blockIdx.y, t = blockIdx.z, n_units = a.cols / 32;
@@ -452,7 +452,7 @@ __global__ void __launch_bounds__(kMoeWarps * 32, 3) q8_moe_gate_up_kernel(const
         q8_row_dots<V, 2 * kOuts>(rows, x, lane, n_units / V::kUnits, acc);
         if (lane == 0) moe_store_gate_up<kOuts>(a, e, t, slot, r0, r_end, acc, kept + (r0 - blockIdx.x * kRows));
     }
-    if (a.units == nullptr || a.rows % kRows != 0) return;
+    if (a.units == nullptr) return;  // set only where q8_moe_rounds_units
     // The block's rows are unit blockIdx.x of the activation: rounded by
     // its first warp's first team, as round_x's team would round it.
     __syncthreads();
@@ -525,12 +525,16 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_down_kernel(const MoeDo
 
 }  // namespace
 
+bool q8_moe_rounds_units(const MoeGateUpArgs& a) { return a.units && a.rows % kMoeRows == 0; }
+
 template <class V>
 bool q8_moe_gate_up(const MoeGateUpArgs& a, uint64_t row_bytes, cudaStream_t stream) {
     const size_t smem = size_t(a.cols / 32) * sizeof(XUnit);
     if (smem > kMoeSmem || a.cols % (32 * V::kUnits) != 0 || a.n_used > kMaxUsed) return false;
     const dim3 grid((a.rows + kMoeRows - 1) / kMoeRows, a.n_used, a.n_tokens);
-    launch(q8_moe_gate_up_kernel<V>, grid, kMoeWarps * 32, smem, stream, a, row_bytes);
+    MoeGateUpArgs k = a;
+    if (!q8_moe_rounds_units(a)) k.units = nullptr;
+    launch(q8_moe_gate_up_kernel<V>, grid, kMoeWarps * 32, smem, stream, k, row_bytes);
     return true;
 }
 

@@ -25,8 +25,9 @@ bool q8_matvec(const MatvecArgs& a, Epilogue e, uint64_t row_bytes, cudaStream_t
 // The expert products of formats.h's MoeGateUpArgs / MoeDownArgs against
 // 8-bit activations; false (nothing launched) when the staged x or
 // activations would not fit 48 KiB of shared memory. The gate/up product
-// also writes a.units where set and a.rows is a whole number of units; the
-// down product copies a.units where set instead of rounding a.act.
+// also writes a.units where q8_moe_rounds_units(a); the down product copies
+// a.units where set instead of rounding a.act.
+bool q8_moe_rounds_units(const MoeGateUpArgs& a);  // a.units set, a.rows a whole number of units
 template <class V>
 bool q8_moe_gate_up(const MoeGateUpArgs& a, uint64_t row_bytes, cudaStream_t stream);
 template <class V>

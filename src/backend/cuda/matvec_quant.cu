@@ -255,7 +255,7 @@ bool qmatvec_q8(const MatvecArgs& a, Epilogue e, cudaStream_t stream) {
 }
 template <class V, class F>
 bool moe_gate_up_q8(const MoeGateUpArgs& a, cudaStream_t stream) {
-    if (q8_moe_gate_up<V>(a, quant::row_bytes_of<F>(a.cols), stream)) return a.units && a.rows % 32 == 0;
+    if (q8_moe_gate_up<V>(a, quant::row_bytes_of<F>(a.cols), stream)) return q8_moe_rounds_units(a);
     return moe_gate_up<F>(a, stream);
 }
 template <class V, class F>
