@@ -483,6 +483,21 @@ TEST(CudaFormats, ExpertProductsMatchTheReference) {
         const bool rounded = f->moe_gate_up(gu, g.stream());
         // The 8-bit formats' gate/up rounds the activations for down.
         EXPECT_EQ(rounded, f->q8_activations);
+        {
+            // x staged before the wait (written long before: the upload) gives the same bits.
+            cuda::DeviceBuffer act2 = g.poisoned(n * K * F * 4), units2 = g.poisoned(n * K * (F / 32) * cuda::kQ8UnitBytes);
+            cuda::MoeGateUpArgs early = gu;
+            early.out = act2.as<float>();
+            early.units = units2.get();
+            early.x_early = true;
+            EXPECT_EQ(f->moe_gate_up(early, g.stream()), rounded);
+            EXPECT_EQ(g.download<uint8_t>(act2, n * K * F * 4), g.download<uint8_t>(act, n * K * F * 4)) << "x early";
+            if (rounded) {
+                EXPECT_EQ(g.download<uint8_t>(units2, n * K * (F / 32) * cuda::kQ8UnitBytes),
+                          g.download<uint8_t>(units, n * K * (F / 32) * cuda::kQ8UnitBytes))
+                    << "units, x early";
+            }
+        }
         cuda::MoeDownArgs dn{ddq.get(), dbd.as<float>(), cuda::device_row_bytes(t, true, F) * E, act.as<float>(), dids.as<int32_t>(),
                              dwts.as<float>(), res.as<float>(), E, F, K, n, rounded ? units.get() : nullptr};
         f->moe_down(dn, g.stream());

@@ -209,7 +209,8 @@ void CudaBlockOps::moe(const MoeSpec& m) {
                            m.n_used,
                            n_,
                            m.act == Activation::SwiGlu ? GateAct::Silu : GateAct::SiluOai,
-                           down_fmt->q8_activations ? a_.moe_units : nullptr};
+                           down_fmt->q8_activations ? a_.moe_units : nullptr,
+                           true};  // h: the router's product and the routing launch in between
     const bool rounded = gate_fmt->moe_gate_up(gu, s_);
     check_launch("moe_gate_up");
     const MoeDownArgs dn{matrix(m.down).data, f32(m.down_b), m.down.ne1 * expert_row_bytes(m.down), a_.moe_act,

@@ -34,6 +34,9 @@ struct MoeGateUpArgs {
     // order), so that the down product copies its input instead of rounding
     // it in each of its blocks. Written only where moe_gate_up says so.
     void* units = nullptr;
+    // Set where x was written two or more launches before this product: it
+    // may then be read before the wait (launch.cuh).
+    bool x_early = false;
 };
 struct MoeDownArgs {
     const void* down;              // [n_expert][rows][cols]

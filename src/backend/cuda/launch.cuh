@@ -35,7 +35,8 @@
 // one block of every kernel launched here passes it; other kernels start
 // only after their predecessor completed), by which time the kernel before
 // that had completed. Decode attention reads the step's position and the
-// keys cached by earlier steps so (attention.cu). Arithmetic and its order
+// keys cached by earlier steps so (attention.cu), the experts' gate/up
+// product its input (matvec_q8.cu). Arithmetic and its order
 // are untouched: results are bitwise the same with the overlap off
 // (ORCD_CUDA_PDL=0: a switch for measuring it, not a tuning knob).
 #pragma once

@@ -422,15 +422,22 @@ constexpr size_t kMoeSmem = 48 * 1024;  // staged x or activations
 // multiprocessor: GPT-OSS-20B's 360 run in one wave. Unbounded, it took
 // 123-124 registers (2 blocks a multiprocessor, two waves); on an H100,
 // decode 568 -> 594 tok/s with the bound alone (bench/NOTES.md 34).
+//
+// x is rounded into shared memory before the wait where the caller allows it
+// (MoeGateUpArgs::x_early): the blocks sit resident behind the router's
+// product and the routing kernel, so only the selected experts' loads are
+// left after the wait. Measured on an H100 against rounding after it:
+// GPT-OSS-20B decode +2.2% / +2.0% at depth 0 / 4096 (bench/NOTES.md 38).
 template <class V>
 __global__ void __launch_bounds__(kMoeWarps * 32, 3) q8_moe_gate_up_kernel(const MoeGateUpArgs a, uint64_t row_bytes) {
-    kernel_begin();
     constexpr uint32_t kOuts = kMoeOuts<V>, kRows = kMoeRows;
     static_assert(kRows == 32 && kRows % (kOuts * kMoeWarps) == 0, "a block is one unit, in whole warp steps");
     extern __shared__ XUnit xs[];
     __shared__ alignas(16) float kept[kRows];  // the block's activations, for a.units
     const uint32_t slot = blockIdx.y, t = blockIdx.z, n_units = a.cols / 32;
-    round_x<V::kPairedX>(xs, a.x + uint64_t(t) * a.cols, n_units);
+    if (a.x_early) round_x<V::kPairedX>(xs, a.x + uint64_t(t) * a.cols, n_units);
+    kernel_begin();
+    if (!a.x_early) round_x<V::kPairedX>(xs, a.x + uint64_t(t) * a.cols, n_units);
     __syncthreads();
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t e = uint32_t(a.ids[t * a.n_used + slot]);
@@ -497,6 +504,8 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_down_kernel(const MoeDo
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t r_end = min(a.rows, (blockIdx.x + 1) * kMoeDownRows);
     for (uint32_t r = blockIdx.x * kMoeDownRows + warp; r < r_end; r += kMoeWarps) {
+        MoeDownOperands ops;
+        ops.load(a, t, r, lane);
         float acc = 0.0f;
         for (uint32_t j0 = 0; j0 < a.n_used; j0 += kMoeDownGroup) {
             const uint8_t* rows[kMoeDownGroup];
@@ -516,10 +525,10 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_down_kernel(const MoeDo
             for (uint32_t i = 0; i < kMoeDownGroup; ++i) {
                 const uint32_t j = j0 + i;
                 if (j >= a.n_used) break;
-                acc = moe_down_add(a, t, j, e[i], r, s[i], acc);
+                acc = ops.add(a, j, s[i], acc);
             }
         }
-        if (lane == 0) a.x[uint64_t(t) * a.rows + r] = a.x[uint64_t(t) * a.rows + r] + acc;
+        if (lane == 0) a.x[uint64_t(t) * a.rows + r] = ops.x + acc;
     }
 }
 

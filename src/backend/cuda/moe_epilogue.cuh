@@ -31,13 +31,42 @@ __device__ __forceinline__ void moe_store_gate_up(const MoeGateUpArgs& a, uint32
     }
 }
 
-// The running sum of token t's down row r after its j-th selected expert
-// (expert e, product s): acc + weight_j (s + bias), the first term alone.
-__device__ __forceinline__ float moe_down_add(const MoeDownArgs& a, uint32_t t, uint32_t j, uint32_t e, uint32_t r,
-                                              float s, float acc) {
-    if (a.b_down) s += a.b_down[uint64_t(e) * a.rows + r];
-    const float y = a.weights[t * a.n_used + j] * s;
+// The running sum of a down row after its j-th selected expert (product s,
+// routing weight w, bias where the layer has one): acc + w (s + bias), the
+// first term alone.
+__device__ __forceinline__ float moe_down_term(bool has_bias, float s, float bias, float w, uint32_t j, float acc) {
+    if (has_bias) s += bias;
+    const float y = w * s;
     return j == 0 ? y : acc + y;
 }
+
+// The same for token t's down row r after expert e, its j-th, with the
+// operands read here.
+__device__ __forceinline__ float moe_down_add(const MoeDownArgs& a, uint32_t t, uint32_t j, uint32_t e, uint32_t r,
+                                              float s, float acc) {
+    return moe_down_term(a.b_down, s, a.b_down ? a.b_down[uint64_t(e) * a.rows + r] : 0.0f,
+                         a.weights[t * a.n_used + j], j, acc);
+}
+
+// The operands of token t's down row r, asked for before its products so
+// that their loads are in flight under them (as the dense products'
+// RowFinish does; asked for after, each row's finish waited on one more
+// memory round trip): lane j < n_used holds the j-th selected
+// expert's bias and routing weight, lane 0 the row of x the sum is added to.
+struct MoeDownOperands {
+    float bias = 0.0f, weight = 0.0f, x = 0.0f;
+    __device__ __forceinline__ void load(const MoeDownArgs& a, uint32_t t, uint32_t r, uint32_t lane) {
+        if (lane < a.n_used) {
+            if (a.b_down) bias = a.b_down[uint64_t(uint32_t(a.ids[t * a.n_used + lane])) * a.rows + r];
+            weight = a.weights[t * a.n_used + lane];
+        }
+        if (lane == 0) x = a.x[uint64_t(t) * a.rows + r];
+    }
+    // moe_down_term for the j-th expert; every lane of the warp calls it.
+    __device__ __forceinline__ float add(const MoeDownArgs& a, uint32_t j, float s, float acc) const {
+        const float b = __shfl_sync(0xffffffffu, bias, j), w = __shfl_sync(0xffffffffu, weight, j);
+        return moe_down_term(a.b_down, s, b, w, j, acc);
+    }
+};
 
 }  // namespace orcd::cuda
