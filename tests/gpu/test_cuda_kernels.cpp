@@ -53,7 +53,7 @@ TEST(CudaKernels, EmbeddingMatchesReferenceExactly) {
 TEST(CudaKernels, RmsNormMatchesReference) {
     ORCD_REQUIRE_CUDA();
     Gpu g;
-    for (uint32_t n : {64u, 4096u, 4099u}) {  // 16-byte loads, and single floats
+    for (uint32_t n : {64u, 2880u, 4096u, 8192u, 4099u}) {  // 16-byte loads in one pass and in two, single floats
         const uint32_t rows = 7;
         const std::vector<float> x = test::random_floats(size_t(rows) * n, 2 + n, -3, 3);
         const std::vector<float> w = test::random_floats(n, 3 + n, 0.5f, 1.5f);

@@ -16,14 +16,26 @@ constexpr int kThreads = 256;
 // the block is as wide as a quarter of the row (up to 1024 threads) and each
 // thread reads 4 consecutive elements a pass with one 16-byte load: a 4096
 // row takes one pass of loads per thread instead of 16 dependent rounds.
-// The sum is in a fixed order (norm.cuh).
+// The sum is in a fixed order (norm.cuh). Where one pass covers the row, a
+// thread reads its x once and its weights before the wait (they do not
+// depend on earlier kernels), so that the step's critical path holds x's
+// read, the block's sum and the stores only.
 __global__ void rmsnorm_kernel(float* out, const float* x, const float* w, uint32_t n, float eps) {
-    kernel_begin();
     __shared__ float scratch[32];
     const float* xr = x + uint64_t(blockIdx.x) * n;
     float* o = out + uint64_t(blockIdx.x) * n;
     const bool vec = n % 4 == 0 && ((reinterpret_cast<uintptr_t>(xr) | reinterpret_cast<uintptr_t>(o) |
                                      reinterpret_cast<uintptr_t>(w)) & 15) == 0;
+    const uint32_t i0 = 4 * threadIdx.x;
+    if (vec && n <= 4 * blockDim.x) {
+        const float4 g = i0 < n ? *reinterpret_cast<const float4*>(w + i0) : make_float4(0, 0, 0, 0);
+        kernel_begin();
+        const float4 v[1] = {i0 < n ? *reinterpret_cast<const float4*>(xr + i0) : make_float4(0, 0, 0, 0)};
+        const float scale = rms_scale_of(v, n, eps, scratch);
+        if (i0 < n) *reinterpret_cast<float4*>(o + i0) = scaled(v[0], g, scale);
+        return;
+    }
+    kernel_begin();
     // As the reference: one scale 1 / sqrt(mean + eps), then x * scale * w.
     const float scale = rms_scale(xr, n, eps, vec, scratch);
     if (vec) {
