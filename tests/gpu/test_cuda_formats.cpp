@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <iterator>
 #include <random>
 #include <vector>
@@ -333,6 +334,102 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
             cpu::swiglu(want_ns.data(), hw.data(), hu.data(), rows);
             expect_swiglu_close("normed swiglu " + what, g.download<float>(ns, rows), want_ns, tw, tu, hw, hu);
         }
+    }
+}
+
+// Kernel nodes that `launches` puts on the stream, counted by capturing it
+// into a graph (nothing runs).
+size_t kernels_launched(Gpu& g, const std::function<void()>& launches) {
+    cudaGraph_t graph = nullptr;
+    EXPECT_EQ(cudaStreamBeginCapture(g.stream(), cudaStreamCaptureModeThreadLocal), cudaSuccess);
+    launches();
+    EXPECT_EQ(cudaStreamEndCapture(g.stream(), &graph), cudaSuccess);
+    size_t n = 0;
+    EXPECT_EQ(cudaGraphGetNodes(graph, nullptr, &n), cudaSuccess);
+    cudaGraphDestroy(graph);
+    return n;
+}
+
+// Q/K/V of two formats, as Q4_K_M files give some layers (V in Q6_K beside
+// Q4_K, or Q8_0 beside Q5_0 where rows are not a multiple of 256): one
+// launch where the format table has a kernel for the pair, two otherwise;
+// either way each row bitwise what its format's own product gives, within
+// the 8-bit product's bound of the CPU reference, and with a norm staged
+// (norm.out untouched) within the normed bound.
+TEST(CudaFormats, QkvOfTwoFormatsSharesOneLaunch) {
+    ORCD_REQUIRE_CUDA();
+    Gpu g;
+    struct Case {
+        TensorType qk, v;
+        uint64_t rows, rows_kv, cols;
+        size_t launches;
+    };
+    const Case cases[] = {
+        {TensorType::Q5_0, TensorType::Q8_0, 896, 128, 896, 1},   // Qwen2.5-0.5B's layers
+        {TensorType::Q4_K, TensorType::Q6_K, 512, 128, 2048, 1},  // Llama's
+        {TensorType::Q4_K, TensorType::Q6_K, 71, 35, 2304, 1},    // partial groups, Q6_K rows at 2 mod 4
+        {TensorType::Q8_0, TensorType::Q5_0, 300, 64, 896, 1},    // the pair's second format on Q and K
+        {TensorType::Q4_0, TensorType::Q6_K, 256, 64, 1024, 2},   // no kernel for the pair
+    };
+    for (const Case& c : cases) {
+        const std::string what = std::string(gguf::tensor_type_name(c.qk)) + "+" + gguf::tensor_type_name(c.v) + " " +
+                                 std::to_string(c.rows) + "/" + std::to_string(c.rows_kv) + "x" + std::to_string(c.cols);
+        const uint64_t cols = c.cols;
+        const TensorType types[3] = {c.qk, c.qk, c.v};
+        const uint64_t rows[3] = {c.rows, c.rows_kv, c.rows_kv};
+        std::vector<float> w[3];
+        cuda::DeviceBuffer dw[3], db[3];
+        std::vector<float> bias[3];
+        cuda::DeviceMatrix M[3];
+        for (int i = 0; i < 3; ++i) {
+            const std::vector<uint8_t> q = random_rows(types[i], rows[i], cols, 300 + uint32_t(i), false);
+            w[i] = decode(types[i], q, rows[i], cols);
+            dw[i] = g.upload(q);
+            M[i] = cuda::DeviceMatrix{types[i], cols, rows[i], dw[i].get()};
+            bias[i] = test::random_floats(rows[i], 310 + uint64_t(i), -1, 1);
+            db[i] = g.upload(bias[i]);
+        }
+        std::vector<float> x = test::random_floats(cols, 320, -1, 1);
+        std::vector<float> half_step;
+        const std::vector<float> xr = round_q8(x, half_step);
+        cuda::DeviceBuffer dx = g.upload(x);
+
+        cuda::DeviceBuffer y[3] = {g.poisoned(c.rows * 4), g.poisoned(c.rows_kv * 4), g.poisoned(c.rows_kv * 4)};
+        auto qkv = [&](const cuda::RowNorm* norm) {
+            cuda::matvec_qkv(y[0].as<float>(), y[1].as<float>(), y[2].as<float>(), dx.as<float>(), M[0], M[1], M[2],
+                             g.stream(), db[0].as<float>(), db[1].as<float>(), db[2].as<float>(), norm);
+        };
+        EXPECT_EQ(kernels_launched(g, [&] { qkv(nullptr); }), c.launches) << what;
+        qkv(nullptr);
+        for (int i = 0; i < 3; ++i) {
+            const std::string m = what + " " + "qkv"[i];
+            cuda::DeviceBuffer alone = g.poisoned(rows[i] * 4);
+            cuda::matvec(alone.as<float>(), dx.as<float>(), M[i], g.stream(), db[i].as<float>());
+            const std::vector<uint32_t> got = g.download<uint32_t>(y[i], rows[i]);
+            EXPECT_EQ(got, g.download<uint32_t>(alone, rows[i])) << m << ": not the bits of its own product";
+            std::vector<float> want = cpu_matvec(w[i], xr, rows[i], cols);
+            for (uint64_t r = 0; r < rows[i]; ++r) want[r] += bias[i][r];
+            EXPECT_TRUE(test::all_close(m, g.download<float>(y[i], rows[i]), want, bound(w[i], xr, rows[i], cols, 2e-5)));
+        }
+
+        // With the norm staged (the bound of MatvecEveryFormatAndEpilogue's normed products).
+        const std::vector<float> nw = test::random_floats(cols, 330, 0.5f, 1.5f);
+        std::vector<float> h(cols), h_step(cols, 0.0f);
+        cpu::rmsnorm(h.data(), x.data(), nw.data(), uint32_t(cols), 1e-5f);
+        round_q8(h, h_step);
+        const double rel_scale = double(cols + 4) * std::ldexp(1.0, -24);
+        cuda::DeviceBuffer dnw = g.upload(nw), hout = g.poisoned(cols * 4);
+        const cuda::RowNorm norm{dnw.as<float>(), 1e-5f, hout.as<float>()};
+        for (cuda::DeviceBuffer& b : y) b = g.poisoned(b.bytes());
+        qkv(&norm);
+        for (int i = 0; i < 3; ++i) {
+            std::vector<float> want = cpu_matvec(w[i], h, rows[i], cols);
+            for (uint64_t r = 0; r < rows[i]; ++r) want[r] += bias[i][r];
+            std::vector<double> tol = bound(w[i], h, rows[i], cols, 2e-5 + rel_scale);
+            add_rounding_bound(tol, w[i], h_step, rows[i], cols, 1.001);
+            EXPECT_TRUE(test::all_close(what + " normed " + "qkv"[i], g.download<float>(y[i], rows[i]), want, tol));
+        }
+        EXPECT_EQ(g.download<uint32_t>(hout, cols), std::vector<uint32_t>(cols, 0xffffffffu)) << "norm.out written " << what;
     }
 }
 

@@ -103,6 +103,14 @@ struct Format {
     // rewrites them into with its `regroup`. MXFP4's experts: MXFP4G
     // (quant_blocks.cuh), each unit's codes at a 16-byte boundary.
     const Format* experts = nullptr;
+    // Q/K/V of two formats in one launch (Epilogue::Store): the segments
+    // [0, n_first) in this format, the rest in `next`. Returns false,
+    // launching nothing, where the pair has no kernel or the kernel refuses
+    // the arguments (as matvec does); the caller then launches each format
+    // on its own. Q4_K_M files give some layers' V another format than Q
+    // and K (Q6_K beside Q4_K; Q8_0 beside Q5_0 where rows are not a multiple
+    // of 256), and that launch of a few rows cost as much time as a product.
+    bool (*matvec_then)(const MatvecArgs& a, uint32_t n_first, gguf::TensorType next, cudaStream_t stream) = nullptr;
     // This layout's bytes a row of ne0 elements (null: the file's).
     uint64_t (*row_bytes)(uint64_t ne0) = nullptr;
     // dst (rows of row_bytes(ne0)) = the rows of src in the file's layout.

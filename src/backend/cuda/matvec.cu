@@ -312,24 +312,47 @@ void matvec_add(float* y, const float* x, const DeviceMatrix& W, cudaStream_t st
 void matvec_qkv(float* q, float* k, float* v, const float* x, const DeviceMatrix& Wq, const DeviceMatrix& Wk,
                 const DeviceMatrix& Wv, cudaStream_t stream, const float* bq, const float* bk, const float* bv,
                 const RowNorm* norm) {
-    // Matrices of one type and length share a launch (one kernel instance);
-    // quantized files often give V (or Q and K) another type than the rest
-    // (Q4_K_M: Q6_K or Q8_0 on some layers' V), which costs one more launch,
-    // not two. Each row gets the same bits in any grouping.
+    // Matrices of one type and length share a launch (one kernel instance).
+    // Quantized files often give V (or Q and K) another type than the rest
+    // (Q4_K_M: Q6_K or Q8_0 on some layers' V): where the format table has a
+    // kernel for the pair (Format::matvec_then) both types still share one
+    // launch, otherwise each type takes its own. Without a norm each row
+    // gets the same bits in any grouping; with one, h's scale is summed in
+    // the launch's block size (norm.cuh), which the grouping may change.
     const DeviceMatrix* W[3] = {&Wq, &Wk, &Wv};
     float* y[3] = {q, k, v};
     const float* b[3] = {bq, bk, bv};
+    // The groups of one type, in order of their first matrix.
+    MatvecArgs group[3];
+    gguf::TensorType type[3];
+    uint32_t n_groups = 0;
     bool done[3] = {false, false, false};
     for (int i = 0; i < 3; ++i) {
         if (done[i]) continue;
-        MatvecArgs a = args_for(x, uint32_t(W[i]->ne0), 0, norm);
+        MatvecArgs& a = group[n_groups];
+        a = args_for(x, uint32_t(W[i]->ne0), 0, norm);
+        type[n_groups++] = W[i]->type;
         for (int j = i; j < 3; ++j) {
             if (done[j] || W[j]->type != W[i]->type || W[j]->ne0 != W[i]->ne0) continue;
             a.seg[a.n_seg++] = MatvecSegment{W[j]->data, y[j], b[j], checked_rows(*W[j]), 0};
             done[j] = true;
         }
-        run(a, W[i]->type, Epilogue::Store, stream, "matvec_qkv", norm ? norm->out : nullptr);
     }
+    if (n_groups == 2 && group[0].cols == group[1].cols) {
+        for (uint32_t first = 0; first < 2; ++first) {  // either type's segments first
+            const Format& f = format_or_fail(type[first]);
+            if (!f.matvec_then) continue;
+            MatvecArgs a = group[first];
+            const uint32_t n_first = a.n_seg;
+            for (uint32_t s = 0; s < group[1 - first].n_seg; ++s) a.seg[a.n_seg++] = group[1 - first].seg[s];
+            if (f.matvec_then(a, n_first, type[1 - first], stream)) {
+                check_launch("matvec_qkv");
+                return;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < n_groups; ++i)
+        run(group[i], type[i], Epilogue::Store, stream, "matvec_qkv", norm ? norm->out : nullptr);
 }
 
 void matvec_swiglu(float* out, const float* x, const DeviceMatrix& Wg, const DeviceMatrix& Wu, cudaStream_t stream,

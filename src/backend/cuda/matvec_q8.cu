@@ -9,6 +9,9 @@
 // whichever warp computes a row. The dense product reads its rows from
 // shared memory, where the copy engine streams them ahead of the warps
 // (q8_matvec_kernel); the expert products read global memory directly.
+// One dense launch may hold rows of two formats that stage x alike (the
+// Q/K/V pairs of Q4_K_M files, q8_matvec_pair): each warp's row group is of
+// one format, so the choice of dot is uniform across the warp.
 #include "backend/cuda/matvec_q8.h"
 
 #include "backend/cuda/bulk_copy.cuh"
@@ -21,8 +24,9 @@
 #include "common/error.h"
 
 #include <algorithm>
-#include <type_traits>
+#include <climits>
 #include <string>
+#include <type_traits>
 
 namespace orcd::cuda {
 namespace {
@@ -174,13 +178,22 @@ constexpr uint32_t kMaxSlots = 4;
 constexpr uint32_t kSlotBudget = 160 * 1024;  // shared memory of a block's chunks, at most
 constexpr uint32_t kSmemLimit = 220 * 1024;   // of a block, x included
 
+// The rows of one format in a launch.
+struct RowLayout {
+    uint64_t row_bytes;    // bytes of a row
+    uint32_t chunk_bytes;  // bytes of a row's chunk (a whole number of blocks)
+};
+
 struct StreamPlan {
     uint32_t n_groups;     // warp row groups of the product (kRows rows each; SwiGlu: one output)
     uint32_t chunk_steps;  // steps of a chunk (a multiple of 32)
-    uint32_t chunk_bytes;  // bytes of a row's chunk (a whole number of blocks)
     uint32_t n_chunks;     // chunks of a row
     uint32_t n_slots;      // chunks of a warp in flight
     uint32_t row_span;     // bytes of one row's chunk in a slot, with the 16-byte boundaries
+    // Groups [0, second_begin) are rows of the first format, the rest of the
+    // second (a launch of two formats; one format: UINT_MAX).
+    uint32_t second_begin;
+    RowLayout fmt[2];
 };
 
 // A warp's walk over its items (chunk c of group g, in order) and the
@@ -188,12 +201,18 @@ struct StreamPlan {
 // computing lanes each keep one.
 struct Walk {
     uint32_t g, c, slot, parity;
+    uint32_t f;                  // the group's format: 0 or 1 (StreamPlan::fmt)
     const uint8_t* rows[kRows];  // the group's rows in global memory
 };
 
-template <class V, Epilogue kEpi>
-__global__ void __launch_bounds__(kMaxWarps * 32, 1)
-    q8_matvec_kernel(const MatvecArgs a, uint64_t row_bytes, StreamPlan p) {
+// V is the rows' format; where VB differs, the groups from
+// p.second_begin on are rows of VB (Q/K/V of two formats in one launch,
+// q8_matvec_pair). Both take x staged the same way (kPairedX) in steps of
+// the same units, so a row's sums are those of its format's own launch.
+template <class V, class VB, Epilogue kEpi>
+__global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const MatvecArgs a, StreamPlan p) {
+    constexpr bool kTwo = !std::is_same_v<V, VB>;
+    static_assert(V::kUnits == VB::kUnits && V::kPairedX == VB::kPairedX, "formats staged and stepped alike");
     extern __shared__ uint4 smem[];  // x's units, then [warp][slot][row] chunks
     __shared__ uint64_t full[kMaxWarps][kMaxSlots];
     __shared__ float scratch[32];
@@ -213,6 +232,8 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
     auto enter_group = [&](Walk& w) {
         MatvecSegment seg;
         const uint32_t r0 = first_row(w.g, seg);
+        w.f = kTwo && w.g >= p.second_begin ? 1 : 0;
+        const uint64_t row_bytes = p.fmt[w.f].row_bytes;
 #pragma unroll
         for (int m = 0; m < kRows; ++m) {
             const uint32_t r = min(r0 + uint32_t(m % kOut), seg.rows - 1);
@@ -232,14 +253,17 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
         }
     };
     // Chunk c of a row: bytes [c * chunk_bytes, min(+ chunk_bytes, row_bytes)).
-    auto chunk_start = [&](const uint8_t* row, uint32_t c) { return row + uint64_t(c) * p.chunk_bytes; };
+    auto chunk_start = [&](const Walk& w, uint32_t m) {
+        return w.rows[m] + uint64_t(w.c) * p.fmt[kTwo ? w.f : 0].chunk_bytes;
+    };
     auto request = [&](const Walk& w) {  // one lane
         uintptr_t from[kRows];
         uint32_t bytes[kRows], total = 0;
-        const uint64_t len = min(uint64_t(p.chunk_bytes), row_bytes - uint64_t(w.c) * p.chunk_bytes);
+        const RowLayout& L = p.fmt[kTwo ? w.f : 0];
+        const uint64_t len = min(uint64_t(L.chunk_bytes), L.row_bytes - uint64_t(w.c) * L.chunk_bytes);
 #pragma unroll
         for (int m = 0; m < kRows; ++m) {
-            const uintptr_t b = reinterpret_cast<uintptr_t>(chunk_start(w.rows[m], w.c));
+            const uintptr_t b = reinterpret_cast<uintptr_t>(chunk_start(w, m));
             from[m] = b & ~uintptr_t(15);
             bytes[m] = uint32_t(((b + len + 15) & ~uintptr_t(15)) - from[m]);
             total += bytes[m];
@@ -252,7 +276,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
             bulk::copy(dst + m * p.row_span, reinterpret_cast<const void*>(from[m]), bytes[m], bar);
     };
 
-    Walk use{blockIdx.x * n_warps + warp, 0, 0, 0, {}};
+    Walk use{blockIdx.x * n_warps + warp, 0, 0, 0, 0, {}};
     if (use.g < p.n_groups) enter_group(use);
     Walk ask = use;  // lane 0: the next item to ask for
     if (lane == 0) {
@@ -288,6 +312,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
     }
 
     constexpr uint32_t kU = kEpi == Epilogue::SwiGlu ? 1 : V::kUnroll;
+    constexpr uint32_t kUB = kEpi == Epilogue::SwiGlu ? 1 : VB::kUnroll;
     const uint32_t chunk_steps = p.chunk_steps;
     float acc[kRows];
 #pragma unroll
@@ -307,12 +332,15 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
         for (int m = 0; m < kRows; ++m) {
             // Step s of the row is at rows[m] + (its offset in the row): the
             // chunk's bytes sit at the slot's row m from their 16-byte boundary.
-            const uint8_t* b = chunk_start(use.rows[m], use.c);
+            const uint8_t* b = chunk_start(use, m);
             rows[m] = slot + m * p.row_span + (reinterpret_cast<uintptr_t>(b) & 15) - (b - use.rows[m]);
             x[m] = xs;
         }
         bulk::wait(&full[warp][use.slot], use.parity);
-        q8_lane_dots<V, kRows, kU>(rows, x, s0 + lane, 32, s1, acc);
+        if (kTwo && use.f)  // warp-uniform
+            q8_lane_dots<VB, kRows, kUB>(rows, x, s0 + lane, 32, s1, acc);
+        else
+            q8_lane_dots<V, kRows, kU>(rows, x, s0 + lane, 32, s1, acc);
         __syncwarp();  // the slot read by every lane
         if (lane == 0 && ask.g < p.n_groups) {
             bulk::release_to_copies();
@@ -334,10 +362,13 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1)
     }
 }
 
-template <class V, Epilogue kEpi>
-void launch_product(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t stream) {
+// Rows of V, and from segment n_first on rows of VB (VB = V: one format);
+// row_bytes[f] is a row's bytes in format f.
+template <class V, class VB, Epilogue kEpi>
+void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_bytes)[2], cudaStream_t stream) {
     static const uint32_t sms = sm_count();
-    const auto kernel = q8_matvec_kernel<V, kEpi>;
+    const auto kernel = q8_matvec_kernel<V, VB, kEpi>;
+    constexpr bool kTwo = !std::is_same_v<V, VB>;
     constexpr uint32_t kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
     const size_t x_bytes = size_t(args.cols / 32) * sizeof(XUnit);
     const uint32_t n_steps = args.cols / 32 / V::kUnits;
@@ -345,6 +376,7 @@ void launch_product(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t str
     StreamPlan p{};
     p.n_groups = assign_segment_units(a, kOut);  // block_begin: a segment's first group
     if (p.n_groups == 0) return;
+    p.second_begin = kTwo ? a.seg[n_first].block_begin : UINT_MAX;
     // Warps take the groups round-robin, one block a multiprocessor (for the
     // shared memory): the fewest rounds (those of 16-warp blocks), then the
     // fewest warps that still finish in them, at least 4, so that the last
@@ -356,16 +388,22 @@ void launch_product(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t str
     const uint32_t warps = uint32_t(std::clamp<uint64_t>((p.n_groups + rounds * sms - 1) / (rounds * sms), 4, kMaxWarps));
     // Chunks of 32 steps or more (whole blocks of the format: a block has at
     // most 4 steps), as long as two slots a warp fit the budget; then as
-    // many slots (two to four) as fit.
+    // many slots (two to four) as fit. Two formats: the chunks of both have
+    // the same steps, sized for the larger.
     const uint64_t budget = std::min<uint64_t>(kSlotBudget, kSmemLimit - x_bytes);
     const uint64_t per_warp = budget / warps;
-    const uint64_t step_bytes = (row_bytes + n_steps - 1) / n_steps;  // Q6_K steps are 105 / 2 bytes
+    const uint64_t widest = kTwo ? std::max(row_bytes[0], row_bytes[1]) : row_bytes[0];
+    const uint64_t step_bytes = (widest + n_steps - 1) / n_steps;  // Q6_K steps are 105 / 2 bytes
     const uint64_t fit = per_warp / 2 / kRows > 32 ? (per_warp / 2 / kRows - 32) / step_bytes / 32 * 32 : 0;
     p.chunk_steps = uint32_t(std::clamp<uint64_t>(fit, 32, (n_steps + 31) / 32 * 32));
     p.n_chunks = (n_steps + p.chunk_steps - 1) / p.chunk_steps;
-    p.chunk_bytes = uint32_t(uint64_t(p.chunk_steps) * row_bytes / n_steps);  // exact: whole blocks
+    uint32_t widest_chunk = 0;
+    for (int f = 0; f < (kTwo ? 2 : 1); ++f) {
+        p.fmt[f] = RowLayout{row_bytes[f], uint32_t(uint64_t(p.chunk_steps) * row_bytes[f] / n_steps)};  // whole blocks
+        widest_chunk = std::max(widest_chunk, p.fmt[f].chunk_bytes);
+    }
     // A chunk's bytes, and up to 15 on either side to its 16-byte boundaries.
-    p.row_span = uint32_t((uint64_t(p.chunk_bytes) + 30 + 15) / 16 * 16);
+    p.row_span = uint32_t((uint64_t(widest_chunk) + 30 + 15) / 16 * 16);
     p.n_slots = uint32_t(std::clamp<uint64_t>(per_warp / (kRows * p.row_span), 2, kMaxSlots));
     const size_t smem = x_bytes + size_t(warps) * p.n_slots * kRows * p.row_span;
     if (smem > 48 * 1024 && cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess)
@@ -375,7 +413,7 @@ void launch_product(const MatvecArgs& args, uint64_t row_bytes, cudaStream_t str
         per_sm = 1;
     const uint32_t blocks = (p.n_groups + warps - 1) / warps;
     const uint32_t grid = std::min(blocks, sms * uint32_t(per_sm));
-    launch(kernel, grid, warps * 32, smem, stream, a, row_bytes, p);
+    launch(kernel, grid, warps * 32, smem, stream, a, p);
 }
 
 // ---- Mixture of experts ----------------------------------------------------------
@@ -557,14 +595,29 @@ bool q8_moe_down(const MoeDownArgs& a, uint64_t row_bytes, cudaStream_t stream) 
 }
 
 template <class V>
-bool q8_matvec(const MatvecArgs& a, Epilogue e, uint64_t row_bytes, cudaStream_t stream) {
+bool q8_fits(const MatvecArgs& a) {
     if (a.cols > kMaxCols || a.cols % (32 * V::kUnits) != 0) return false;
-    if (a.norm_w && reinterpret_cast<uintptr_t>(a.norm_w) % 16 != 0) return false;
+    return !a.norm_w || reinterpret_cast<uintptr_t>(a.norm_w) % 16 == 0;
+}
+
+template <class V>
+bool q8_matvec(const MatvecArgs& a, Epilogue e, uint64_t row_bytes, cudaStream_t stream) {
+    if (!q8_fits<V>(a)) return false;
+    const uint64_t rb[2] = {row_bytes, row_bytes};
     switch (e) {
-        case Epilogue::Store: launch_product<V, Epilogue::Store>(a, row_bytes, stream); break;
-        case Epilogue::Add: launch_product<V, Epilogue::Add>(a, row_bytes, stream); break;
-        case Epilogue::SwiGlu: launch_product<V, Epilogue::SwiGlu>(a, row_bytes, stream); break;
+        case Epilogue::Store: launch_product<V, V, Epilogue::Store>(a, 0, rb, stream); break;
+        case Epilogue::Add: launch_product<V, V, Epilogue::Add>(a, 0, rb, stream); break;
+        case Epilogue::SwiGlu: launch_product<V, V, Epilogue::SwiGlu>(a, 0, rb, stream); break;
     }
+    return true;
+}
+
+template <class V, class VB>
+bool q8_matvec_pair(const MatvecArgs& a, uint32_t n_first, uint64_t row_bytes, uint64_t row_bytes_b,
+                    cudaStream_t stream) {
+    if (!q8_fits<V>(a) || !q8_fits<VB>(a) || n_first == 0 || n_first >= a.n_seg) return false;
+    const uint64_t rb[2] = {row_bytes, row_bytes_b};
+    launch_product<V, VB, Epilogue::Store>(a, n_first, rb, stream);
     return true;
 }
 
@@ -578,6 +631,8 @@ template bool q8_matvec<quant::Q5_KQ>(const MatvecArgs&, Epilogue, uint64_t, cud
 template bool q8_matvec<quant::Q6_KQ>(const MatvecArgs&, Epilogue, uint64_t, cudaStream_t);
 template bool q8_matvec<quant::IQ4_NLQ>(const MatvecArgs&, Epilogue, uint64_t, cudaStream_t);
 template bool q8_matvec<quant::MXFP4Q>(const MatvecArgs&, Epilogue, uint64_t, cudaStream_t);
+template bool q8_matvec_pair<quant::Q5_0Q, quant::Q8_0Q>(const MatvecArgs&, uint32_t, uint64_t, uint64_t, cudaStream_t);
+template bool q8_matvec_pair<quant::Q4_KQ, quant::Q6_KQ>(const MatvecArgs&, uint32_t, uint64_t, uint64_t, cudaStream_t);
 #define ORCD_Q8_MOE(V)                                                                        \
     template bool q8_moe_gate_up<quant::V>(const MoeGateUpArgs&, uint64_t, cudaStream_t); \
     template bool q8_moe_down<quant::V>(const MoeDownArgs&, uint64_t, cudaStream_t);

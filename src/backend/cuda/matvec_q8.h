@@ -21,6 +21,14 @@ constexpr uint64_t kQ8UnitBytes = 48;
 // aligned. The norm (a.norm_w) is staged with x.
 template <class V>
 bool q8_matvec(const MatvecArgs& a, Epilogue e, uint64_t row_bytes, cudaStream_t stream);
+// The same with Epilogue::Store over segments of two formats: [0, n_first)
+// rows of V (row_bytes each), the rest rows of VB (row_bytes_b); false
+// (nothing launched) where either format's q8_matvec would refuse a, or
+// n_first leaves a format no segment. Instantiated for the pairs of
+// formats.h's Format::matvec_then.
+template <class V, class VB>
+bool q8_matvec_pair(const MatvecArgs& a, uint32_t n_first, uint64_t row_bytes, uint64_t row_bytes_b,
+                    cudaStream_t stream);
 
 // The expert products of formats.h's MoeGateUpArgs / MoeDownArgs against
 // 8-bit activations; false (nothing launched) when the staged x or

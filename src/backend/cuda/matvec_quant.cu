@@ -268,6 +268,20 @@ const Format q8_format(gguf::TensorType type) {
     return Format{type, qmatvec_q8<V, F>, to_f16<F>, embed<F>, moe_gate_up_q8<V, F>, moe_down_q8<V, F>, true};
 }
 
+// Format::matvec_then of V's format (F) followed by VB's (FB, type kNext).
+template <class V, class F, class VB, class FB, gguf::TensorType kNext>
+bool qmatvec_q8_then(const MatvecArgs& a, uint32_t n_first, gguf::TensorType next, cudaStream_t stream) {
+    if (next != kNext || a.cols % F::kElems != 0 || a.cols % FB::kElems != 0) return false;
+    return q8_matvec_pair<V, VB>(a, n_first, quant::row_bytes_of<F>(a.cols), quant::row_bytes_of<FB>(a.cols), stream);
+}
+
+template <class V, class F, class VB, class FB, gguf::TensorType kNext>
+const Format q8_format_then(gguf::TensorType type) {
+    Format f = q8_format<V, F>(type);
+    f.matvec_then = qmatvec_q8_then<V, F, VB, FB, kNext>;
+    return f;
+}
+
 // MXFP4 experts regrouped (MXFP4G): unit i of the rows (17 bytes at src + 17
 // i) to its places in the regrouped row; the scale bytes a last group does
 // not use stay as the memset left them, zero.
@@ -330,12 +344,12 @@ const Format mxfp4_format() {
 const Format kQuantFormats[] = {
     q8_format<quant::Q4_0Q, quant::Q4_0>(gguf::TensorType::Q4_0),
     q8_format<quant::Q4_1Q, quant::Q4_1>(gguf::TensorType::Q4_1),
-    q8_format<quant::Q5_0Q, quant::Q5_0>(gguf::TensorType::Q5_0),
+    q8_format_then<quant::Q5_0Q, quant::Q5_0, quant::Q8_0Q, quant::Q8_0, gguf::TensorType::Q8_0>(gguf::TensorType::Q5_0),
     q8_format<quant::Q5_1Q, quant::Q5_1>(gguf::TensorType::Q5_1),
     q8_format<quant::Q8_0Q, quant::Q8_0>(gguf::TensorType::Q8_0),
     quant_format<quant::Q2_K>(gguf::TensorType::Q2_K),
     quant_format<quant::Q3_K>(gguf::TensorType::Q3_K),
-    q8_format<quant::Q4_KQ, quant::Q4_K>(gguf::TensorType::Q4_K),
+    q8_format_then<quant::Q4_KQ, quant::Q4_K, quant::Q6_KQ, quant::Q6_K, gguf::TensorType::Q6_K>(gguf::TensorType::Q4_K),
     q8_format<quant::Q5_KQ, quant::Q5_K>(gguf::TensorType::Q5_K),
     q8_format<quant::Q6_KQ, quant::Q6_K>(gguf::TensorType::Q6_K),
     q8_format<quant::IQ4_NLQ, quant::IQ4_NL>(gguf::TensorType::IQ4_NL),
