@@ -72,10 +72,11 @@ std::vector<double> bound(const std::vector<float>& q, const std::vector<float>&
 
 uint64_t align(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-// kv_per_pass_wanted: 0 = the default cap, else a cap that fits exactly that
-// many KV heads per pass (several passes).
-void check_prefill(uint32_t n_tokens, uint32_t pos0, uint32_t n_head, uint32_t n_kv, uint32_t hd,
-                   uint32_t kv_per_pass_wanted = 0) {
+// fit_rows: 0 = the default cap, else a cap whose S and P hold exactly
+// that many query rows of one KV head's group over the chunk's keys; `cut`
+// is the cut that cap must give (rows a sub-chunk, KV heads a pass).
+void check_prefill(uint32_t n_tokens, uint32_t pos0, uint32_t n_head, uint32_t n_kv, uint32_t hd, uint32_t fit_rows = 0,
+                   cuda::PrefillSplit cut = {}) {
     Gpu g;
     cuda::Gemm gemm(g.alloc(), g.stream());
     const uint32_t n_ctx = pos0 + n_tokens + 3;
@@ -87,26 +88,25 @@ void check_prefill(uint32_t n_tokens, uint32_t pos0, uint32_t n_head, uint32_t n
     const std::vector<float> q = test::random_floats(size_t(n_tokens) * n_head * hd, 42 + hd + pos0, -1.5f, 1.5f);
 
     uint64_t cap = cuda::kPrefillAttentionCap;
-    if (kv_per_pass_wanted) {
+    if (fit_rows) {
         const uint64_t q_bytes = align(uint64_t(n_tokens) * n_head * hd * 2, 256);
-        const uint64_t per_kv = uint64_t(n_head / n_kv) * n_tokens * align(n_ctx, 8) * 6;
-        cap = q_bytes + 512 + per_kv * kv_per_pass_wanted;
+        cap = q_bytes + 512 + uint64_t(fit_rows) * (n_head / n_kv) * align(pos0 + n_tokens, 8) * 6;
+    } else {
+        cut = cuda::PrefillSplit{n_tokens, n_kv};  // the whole chunk in one pass
     }
     const cuda::PrefillAttentionPlan plan = cuda::plan_prefill_attention(n_head, n_kv, hd, n_tokens, n_ctx, cap);
     ASSERT_TRUE(plan.enabled());
     ASSERT_LE(plan.bytes, cap);
-    if (kv_per_pass_wanted) {
-        const uint32_t passes = (n_kv + kv_per_pass_wanted - 1) / kv_per_pass_wanted;
-        EXPECT_EQ(plan.kv_per_pass, (n_kv + passes - 1) / passes);
-    } else {
-        EXPECT_EQ(plan.kv_per_pass, n_kv);
-    }
+    const cuda::PrefillSplit split = cuda::prefill_split(plan, n_tokens, pos0);
+    EXPECT_EQ(split.rows, cut.rows);
+    EXPECT_EQ(split.kv_per_pass, cut.kv_per_pass);
 
     cuda::DeviceBuffer dk = g.upload(k16), dv = g.upload(v16), dq = g.upload(q);
     cuda::DeviceBuffer ws = g.poisoned(plan.bytes);
     const std::string what = "prefill attention n_tokens=" + std::to_string(n_tokens) + " pos0=" + std::to_string(pos0) +
                              " heads=" + std::to_string(n_head) + "/" + std::to_string(n_kv) +
-                             " head_dim=" + std::to_string(hd) + " kv_per_pass=" + std::to_string(plan.kv_per_pass);
+                             " head_dim=" + std::to_string(hd) + " rows=" + std::to_string(split.rows) +
+                             " kv_per_pass=" + std::to_string(split.kv_per_pass);
     std::vector<float> first;
     for (int run = 0; run < 2; ++run) {
         cuda::DeviceBuffer out = g.poisoned(q.size() * 4);
@@ -138,20 +138,54 @@ TEST(CudaPrefillAttention, MatchesReferenceWithinF16RoundingBound) {
 
 TEST(CudaPrefillAttention, SeveralPassesMatchReference) {
     ORCD_REQUIRE_CUDA();
-    check_prefill(40, 100, 16, 4, 64, 1);   // 4 passes of one KV head
-    check_prefill(40, 100, 12, 6, 64, 4);   // 6 KV heads, at most 4 per pass: 2 passes of 3
-    check_prefill(33, 7, 16, 16, 128, 5);   // 16 KV heads: 4 passes of 4
+    check_prefill(40, 100, 16, 4, 64, 40, {40, 1});      // 4 passes of one KV head
+    check_prefill(40, 100, 12, 6, 64, 4 * 40, {40, 3});  // 6 KV heads, at most 4 per pass: 2 passes of 3
+    check_prefill(33, 7, 16, 16, 128, 5 * 33, {33, 4});  // 16 KV heads: 4 passes of 4
+}
+
+// A chunk deep in a long context: its query rows in sub-chunks, each over
+// the keys up to its own last row (the causal softmax reads no later key).
+TEST(CudaPrefillAttention, SubChunksOfQueryRowsMatchReference) {
+    ORCD_REQUIRE_CUDA();
+    check_prefill(40, 100, 16, 4, 64, 16, {14, 1});   // 3 sub-chunks of 14, 14, 12 rows; 4 passes each
+    check_prefill(64, 1000, 32, 4, 64, 50, {32, 1});  // 2 sub-chunks of 32
+    check_prefill(9, 300, 8, 4, 128, 1, {1, 1});      // one row at a time
+    check_prefill(21, 50, 8, 2, 64, 20, {11, 1});     // 2 sub-chunks of 11 and 10 rows
 }
 
 TEST(CudaPrefillAttention, PlanIsOffWhenItCannotServe) {
     EXPECT_FALSE(cuda::plan_prefill_attention(32, 8, 128, 1, 4096).enabled());  // decode only
     const cuda::PrefillAttentionPlan huge = cuda::plan_prefill_attention(32, 8, 128, 512, 1u << 30);
-    EXPECT_FALSE(huge.enabled());  // one KV head's S and P exceed the cap
+    EXPECT_FALSE(huge.enabled());  // one row of one KV head's group exceeds the cap
     EXPECT_EQ(huge.bytes, 0u);
+    EXPECT_EQ(cuda::prefill_split(huge, 512, 0).rows, 0u);
+    EXPECT_FALSE(cuda::prefill_attention_pays_off(huge, 512, 0));
+}
+
+TEST(CudaPrefillAttention, TheCutFollowsTheKeysNotTheContext) {
     const cuda::PrefillAttentionPlan p = cuda::plan_prefill_attention(32, 32, 128, 512, 4096);
-    EXPECT_TRUE(p.enabled());
-    EXPECT_LE(p.bytes, cuda::kPrefillAttentionCap);
-    EXPECT_EQ(p.kv_per_pass, 16u);  // 20 fit: two equal passes rather than 20 + 12
+    ASSERT_TRUE(p.enabled());
+    EXPECT_EQ(p.bytes, cuda::kPrefillAttentionCap);
+    // 512 rows over 512 keys: every head in one pass.
+    EXPECT_EQ(cuda::prefill_split(p, 512, 0).rows, 512u);
+    EXPECT_EQ(cuda::prefill_split(p, 512, 0).kv_per_pass, 32u);
+    // Over 4096 keys, 21 heads fit: two equal passes rather than 21 + 11.
+    EXPECT_EQ(cuda::prefill_split(p, 512, 3584).rows, 512u);
+    EXPECT_EQ(cuda::prefill_split(p, 512, 3584).kv_per_pass, 16u);
+    // Qwen2.5-0.5B's heads at a 32768-token context (once off: the plan was
+    // sized for the whole context): the first chunk in one pass, the last
+    // in three sub-chunks of one KV head a pass.
+    const cuda::PrefillAttentionPlan qwen = cuda::plan_prefill_attention(14, 2, 64, 512, 32768);
+    ASSERT_TRUE(qwen.enabled());
+    EXPECT_EQ(cuda::prefill_split(qwen, 512, 0).rows, 512u);
+    EXPECT_EQ(cuda::prefill_split(qwen, 512, 0).kv_per_pass, 2u);
+    EXPECT_EQ(cuda::prefill_split(qwen, 512, 32256).rows, 171u);
+    EXPECT_EQ(cuda::prefill_split(qwen, 512, 32256).kv_per_pass, 1u);
+    EXPECT_TRUE(cuda::prefill_attention_pays_off(qwen, 512, 0));
+    // GPT-OSS-20B's heads at its whole 131072-token context.
+    EXPECT_TRUE(cuda::plan_prefill_attention(64, 8, 64, 512, 131072).enabled());
+    EXPECT_EQ(cuda::prefill_split(qwen, 0, 0).rows, 0u);
+    EXPECT_EQ(cuda::prefill_split(qwen, 2, 32767).rows, 0u);  // past the context
 }
 
 }  // namespace

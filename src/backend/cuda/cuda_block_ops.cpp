@@ -129,9 +129,10 @@ void CudaBlockOps::attention(uint32_t layer, const AttentionSpec& spec) {
     }
     flush_rope();
     // A prompt chunk: tensor-core products (prefill_attention.h); the
-    // kernel when the plan is off (a context too large for the cap) or the
-    // chunk is too small for the products to pay off.
-    if (prefill_attention_pays_off(prefill_, n_, pos_ + n_))
+    // kernel when the plan is off (a context so large that one query row's
+    // scores exceed the cap) or the chunk is too small for the products to
+    // pay off.
+    if (prefill_attention_pays_off(prefill_, n_, pos_))
         prefill_attention(gemm_, prefill_, a_.prefill_ws, a_.att, a_.q, kc, vc, n_, pos_, params);
     else
         cuda::attention(a_.att, a_.q, kc, vc, n_, 0, cfg_.n_head, cfg_.n_head_kv, cfg_.head_dim, a_.split_ws, s_,

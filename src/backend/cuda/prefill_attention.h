@@ -6,7 +6,9 @@
 // The products are strided-batched GEMMs over the KV heads of a pass (one
 // call per position i in the GQA group, so every stride is uniform); S and P
 // live in one workspace allocated at load. Query heads are processed in
-// passes of whole KV-head groups so that the workspace stays under a cap.
+// passes of whole KV-head groups, and a chunk deep in a long context in
+// sub-chunks of its query rows, so that the workspace stays under a cap
+// whatever the context (the rows of a causal softmax are independent).
 // Deterministic: cuBLAS with the Gemm settings (fixed workspace, default
 // algorithm, no atomics) on the same shapes, a softmax with a fixed
 // reduction tree per row.
@@ -28,30 +30,46 @@ class Gemm;
 // The S + P (+ q16) workspace never exceeds this.
 constexpr uint64_t kPrefillAttentionCap = 256ull << 20;
 
+// The workspace, sized at load for the largest chunk: q16 of max_batch
+// tokens, then S and P of as many rows as the cap (or the largest chunk at
+// the full context) allows.
 struct PrefillAttentionPlan {
     uint32_t n_head = 0, n_head_kv = 0, head_dim = 0, max_batch = 0, n_ctx = 0;
-    uint32_t kv_per_pass = 0;  // KV heads (with their query heads) per pass; 0: the path is off
-    uint64_t key_ld = 0;       // the longest row stride of S and P: n_ctx rounded up to 8
-    uint64_t s_offset = 0, p_offset = 0, bytes = 0;  // workspace layout: q16 | S | P
-    bool enabled() const { return kv_per_pass > 0; }
+    uint64_t s_offset = 0;  // where S (then P) begins: after q16
+    uint64_t bytes = 0;     // the whole workspace; 0: the path is off
+    bool enabled() const { return bytes > 0; }
 };
 
 // Off (enabled() false, bytes 0) when max_batch < 2, when the sizes exceed
-// cuBLAS's int arguments, or when even one KV head's S and P do not fit the
-// cap: the attention kernel then serves prefill.
+// cuBLAS's int arguments, or when even one query row of one KV head's group
+// at the full context does not fit the cap: the attention kernel then serves
+// prefill.
 PrefillAttentionPlan plan_prefill_attention(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, uint32_t max_batch,
                                             uint32_t n_ctx, uint64_t cap = kPrefillAttentionCap);
 
-// Whether a chunk of n_tokens queries over n_keys keys is worth the cuBLAS
-// path: each pass issues 2 x (GQA group) batched products, so a small chunk
-// on a narrow model pays more in calls than it saves (measured on an H200:
+// How one chunk is cut to fit the workspace: its query rows in equal
+// sub-chunks of at most `rows` (each over the keys up to its own last
+// position), each sub-chunk's KV heads in equal passes of at most
+// `kv_per_pass`. S and P grow with the keys, so a chunk deep in a long
+// context takes more passes or sub-chunks than one near its start; the
+// workspace does not grow with the context. A pure function of the
+// shapes, so a request always takes the same path. rows == 0: the chunk
+// cannot be served (the plan is off).
+struct PrefillSplit {
+    uint32_t rows = 0, kv_per_pass = 0;
+};
+PrefillSplit prefill_split(const PrefillAttentionPlan& plan, uint32_t n_tokens, uint32_t pos0);
+
+// Whether a chunk of n_tokens queries at pos0 is worth the cuBLAS path:
+// each pass issues 2 x (GQA group) batched products, so a small chunk on a
+// narrow model pays more in calls than it saves (measured on an H200:
 // TinyLlama-shape pp128 fell from 39k to 17k tok/s while 7B pp128 gained).
-// A pure function of the shapes, so a request always takes the same path.
-bool prefill_attention_pays_off(const PrefillAttentionPlan& plan, uint32_t n_tokens, uint32_t n_keys);
+bool prefill_attention_pays_off(const PrefillAttentionPlan& plan, uint32_t n_tokens, uint32_t pos0);
 
 // cpu::attention for n_tokens (2..plan.max_batch) queries at positions
 // pos0.. (pos0 + n_tokens <= plan.n_ctx) over one layer's F16 cache blocks k,
-// v ([n_ctx][n_head_kv][head_dim]), on gemm's stream. `ws` holds plan.bytes.
+// v ([n_ctx][n_head_kv][head_dim]), on gemm's stream, cut as prefill_split
+// says. `ws` holds plan.bytes.
 // params: the score scale (0: 1/sqrt(head_dim)), sliding window and sinks
 // as attention() takes them.
 void prefill_attention(Gemm& gemm, const PrefillAttentionPlan& plan, void* ws, float* out, const float* q,
