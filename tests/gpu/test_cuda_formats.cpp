@@ -433,47 +433,6 @@ TEST(CudaFormats, QkvOfTwoFormatsSharesOneLaunch) {
     }
 }
 
-// x of a product whose few warps would round it in several batches of
-// passes (Qwen2.5-0.5B's down product: 896 rows of 4864 columns, 4 warps a
-// block) goes through shared memory first: the same units, so every row is
-// bitwise what a product of more warps, which rounds x from registers in
-// one batch, gives for it (rows of a fixed order whichever warp computes
-// them). The shared-memory path also runs in MatvecEveryFormatAndEpilogue's
-// narrow shapes (70 x 2304, 64 x 8192), there against the CPU reference.
-TEST(CudaFormats, WideXThroughSharedMemoryKeepsTheBits) {
-    ORCD_REQUIRE_CUDA();
-    Gpu g;
-    constexpr uint64_t kFew = 896, kMany = 4096, kCols = 4864;
-    ASSERT_TRUE(cuda::q8_x_through_shared(kFew, kCols, false, cuda::Epilogue::Add));
-    ASSERT_TRUE(cuda::q8_x_through_shared(kFew, kCols, false, cuda::Epilogue::Store));
-    ASSERT_FALSE(cuda::q8_x_through_shared(kMany, kCols, false, cuda::Epilogue::Store));
-    ASSERT_FALSE(cuda::q8_x_through_shared(kFew, kCols, true, cuda::Epilogue::Store));  // the norm stages x itself
-    const std::vector<float> x = test::random_floats(kCols, 401, -1, 1), y0 = test::random_floats(kMany, 402, -1, 1);
-    cuda::DeviceBuffer dx = g.upload(x);
-    for (TensorType t : product_types()) {
-        if (!cuda::format_of(t)->q8_activations || kCols % block_elems(t) != 0) continue;
-        const std::string what = gguf::tensor_type_name(t);
-        const std::vector<uint8_t> wq = random_rows(t, kMany, kCols, 403 + uint32_t(t), false);
-        cuda::DeviceBuffer dw = g.upload(wq);
-        const cuda::DeviceMatrix few{t, kCols, kFew, dw.get()}, many{t, kCols, kMany, dw.get()};
-        cuda::DeviceBuffer a = g.poisoned(kFew * 4), b = g.poisoned(kMany * 4);
-        cuda::matvec(a.as<float>(), dx.as<float>(), few, g.stream());
-        cuda::matvec(b.as<float>(), dx.as<float>(), many, g.stream());
-        EXPECT_EQ(g.download<uint32_t>(a, kFew), g.download<uint32_t>(b, kFew)) << what << " matvec";
-        cuda::DeviceBuffer ra = g.upload(y0), rb = g.upload(y0);
-        cuda::matvec_add(ra.as<float>(), dx.as<float>(), few, g.stream());
-        cuda::matvec_add(rb.as<float>(), dx.as<float>(), many, g.stream());
-        EXPECT_EQ(g.download<uint32_t>(ra, kFew), g.download<uint32_t>(rb, kFew)) << what << " matvec_add";
-        // And against the CPU reference on the rounded x.
-        std::vector<float> half_step;
-        const std::vector<float> w = decode(t, std::vector<uint8_t>(wq.begin(), wq.begin() + kFew * row_bytes(t, kCols)),
-                                            kFew, kCols);
-        const std::vector<float> xr = round_q8(x, half_step);
-        EXPECT_TRUE(test::all_close(what + " matvec vs CPU", g.download<float>(a, kFew), cpu_matvec(w, xr, kFew, kCols),
-                                    bound(w, xr, kFew, kCols, 2e-5)));
-    }
-}
-
 TEST(CudaFormats, F16DecodingAndEmbeddingRowsAreExact) {
     ORCD_REQUIRE_CUDA();
     Gpu g;

@@ -60,15 +60,4 @@ __device__ __forceinline__ void wait(uint64_t* bar, uint32_t parity) {
 // next writes to it.
 __device__ __forceinline__ void release_to_copies() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
 
-// Per-thread asynchronous copies (cp.async, through L2 only): 16 bytes from
-// src (global) to dst (shared), both 16-byte aligned. A thread's copies of
-// one group are in shared memory after wait_all(); a block barrier then
-// shows them to the other threads. Nothing is held in registers while they
-// fly, so a thread may have many in flight.
-__device__ __forceinline__ void copy16(void* dst, const void* src) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(smem_addr(dst)), "l"(src) : "memory");
-}
-__device__ __forceinline__ void commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-__device__ __forceinline__ void wait_all() { asm volatile("cp.async.wait_group 0;" ::: "memory"); }
-
 }  // namespace orcd::cuda::bulk

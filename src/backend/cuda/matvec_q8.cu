@@ -119,15 +119,10 @@ __device__ __forceinline__ void load_norm_w(NormW& nw, const MatvecArgs& a, uint
     }
 }
 
-// raw: shared memory for x itself where x has no norm and one batch of
-// round_x's passes does not cover it (StreamPlan::raw_x), else null.
 template <bool kPaired, class F>
-__device__ __forceinline__ void stage_x(XUnit* xs, float4* raw, const MatvecArgs& a, uint32_t n_units,
-                                        const NormW& nw, float* scratch, const F& loads_issued) {
-    if (!a.norm_w) {
-        if (raw) return quant::round_x_via_shared<kPaired>(xs, raw, a.x, n_units, loads_issued);
-        return round_x<kPaired>(xs, a.x, n_units, nullptr, 1.0f, loads_issued);
-    }
+__device__ __forceinline__ void stage_x(XUnit* xs, const MatvecArgs& a, uint32_t n_units, const NormW& nw,
+                                        float* scratch, const F& loads_issued) {
+    if (!a.norm_w) return round_x<kPaired>(xs, a.x, n_units, nullptr, 1.0f, loads_issued);
     const uint32_t per_pass = blockDim.x / 8;
     if (!norm_fused(a, n_units))
         return round_x<kPaired>(xs, a.x, n_units, a.norm_w, rms_scale(a.x, a.cols, a.norm_eps, true, scratch),
@@ -182,7 +177,6 @@ __device__ __forceinline__ void stage_x(XUnit* xs, float4* raw, const MatvecArgs
 constexpr uint32_t kMaxSlots = 4;
 constexpr uint32_t kSlotBudget = 160 * 1024;  // shared memory of a block's chunks, at most
 constexpr uint32_t kSmemLimit = 220 * 1024;   // of a block, x included
-constexpr uint32_t kRawXCols = 16384;         // x staged through shared memory up to 64 KiB
 
 // The rows of one format in a launch.
 struct RowLayout {
@@ -200,9 +194,6 @@ struct StreamPlan {
     // second (a launch of two formats; one format: UINT_MAX).
     uint32_t second_begin;
     RowLayout fmt[2];
-    // Byte offset in shared memory of x itself, staged there before it is
-    // rounded (round_x_via_shared); 0: x is rounded from registers.
-    uint32_t raw_x;
 };
 
 // A warp's walk over its items (chunk c of group g, in order) and the
@@ -230,7 +221,6 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
     const uint32_t n_units = a.cols / 32, n_steps = n_units / V::kUnits;
     XUnit* const xs = reinterpret_cast<XUnit*>(smem);
     uint8_t* const slots = reinterpret_cast<uint8_t*>(xs + n_units) + warp * p.n_slots * kRows * p.row_span;
-    float4* const raw = p.raw_x ? reinterpret_cast<float4*>(reinterpret_cast<uint8_t*>(smem) + p.raw_x) : nullptr;
     const uint32_t group_stride = gridDim.x * n_warps;
 
     // The segment of group g and its first row.
@@ -313,11 +303,11 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
             }
     };
     if constexpr (kSlotsAfterStaging<V>) {
-        stage_x<V::kPairedX>(xs, raw, a, n_units, nw, scratch, quant::NothingMore{});
+        stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, quant::NothingMore{});
         __syncthreads();  // x staged; every warp's barriers initialised
         ask_rest();
     } else {
-        stage_x<V::kPairedX>(xs, raw, a, n_units, nw, scratch, ask_rest);
+        stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, ask_rest);
         __syncthreads();  // x staged; every warp's barriers initialised
     }
 
@@ -372,24 +362,6 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
     }
 }
 
-// Warps of a dense product's block for n_groups row groups, one block a
-// multiprocessor (for the shared memory): the fewest rounds (those of
-// 16-warp blocks), then the fewest warps that still finish in them, at least
-// 4, so that the last round leaves few warps idle. With 16 warps Phi-3's
-// Q/K/V (4608 groups) ran 3 rounds with a quarter of the warps idle in them;
-// 12 warps fill the three. (Halving from 16 to fit small products left 1536
-// groups two rounds of 8 warps.)
-uint32_t block_warps(uint64_t n_groups, uint32_t sms) {
-    const uint64_t rounds = (n_groups + uint64_t(kMaxWarps) * sms - 1) / (uint64_t(kMaxWarps) * sms);
-    return uint32_t(std::clamp<uint64_t>((n_groups + rounds * sms - 1) / (rounds * sms), 4, kMaxWarps));
-}
-
-// x without a norm wider than one batch of round_x's passes (4 passes of a
-// team of 8 lanes a unit: 16 units a warp), up to kRawXCols columns.
-bool x_via_shared(uint32_t warps, uint32_t cols, bool norm) {
-    return !norm && cols / 32 > warps * 16 && cols <= kRawXCols;
-}
-
 // Rows of V, and from segment n_first on rows of VB (VB = V: one format);
 // row_bytes[f] is a row's bytes in format f.
 template <class V, class VB, Epilogue kEpi>
@@ -405,15 +377,20 @@ void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&r
     p.n_groups = assign_segment_units(a, kOut);  // block_begin: a segment's first group
     if (p.n_groups == 0) return;
     p.second_begin = kTwo ? a.seg[n_first].block_begin : UINT_MAX;
-    // Warps take the groups round-robin.
-    const uint32_t warps = block_warps(p.n_groups, sms);
+    // Warps take the groups round-robin, one block a multiprocessor (for the
+    // shared memory): the fewest rounds (those of 16-warp blocks), then the
+    // fewest warps that still finish in them, at least 4, so that the last
+    // round leaves few warps idle. With 16 warps Phi-3's Q/K/V (4608 groups)
+    // ran 3 rounds with a quarter of the warps idle in them; 12 warps fill
+    // the three. (Halving from 16 to fit small products left 1536 groups two
+    // rounds of 8 warps.)
+    const uint64_t rounds = (p.n_groups + uint64_t(kMaxWarps) * sms - 1) / (uint64_t(kMaxWarps) * sms);
+    const uint32_t warps = uint32_t(std::clamp<uint64_t>((p.n_groups + rounds * sms - 1) / (rounds * sms), 4, kMaxWarps));
     // Chunks of 32 steps or more (whole blocks of the format: a block has at
     // most 4 steps), as long as two slots a warp fit the budget; then as
     // many slots (two to four) as fit. Two formats: the chunks of both have
     // the same steps, sized for the larger.
-    // x staged through shared memory after the chunks (round_x_via_shared).
-    const size_t raw_bytes = x_via_shared(warps, args.cols, args.norm_w) ? size_t(args.cols) * 4 : 0;
-    const uint64_t budget = std::min<uint64_t>(kSlotBudget, kSmemLimit - x_bytes - raw_bytes);
+    const uint64_t budget = std::min<uint64_t>(kSlotBudget, kSmemLimit - x_bytes);
     const uint64_t per_warp = budget / warps;
     const uint64_t widest = kTwo ? std::max(row_bytes[0], row_bytes[1]) : row_bytes[0];
     const uint64_t step_bytes = (widest + n_steps - 1) / n_steps;  // Q6_K steps are 105 / 2 bytes
@@ -428,9 +405,7 @@ void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&r
     // A chunk's bytes, and up to 15 on either side to its 16-byte boundaries.
     p.row_span = uint32_t((uint64_t(widest_chunk) + 30 + 15) / 16 * 16);
     p.n_slots = uint32_t(std::clamp<uint64_t>(per_warp / (kRows * p.row_span), 2, kMaxSlots));
-    const size_t chunks_end = x_bytes + size_t(warps) * p.n_slots * kRows * p.row_span;
-    p.raw_x = raw_bytes ? uint32_t(chunks_end) : 0;  // 16-byte aligned: units of 48 bytes, spans of 16
-    const size_t smem = chunks_end + raw_bytes;
+    const size_t smem = x_bytes + size_t(warps) * p.n_slots * kRows * p.row_span;
     if (smem > 48 * 1024 && cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess)
         fail(ORCD_CUDA_ERROR, "q8 matvec: " + std::to_string(smem) + " bytes of shared memory refused");
     int per_sm = 0;
@@ -598,11 +573,6 @@ __global__ void __launch_bounds__(kMoeWarps * 32) q8_moe_down_kernel(const MoeDo
 }  // namespace
 
 bool q8_moe_rounds_units(const MoeGateUpArgs& a) { return a.units && a.rows % kMoeRows == 0; }
-
-bool q8_x_through_shared(uint64_t rows, uint32_t cols, bool norm, Epilogue e) {
-    const uint64_t groups = e == Epilogue::SwiGlu ? rows : (rows + kRows - 1) / kRows;
-    return x_via_shared(block_warps(groups, sm_count()), cols, norm);
-}
 
 template <class V>
 bool q8_moe_gate_up(const MoeGateUpArgs& a, uint64_t row_bytes, cudaStream_t stream) {

@@ -30,12 +30,6 @@ template <class V, class VB>
 bool q8_matvec_pair(const MatvecArgs& a, uint32_t n_first, uint64_t row_bytes, uint64_t row_bytes_b,
                     cudaStream_t stream);
 
-// Whether a one-matrix product of `rows` rows and `cols` columns, with a
-// staged norm or not, rounds x from shared memory (one round trip to L2 for
-// the whole row) instead of from registers in batches of passes; the same
-// bits either way. For tests, which check both paths agree.
-bool q8_x_through_shared(uint64_t rows, uint32_t cols, bool norm, Epilogue e);
-
 // The expert products of formats.h's MoeGateUpArgs / MoeDownArgs against
 // 8-bit activations; false (nothing launched) when the staged x or
 // activations would not fit 48 KiB of shared memory. The gate/up product

@@ -25,7 +25,6 @@
 // so each byte is loaded once.
 #pragma once
 
-#include "backend/cuda/bulk_copy.cuh"
 #include "backend/cuda/norm.cuh"
 #include "backend/cuda/quant_blocks.cuh"
 
@@ -150,26 +149,6 @@ __device__ __forceinline__ void round_x(XUnit* xs, const float* x, uint32_t n_un
         }
     }
     if (!issued) loads_issued();
-}
-
-// round_x for an x (no norm) wider than one batch of its passes: every 16
-// bytes of x are asked for at once into `raw` (shared, n_units * 128 bytes)
-// by the copy path that holds no registers, then rounded from there by
-// round_x itself: the same units, the same bits, one round trip to L2
-// instead of one a batch. Qwen2.5-0.5B's down product stages
-// 152 units with 4 warps: three batches, each waiting for the last
-// (bench/NOTES.md 41). Raising round_x's batch instead held the loads in
-// registers and measured slower (bench/NOTES.md 28).
-template <bool kPaired = false, class F = NothingMore>
-__device__ __forceinline__ void round_x_via_shared(XUnit* xs, float4* raw, const float* x, uint32_t n_units,
-                                                   const F& loads_issued = F{}) {
-    const float4* x4 = reinterpret_cast<const float4*>(x);
-    for (uint32_t i = threadIdx.x; i < n_units * 8; i += blockDim.x) bulk::copy16(raw + i, x4 + i);
-    bulk::commit();
-    loads_issued();
-    bulk::wait_all();
-    __syncthreads();
-    round_x<kPaired>(xs, reinterpret_cast<const float*>(raw), n_units);
 }
 
 __device__ __forceinline__ int idot4(uint32_t codes, uint32_t q, int acc) {
