@@ -9,7 +9,6 @@
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/matvec_q8.h"
-#include "engine/kv_cache.h"
 #include "gguf/gguf.h"
 #include "gpu_test_util.h"
 
@@ -431,113 +430,6 @@ TEST(CudaFormats, QkvOfTwoFormatsSharesOneLaunch) {
             EXPECT_TRUE(test::all_close(what + " normed " + "qkv"[i], g.download<float>(y[i], rows[i]), want, tol));
         }
         EXPECT_EQ(g.download<uint32_t>(hout, cols), std::vector<uint32_t>(cols, 0xffffffffu)) << "norm.out written " << what;
-    }
-}
-
-// The output projection in the decode attention's kernel (Format::
-// attention_out) against the two launches it replaces: the attention
-// output and the new cache row bit for bit, x against the reference
-// product of Wo and the attention output rounded to 8 bits (the same units:
-// a head is a whole number of them) within the products' bound (the same
-// integers summed in another order). One split (up to 128 keys) and several
-// (the block that merges a head projects it); a bias; each call twice from
-// the same x (the head counter is left at zero, the bits repeat). Where it
-// does not apply (head_dim 96; more partial sums than the bound) it
-// declines and writes nothing.
-TEST(CudaFormats, OutProjectionInTheDecodeAttention) {
-    ORCD_REQUIRE_CUDA();
-    Gpu g;
-    struct Shape {
-        uint32_t n_head, n_kv, hd, rows;
-    };
-    const TensorType out_types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
-                                    TensorType::Q8_0};
-    const uint32_t n_ctx = 2100;
-    for (const Shape sh : {Shape{14, 2, 64, 896}, Shape{8, 8, 128, 1024}, Shape{2, 1, 256, 320}, Shape{32, 32, 96, 512},
-                           Shape{32, 8, 128, 4096}}) {
-        const bool applies = sh.hd % 32 == 0 && (sh.hd / 32 & (sh.hd / 32 - 1)) == 0 && sh.n_head * sh.rows <= 16384;
-        const uint32_t Q = sh.n_head * sh.hd;
-        const KvLayout layout{1, n_ctx, sh.n_kv, sh.hd, 2, 1};
-        RopeConfig rope;
-        rope.mode = RopeMode::Neox;
-        rope.dims = sh.hd;
-        rope.freq_base = 1e6f;
-        for (TensorType t : out_types) {
-            const std::vector<uint8_t> wq = random_rows(t, sh.rows, Q, 700 + uint32_t(t), false);
-            const std::vector<float> w = decode(t, wq, sh.rows, Q);
-            const std::vector<float> bias = test::random_floats(sh.rows, 701, -1, 1);
-            cuda::DeviceBuffer dw = g.upload(wq), db = g.upload(bias);
-            for (uint32_t p : {0u, 100u, 127u, 128u, 2000u}) {
-                const bool with_bias = p == 100 || p == 2000;
-                const std::string what = std::string(gguf::tensor_type_name(t)) + " " + std::to_string(sh.n_head) +
-                                         ":" + std::to_string(sh.n_kv) + "x" + std::to_string(sh.hd) + " rows " +
-                                         std::to_string(sh.rows) + " pos " + std::to_string(p);
-                const uint64_t n16 = layout.total_elems();
-                const std::vector<uint16_t> cache = test::to_f16(test::random_floats(n16, 710 + p, -1.5f, 1.5f));
-                const std::vector<float> q = test::random_floats(Q, 711 + p, -1.5f, 1.5f);
-                const std::vector<float> k = test::random_floats(size_t(sh.n_kv) * sh.hd, 712 + p, -1.5f, 1.5f);
-                const std::vector<float> v = test::random_floats(size_t(sh.n_kv) * sh.hd, 713 + p, -1, 1);
-                const std::vector<float> x0 = test::random_floats(sh.rows, 714 + p, -1, 1);
-                cuda::DeviceBuffer dq = g.upload(q), dk = g.upload(k), dv = g.upload(v), pos = g.upload(std::vector<uint32_t>{p});
-                cuda::DeviceBuffer c1 = g.upload(cache), c2 = g.upload(cache);
-                cuda::DeviceBuffer o1 = g.poisoned(Q * 4), o2 = g.poisoned(Q * 4);
-                cuda::DeviceBuffer x1 = g.upload(x0), x2 = g.upload(x0);
-                const uint64_t split_floats = cuda::attention_split_floats(sh.n_head, sh.hd);
-                cuda::DeviceBuffer w1 = g.poisoned(split_floats * 4), w2 = g.poisoned(split_floats * 4);
-                cuda::DeviceBuffer ows = g.poisoned(cuda::attention_out_floats(sh.n_head, sh.rows) * 4);
-                cuda::attention_split_reset(w1.as<float>(), sh.n_head, sh.hd, g.stream());
-                cuda::attention_split_reset(w2.as<float>(), sh.n_head, sh.hd, g.stream());
-                cuda::attention_out_reset(ows.as<float>(), sh.n_head, sh.rows, g.stream());
-                const float* b = with_bias ? db.as<float>() : nullptr;
-
-                // The two launches.
-                ASSERT_TRUE(cuda::attention_rope_store(o1.as<float>(), dq.as<float>(), dk.as<float>(), dv.as<float>(),
-                                                       c1.as<uint16_t>() + layout.offset(0, 0, 0),
-                                                       c1.as<uint16_t>() + layout.offset(0, 1, 0), sh.n_head, sh.n_kv,
-                                                       sh.hd, w1.as<float>(), g.stream(), pos.as<uint32_t>(), n_ctx, {},
-                                                       rope)) << what;
-                cuda::matvec_add(x1.as<float>(), o1.as<float>(), cuda::DeviceMatrix{t, Q, sh.rows, dw.get()}, g.stream(), b);
-
-                const cuda::DecodeAttention d{o2.as<float>(), dq.as<float>(), dk.as<float>(), dv.as<float>(),
-                                              c2.as<uint16_t>() + layout.offset(0, 0, 0),
-                                              c2.as<uint16_t>() + layout.offset(0, 1, 0), sh.n_head, sh.n_kv, sh.hd,
-                                              w2.as<float>(), pos.as<uint32_t>(), n_ctx, {}, rope};
-                const cuda::OutProjection op{dw.get(), cuda::device_row_bytes(t, false, Q), sh.rows, x2.as<float>(), b,
-                                             ows.as<float>()};
-                const cuda::Format* f = cuda::format_of(t);
-                ASSERT_NE(f->attention_out, nullptr) << what;
-                const bool ran = f->attention_out(d, op, g.stream());
-                ASSERT_EQ(ran, applies) << what;
-                if (!ran) {
-                    EXPECT_EQ(g.download<float>(x2, sh.rows), x0) << what;
-                    EXPECT_EQ(g.download<uint16_t>(c2, n16), cache) << what;
-                    break;
-                }
-                const std::vector<float> att = g.download<float>(o1, Q);
-                EXPECT_EQ(g.download<float>(o2, Q), att) << what << " attention output";
-                EXPECT_EQ(g.download<uint16_t>(c2, n16), g.download<uint16_t>(c1, n16)) << what << " cache";
-                std::vector<float> half_step;
-                const std::vector<float> ar = round_q8(att, half_step);
-                const std::vector<float> y = cpu_matvec(w, ar, sh.rows, Q);
-                std::vector<float> want(sh.rows);
-                for (uint32_t r = 0; r < sh.rows; ++r) want[r] = x0[r] + (with_bias ? y[r] + bias[r] : y[r]);
-                const std::vector<double> tol = bound(w, ar, sh.rows, Q, 2e-5);
-                const std::vector<float> got = g.download<float>(x2, sh.rows);
-                EXPECT_TRUE(test::all_close("attention_out " + what, got, want, tol));
-                EXPECT_TRUE(test::all_close("two launches " + what, g.download<float>(x1, sh.rows), want, tol));
-
-                // Again from the same x (and the same cache contents): the
-                // same bits, so the head counter went back to zero.
-                cuda::DeviceBuffer x3 = g.upload(x0), c3 = g.upload(cache);
-                cuda::DecodeAttention d3 = d;
-                d3.k_cache = c3.as<uint16_t>() + layout.offset(0, 0, 0);
-                d3.v_cache = c3.as<uint16_t>() + layout.offset(0, 1, 0);
-                cuda::OutProjection op3 = op;
-                op3.x = x3.as<float>();
-                ASSERT_TRUE(f->attention_out(d3, op3, g.stream())) << what;
-                EXPECT_EQ(g.download<float>(x3, sh.rows), got) << what << " repeated";
-            }
-        }
     }
 }
 

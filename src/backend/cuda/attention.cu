@@ -19,13 +19,11 @@
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/pointwise.cuh"
 #include "backend/cuda/prefill_attention.h"
-#include "backend/cuda/quant_q8.cuh"
 #include "backend/cuda/reduce.cuh"
 
 #include <cuda_fp16.h>
 
 #include <cmath>
-#include <type_traits>
 
 namespace orcd::cuda {
 namespace {
@@ -252,7 +250,7 @@ __device__ __forceinline__ void unpack8(const uint4& raw, float (&f)[8]) {
 // maxima are base-2 (the decode kernel's), the sink natural, as given.
 template <bool kBase2>
 __device__ void merge_splits(float* out, const float* split_ws, uint32_t h, uint32_t n_split, uint32_t head_dim,
-                             const float* sinks, float* weight, float* lw, float* scratch, float* out_s = nullptr) {
+                             const float* sinks, float* weight, float* lw, float* scratch) {
     const uint64_t stride = head_dim + 2;
     const float* ws = split_ws + uint64_t(h) * kMaxSplits * stride;
     const float mz = threadIdx.x < n_split ? __ldcg(ws + threadIdx.x * stride) : neg_inf();
@@ -272,7 +270,6 @@ __device__ void merge_splits(float* out, const float* split_ws, uint32_t h, uint
         float a = 0.0f;
         for (uint32_t z = 0; z < n_split; ++z) a += __ldcg(ws + z * stride + 2 + d) * weight[z];
         out[uint64_t(h) * head_dim + d] = a / l;
-        if (out_s) out_s[d] = a / l;
     }
     __syncthreads();  // weight and lw read by every thread before the block goes on
 }
@@ -471,134 +468,6 @@ __device__ __forceinline__ void fold_steps(DecodeState& st, StepRows& r, uint32_
     st.m = mx;
 }
 
-// ---- The output projection in the decode kernel ---------------------------------
-//
-// x += Wo att + bo, where att is the step's attention output, computed by the
-// decode kernel's blocks instead of a product after it (attention_out_*):
-// the block that finishes head h multiplies the head's head_dim columns of
-// Wo by its own output, rounded to 8 bits in 32-element units as the product
-// rounds att (the same units: a head is a whole number of them), and stores
-// the n_embd partial sums; the last head to finish (a counter) adds the
-// heads' partials in head order, the bias and the residual. On Qwen2.5-0.5B
-// the product after attention cost 4.0 us of a layer's ~24 on an H100 (the
-// step with and without it, bench/NOTES.md 42). A row's sum is each head's
-// units summed by a butterfly, then the heads in order: not the product's
-// order (lane steps, then a butterfly over the whole row), so x differs from
-// the two kernels' in the last bits.
-struct NoOut {};
-
-struct OutArgs {
-    const uint8_t* w;    // Wo, rows x (n_head * head_dim) in OV's blocks
-    uint64_t row_bytes;
-    uint32_t rows;       // n_embd
-    float* x;            // x += Wo att + bo
-    const float* bias;   // may be null
-    float* partials;     // [n_head][rows], then the counter of finished heads
-};
-
-// Units of a head (head_dim / 32) a block multiplies at most: a lane takes
-// one unit of a row, and a row's units are summed by a butterfly.
-constexpr uint32_t kMaxOutUnits = 8;
-
-__host__ __device__ __forceinline__ uint32_t* out_counter(float* partials, uint32_t n_head, uint32_t rows) {
-    return reinterpret_cast<uint32_t*>(partials + uint64_t(n_head) * rows);
-}
-
-// Asks L2 for block z's share (of n_split) of head h's columns of Wo, before
-// the kernel's wait: the weights do not depend on earlier kernels, and the
-// block that finishes the head then reads them from L2.
-template <class OV>
-__device__ __forceinline__ void prefetch_head_columns(const OutArgs& o, uint32_t h, uint32_t head_dim, uint32_t z,
-                                                      uint32_t n_split) {
-    const uint64_t slice = uint64_t(head_dim / 32) * OV::kBytes;
-    const uint32_t r0 = uint32_t(uint64_t(o.rows) * z / n_split), r1 = uint32_t(uint64_t(o.rows) * (z + 1) / n_split);
-    for (uint32_t r = r0 + threadIdx.x; r < r1; r += blockDim.x) {
-        const uint8_t* b = o.w + r * o.row_bytes + h * slice;
-        asm volatile("prefetch.global.L2 [%0];" ::"l"(b));
-        asm volatile("prefetch.global.L2 [%0];" ::"l"(b + slice - 1));
-    }
-}
-
-// Head h's output (att_s, in shared memory, written by the whole block)
-// multiplied by the head's columns of Wo into its partials; the last head
-// then finishes x. Called by every thread of the block that finished the
-// head. xs: kMaxOutUnits units of shared memory.
-template <class OV>
-__device__ void head_out_projection(const OutArgs& o, const float* att_s, uint32_t h, uint32_t n_head,
-                                    uint32_t head_dim, quant::XUnit* xs) {
-    static_assert(OV::kUnits == 1, "one 32-element unit a step");
-    constexpr unsigned kAll = 0xffffffffu;
-    constexpr uint32_t kBatch = 8;  // (row, unit) items a thread loads before their arithmetic
-    const uint32_t n_units = head_dim / 32;
-    __syncthreads();  // att_s written
-    quant::round_x(xs, att_s, n_units);
-    __syncthreads();
-    const uint64_t slice = uint64_t(n_units) * OV::kBytes;
-    const uint32_t n_items = o.rows * n_units;  // item i: unit i % n_units of row i / n_units
-    float* part = o.partials + uint64_t(h) * o.rows;
-    // Every lane runs every round (the butterfly); a row's units sit in
-    // consecutive lanes (kDecThreads is a multiple of n_units).
-    for (uint32_t i0 = 0; i0 < n_items; i0 += kBatch * kDecThreads) {
-        typename OV::Raw raw[kBatch];
-#pragma unroll
-        for (uint32_t b = 0; b < kBatch; ++b) {
-            const uint32_t i = min(i0 + b * kDecThreads + threadIdx.x, n_items - 1);
-            raw[b] = OV::load(o.w + uint64_t(i / n_units) * o.row_bytes + h * slice, i % n_units);
-        }
-#pragma unroll
-        for (uint32_t b = 0; b < kBatch; ++b) {
-            const uint32_t i = i0 + b * kDecThreads + threadIdx.x;
-            float v = OV::dot(raw[b], xs, i % n_units);
-            for (uint32_t m = 1; m < n_units; m <<= 1) v += __shfl_xor_sync(kAll, v, m);
-            if (i < n_items && i % n_units == 0) part[i / n_units] = v;
-        }
-    }
-    __shared__ uint32_t ticket;
-    uint32_t* done = out_counter(o.partials, n_head, o.rows);
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) ticket = atomicAdd(done, 1u);
-    __syncthreads();
-    if (ticket + 1 != n_head) return;
-    __threadfence();
-    if (threadIdx.x == 0) *done = 0;
-    // Each thread's rows kSumRows at a time, the partials of kSumHeads heads
-    // loaded before any is added: a loop of one load and one addition a
-    // turn waits out an L2 round trip a partial (the first form: ~100 in a
-    // row, which made Qwen2.5-0.5B's decode half as fast).
-    constexpr uint32_t kSumRows = 4, kSumHeads = 16;
-    for (uint32_t r0 = threadIdx.x; r0 < o.rows; r0 += kSumRows * kDecThreads) {
-        float xr[kSumRows], br[kSumRows], s[kSumRows];
-#pragma unroll
-        for (uint32_t k = 0; k < kSumRows; ++k) {
-            const uint32_t r = min(r0 + k * kDecThreads, o.rows - 1);
-            xr[k] = o.x[r];
-            br[k] = o.bias ? o.bias[r] : 0.0f;
-            s[k] = 0.0f;
-        }
-        for (uint32_t h0 = 0; h0 < n_head; h0 += kSumHeads) {
-            float p[kSumRows][kSumHeads];
-#pragma unroll
-            for (uint32_t k = 0; k < kSumRows; ++k)
-#pragma unroll
-                for (uint32_t j = 0; j < kSumHeads; ++j) {
-                    const uint32_t r = min(r0 + k * kDecThreads, o.rows - 1), hh = min(h0 + j, n_head - 1);
-                    p[k][j] = __ldcg(o.partials + uint64_t(hh) * o.rows + r);
-                }
-#pragma unroll
-            for (uint32_t k = 0; k < kSumRows; ++k)
-#pragma unroll
-                for (uint32_t j = 0; j < kSumHeads; ++j)
-                    if (h0 + j < n_head) s[k] += p[k][j];
-        }
-#pragma unroll
-        for (uint32_t k = 0; k < kSumRows; ++k) {
-            const uint32_t r = r0 + k * kDecThreads;
-            if (r < o.rows) o.x[r] = xr[k] + (o.bias ? s[k] + br[k] : s[k]);
-        }
-    }
-}
-
 // A single query. Block (blockIdx.x, blockIdx.y) = (query head, key split):
 // one head a block, also where several query heads share a KV head (GQA).
 // Blocks of 8 heads, which read each K/V row once for the group, decoded
@@ -624,16 +493,11 @@ __device__ void head_out_projection(const OutArgs& o, const float* att_s, uint32
 // bits), warps merged in warp order through shared memory, splits merged in
 // split order by the last split block to finish. Needs head_dim a multiple
 // of 8 up to 256 (decode_kernel_fits).
-//
-// With OV (not NoOut: a decode step, nr.k set), the block that finishes a
-// head also applies the output projection (head_out_projection).
-template <class OV>
 __global__ void __launch_bounds__(kDecThreads)
     decode_attention_kernel(float* out, const float* q, __half* k, __half* v, uint32_t pos_base,
                             const uint32_t* dev_pos, uint32_t n_head_kv, uint32_t group, uint32_t head_dim,
                             float scale2, uint32_t window, const float* sinks, SplitLimits lim, float* split_ws,
-                            NewRow nr, OutArgs o) {
-    constexpr bool kOut = !std::is_same_v<OV, NoOut>;
+                            NewRow nr) {
     // A block that writes the new row itself (nr.k: a decode step) reads,
     // before its wait, what the step's first kernel and earlier steps wrote
     // (the position, the cached keys before the query's: launch.cuh,
@@ -686,7 +550,6 @@ __global__ void __launch_bounds__(kDecThreads)
     if (fused) {
         row_angles(ra, nr.rope, float(n_keys - 1), head_dim);
         load_steps<kSteps>(rows, w_begin, kl);
-        if constexpr (kOut) prefetch_head_columns<OV>(o, h, head_dim, z, sp.n);
         kernel_begin();
         stage_new_row(qs, q + uint64_t(h) * head_dim, z + 1 == sp.n ? k : nullptr, v, knew, vnew, nr, ra, n_keys - 1,
                       n_head_kv, kvh, head_dim);
@@ -774,14 +637,9 @@ __global__ void __launch_bounds__(kDecThreads)
             float corr = 1.0f;
             if (sinks) with_sink<true>(sinks[h] * kLog2e, mx, l, corr);
             out[uint64_t(h) * head_dim + d] = a * corr / l;
-            if constexpr (kOut) qs[d] = a * corr / l;  // q is no longer read: the head's output for the projection
         }
     }
-    __shared__ quant::XUnit out_units[kOut ? kMaxOutUnits : 1];
-    if (sp.n == 1) {
-        if constexpr (kOut) head_out_projection<OV>(o, qs, h, gridDim.x, head_dim, out_units);
-        return;
-    }
+    if (sp.n == 1) return;
     // The last of the head's split blocks to finish merges them, instead of
     // a merge kernel after this one (a launch and a kernel boundary a layer).
     // Each thread's partials are made visible before the block counts
@@ -796,8 +654,7 @@ __global__ void __launch_bounds__(kDecThreads)
     if (ticket + 1 != sp.n) return;
     __threadfence();
     if (threadIdx.x == 0) *done = 0;
-    merge_splits<true>(out, split_ws, h, sp.n, head_dim, sinks, weight, lw, scratch, kOut ? qs : nullptr);
-    if constexpr (kOut) head_out_projection<OV>(o, qs, h, gridDim.x, head_dim, out_units);
+    merge_splits<true>(out, split_ws, h, sp.n, head_dim, sinks, weight, lw, scratch);
 }
 
 // One block per row (token t = blockIdx.x, head blockIdx.y) of S. The row's
@@ -856,64 +713,21 @@ namespace {
 // A single query: split the keys so the whole GPU works on it (split_for, on
 // the device, from the actual context); the grid holds the most splits any
 // context up to keys_bound keys can have.
-template <class OV = NoOut>
 void decode_attention(float* out, const float* q, __half* kh, __half* vh, uint32_t pos0, uint32_t n_head,
                       uint32_t n_head_kv, uint32_t head_dim, float* split_ws, cudaStream_t stream,
-                      const uint32_t* dev_pos, uint32_t keys_bound, const AttentionParams& params, const NewRow& nr,
-                      const OutArgs& o = {}) {
+                      const uint32_t* dev_pos, uint32_t keys_bound, const AttentionParams& params, const NewRow& nr) {
     const float scale = params.scale > 0.0f ? params.scale : 1.0f / std::sqrt(float(head_dim));
     const uint32_t group = n_head / n_head_kv;
     const SplitLimits lim = split_ws ? split_limit(n_head, kMinKeysDecode) : kNoSplit;
     const dim3 grid(n_head, grid_splits(keys_bound, lim));
     const size_t smem = (size_t(head_dim) + size_t(kDecWarps) * (head_dim + 2)) * sizeof(float) +
                         (nr.k ? 2 * size_t(head_dim) * sizeof(__half) : 0);  // knew, vnew
-    launch(decode_attention_kernel<OV>, grid, kDecThreads, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head_kv,
-           group, head_dim, scale * kLog2e, params.window, params.sinks, lim, split_ws, nr, o);
+    launch(decode_attention_kernel, grid, kDecThreads, smem, stream, out, q, kh, vh, pos0, dev_pos, n_head_kv, group,
+           head_dim, scale * kLog2e, params.window, params.sinks, lim, split_ws, nr);
     check_launch("attention");
 }
 
-// The most partial sums (heads x rows of Wo) the projection in the decode
-// kernel leaves for its last head block to add alone: Qwen2.5-0.5B has 14 x
-// 896, ~100 L2 loads a thread; a 7B shape's 32 x 4096 would be ~1000, more
-// than the product after the attention costs.
-constexpr uint64_t kMaxOutPartials = 16384;
-
-template <class OV>
-bool attention_out(const DecodeAttention& d, const OutProjection& o, cudaStream_t stream) {
-    const uint32_t n_units = d.head_dim / 32;
-    if (!decode_kernel_fits(d.head_dim) || !d.dev_pos || !d.k || !d.v || d.head_dim % 32 != 0 ||
-        n_units > kMaxOutUnits || (n_units & (n_units - 1)) != 0 || uint64_t(d.n_head) * o.rows > kMaxOutPartials)
-        return false;
-    const OutArgs args{static_cast<const uint8_t*>(o.w), o.row_bytes, o.rows, o.x, o.bias, o.ws};
-    decode_attention<OV>(d.out, d.q, reinterpret_cast<__half*>(d.k_cache), reinterpret_cast<__half*>(d.v_cache), 0,
-                         d.n_head, d.n_head_kv, d.head_dim, d.split_ws, stream, d.dev_pos, d.max_keys, d.params,
-                         NewRow{d.k, d.v, d.rope}, args);
-    return true;
-}
-
 }  // namespace
-
-bool attention_out_q4_0(const DecodeAttention& d, const OutProjection& o, cudaStream_t s) {
-    return attention_out<quant::Q4_0Q>(d, o, s);
-}
-bool attention_out_q4_1(const DecodeAttention& d, const OutProjection& o, cudaStream_t s) {
-    return attention_out<quant::Q4_1Q>(d, o, s);
-}
-bool attention_out_q5_0(const DecodeAttention& d, const OutProjection& o, cudaStream_t s) {
-    return attention_out<quant::Q5_0Q>(d, o, s);
-}
-bool attention_out_q5_1(const DecodeAttention& d, const OutProjection& o, cudaStream_t s) {
-    return attention_out<quant::Q5_1Q>(d, o, s);
-}
-bool attention_out_q8_0(const DecodeAttention& d, const OutProjection& o, cudaStream_t s) {
-    return attention_out<quant::Q8_0Q>(d, o, s);
-}
-
-uint64_t attention_out_floats(uint32_t n_head, uint32_t rows) { return uint64_t(n_head) * rows + 1; }
-
-void attention_out_reset(float* ws, uint32_t n_head, uint32_t rows, cudaStream_t stream) {
-    ORCD_CUDA_CHECK(cudaMemsetAsync(out_counter(ws, n_head, rows), 0, sizeof(uint32_t), stream));
-}
 
 bool attention_rope_store(float* out, const float* q, const float* k, const float* v, f16_bits* k_cache,
                           f16_bits* v_cache, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws,

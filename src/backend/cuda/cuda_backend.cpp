@@ -203,10 +203,7 @@ std::vector<Allocation> CudaBackend::allocations(const ModelAdapter& adapter, co
         {Buffer::GemmWorkspace, MemCategory::Workspace, Gemm::kWorkspaceBytes},
         {Buffer::DequantWs, MemCategory::Workspace, Gemm::dequant_bytes(largest_block_matrix_f16(adapter.weights()))},
         {Buffer::X16, MemCategory::Workspace, x16_elems(cfg, b) * 2},
-        // The decode attention's split partials, then its output projection's
-        // head partials (CudaBlockOps::out_proj_add).
-        {Buffer::SplitWs, MemCategory::Workspace,
-         (attention_split_floats(cfg.n_head, cfg.head_dim) + attention_out_floats(cfg.n_head, cfg.n_embd)) * 4},
+        {Buffer::SplitWs, MemCategory::Workspace, attention_split_floats(cfg.n_head, cfg.head_dim) * 4},
         {Buffer::PrefillWs, MemCategory::Workspace, prefill.bytes},
         // The sampler's load-time buffers plus its per-job history buffer.
         {Buffer::Sampler, MemCategory::Sampling, GpuSampler::load_bytes(cfg.n_vocab) + GpuSampler::job_bytes(kv.n_ctx) +
@@ -284,8 +281,6 @@ void CudaBackend::load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t
                 case Buffer::SplitWs:
                     split_ws_ = alloc.alloc(a.bytes, a.category);
                     attention_split_reset(split_ws_.as<float>(), cfg.n_head, cfg.head_dim, s);
-                    attention_out_reset(split_ws_.as<float>() + attention_split_floats(cfg.n_head, cfg.head_dim),
-                                        cfg.n_head, cfg.n_embd, s);
                     break;
                 case Buffer::GemmWorkspace: gemm_ = std::make_unique<Gemm>(alloc, s); break;
                 case Buffer::DequantWs:
@@ -316,9 +311,7 @@ void CudaBackend::load(const ModelAdapter& adapter, const KvLayout& kv, uint32_t
                                    act<int32_t>(a_.moe_order), act<float>(a_.moe_rows), act<float>(a_.moe_up),
                                    act<int32_t>(a_.moe_tiles),
                                    x16_.as<f16_bits>(),
-                                   split_ws_.as<float>(),
-                                   split_ws_.as<float>() + attention_split_floats(cfg.n_head, cfg.head_dim),
-                                   prefill_ws_.get()};
+                                   split_ws_.as<float>(),   prefill_ws_.get()};
         ops_ = std::make_unique<CudaBlockOps>(cfg, kv_layout_, kv_.as<f16_bits>(), da, std::move(bases), *gemm_,
                                               prefill_plan_);
         ORCD_CUDA_CHECK(cudaStreamSynchronize(s));

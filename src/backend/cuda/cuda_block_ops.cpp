@@ -57,14 +57,12 @@ void CudaBlockOps::norm_rows(float* out, const float* x, uint32_t rows, const No
 }
 
 void CudaBlockOps::embed(const TensorView& tok_embd, const TensorView& pos_embd) {
-    flush_attention();
     normed();  // x is about to change
     embedding(a_.x, bases_.at(tok_embd.id) + tok_embd.offset, tok_embd.type, cfg_.n_embd, a_.tokens, n_, s_);
     if (!pos_embd.empty()) add_position_embedding(a_.x, f32(pos_embd), cfg_.n_embd, n_, 0, a_.step, s_);
 }
 
 void CudaBlockOps::norm(const NormSpec& n) {
-    flush_attention();
     normed();
     if (n_ == 1 && n.kind == NormKind::Rms) {
         pending_ = true;
@@ -89,7 +87,6 @@ const RowNorm* CudaBlockOps::take_norm() {
 }
 
 void CudaBlockOps::qkv(const Linear& q, const Linear& k, const Linear& v) {
-    flush_attention();
     if (n_ == 1) {
         const RowNorm* norm = take_norm();
         matvec_qkv(a_.q, a_.k, a_.v, norm ? a_.x : a_.xb, matrix(q.w), matrix(k.w), matrix(v.w), s_, f32(q.b),
@@ -103,7 +100,6 @@ void CudaBlockOps::qkv(const Linear& q, const Linear& k, const Linear& v) {
 }
 
 void CudaBlockOps::rope_store_kv(uint32_t layer, const RopeConfig& rope) {
-    flush_attention();
     flush_rope();
     if (n_ == 1) {  // done by the attention that follows
         rope_pending_ = true;
@@ -121,26 +117,9 @@ void CudaBlockOps::flush_rope() {
 }
 
 void CudaBlockOps::attention(uint32_t layer, const AttentionSpec& spec) {
-    flush_attention();
-    const AttentionParams params{spec.scale, spec.window, f32(spec.sinks)};
-    if (rope_pending_ && rope_layer_ == layer) {  // a decode step: out_proj_add() launches it
-        attn_pending_ = true;
-        attn_layer_ = layer;
-        attn_params_ = params;
-        return;
-    }
-    run_attention(layer, params);
-}
-
-void CudaBlockOps::flush_attention() {
-    if (!attn_pending_) return;
-    attn_pending_ = false;
-    run_attention(attn_layer_, attn_params_);
-}
-
-void CudaBlockOps::run_attention(uint32_t layer, const AttentionParams& params) {
     f16_bits* kc = cache_ + kv_.offset(layer, 0, seq_, 0);
     f16_bits* vc = cache_ + kv_.offset(layer, 1, seq_, 0);
+    const AttentionParams params{spec.scale, spec.window, f32(spec.sinks)};
     if (rope_pending_ && rope_layer_ == layer) {
         rope_pending_ = false;
         if (attention_rope_store(a_.att, a_.q, a_.k, a_.v, kc, vc, cfg_.n_head, cfg_.n_head_kv, cfg_.head_dim,
@@ -162,35 +141,6 @@ void CudaBlockOps::run_attention(uint32_t layer, const AttentionParams& params) 
 
 void CudaBlockOps::out_proj_add(const Linear& o) {
     normed();  // x is about to change
-    if (attn_pending_) {
-        // The projection in the attention's kernel where Wo's format has
-        // one (Format::attention_out) and it applies; else the two launches.
-        attn_pending_ = false;
-        const Format* f = layout_of(o.w.type, false);
-        const DeviceMatrix wo = matrix(o.w);
-        const DecodeAttention d{a_.att,
-                                a_.q,
-                                a_.k,
-                                a_.v,
-                                cache_ + kv_.offset(attn_layer_, 0, seq_, 0),
-                                cache_ + kv_.offset(attn_layer_, 1, seq_, 0),
-                                cfg_.n_head,
-                                cfg_.n_head_kv,
-                                cfg_.head_dim,
-                                a_.split_ws,
-                                a_.step,
-                                kv_.n_ctx,
-                                attn_params_,
-                                rope_};
-        const OutProjection op{wo.data, device_row_bytes(wo.type, false, wo.ne0), uint32_t(wo.ne1), a_.x,
-                               f32(o.b), a_.out_ws};
-        if (f && f->attention_out && wo.ne0 == cfg_.q_dim() && wo.ne1 == cfg_.n_embd && rope_pending_ &&
-            rope_layer_ == attn_layer_ && f->attention_out(d, op, s_)) {
-            rope_pending_ = false;
-            return;
-        }
-        run_attention(attn_layer_, attn_params_);
-    }
     // Batch 1 fuses the residual add into the product (same bits as the
     // separate kernels, fewer launches and passes).
     if (n_ == 1) {
@@ -202,7 +152,6 @@ void CudaBlockOps::out_proj_add(const Linear& o) {
 }
 
 void CudaBlockOps::ffn(const FfnSpec& f) {
-    flush_attention();
     const uint64_t F = f.w_up.ne1;
     if (f.act == Activation::Gelu) {
         linear(a_.up, normed(), {f.w_up, f.b_up});
@@ -230,7 +179,6 @@ void CudaBlockOps::ffn(const FfnSpec& f) {
 }
 
 void CudaBlockOps::moe(const MoeSpec& m) {
-    flush_attention();
     normed();  // the router and the experts read h
     // Router logits, the selection (on the device: nothing comes back to the
     // host, so a decode step stays one graph), then the selected experts'
@@ -392,7 +340,6 @@ void CudaBlockOps::moe_grouped(const MoeSpec& m) {
 }
 
 void CudaBlockOps::logits(const NormSpec& n, const Linear& out) {
-    flush_attention();
     norm_rows(a_.xlast, a_.x + uint64_t(n_ - 1) * cfg_.n_embd, 1, n);
     matvec(a_.logits, a_.xlast, matrix(out.w), s_, f32(out.b));
 }

@@ -8,7 +8,6 @@
 // set_step), so a decode step's launches can be captured once as a graph.
 #pragma once
 
-#include "backend/cuda/kernels.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/prefill_attention.h"
 #include "engine/kv_cache.h"
@@ -44,7 +43,6 @@ struct DeviceActivations {
     int32_t* moe_tiles;  // the tile table of the grouped rows (moe_sort)
     f16_bits* x16;     // activations rounded to F16 for the tensor-core GEMMs (a chunk's grouped expert rows fit)
     float* split_ws;   // flash-decoding partial results
-    float* out_ws;     // the decode attention's output projection (attention_out_floats)
     void* prefill_ws;  // prefill attention's S and P (null: plan off)
 };
 
@@ -89,11 +87,6 @@ private:
     void moe_grouped(const MoeSpec& m);
     // Runs a rotation and cache store left for the attention.
     void flush_rope();
-    // Launches an attention left for the output projection (on its own).
-    void flush_attention();
-    // The attention of `layer` for the batch, with the pending rotation
-    // and store where they are this layer's.
-    void run_attention(uint32_t layer, const AttentionParams& params);
     // Expert e of a stacked [n_expert][rows][cols] tensor.
     DeviceMatrix expert(const TensorView& v, uint32_t e) const;
     // Bytes of a row of an expert stack in VRAM (formats.h: its layout).
@@ -118,13 +111,6 @@ private:
     bool rope_pending_ = false;
     uint32_t rope_layer_ = 0;
     RopeConfig rope_{};
-    // A decode step's attention (with the rotation and store above), not yet
-    // launched: the output projection after it goes into its kernel where
-    // Wo's format has one (Format::attention_out), saving the product's
-    // launch.
-    bool attn_pending_ = false;
-    uint32_t attn_layer_ = 0;
-    AttentionParams attn_params_{};
     std::vector<int32_t> ids_host_, order_host_;  // moe_grouped's sort
     std::vector<uint32_t> expert_start_;
 };

@@ -111,11 +111,6 @@ struct Format {
     // and K (Q6_K beside Q4_K; Q8_0 beside Q5_0 where rows are not a multiple
     // of 256), and that launch of a few rows cost as much time as a product.
     bool (*matvec_then)(const MatvecArgs& a, uint32_t n_first, gguf::TensorType next, cudaStream_t stream) = nullptr;
-    // A decode step's attention with the output projection (this format's
-    // Wo) in the same kernel (kernels.h, attention_out_*; null: the product
-    // runs after the attention). Returns false, launching nothing, where the
-    // kernel does not apply; the caller then makes the two launches.
-    AttentionOutFn attention_out = nullptr;
     // This layout's bytes a row of ne0 elements (null: the file's).
     uint64_t (*row_bytes)(uint64_t ne0) = nullptr;
     // dst (rows of row_bytes(ne0)) = the rows of src in the file's layout.

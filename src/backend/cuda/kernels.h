@@ -202,49 +202,6 @@ bool attention_rope_store(float* out, const float* q, const float* k, const floa
                           f16_bits* v_cache, uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, float* split_ws,
                           cudaStream_t stream, const uint32_t* dev_pos, uint32_t max_keys,
                           const AttentionParams& params, const RopeConfig& rope);
-// attention_rope_store()'s arguments, for the kernels below.
-struct DecodeAttention {
-    float* out;
-    const float* q;
-    const float* k;
-    const float* v;
-    f16_bits* k_cache;
-    f16_bits* v_cache;
-    uint32_t n_head, n_head_kv, head_dim;
-    float* split_ws;
-    const uint32_t* dev_pos;
-    uint32_t max_keys;
-    AttentionParams params;
-    RopeConfig rope;
-};
-// The output projection x += Wo att + bo of a decode step, applied by its
-// attention kernel (attention_out_*).
-struct OutProjection {
-    const void* w;       // Wo: rows x (n_head * head_dim), in its block format
-    uint64_t row_bytes;  // bytes of a row of Wo
-    uint32_t rows;       // n_embd
-    float* x;            // the residual stream
-    const float* bias;   // may be null
-    float* ws;           // attention_out_floats() floats; its counter zero (attention_out_reset)
-};
-// attention_rope_store() and then x += Wo att + bo in the same kernel, for
-// Wo in the format each is named after (formats.h, Format::attention_out):
-// the block that finishes a head multiplies that head's columns of Wo, the
-// last head adds the heads' sums (attention.cu). att is still written.
-// Returns false, doing nothing, where it does not apply (as
-// attention_rope_store; head_dim not a power-of-two multiple of 32 up to
-// 256; more than attention.cu's bound of heads x rows): the caller makes
-// the two calls.
-using AttentionOutFn = bool (*)(const DecodeAttention& d, const OutProjection& o, cudaStream_t stream);
-bool attention_out_q4_0(const DecodeAttention& d, const OutProjection& o, cudaStream_t stream);
-bool attention_out_q4_1(const DecodeAttention& d, const OutProjection& o, cudaStream_t stream);
-bool attention_out_q5_0(const DecodeAttention& d, const OutProjection& o, cudaStream_t stream);
-bool attention_out_q5_1(const DecodeAttention& d, const OutProjection& o, cudaStream_t stream);
-bool attention_out_q8_0(const DecodeAttention& d, const OutProjection& o, cudaStream_t stream);
-uint64_t attention_out_floats(uint32_t n_head, uint32_t rows);
-// The workspace's counter must be zero before its first use (every call
-// leaves it zero).
-void attention_out_reset(float* ws, uint32_t n_head, uint32_t rows, cudaStream_t stream);
 uint64_t attention_split_floats(uint32_t n_head, uint32_t head_dim);
 // The split workspace ends in counters that must be zero before its first
 // use (every call leaves them zero): after allocating it, or poisoning it.

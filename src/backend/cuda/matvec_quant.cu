@@ -340,21 +340,13 @@ const Format mxfp4_format() {
     return f;
 }
 
-// f with its Format::attention_out (attention.cu).
-const Format with_attention_out(Format f, AttentionOutFn fn) {
-    f.attention_out = fn;
-    return f;
-}
-
 // The entries of the format table (formats.cpp) for the block formats.
 const Format kQuantFormats[] = {
-    with_attention_out(q8_format<quant::Q4_0Q, quant::Q4_0>(gguf::TensorType::Q4_0), attention_out_q4_0),
-    with_attention_out(q8_format<quant::Q4_1Q, quant::Q4_1>(gguf::TensorType::Q4_1), attention_out_q4_1),
-    with_attention_out(
-        q8_format_then<quant::Q5_0Q, quant::Q5_0, quant::Q8_0Q, quant::Q8_0, gguf::TensorType::Q8_0>(gguf::TensorType::Q5_0),
-        attention_out_q5_0),
-    with_attention_out(q8_format<quant::Q5_1Q, quant::Q5_1>(gguf::TensorType::Q5_1), attention_out_q5_1),
-    with_attention_out(q8_format<quant::Q8_0Q, quant::Q8_0>(gguf::TensorType::Q8_0), attention_out_q8_0),
+    q8_format<quant::Q4_0Q, quant::Q4_0>(gguf::TensorType::Q4_0),
+    q8_format<quant::Q4_1Q, quant::Q4_1>(gguf::TensorType::Q4_1),
+    q8_format_then<quant::Q5_0Q, quant::Q5_0, quant::Q8_0Q, quant::Q8_0, gguf::TensorType::Q8_0>(gguf::TensorType::Q5_0),
+    q8_format<quant::Q5_1Q, quant::Q5_1>(gguf::TensorType::Q5_1),
+    q8_format<quant::Q8_0Q, quant::Q8_0>(gguf::TensorType::Q8_0),
     quant_format<quant::Q2_K>(gguf::TensorType::Q2_K),
     quant_format<quant::Q3_K>(gguf::TensorType::Q3_K),
     q8_format_then<quant::Q4_KQ, quant::Q4_K, quant::Q6_KQ, quant::Q6_K, gguf::TensorType::Q6_K>(gguf::TensorType::Q4_K),

@@ -268,14 +268,14 @@ using Q5_1Q = Legacy1Q<true>;
 
 // Q8_0 (34 bytes: d, 32 signed bytes).
 struct Q8_0Q {
-    static constexpr uint32_t kBytes = 34, kUnits = 1, kUnroll = 1;
+    static constexpr uint32_t kUnits = 1, kUnroll = 1;
     static constexpr bool kPairedX = false;
     struct Raw {
         uint32_t qs[8];
         float d;
     };
     __device__ static Raw load(const uint8_t* row, uint32_t s) {
-        const uint8_t* b = row + s * kBytes;
+        const uint8_t* b = row + s * 34;
         Raw r;
         words_a2(b + 2, r.qs);
         r.d = f16_a2(b);
