@@ -337,6 +337,52 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
     }
 }
 
+// A product of few rows and many steps a row is split: several warps share
+// each row pair (matvec_q8.cu). Its rows must have the bits they have in a
+// launch too large to split, the first rows of the same matrix: plain,
+// with a bias, added to y, and through SwiGLU. 4864 columns are
+// Qwen2.5-0.5B's down product.
+TEST(CudaFormats, SplitProductsKeepTheBitsOfUnsplitOnes) {
+    ORCD_REQUIRE_CUDA();
+    Gpu g;
+    constexpr uint64_t kSmall = 70, kLarge = 16384, kCols = 4864;
+    for (TensorType t : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K,
+                         TensorType::IQ4_NL, TensorType::MXFP4}) {
+        const std::string what = gguf::tensor_type_name(t);
+        const bool k_quant = block_elems(t) == 256;
+        const uint32_t steps = uint32_t(kCols / (k_quant ? 64 : 32));
+        // The test means something only where the one launch splits and the other does not.
+        ASSERT_GT(cuda::q8_split_parts(uint32_t(kSmall / 2), steps), 1u) << what;
+        ASSERT_EQ(cuda::q8_split_parts(uint32_t(kLarge / 2), steps), 1u) << what;
+        ASSERT_EQ(cuda::q8_split_parts(uint32_t(kLarge), steps), 1u) << what;  // SwiGLU: a group an output
+        const std::vector<uint8_t> wq = random_rows(t, kLarge, kCols, 700 + uint32_t(t), false);
+        const std::vector<uint8_t> uq = random_rows(t, kLarge, kCols, 800 + uint32_t(t), false);
+        cuda::DeviceBuffer dw = g.upload(wq), du = g.upload(uq);
+        cuda::DeviceBuffer dx = g.upload(test::random_floats(kCols, 9, -1, 1));
+        cuda::DeviceBuffer db = g.upload(test::random_floats(kLarge, 10, -1, 1));
+        const std::vector<float> y0 = test::random_floats(kLarge, 11, -1, 1);
+        auto run = [&](uint64_t rows) {
+            const cuda::DeviceMatrix W{t, kCols, rows, dw.get()}, U{t, kCols, rows, du.get()};
+            std::vector<std::vector<uint32_t>> out;
+            cuda::DeviceBuffer y = g.poisoned(rows * 4), yb = g.poisoned(rows * 4), ya = g.upload(y0),
+                               ys = g.poisoned(rows * 4);
+            cuda::matvec(y.as<float>(), dx.as<float>(), W, g.stream());
+            cuda::matvec(yb.as<float>(), dx.as<float>(), W, g.stream(), db.as<float>());
+            cuda::matvec_add(ya.as<float>(), dx.as<float>(), W, g.stream());
+            cuda::matvec_swiglu(ys.as<float>(), dx.as<float>(), W, U, g.stream());
+            for (cuda::DeviceBuffer* b : {&y, &yb, &ya, &ys}) out.push_back(g.download<uint32_t>(*b, kSmall));
+            return out;
+        };
+        const auto split = run(kSmall), whole = run(kLarge);
+        const char* names[] = {"matvec", "matvec+bias", "matvec_add", "swiglu"};
+        for (size_t i = 0; i < split.size(); ++i) {
+            EXPECT_EQ(split[i], whole[i]) << what << " " << names[i] << ": split rows differ from unsplit";
+            // A poisoned output (an unwritten row) cannot pass as equal.
+            EXPECT_EQ(std::count(split[i].begin(), split[i].end(), 0xffffffffu), 0) << what << " " << names[i];
+        }
+    }
+}
+
 // Kernel nodes that `launches` puts on the stream, counted by capturing it
 // into a graph (nothing runs).
 size_t kernels_launched(Gpu& g, const std::function<void()>& launches) {

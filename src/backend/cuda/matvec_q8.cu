@@ -11,7 +11,10 @@
 // (q8_matvec_kernel); the expert products read global memory directly.
 // One dense launch may hold rows of two formats that stage x alike (the
 // Q/K/V pairs of Q4_K_M files, q8_matvec_pair): each warp's row group is of
-// one format, so the choice of dot is uniform across the warp.
+// one format, so the choice of dot is uniform across the warp. A product of
+// few row pairs and many steps a row is split: the warps of a team each take
+// a chunk of the same rows and keep each step's dot in shared memory, and
+// the team's first warp adds them in the unsplit order (launch_product).
 #include "backend/cuda/matvec_q8.h"
 
 #include "backend/cuda/bulk_copy.cuh"
@@ -40,12 +43,12 @@ constexpr int kMaxWarps = 16;
 constexpr int kRows = 2;                          // weight rows per warp
 constexpr uint32_t kMaxCols = 48 * 1024 / 48 * 32;  // x staged in at most 48 KiB: 32768 columns
 
-// acc[i] += lane's share of the dot of weight row rows[i] with its x (x[i],
-// staged units): the steps first, first + stride, ... below end, kU of them
-// loaded together, in step order.
-template <class V, int kR, uint32_t kU>
-__device__ __forceinline__ void q8_lane_dots(const uint8_t* const (&rows)[kR], const XUnit* const (&x)[kR],
-                                             uint32_t first, uint32_t stride, uint32_t end, float (&acc)[kR]) {
+// sink(i, s, dot) for each of the lane's steps s of weight rows rows[i]
+// against their x (x[i], staged units): the steps first, first + stride, ...
+// below end, kU of them loaded together, passed on in step order.
+template <class V, int kR, uint32_t kU, class Sink>
+__device__ __forceinline__ void q8_lane_steps(const uint8_t* const (&rows)[kR], const XUnit* const (&x)[kR],
+                                              uint32_t first, uint32_t stride, uint32_t end, const Sink& sink) {
     for (uint32_t s0 = first; s0 < end; s0 += stride * kU) {
         typename V::Raw raw[kU][kR];
 #pragma unroll
@@ -57,8 +60,30 @@ __device__ __forceinline__ void q8_lane_dots(const uint8_t* const (&rows)[kR], c
         for (uint32_t u = 0; u < kU; ++u)
             if (s0 + stride * u < end)
 #pragma unroll
-                for (int i = 0; i < kR; ++i) acc[i] += V::dot(raw[u][i], x[i], s0 + stride * u);
+                for (int i = 0; i < kR; ++i) sink(i, s0 + stride * u, V::dot(raw[u][i], x[i], s0 + stride * u));
     }
+}
+
+// A barrier of the `threads` threads (whole warps) that use hardware barrier
+// `id` (1 to 15: __syncthreads() is barrier 0).
+__device__ __forceinline__ void team_sync(uint32_t id, uint32_t threads) {
+    asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+
+// A lane's running sum of a row: each step's dot rounded to F32 before it is
+// added (__fadd_rn is never fused with the dot's last multiply), so a sum of
+// dots computed elsewhere and added later in the same order has the same
+// bits (the split products of q8_matvec_kernel). Measured on an H100 against
+// the fused form: level (Phi-3-mini Q4_K_M 673 against 669 tok/s,
+// bench/NOTES.md 43).
+__device__ __forceinline__ void add_step(float& acc, float dot) { acc = __fadd_rn(acc, dot); }
+
+// acc[i] += lane's share of the dot of weight row rows[i] with its x, in
+// step order (q8_lane_steps).
+template <class V, int kR, uint32_t kU>
+__device__ __forceinline__ void q8_lane_dots(const uint8_t* const (&rows)[kR], const XUnit* const (&x)[kR],
+                                             uint32_t first, uint32_t stride, uint32_t end, float (&acc)[kR]) {
+    q8_lane_steps<V, kR, kU>(rows, x, first, stride, end, [&](int i, uint32_t, float d) { add_step(acc[i], d); });
 }
 
 // acc[i] = the whole dot of rows[i] with x[i], the warp's lanes taking the
@@ -177,6 +202,8 @@ __device__ __forceinline__ void stage_x(XUnit* xs, const MatvecArgs& a, uint32_t
 constexpr uint32_t kMaxSlots = 4;
 constexpr uint32_t kSlotBudget = 160 * 1024;  // shared memory of a block's chunks, at most
 constexpr uint32_t kSmemLimit = 220 * 1024;   // of a block, x included
+constexpr uint32_t kMaxParts = 4;             // warps a group of a split product, at most
+constexpr uint32_t kMaxSplitSteps = 256;      // a split product's steps a row, at most (its dots: 2 KB a team round)
 
 // The rows of one format in a launch.
 struct RowLayout {
@@ -186,9 +213,12 @@ struct RowLayout {
 
 struct StreamPlan {
     uint32_t n_groups;     // warp row groups of the product (kRows rows each; SwiGlu: one output)
-    uint32_t chunk_steps;  // steps of a chunk (a multiple of 32)
+    uint32_t chunk_steps;  // steps of a chunk (a multiple of 32; split: of 4)
     uint32_t n_chunks;     // chunks of a row
     uint32_t n_slots;      // chunks of a warp in flight
+    // Warps a group (a team): 1, or each of n_chunks warps takes one chunk
+    // of every group of its team (a split product, below).
+    uint32_t n_parts;
     uint32_t row_span;     // bytes of one row's chunk in a slot, with the 16-byte boundaries
     // Groups [0, second_begin) are rows of the first format, the rest of the
     // second (a launch of two formats; one format: UINT_MAX).
@@ -209,7 +239,9 @@ struct Walk {
 // p.second_begin on are rows of VB (Q/K/V of two formats in one launch,
 // q8_matvec_pair). Both take x staged the same way (kPairedX) in steps of
 // the same units, so a row's sums are those of its format's own launch.
-template <class V, class VB, Epilogue kEpi>
+// kSplit: a split product (p.n_parts warps a group; launch_product); its own
+// instance, so that the unsplit kernel carries none of its code.
+template <class V, class VB, Epilogue kEpi, bool kSplit>
 __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const MatvecArgs a, StreamPlan p) {
     constexpr bool kTwo = !std::is_same_v<V, VB>;
     static_assert(V::kUnits == VB::kUnits && V::kPairedX == VB::kPairedX, "formats staged and stepped alike");
@@ -221,7 +253,14 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
     const uint32_t n_units = a.cols / 32, n_steps = n_units / V::kUnits;
     XUnit* const xs = reinterpret_cast<XUnit*>(smem);
     uint8_t* const slots = reinterpret_cast<uint8_t*>(xs + n_units) + warp * p.n_slots * kRows * p.row_span;
-    const uint32_t group_stride = gridDim.x * n_warps;
+    const uint32_t n_parts = kSplit ? p.n_parts : 1;
+    const uint32_t part = warp % n_parts, team = warp / n_parts, n_teams = n_warps / n_parts;
+    // A split product's dots of each step, for two rounds of its team's groups.
+    [[maybe_unused]] float* const dots =
+        reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(xs + n_units) +
+                                 size_t(n_warps) * p.n_slots * kRows * p.row_span) +
+        size_t(team) * 2 * n_steps * kRows;
+    const uint32_t group_stride = gridDim.x * n_teams;
 
     // The segment of group g and its first row.
     auto first_row = [&](uint32_t g, MatvecSegment& seg) {
@@ -246,8 +285,8 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
             w.slot = 0;
             w.parity ^= 1;
         }
-        if (++w.c == p.n_chunks) {
-            w.c = 0;
+        if (kSplit || ++w.c == p.n_chunks) {  // split: the warp's one chunk of the next group
+            w.c = part;
             w.g += group_stride;
             if (w.g < p.n_groups) enter_group(w);
         }
@@ -276,7 +315,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
             bulk::copy(dst + m * p.row_span, reinterpret_cast<const void*>(from[m]), bytes[m], bar);
     };
 
-    Walk use{blockIdx.x * n_warps + warp, 0, 0, 0, 0, {}};
+    Walk use{blockIdx.x * n_teams + team, part, 0, 0, 0, {}};
     if (use.g < p.n_groups) enter_group(use);
     Walk ask = use;  // lane 0: the next item to ask for
     if (lane == 0) {
@@ -318,6 +357,19 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
 #pragma unroll
     for (int m = 0; m < kRows; ++m) acc[m] = 0.0f;
     RowFinish<kEpi, kOut> fin;
+    // The group's sums (acc, per lane) through the butterfly to its outputs.
+    auto finish_group = [&] {
+#pragma unroll
+        for (int m = 0; m < kRows; ++m) acc[m] = warp_sum(acc[m]);
+        if (lane == 0) {
+            MatvecSegment seg;
+            const uint32_t r0 = first_row(use.g, seg);
+            fin.store(a, seg, r0, acc);
+        }
+#pragma unroll
+        for (int m = 0; m < kRows; ++m) acc[m] = 0.0f;
+    };
+    [[maybe_unused]] uint32_t n_rounds = 0;  // groups the warp has taken part in (split)
     while (use.g < p.n_groups) {
         if (use.c == 0 && lane == 0) {  // the finish's operands, in flight under the products
             MatvecSegment seg;
@@ -337,26 +389,38 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
             x[m] = xs;
         }
         bulk::wait(&full[warp][use.slot], use.parity);
-        if (kTwo && use.f)  // warp-uniform
+        if constexpr (kSplit) {
+            float* const kept = dots + (n_rounds & 1) * n_steps * kRows;  // this round's dots of the team
+            const auto keep = [&](int i, uint32_t s, float d) { kept[s * kRows + i] = d; };
+            if (kTwo && use.f)  // warp-uniform
+                q8_lane_steps<VB, kRows, kUB>(rows, x, s0 + lane, 32, s1, keep);
+            else
+                q8_lane_steps<V, kRows, kU>(rows, x, s0 + lane, 32, s1, keep);
+        } else if (kTwo && use.f) {
             q8_lane_dots<VB, kRows, kUB>(rows, x, s0 + lane, 32, s1, acc);
-        else
+        } else {
             q8_lane_dots<V, kRows, kU>(rows, x, s0 + lane, 32, s1, acc);
+        }
         __syncwarp();  // the slot read by every lane
         if (lane == 0 && ask.g < p.n_groups) {
             bulk::release_to_copies();
             request(ask);
             advance(ask);
         }
-        if (use.c + 1 == p.n_chunks) {
+        if constexpr (kSplit) {
+            // The team's chunks done: its first warp adds each lane's steps
+            // lane, lane + 32, ... in order, as the unsplit loop does.
+            const float* const kept = dots + (n_rounds & 1) * n_steps * kRows;
+            team_sync(1 + team, n_parts * 32);
+            if (part == 0) {
+                for (uint32_t s = lane; s < n_steps; s += 32)
 #pragma unroll
-            for (int m = 0; m < kRows; ++m) acc[m] = warp_sum(acc[m]);
-            if (lane == 0) {
-                MatvecSegment seg;
-                const uint32_t r0 = first_row(use.g, seg);
-                fin.store(a, seg, r0, acc);
+                    for (int m = 0; m < kRows; ++m) add_step(acc[m], kept[s * kRows + m]);
+                finish_group();
             }
-#pragma unroll
-            for (int m = 0; m < kRows; ++m) acc[m] = 0.0f;
+            ++n_rounds;
+        } else if (use.c + 1 == p.n_chunks) {
+            finish_group();
         }
         advance(use);
     }
@@ -367,7 +431,6 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
 template <class V, class VB, Epilogue kEpi>
 void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_bytes)[2], cudaStream_t stream) {
     static const uint32_t sms = sm_count();
-    const auto kernel = q8_matvec_kernel<V, VB, kEpi>;
     constexpr bool kTwo = !std::is_same_v<V, VB>;
     constexpr uint32_t kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
     const size_t x_bytes = size_t(args.cols / 32) * sizeof(XUnit);
@@ -385,18 +448,41 @@ void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&r
     // the three. (Halving from 16 to fit small products left 1536 groups two
     // rounds of 8 warps.)
     const uint64_t rounds = (p.n_groups + uint64_t(kMaxWarps) * sms - 1) / (uint64_t(kMaxWarps) * sms);
-    const uint32_t warps = uint32_t(std::clamp<uint64_t>((p.n_groups + rounds * sms - 1) / (rounds * sms), 4, kMaxWarps));
+    uint32_t warps = uint32_t(std::clamp<uint64_t>((p.n_groups + rounds * sms - 1) / (rounds * sms), 4, kMaxWarps));
+    // A split product: where every group fits one round of teams of up to
+    // kMaxParts warps, and an unsplit lane would take more than one step of
+    // a row, each warp of a team takes one chunk (whole blocks of the format:
+    // multiples of 4 steps) of each of its team's groups. A lane's chain of
+    // loads and dots is then one step, and the block's more warps stage x in
+    // fewer passes. The sums keep their bits (add_step). Qwen2.5-0.5B's down
+    // product (448 row pairs of 76 steps) ran 4-warp blocks, 2-3 steps a lane
+    // after x staged in ten passes; split, Qwen2.5-0.5B Q4_K_M decodes 8.4% /
+    // 7.3% faster at depth 0 / 4096 on an H100. The split kernel is its own
+    // instance: chosen at run time inside one, it cost Phi-3-mini (no product
+    // of it split) 3% (bench/NOTES.md 43). Launches of two formats are
+    // not split (their Q/K/V rows are a step or two a lane).
+    p.n_parts = 1;
+    if (const uint32_t parts = kTwo ? 1 : q8_split_parts(p.n_groups, n_steps); parts > 1) {
+        p.chunk_steps = ((n_steps + parts - 1) / parts + 3) / 4 * 4;
+        p.n_chunks = p.n_parts = (n_steps + p.chunk_steps - 1) / p.chunk_steps;
+        const uint32_t teams = std::clamp<uint32_t>((p.n_groups + sms - 1) / sms, (4 + p.n_parts - 1) / p.n_parts,
+                                                    kMaxWarps / p.n_parts);
+        warps = teams * p.n_parts;
+    }
+    const size_t dots_bytes = p.n_parts > 1 ? size_t(warps / p.n_parts) * 2 * n_steps * kRows * sizeof(float) : 0;
     // Chunks of 32 steps or more (whole blocks of the format: a block has at
     // most 4 steps), as long as two slots a warp fit the budget; then as
     // many slots (two to four) as fit. Two formats: the chunks of both have
     // the same steps, sized for the larger.
-    const uint64_t budget = std::min<uint64_t>(kSlotBudget, kSmemLimit - x_bytes);
+    const uint64_t budget = std::min<uint64_t>(kSlotBudget, kSmemLimit - x_bytes - dots_bytes);
     const uint64_t per_warp = budget / warps;
     const uint64_t widest = kTwo ? std::max(row_bytes[0], row_bytes[1]) : row_bytes[0];
     const uint64_t step_bytes = (widest + n_steps - 1) / n_steps;  // Q6_K steps are 105 / 2 bytes
-    const uint64_t fit = per_warp / 2 / kRows > 32 ? (per_warp / 2 / kRows - 32) / step_bytes / 32 * 32 : 0;
-    p.chunk_steps = uint32_t(std::clamp<uint64_t>(fit, 32, (n_steps + 31) / 32 * 32));
-    p.n_chunks = (n_steps + p.chunk_steps - 1) / p.chunk_steps;
+    if (p.n_parts == 1) {
+        const uint64_t fit = per_warp / 2 / kRows > 32 ? (per_warp / 2 / kRows - 32) / step_bytes / 32 * 32 : 0;
+        p.chunk_steps = uint32_t(std::clamp<uint64_t>(fit, 32, (n_steps + 31) / 32 * 32));
+        p.n_chunks = (n_steps + p.chunk_steps - 1) / p.chunk_steps;
+    }
     uint32_t widest_chunk = 0;
     for (int f = 0; f < (kTwo ? 2 : 1); ++f) {
         p.fmt[f] = RowLayout{row_bytes[f], uint32_t(uint64_t(p.chunk_steps) * row_bytes[f] / n_steps)};  // whole blocks
@@ -405,15 +491,30 @@ void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&r
     // A chunk's bytes, and up to 15 on either side to its 16-byte boundaries.
     p.row_span = uint32_t((uint64_t(widest_chunk) + 30 + 15) / 16 * 16);
     p.n_slots = uint32_t(std::clamp<uint64_t>(per_warp / (kRows * p.row_span), 2, kMaxSlots));
-    const size_t smem = x_bytes + size_t(warps) * p.n_slots * kRows * p.row_span;
-    if (smem > 48 * 1024 && cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess)
-        fail(ORCD_CUDA_ERROR, "q8 matvec: " + std::to_string(smem) + " bytes of shared memory refused");
-    int per_sm = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, int(warps * 32), smem) != cudaSuccess || per_sm < 1)
-        per_sm = 1;
-    const uint32_t blocks = (p.n_groups + warps - 1) / warps;
-    const uint32_t grid = std::min(blocks, sms * uint32_t(per_sm));
-    launch(kernel, grid, warps * 32, smem, stream, a, p);
+    const size_t smem = x_bytes + size_t(warps) * p.n_slots * kRows * p.row_span + dots_bytes;
+    const uint32_t blocks = (p.n_groups + warps / p.n_parts - 1) / (warps / p.n_parts);
+    auto go = [&](auto split) {  // std::bool_constant: one instance (and its statics) a kernel
+        const auto kernel = q8_matvec_kernel<V, VB, kEpi, decltype(split)::value>;
+        // Past 48 KiB a block's shared memory, static included, needs the opt-in.
+        static const size_t static_smem = [&] {
+            cudaFuncAttributes fa{};
+            return cudaFuncGetAttributes(&fa, kernel) == cudaSuccess ? fa.sharedSizeBytes : size_t(0);
+        }();
+        if (smem + static_smem > 48 * 1024 &&
+            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess)
+            fail(ORCD_CUDA_ERROR, "q8 matvec: " + std::to_string(smem) + " bytes of shared memory refused");
+        int per_sm = 0;
+        if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, int(warps * 32), smem) != cudaSuccess ||
+            per_sm < 1)
+            per_sm = 1;
+        launch(kernel, std::min(blocks, sms * uint32_t(per_sm)), warps * 32, smem, stream, a, p);
+    };
+    if constexpr (kTwo)
+        go(std::false_type{});
+    else if (p.n_parts > 1)
+        go(std::true_type{});
+    else
+        go(std::false_type{});
 }
 
 // ---- Mixture of experts ----------------------------------------------------------
@@ -592,6 +693,13 @@ bool q8_moe_down(const MoeDownArgs& a, uint64_t row_bytes, cudaStream_t stream) 
     const dim3 grid((a.rows + kMoeDownRows - 1) / kMoeDownRows, a.n_tokens);
     launch(q8_moe_down_kernel<V>, grid, kMoeWarps * 32, smem, stream, a, row_bytes);
     return true;
+}
+
+uint32_t q8_split_parts(uint32_t n_groups, uint32_t n_steps) {
+    static const uint32_t sms = sm_count();
+    uint32_t parts = std::min<uint32_t>(kMaxParts, (n_steps + 31) / 32);
+    while (parts > 1 && (n_groups > uint64_t(kMaxWarps / parts) * sms || n_steps > kMaxSplitSteps)) --parts;
+    return parts;
 }
 
 template <class V>

@@ -30,6 +30,13 @@ template <class V, class VB>
 bool q8_matvec_pair(const MatvecArgs& a, uint32_t n_first, uint64_t row_bytes, uint64_t row_bytes_b,
                     cudaStream_t stream);
 
+// The warps that share each of a dense product's n_groups row groups (row
+// pairs; SwiGlu: outputs) of n_steps steps a row (32-element units; K-quant
+// formats: 64) on this device: 1, or up to 4 where the groups fit one round
+// of the machine's warps (matvec_q8.cu's split products). The split never
+// changes a sum's bits.
+uint32_t q8_split_parts(uint32_t n_groups, uint32_t n_steps);
+
 // The expert products of formats.h's MoeGateUpArgs / MoeDownArgs against
 // 8-bit activations; false (nothing launched) when the staged x or
 // activations would not fit 48 KiB of shared memory. The gate/up product
