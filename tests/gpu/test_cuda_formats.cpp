@@ -204,9 +204,10 @@ TEST(CudaFormats, MatvecEveryFormatAndEpilogue) {
         bool extremes;
     };
     // 512 columns: fewer steps than lanes; 2304: nine super-blocks (Q6_K
-    // rows that start at 2 mod 4), two steps a lane, rows split between two
-    // warps; 4500 rows: the largest blocks of the 8-bit kernels; 64 rows of
-    // 8192: rows split between four warps; 333 rows of 160: rows of every
+    // rows that start at 2 mod 4), two steps a lane, a split product of the
+    // 8-bit kernels (2-3 warps a row pair); 4500 rows: the largest blocks of
+    // the 8-bit kernels; 64 rows of 8192: a split product of 4 warps a row
+    // pair (matvec_q8.cu); 333 rows of 160: rows of every
     // 32-element format that start off 16-byte boundaries, a partial last
     // tile; 36000 rows: more tiles a block than the 8-bit kernel's
     // shared-memory stages (their barriers' phases wrap).
