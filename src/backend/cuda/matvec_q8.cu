@@ -216,9 +216,6 @@ struct StreamPlan {
     uint32_t chunk_steps;  // steps of a chunk (a multiple of 32; split: of 4)
     uint32_t n_chunks;     // chunks of a row
     uint32_t n_slots;      // chunks of a warp in flight
-    // Warps a group (a team): 1, or each of n_chunks warps takes one chunk
-    // of every group of its team (a split product, below).
-    uint32_t n_parts;
     uint32_t row_span;     // bytes of one row's chunk in a slot, with the 16-byte boundaries
     // Groups [0, second_begin) are rows of the first format, the rest of the
     // second (a launch of two formats; one format: UINT_MAX).
@@ -239,7 +236,8 @@ struct Walk {
 // p.second_begin on are rows of VB (Q/K/V of two formats in one launch,
 // q8_matvec_pair). Both take x staged the same way (kPairedX) in steps of
 // the same units, so a row's sums are those of its format's own launch.
-// kSplit: a split product (p.n_parts warps a group; launch_product); its own
+// kSplit: a split product (each of a team's p.n_chunks warps takes one chunk
+// of every group of the team; launch_product); its own
 // instance, so that the unsplit kernel carries none of its code.
 template <class V, class VB, Epilogue kEpi, bool kSplit>
 __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const MatvecArgs a, StreamPlan p) {
@@ -253,7 +251,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
     const uint32_t n_units = a.cols / 32, n_steps = n_units / V::kUnits;
     XUnit* const xs = reinterpret_cast<XUnit*>(smem);
     uint8_t* const slots = reinterpret_cast<uint8_t*>(xs + n_units) + warp * p.n_slots * kRows * p.row_span;
-    const uint32_t n_parts = kSplit ? p.n_parts : 1;
+    const uint32_t n_parts = kSplit ? p.n_chunks : 1;  // warps a group (a team)
     const uint32_t part = warp % n_parts, team = warp / n_parts, n_teams = n_warps / n_parts;
     // A split product's dots of each step, for two rounds of its team's groups.
     [[maybe_unused]] float* const dots =
@@ -389,8 +387,8 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
             x[m] = xs;
         }
         bulk::wait(&full[warp][use.slot], use.parity);
+        [[maybe_unused]] float* const kept = dots + (n_rounds & 1) * n_steps * kRows;  // this round's dots of the team
         if constexpr (kSplit) {
-            float* const kept = dots + (n_rounds & 1) * n_steps * kRows;  // this round's dots of the team
             const auto keep = [&](int i, uint32_t s, float d) { kept[s * kRows + i] = d; };
             if (kTwo && use.f)  // warp-uniform
                 q8_lane_steps<VB, kRows, kUB>(rows, x, s0 + lane, 32, s1, keep);
@@ -410,7 +408,6 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
         if constexpr (kSplit) {
             // The team's chunks done: its first warp adds each lane's steps
             // lane, lane + 32, ... in order, as the unsplit loop does.
-            const float* const kept = dots + (n_rounds & 1) * n_steps * kRows;
             team_sync(1 + team, n_parts * 32);
             if (part == 0) {
                 for (uint32_t s = lane; s < n_steps; s += 32)
@@ -461,15 +458,15 @@ void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&r
     // instance: chosen at run time inside one, it cost Phi-3-mini (no product
     // of it split) 3% (bench/NOTES.md 43). Launches of two formats are
     // not split (their Q/K/V rows are a step or two a lane).
-    p.n_parts = 1;
+    uint32_t n_parts = 1;  // warps a group: a split product's chunks of a row
     if (const uint32_t parts = kTwo ? 1 : q8_split_parts(p.n_groups, n_steps); parts > 1) {
         p.chunk_steps = ((n_steps + parts - 1) / parts + 3) / 4 * 4;
-        p.n_chunks = p.n_parts = (n_steps + p.chunk_steps - 1) / p.chunk_steps;
-        const uint32_t teams = std::clamp<uint32_t>((p.n_groups + sms - 1) / sms, (4 + p.n_parts - 1) / p.n_parts,
-                                                    kMaxWarps / p.n_parts);
-        warps = teams * p.n_parts;
+        p.n_chunks = n_parts = (n_steps + p.chunk_steps - 1) / p.chunk_steps;
+        const uint32_t teams = std::clamp<uint32_t>((p.n_groups + sms - 1) / sms, (4 + n_parts - 1) / n_parts,
+                                                    kMaxWarps / n_parts);
+        warps = teams * n_parts;
     }
-    const size_t dots_bytes = p.n_parts > 1 ? size_t(warps / p.n_parts) * 2 * n_steps * kRows * sizeof(float) : 0;
+    const size_t dots_bytes = n_parts > 1 ? size_t(warps / n_parts) * 2 * n_steps * kRows * sizeof(float) : 0;
     // Chunks of 32 steps or more (whole blocks of the format: a block has at
     // most 4 steps), as long as two slots a warp fit the budget; then as
     // many slots (two to four) as fit. Two formats: the chunks of both have
@@ -478,7 +475,7 @@ void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&r
     const uint64_t per_warp = budget / warps;
     const uint64_t widest = kTwo ? std::max(row_bytes[0], row_bytes[1]) : row_bytes[0];
     const uint64_t step_bytes = (widest + n_steps - 1) / n_steps;  // Q6_K steps are 105 / 2 bytes
-    if (p.n_parts == 1) {
+    if (n_parts == 1) {
         const uint64_t fit = per_warp / 2 / kRows > 32 ? (per_warp / 2 / kRows - 32) / step_bytes / 32 * 32 : 0;
         p.chunk_steps = uint32_t(std::clamp<uint64_t>(fit, 32, (n_steps + 31) / 32 * 32));
         p.n_chunks = (n_steps + p.chunk_steps - 1) / p.chunk_steps;
@@ -492,7 +489,7 @@ void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&r
     p.row_span = uint32_t((uint64_t(widest_chunk) + 30 + 15) / 16 * 16);
     p.n_slots = uint32_t(std::clamp<uint64_t>(per_warp / (kRows * p.row_span), 2, kMaxSlots));
     const size_t smem = x_bytes + size_t(warps) * p.n_slots * kRows * p.row_span + dots_bytes;
-    const uint32_t blocks = (p.n_groups + warps / p.n_parts - 1) / (warps / p.n_parts);
+    const uint32_t blocks = (p.n_groups + warps / n_parts - 1) / (warps / n_parts);
     auto go = [&](auto split) {  // std::bool_constant: one instance (and its statics) a kernel
         const auto kernel = q8_matvec_kernel<V, VB, kEpi, decltype(split)::value>;
         // Past 48 KiB a block's shared memory, static included, needs the opt-in.
@@ -511,7 +508,7 @@ void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&r
     };
     if constexpr (kTwo)
         go(std::false_type{});
-    else if (p.n_parts > 1)
+    else if (n_parts > 1)
         go(std::true_type{});
     else
         go(std::false_type{});
@@ -697,8 +694,9 @@ bool q8_moe_down(const MoeDownArgs& a, uint64_t row_bytes, cudaStream_t stream) 
 
 uint32_t q8_split_parts(uint32_t n_groups, uint32_t n_steps) {
     static const uint32_t sms = sm_count();
+    if (n_steps > kMaxSplitSteps) return 1;
     uint32_t parts = std::min<uint32_t>(kMaxParts, (n_steps + 31) / 32);
-    while (parts > 1 && (n_groups > uint64_t(kMaxWarps / parts) * sms || n_steps > kMaxSplitSteps)) --parts;
+    while (parts > 1 && n_groups > uint64_t(kMaxWarps / parts) * sms) --parts;
     return parts;
 }
 
