@@ -77,20 +77,8 @@ __device__ __forceinline__ void prefetch_l2(const void* p, uint64_t n) {
 
 // kernel<<<grid, block, smem, stream>>>(args...), overlapping its
 // predecessor as above. Errors are left for check_launch() to read.
-//
-// Every kernel launched here also asks for the largest shared-memory
-// carveout. Left to choose, the driver gives each kernel the carveout its
-// own shared memory needs, and a multiprocessor changes its carveout only
-// once it is empty: a block that needs more than the running kernel's
-// carveout is not placed beside it, however early it was launched. In
-// Qwen2.5-0.5B's decode step, 224 of the 264 blocks of each gate/up product
-// (78 KB each) began only after their predecessor (Wo, 25 KB) had finished,
-// a median 2.2 us into the product (bench/NOTES.md 44). None of these
-// kernels relies on L1 for reuse: the products stream weights through
-// shared memory.
 template <class... P, class... A>
 void launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A&&... args) {
-    prefer_max_shared(reinterpret_cast<const void*>(kernel));
     cudaLaunchAttribute attr[1];
     attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[0].val.programmaticStreamSerializationAllowed = overlap_launches() ? 1 : 0;

@@ -1,5 +1,4 @@
-// The switch of the overlapped kernel launches, and the shared-memory
-// carveout every launch asks for (launch.cuh).
+// The switch of the overlapped kernel launches (launch.cuh).
 #pragma once
 
 namespace orcd::cuda {
@@ -9,9 +8,5 @@ namespace orcd::cuda {
 // (a graph keeps the setting it was captured with).
 bool overlap_launches();
 void set_overlap_launches(bool on);
-
-// Asks, once per kernel, that the multiprocessors it runs on keep their
-// largest shared-memory carveout (launch.cuh says why).
-void prefer_max_shared(const void* kernel);
 
 }  // namespace orcd::cuda
