@@ -384,6 +384,48 @@ TEST(CudaFormats, SplitProductsKeepTheBitsOfUnsplitOnes) {
     }
 }
 
+// A SwiGLU product whose warps take two outputs at a time (4 rows) gives
+// each output the bits of the launch whose warps take one (2 rows): a row's
+// sum is one lane's steps in order, then the butterfly, either way. Rows of
+// one step a lane (896 columns; K-quant formats 1024), as Qwen2.5-0.5B's.
+TEST(CudaFormats, SwigluOutputsTwoAWarpKeepTheBitsOfOneAWarp) {
+    ORCD_REQUIRE_CUDA();
+    Gpu g;
+    constexpr uint64_t kFew = 1000, kMany = 4864;
+    for (TensorType t : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K,
+                         TensorType::IQ4_NL, TensorType::MXFP4}) {
+        const std::string what = gguf::tensor_type_name(t);
+        const bool k_quant = block_elems(t) == 256;
+        const uint64_t cols = k_quant ? 1024 : 896;
+        const uint32_t steps = uint32_t(cols / (k_quant ? 64 : 32));
+        // The test means something only where the two launches take different rows a warp.
+        ASSERT_EQ(cuda::q8_swiglu_rows(kFew, steps), 2u) << what;
+        ASSERT_EQ(cuda::q8_swiglu_rows(kMany, steps), 4u) << what;
+        const std::vector<uint8_t> wq = random_rows(t, kMany, cols, 300 + uint32_t(t), false);
+        const std::vector<uint8_t> uq = random_rows(t, kMany, cols, 400 + uint32_t(t), false);
+        cuda::DeviceBuffer dw = g.upload(wq), du = g.upload(uq);
+        cuda::DeviceBuffer dx = g.upload(test::random_floats(cols, 12, -1, 1));
+        cuda::DeviceBuffer dbg = g.upload(test::random_floats(kMany, 13, -1, 1));
+        cuda::DeviceBuffer dbu = g.upload(test::random_floats(kMany, 14, -1, 1));
+        auto run = [&](uint64_t rows, bool bias) {
+            const cuda::DeviceMatrix W{t, cols, rows, dw.get()}, U{t, cols, rows, du.get()};
+            cuda::DeviceBuffer y = g.poisoned(rows * 4);
+            if (bias)
+                cuda::matvec_swiglu(y.as<float>(), dx.as<float>(), W, U, g.stream(), dbg.as<float>(), dbu.as<float>());
+            else
+                cuda::matvec_swiglu(y.as<float>(), dx.as<float>(), W, U, g.stream());
+            return g.download<uint32_t>(y, rows);
+        };
+        for (bool bias : {false, true}) {
+            const std::vector<uint32_t> few = run(kFew, bias), many = run(kMany, bias);
+            EXPECT_TRUE(std::equal(few.begin(), few.end(), many.begin()))
+                << what << (bias ? " with biases" : "") << ": two outputs a warp differ from one";
+            // A poisoned output (an unwritten row) cannot pass.
+            EXPECT_EQ(std::count(many.begin(), many.end(), 0xffffffffu), 0) << what << (bias ? " with biases" : "");
+        }
+    }
+}
+
 // Kernel nodes that `launches` puts on the stream, counted by capturing it
 // into a graph (nothing runs).
 size_t kernels_launched(Gpu& g, const std::function<void()>& launches) {

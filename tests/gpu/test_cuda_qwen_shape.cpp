@@ -188,9 +188,11 @@ TEST(CudaQwenShape, WeightsAndA32kF16KvCacheThenHundredJobsAtTheBaseline) {
                                   s0.sampling_bytes);
 
     // 100 jobs, greedy and sampled: tracked bytes back at the baseline after
-    // each, and the card's free memory at its level after the first job
-    // (which loads kernels and creates the decode graph).
-    uint64_t free1 = 0;
+    // each, and the card's free memory never below its level after the first
+    // job (which loads kernels and creates the decode graph). Free memory may
+    // rise: the driver shares the card and can give back pages of its own,
+    // which is not a leak by the worker; a leak shows as a drop.
+    uint64_t free1 = 0, free_max = 0;
     for (int job = 0; job < 100; ++job) {
         orcd_job_params p = sampled(uint64_t(job), 8);
         if (job % 2) p.temperature = 0;
@@ -200,14 +202,16 @@ TEST(CudaQwenShape, WeightsAndA32kF16KvCacheThenHundredJobsAtTheBaseline) {
         ASSERT_EQ(orcd_model_memory_stats(model.m, &s), ORCD_OK);
         ASSERT_EQ(s.total_bytes, s0.total_bytes) << "tracked bytes after job " << job;
         if (job == 0) free1 = s.device_free_bytes;
-        ASSERT_EQ(s.device_free_bytes, free1) << "cudaMemGetInfo free after job " << job;
+        ASSERT_GE(s.device_free_bytes, free1) << "cudaMemGetInfo free after job " << job;
+        free_max = std::max(free_max, s.device_free_bytes);
     }
     int32_t resident = 0;
     ASSERT_EQ(orcd_model_check_residency(model.m, &resident), ORCD_OK);
     EXPECT_EQ(resident, 1);
     std::printf("[ stats    ] 100 jobs: tracked %llu bytes after each (the post-load baseline), device free %llu "
-                "unchanged\n",
-                (unsigned long long)s0.total_bytes, (unsigned long long)free1);
+                "after job 0, never lower, at most %llu higher\n",
+                (unsigned long long)s0.total_bytes, (unsigned long long)free1,
+                (unsigned long long)(free_max - free1));
 }
 
 // "thirty-seven" for 37.

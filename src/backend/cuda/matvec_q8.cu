@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <string>
 #include <type_traits>
 
@@ -226,10 +227,11 @@ struct StreamPlan {
 // A warp's walk over its items (chunk c of group g, in order) and the
 // shared-memory slot each item goes through: the copying lane and the
 // computing lanes each keep one.
+template <int kR>
 struct Walk {
     uint32_t g, c, slot, parity;
     uint32_t f;                  // the group's format: 0 or 1 (StreamPlan::fmt)
-    const uint8_t* rows[kRows];  // the group's rows in global memory
+    const uint8_t* rows[kR];     // the group's rows in global memory
 };
 
 // V is the rows' format; where VB differs, the groups from
@@ -239,25 +241,25 @@ struct Walk {
 // kSplit: a split product (each of a team's p.n_chunks warps takes one chunk
 // of every group of the team; launch_product); its own
 // instance, so that the unsplit kernel carries none of its code.
-template <class V, class VB, Epilogue kEpi, bool kSplit>
+template <class V, class VB, Epilogue kEpi, bool kSplit, int kR>
 __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const MatvecArgs a, StreamPlan p) {
     constexpr bool kTwo = !std::is_same_v<V, VB>;
     static_assert(V::kUnits == VB::kUnits && V::kPairedX == VB::kPairedX, "formats staged and stepped alike");
     extern __shared__ uint4 smem[];  // x's units, then [warp][slot][row] chunks
     __shared__ uint64_t full[kMaxWarps][kMaxSlots];
     __shared__ float scratch[32];
-    constexpr int kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
+    constexpr int kOut = kEpi == Epilogue::SwiGlu ? kR / 2 : kR;
     const uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
     const uint32_t n_units = a.cols / 32, n_steps = n_units / V::kUnits;
     XUnit* const xs = reinterpret_cast<XUnit*>(smem);
-    uint8_t* const slots = reinterpret_cast<uint8_t*>(xs + n_units) + warp * p.n_slots * kRows * p.row_span;
+    uint8_t* const slots = reinterpret_cast<uint8_t*>(xs + n_units) + warp * p.n_slots * kR * p.row_span;
     const uint32_t n_parts = kSplit ? p.n_chunks : 1;  // warps a group (a team)
     const uint32_t part = warp % n_parts, team = warp / n_parts, n_teams = n_warps / n_parts;
     // A split product's dots of each step, for two rounds of its team's groups.
     [[maybe_unused]] float* const dots =
         reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(xs + n_units) +
-                                 size_t(n_warps) * p.n_slots * kRows * p.row_span) +
-        size_t(team) * 2 * n_steps * kRows;
+                                 size_t(n_warps) * p.n_slots * kR * p.row_span) +
+        size_t(team) * 2 * n_steps * kR;
     const uint32_t group_stride = gridDim.x * n_teams;
 
     // The segment of group g and its first row.
@@ -266,19 +268,19 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
         return (g - seg.block_begin) * kOut;
     };
     // Rows past the segment repeat its last row (their results are dropped).
-    auto enter_group = [&](Walk& w) {
+    auto enter_group = [&](Walk<kR>& w) {
         MatvecSegment seg;
         const uint32_t r0 = first_row(w.g, seg);
         w.f = kTwo && w.g >= p.second_begin ? 1 : 0;
         const uint64_t row_bytes = p.fmt[w.f].row_bytes;
 #pragma unroll
-        for (int m = 0; m < kRows; ++m) {
+        for (int m = 0; m < kR; ++m) {
             const uint32_t r = min(r0 + uint32_t(m % kOut), seg.rows - 1);
             const bool up = kEpi == Epilogue::SwiGlu && m >= kOut;
             w.rows[m] = static_cast<const uint8_t*>(up ? a.w_up : seg.w) + r * row_bytes;
         }
     };
-    auto advance = [&](Walk& w) {
+    auto advance = [&](Walk<kR>& w) {
         if (++w.slot == p.n_slots) {
             w.slot = 0;
             w.parity ^= 1;
@@ -290,16 +292,16 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
         }
     };
     // Chunk c of a row: bytes [c * chunk_bytes, min(+ chunk_bytes, row_bytes)).
-    auto chunk_start = [&](const Walk& w, uint32_t m) {
+    auto chunk_start = [&](const Walk<kR>& w, uint32_t m) {
         return w.rows[m] + uint64_t(w.c) * p.fmt[kTwo ? w.f : 0].chunk_bytes;
     };
-    auto request = [&](const Walk& w) {  // one lane
-        uintptr_t from[kRows];
-        uint32_t bytes[kRows], total = 0;
+    auto request = [&](const Walk<kR>& w) {  // one lane
+        uintptr_t from[kR];
+        uint32_t bytes[kR], total = 0;
         const RowLayout& L = p.fmt[kTwo ? w.f : 0];
         const uint64_t len = min(uint64_t(L.chunk_bytes), L.row_bytes - uint64_t(w.c) * L.chunk_bytes);
 #pragma unroll
-        for (int m = 0; m < kRows; ++m) {
+        for (int m = 0; m < kR; ++m) {
             const uintptr_t b = reinterpret_cast<uintptr_t>(chunk_start(w, m));
             from[m] = b & ~uintptr_t(15);
             bytes[m] = uint32_t(((b + len + 15) & ~uintptr_t(15)) - from[m]);
@@ -307,15 +309,15 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
         }
         uint64_t* bar = &full[warp][w.slot];
         bulk::expect(bar, total);
-        uint8_t* dst = slots + w.slot * kRows * p.row_span;
+        uint8_t* dst = slots + w.slot * kR * p.row_span;
 #pragma unroll
-        for (int m = 0; m < kRows; ++m)
+        for (int m = 0; m < kR; ++m)
             bulk::copy(dst + m * p.row_span, reinterpret_cast<const void*>(from[m]), bytes[m], bar);
     };
 
-    Walk use{blockIdx.x * n_teams + team, part, 0, 0, 0, {}};
+    Walk<kR> use{blockIdx.x * n_teams + team, part, 0, 0, 0, {}};
     if (use.g < p.n_groups) enter_group(use);
-    Walk ask = use;  // lane 0: the next item to ask for
+    Walk<kR> ask = use;  // lane 0: the next item to ask for
     if (lane == 0) {
         for (uint32_t k = 0; k < p.n_slots; ++k) bulk::init(&full[warp][k]);
         bulk::init_done();
@@ -351,21 +353,21 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
     constexpr uint32_t kU = kEpi == Epilogue::SwiGlu ? 1 : V::kUnroll;
     constexpr uint32_t kUB = kEpi == Epilogue::SwiGlu ? 1 : VB::kUnroll;
     const uint32_t chunk_steps = p.chunk_steps;
-    float acc[kRows];
+    float acc[kR];
 #pragma unroll
-    for (int m = 0; m < kRows; ++m) acc[m] = 0.0f;
+    for (int m = 0; m < kR; ++m) acc[m] = 0.0f;
     RowFinish<kEpi, kOut> fin;
     // The group's sums (acc, per lane) through the butterfly to its outputs.
     auto finish_group = [&] {
 #pragma unroll
-        for (int m = 0; m < kRows; ++m) acc[m] = warp_sum(acc[m]);
+        for (int m = 0; m < kR; ++m) acc[m] = warp_sum(acc[m]);
         if (lane == 0) {
             MatvecSegment seg;
             const uint32_t r0 = first_row(use.g, seg);
             fin.store(a, seg, r0, acc);
         }
 #pragma unroll
-        for (int m = 0; m < kRows; ++m) acc[m] = 0.0f;
+        for (int m = 0; m < kR; ++m) acc[m] = 0.0f;
     };
     [[maybe_unused]] uint32_t n_rounds = 0;  // groups the warp has taken part in (split)
     while (use.g < p.n_groups) {
@@ -375,11 +377,11 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
             fin.load(a, seg, r0);
         }
         const uint32_t s0 = use.c * chunk_steps, s1 = min(s0 + chunk_steps, n_steps);
-        const uint8_t* slot = slots + use.slot * kRows * p.row_span;
-        const uint8_t* rows[kRows];
-        const XUnit* x[kRows];
+        const uint8_t* slot = slots + use.slot * kR * p.row_span;
+        const uint8_t* rows[kR];
+        const XUnit* x[kR];
 #pragma unroll
-        for (int m = 0; m < kRows; ++m) {
+        for (int m = 0; m < kR; ++m) {
             // Step s of the row is at rows[m] + (its offset in the row): the
             // chunk's bytes sit at the slot's row m from their 16-byte boundary.
             const uint8_t* b = chunk_start(use, m);
@@ -387,17 +389,17 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
             x[m] = xs;
         }
         bulk::wait(&full[warp][use.slot], use.parity);
-        [[maybe_unused]] float* const kept = dots + (n_rounds & 1) * n_steps * kRows;  // this round's dots of the team
+        [[maybe_unused]] float* const kept = dots + (n_rounds & 1) * n_steps * kR;  // this round's dots of the team
         if constexpr (kSplit) {
-            const auto keep = [&](int i, uint32_t s, float d) { kept[s * kRows + i] = d; };
+            const auto keep = [&](int i, uint32_t s, float d) { kept[s * kR + i] = d; };
             if (kTwo && use.f)  // warp-uniform
-                q8_lane_steps<VB, kRows, kUB>(rows, x, s0 + lane, 32, s1, keep);
+                q8_lane_steps<VB, kR, kUB>(rows, x, s0 + lane, 32, s1, keep);
             else
-                q8_lane_steps<V, kRows, kU>(rows, x, s0 + lane, 32, s1, keep);
+                q8_lane_steps<V, kR, kU>(rows, x, s0 + lane, 32, s1, keep);
         } else if (kTwo && use.f) {
-            q8_lane_dots<VB, kRows, kUB>(rows, x, s0 + lane, 32, s1, acc);
+            q8_lane_dots<VB, kR, kUB>(rows, x, s0 + lane, 32, s1, acc);
         } else {
-            q8_lane_dots<V, kRows, kU>(rows, x, s0 + lane, 32, s1, acc);
+            q8_lane_dots<V, kR, kU>(rows, x, s0 + lane, 32, s1, acc);
         }
         __syncwarp();  // the slot read by every lane
         if (lane == 0 && ask.g < p.n_groups) {
@@ -412,7 +414,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
             if (part == 0) {
                 for (uint32_t s = lane; s < n_steps; s += 32)
 #pragma unroll
-                    for (int m = 0; m < kRows; ++m) add_step(acc[m], kept[s * kRows + m]);
+                    for (int m = 0; m < kR; ++m) add_step(acc[m], kept[s * kR + m]);
                 finish_group();
             }
             ++n_rounds;
@@ -424,12 +426,12 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
 }
 
 // Rows of V, and from segment n_first on rows of VB (VB = V: one format);
-// row_bytes[f] is a row's bytes in format f.
-template <class V, class VB, Epilogue kEpi>
-void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_bytes)[2], cudaStream_t stream) {
+// row_bytes[f] is a row's bytes in format f; kR rows a warp group.
+template <class V, class VB, Epilogue kEpi, int kR>
+void launch_rows(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_bytes)[2], cudaStream_t stream) {
     static const uint32_t sms = sm_count();
     constexpr bool kTwo = !std::is_same_v<V, VB>;
-    constexpr uint32_t kOut = kEpi == Epilogue::SwiGlu ? 1 : kRows;
+    constexpr uint32_t kOut = kEpi == Epilogue::SwiGlu ? kR / 2 : kR;
     const size_t x_bytes = size_t(args.cols / 32) * sizeof(XUnit);
     const uint32_t n_steps = args.cols / 32 / V::kUnits;
     MatvecArgs a = args;
@@ -459,14 +461,14 @@ void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&r
     // of it split) 3% (bench/NOTES.md 43). Launches of two formats are
     // not split (their Q/K/V rows are a step or two a lane).
     uint32_t n_parts = 1;  // warps a group: a split product's chunks of a row
-    if (const uint32_t parts = kTwo ? 1 : q8_split_parts(p.n_groups, n_steps); parts > 1) {
+    if (const uint32_t parts = kTwo || kR != kRows ? 1 : q8_split_parts(p.n_groups, n_steps); parts > 1) {
         p.chunk_steps = ((n_steps + parts - 1) / parts + 3) / 4 * 4;
         p.n_chunks = n_parts = (n_steps + p.chunk_steps - 1) / p.chunk_steps;
         const uint32_t teams = std::clamp<uint32_t>((p.n_groups + sms - 1) / sms, (4 + n_parts - 1) / n_parts,
                                                     kMaxWarps / n_parts);
         warps = teams * n_parts;
     }
-    const size_t dots_bytes = n_parts > 1 ? size_t(warps / n_parts) * 2 * n_steps * kRows * sizeof(float) : 0;
+    const size_t dots_bytes = n_parts > 1 ? size_t(warps / n_parts) * 2 * n_steps * kR * sizeof(float) : 0;
     // Chunks of 32 steps or more (whole blocks of the format: a block has at
     // most 4 steps), as long as two slots a warp fit the budget; then as
     // many slots (two to four) as fit. Two formats: the chunks of both have
@@ -476,7 +478,7 @@ void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&r
     const uint64_t widest = kTwo ? std::max(row_bytes[0], row_bytes[1]) : row_bytes[0];
     const uint64_t step_bytes = (widest + n_steps - 1) / n_steps;  // Q6_K steps are 105 / 2 bytes
     if (n_parts == 1) {
-        const uint64_t fit = per_warp / 2 / kRows > 32 ? (per_warp / 2 / kRows - 32) / step_bytes / 32 * 32 : 0;
+        const uint64_t fit = per_warp / 2 / kR > 32 ? (per_warp / 2 / kR - 32) / step_bytes / 32 * 32 : 0;
         p.chunk_steps = uint32_t(std::clamp<uint64_t>(fit, 32, (n_steps + 31) / 32 * 32));
         p.n_chunks = (n_steps + p.chunk_steps - 1) / p.chunk_steps;
     }
@@ -487,31 +489,67 @@ void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&r
     }
     // A chunk's bytes, and up to 15 on either side to its 16-byte boundaries.
     p.row_span = uint32_t((uint64_t(widest_chunk) + 30 + 15) / 16 * 16);
-    p.n_slots = uint32_t(std::clamp<uint64_t>(per_warp / (kRows * p.row_span), 2, kMaxSlots));
-    const size_t smem = x_bytes + size_t(warps) * p.n_slots * kRows * p.row_span + dots_bytes;
+    p.n_slots = uint32_t(std::clamp<uint64_t>(per_warp / (kR * p.row_span), 2, kMaxSlots));
     const uint32_t blocks = (p.n_groups + warps / n_parts - 1) / (warps / n_parts);
     auto go = [&](auto split) {  // std::bool_constant: one instance (and its statics) a kernel
-        const auto kernel = q8_matvec_kernel<V, VB, kEpi, decltype(split)::value>;
-        // Past 48 KiB a block's shared memory, static included, needs the opt-in.
+        const auto kernel = q8_matvec_kernel<V, VB, kEpi, decltype(split)::value, kR>;
         static const size_t static_smem = [&] {
             cudaFuncAttributes fa{};
             return cudaFuncGetAttributes(&fa, kernel) == cudaSuccess ? fa.sharedSizeBytes : size_t(0);
         }();
-        if (smem + static_smem > 48 * 1024 &&
-            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess)
-            fail(ORCD_CUDA_ERROR, "q8 matvec: " + std::to_string(smem) + " bytes of shared memory refused");
-        int per_sm = 0;
-        if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, int(warps * 32), smem) != cudaSuccess ||
-            per_sm < 1)
-            per_sm = 1;
-        launch(kernel, std::min(blocks, sms * uint32_t(per_sm)), warps * 32, smem, stream, a, p);
+        auto smem_of = [&] { return x_bytes + size_t(warps) * p.n_slots * kR * p.row_span + dots_bytes; };
+        auto resident = [&](size_t smem) {
+            // Past 48 KiB a block's shared memory, static included, needs the opt-in.
+            if (smem + static_smem > 48 * 1024 &&
+                cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess)
+                fail(ORCD_CUDA_ERROR, "q8 matvec: " + std::to_string(smem) + " bytes of shared memory refused");
+            int per_sm = 0;
+            if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, int(warps * 32), smem) !=
+                    cudaSuccess ||
+                per_sm < 1)
+                per_sm = 1;
+            const uint32_t fit = std::min(blocks, sms * uint32_t(per_sm));
+            if (const uint32_t r = q8_wave_groups(); r > 0 && uint64_t(blocks) > uint64_t(fit) * 8) {
+                // Blocks of r groups a warp, more than fit at once: the hardware
+                // hands each multiprocessor its next block as its last ends.
+                return uint32_t((uint64_t(p.n_groups) + uint64_t(warps / n_parts) * r - 1) /
+                                (uint64_t(warps / n_parts) * r));
+            }
+            return fit;
+        };
+        size_t smem = smem_of();
+        uint32_t grid = resident(smem);
+        if (q8_slots_to_need()) {
+            // A warp walks at most this many items; slots past them are
+            // shared memory no chunk uses. Fewer bytes can only fit more
+            // blocks, so the walks only get shorter.
+            const uint64_t walk = (uint64_t(p.n_groups) + uint64_t(grid) * (warps / n_parts) - 1) /
+                                  (uint64_t(grid) * (warps / n_parts)) * (n_parts > 1 ? 1 : p.n_chunks);
+            if (walk < p.n_slots) {
+                p.n_slots = uint32_t(std::max<uint64_t>(walk, 1));
+                smem = smem_of();
+                grid = resident(smem);
+            }
+        }
+        launch(kernel, grid, warps * 32, smem, stream, a, p);
     };
-    if constexpr (kTwo)
+    if constexpr (kTwo || kR != kRows)
         go(std::false_type{});
     else if (n_parts > 1)
         go(std::true_type{});
     else
         go(std::false_type{});
+}
+
+template <class V, class VB, Epilogue kEpi>
+void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_bytes)[2], cudaStream_t stream) {
+    if constexpr (kEpi == Epilogue::SwiGlu && std::is_same_v<V, VB>) {
+        uint64_t outputs = 0;
+        for (uint32_t s = 0; s < args.n_seg && s < 3; ++s) outputs += args.seg[s].rows;
+        if (q8_swiglu_rows(outputs, args.cols / 32 / V::kUnits) == 2 * kRows)
+            return launch_rows<V, VB, kEpi, 2 * kRows>(args, n_first, row_bytes, stream);
+    }
+    launch_rows<V, VB, kEpi, kRows>(args, n_first, row_bytes, stream);
 }
 
 // ---- Mixture of experts ----------------------------------------------------------
@@ -698,6 +736,25 @@ uint32_t q8_split_parts(uint32_t n_groups, uint32_t n_steps) {
     uint32_t parts = std::min<uint32_t>(kMaxParts, (n_steps + 31) / 32);
     while (parts > 1 && n_groups > uint64_t(kMaxWarps / parts) * sms) --parts;
     return parts;
+}
+
+uint32_t q8_wave_groups() {
+    static const uint32_t r = [] {
+        const char* e = std::getenv("ORCD_WAVE_GROUPS");
+        return e ? uint32_t(std::strtoul(e, nullptr, 10)) : 0u;
+    }();
+    return r;
+}
+
+bool q8_slots_to_need() {
+    static const bool on = std::getenv("ORCD_SLOTS_TO_NEED") != nullptr;
+    return on;
+}
+
+uint32_t q8_swiglu_rows(uint64_t outputs, uint32_t n_steps) {
+    static const uint32_t sms = sm_count();
+    static const bool four = std::getenv("ORCD_FOUR_ROWS") != nullptr;
+    return four && n_steps <= 32 && outputs > uint64_t(sms) * kMaxWarps ? 2 * kRows : kRows;
 }
 
 template <class V>
