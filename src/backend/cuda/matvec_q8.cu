@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <type_traits>
 
@@ -498,11 +499,23 @@ void launch_rows(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_
             return cudaFuncGetAttributes(&fa, kernel) == cudaSuccess ? fa.sharedSizeBytes : size_t(0);
         }();
         auto smem_of = [&] { return x_bytes + size_t(warps) * p.n_slots * kR * p.row_span + dots_bytes; };
+        // The opt-in only grows: a launch captured in a graph keeps the bytes
+        // it asked for, and a later, smaller opt-in of the same kernel must
+        // not fall below them.
+        static std::mutex opt_mu;
+        static size_t opted = 0;
         auto resident = [&](size_t smem) {
             // Past 48 KiB a block's shared memory, static included, needs the opt-in.
-            if (smem + static_smem > 48 * 1024 &&
-                cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess)
-                fail(ORCD_CUDA_ERROR, "q8 matvec: " + std::to_string(smem) + " bytes of shared memory refused");
+            if (smem + static_smem > 48 * 1024) {
+                const std::lock_guard<std::mutex> lock(opt_mu);
+                if (smem > opted) {
+                    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) !=
+                        cudaSuccess)
+                        fail(ORCD_CUDA_ERROR,
+                             "q8 matvec: " + std::to_string(smem) + " bytes of shared memory refused");
+                    opted = smem;
+                }
+            }
             int per_sm = 0;
             if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, int(warps * 32), smem) !=
                     cudaSuccess ||
