@@ -28,7 +28,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <type_traits>
@@ -521,28 +520,24 @@ void launch_rows(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_
                     cudaSuccess ||
                 per_sm < 1)
                 per_sm = 1;
-            const uint32_t fit = std::min(blocks, sms * uint32_t(per_sm));
-            if (const uint32_t r = q8_wave_groups(); r > 0 && uint64_t(blocks) > uint64_t(fit) * 8) {
-                // Blocks of r groups a warp, more than fit at once: the hardware
-                // hands each multiprocessor its next block as its last ends.
-                return uint32_t((uint64_t(p.n_groups) + uint64_t(warps / n_parts) * r - 1) /
-                                (uint64_t(warps / n_parts) * r));
-            }
-            return fit;
+            return std::min(blocks, sms * uint32_t(per_sm));
         };
         size_t smem = smem_of();
         uint32_t grid = resident(smem);
-        if (q8_slots_to_need()) {
-            // A warp walks at most this many items; slots past them are
-            // shared memory no chunk uses. Fewer bytes can only fit more
-            // blocks, so the walks only get shorter.
-            const uint64_t walk = (uint64_t(p.n_groups) + uint64_t(grid) * (warps / n_parts) - 1) /
-                                  (uint64_t(grid) * (warps / n_parts)) * (n_parts > 1 ? 1 : p.n_chunks);
-            if (walk < p.n_slots) {
-                p.n_slots = uint32_t(std::max<uint64_t>(walk, 1));
-                smem = smem_of();
-                grid = resident(smem);
-            }
+        // A warp walks at most this many items; slots past them are shared
+        // memory no chunk uses, and a multiprocessor whose running kernel
+        // needs a smaller carveout waits to drain before a block asking
+        // that much can start (bench/NOTES.md 44). Qwen2.5-0.5B's products
+        // walk one or two items a warp: sized to the walk, Qwen2.5-0.5B
+        // Q4_K_M decodes 3.4% / 0.7% faster at depth 0 / 4096 on an H100
+        // (bench/NOTES.md 48). Fewer bytes can only fit more blocks, so the
+        // walks only get shorter.
+        const uint64_t walk = (uint64_t(p.n_groups) + uint64_t(grid) * (warps / n_parts) - 1) /
+                              (uint64_t(grid) * (warps / n_parts)) * (n_parts > 1 ? 1 : p.n_chunks);
+        if (walk < p.n_slots) {
+            p.n_slots = uint32_t(std::max<uint64_t>(walk, 1));
+            smem = smem_of();
+            grid = resident(smem);
         }
         launch(kernel, grid, warps * 32, smem, stream, a, p);
     };
@@ -751,23 +746,9 @@ uint32_t q8_split_parts(uint32_t n_groups, uint32_t n_steps) {
     return parts;
 }
 
-uint32_t q8_wave_groups() {
-    static const uint32_t r = [] {
-        const char* e = std::getenv("ORCD_WAVE_GROUPS");
-        return e ? uint32_t(std::strtoul(e, nullptr, 10)) : 0u;
-    }();
-    return r;
-}
-
-bool q8_slots_to_need() {
-    static const bool on = std::getenv("ORCD_SLOTS_TO_NEED") != nullptr;
-    return on;
-}
-
 uint32_t q8_swiglu_rows(uint64_t outputs, uint32_t n_steps) {
     static const uint32_t sms = sm_count();
-    static const bool four = std::getenv("ORCD_FOUR_ROWS") != nullptr;
-    return four && n_steps <= 32 && outputs > uint64_t(sms) * kMaxWarps ? 2 * kRows : kRows;
+    return n_steps <= 32 && outputs > uint64_t(sms) * kMaxWarps ? 2 * kRows : kRows;
 }
 
 template <class V>

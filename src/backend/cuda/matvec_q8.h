@@ -43,10 +43,6 @@ uint32_t q8_split_parts(uint32_t n_groups, uint32_t n_steps);
 // are more than one round of the machine's warps (matvec_q8.cu). The rows a
 // warp takes never change a sum's bits.
 uint32_t q8_swiglu_rows(uint64_t outputs, uint32_t n_steps);
-// A/B switch (ORCD_SLOTS_TO_NEED): a warp's slots no more than its walk's items.
-bool q8_slots_to_need();
-// A/B switch (ORCD_WAVE_GROUPS=r): products of 8 rounds or more as blocks of r groups a warp.
-uint32_t q8_wave_groups();
 
 // The expert products of formats.h's MoeGateUpArgs / MoeDownArgs against
 // 8-bit activations; false (nothing launched) when the staged x or
