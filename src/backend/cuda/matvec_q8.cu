@@ -549,6 +549,12 @@ void launch_rows(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_
         go(std::false_type{});
 }
 
+// A SwiGlu product of short rows and many outputs takes two outputs a warp
+// group (q8_swiglu_rows): Qwen2.5-0.5B's gate/up then runs one group a warp
+// where a third of its warps took two one after the other, each group's
+// wait, butterfly and finish on the chain. Qwen2.5-0.5B Q4_K_M decode +1%
+// at depth 0 on an H100 alone, +4% with slots sized to the walk
+// (bench/NOTES.md 47, 48).
 template <class V, class VB, Epilogue kEpi>
 void launch_product(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_bytes)[2], cudaStream_t stream) {
     if constexpr (kEpi == Epilogue::SwiGlu && std::is_same_v<V, VB>) {
