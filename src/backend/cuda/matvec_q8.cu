@@ -27,6 +27,7 @@
 #include "common/error.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <climits>
 #include <mutex>
 #include <string>
@@ -145,14 +146,32 @@ __device__ __forceinline__ void load_norm_w(NormW& nw, const MatvecArgs& a, uint
     }
 }
 
+// The staged norm's scale r, where the kernel applies it: late, x * w is
+// rounded without r (a unit's bytes are the same up to the last bit of a
+// product: scaling a unit by r scales its amax and its step alike) and each
+// row's sum is multiplied by r at its finish, so the block's sum of squares
+// is off the staging's path: a warp rounds its units as soon as its own
+// loads of x are in, and one barrier ends the staging instead of three.
+// pending: r is formed after that barrier from the warps' partial sums in
+// `scratch` (norm_scale_of_partials, block_sum's order and bits).
+struct StagedScale {
+    float r;
+    bool pending;
+};
+
 template <bool kPaired, class F>
-__device__ __forceinline__ void stage_x(XUnit* xs, const MatvecArgs& a, uint32_t n_units, const NormW& nw,
-                                        float* scratch, const F& loads_issued) {
-    if (!a.norm_w) return round_x<kPaired>(xs, a.x, n_units, nullptr, 1.0f, loads_issued);
+__device__ __forceinline__ StagedScale stage_x(XUnit* xs, const MatvecArgs& a, uint32_t n_units, const NormW& nw,
+                                               float* scratch, bool late, const F& loads_issued) {
+    if (!a.norm_w) {
+        round_x<kPaired>(xs, a.x, n_units, nullptr, 1.0f, loads_issued);
+        return {1.0f, false};
+    }
     const uint32_t per_pass = blockDim.x / 8;
-    if (!norm_fused(a, n_units))
-        return round_x<kPaired>(xs, a.x, n_units, a.norm_w, rms_scale(a.x, a.cols, a.norm_eps, true, scratch),
-                                loads_issued);
+    if (!norm_fused(a, n_units)) {
+        const float scale = rms_scale(a.x, a.cols, a.norm_eps, true, scratch);
+        round_x<kPaired>(xs, a.x, n_units, a.norm_w, late ? 1.0f : scale, loads_issued);
+        return {late ? scale : 1.0f, false};
+    }
     const uint32_t lane = threadIdx.x & 31, g = lane & 7, first = (threadIdx.x >> 5) * 4;
     const float4* x4 = reinterpret_cast<const float4*>(a.x);
     const float4(&w)[kStagePasses] = nw.w;
@@ -163,12 +182,19 @@ __device__ __forceinline__ void stage_x(XUnit* xs, const MatvecArgs& a, uint32_t
         v[k] = u < n_units ? x4[8 * u + g] : make_float4(0, 0, 0, 0);
     }
     loads_issued();
-    const float scale = rms_scale_of(v, a.cols, a.norm_eps, scratch);
+    float scale = 1.0f;
+    if (late) {
+        const float ss = warp_sum(sum_squares(v));
+        if (lane == 0) scratch[threadIdx.x >> 5] = ss;
+    } else {
+        scale = rms_scale_of(v, a.cols, a.norm_eps, scratch);
+    }
 #pragma unroll
     for (uint32_t k = 0; k < kStagePasses; ++k) {
         const uint32_t base = first + k * per_pass;
         if (base < n_units) round_team<kPaired>(xs, base + lane / 8, base + lane / 8 < n_units, g, scaled(v[k], w[k], scale));
     }
+    return {1.0f, late};
 }
 
 // The dense product streams its weights through shared memory, each warp
@@ -222,6 +248,7 @@ struct StreamPlan {
     // second (a launch of two formats; one format: UINT_MAX).
     uint32_t second_begin;
     RowLayout fmt[2];
+    uint32_t late_norm;  // the staged norm's scale applied at each row's finish (StagedScale)
 };
 
 // A warp's walk over its items (chunk c of group g, in order) and the
@@ -341,14 +368,17 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
                 advance(ask);
             }
     };
+    const bool late = p.late_norm != 0;
+    StagedScale staged;
     if constexpr (kSlotsAfterStaging<V>) {
-        stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, quant::NothingMore{});
+        staged = stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, late, quant::NothingMore{});
         __syncthreads();  // x staged; every warp's barriers initialised
         ask_rest();
     } else {
-        stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, ask_rest);
+        staged = stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, late, ask_rest);
         __syncthreads();  // x staged; every warp's barriers initialised
     }
+    const float r = staged.pending ? norm_scale_of_partials(scratch, a.cols, a.norm_eps) : staged.r;
 
     constexpr uint32_t kU = kEpi == Epilogue::SwiGlu ? 1 : V::kUnroll;
     constexpr uint32_t kUB = kEpi == Epilogue::SwiGlu ? 1 : VB::kUnroll;
@@ -364,6 +394,9 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
         if (lane == 0) {
             MatvecSegment seg;
             const uint32_t r0 = first_row(use.g, seg);
+            if (late)
+#pragma unroll
+                for (int m = 0; m < kR; ++m) acc[m] *= r;
             fin.store(a, seg, r0, acc);
         }
 #pragma unroll
@@ -436,6 +469,8 @@ void launch_rows(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_
     const uint32_t n_steps = args.cols / 32 / V::kUnits;
     MatvecArgs a = args;
     StreamPlan p{};
+    static const bool late_norm = std::getenv("ORCD_NORM_LATE") != nullptr;
+    p.late_norm = late_norm;
     p.n_groups = assign_segment_units(a, kOut);  // block_begin: a segment's first group
     if (p.n_groups == 0) return;
     p.second_begin = kTwo ? a.seg[n_first].block_begin : UINT_MAX;

@@ -37,7 +37,7 @@ __device__ __forceinline__ float rms_scale(const float* x, uint32_t n, float eps
 // v[k] holds elements 4t + 4 k blockDim .. + 3 of thread t (zeros past n),
 // summed in rms_scale's order.
 template <uint32_t N>
-__device__ __forceinline__ float rms_scale_of(const float4 (&v)[N], uint32_t n, float eps, float* scratch) {
+__device__ __forceinline__ float sum_squares(const float4 (&v)[N]) {
     float ss = 0.0f;
 #pragma unroll
     for (uint32_t k = 0; k < N; ++k) {
@@ -46,7 +46,21 @@ __device__ __forceinline__ float rms_scale_of(const float4 (&v)[N], uint32_t n, 
         ss += v[k].z * v[k].z;
         ss += v[k].w * v[k].w;
     }
-    return 1.0f / sqrtf(block_sum(ss, scratch) / float(n) + eps);
+    return ss;
+}
+
+template <uint32_t N>
+__device__ __forceinline__ float rms_scale_of(const float4 (&v)[N], uint32_t n, float eps, float* scratch) {
+    return 1.0f / sqrtf(block_sum(sum_squares(v), scratch) / float(n) + eps);
+}
+
+// The same scale from each warp's sum of its threads' sum_squares(), in
+// scratch[warp], after a barrier: block_sum's second half, so the bits are
+// rms_scale_of's.
+__device__ __forceinline__ float norm_scale_of_partials(const float* scratch, uint32_t n, float eps) {
+    const uint32_t lane = threadIdx.x & 31, n_warps = blockDim.x >> 5;
+    const float ss = warp_sum(lane < n_warps ? scratch[lane] : 0.0f);
+    return 1.0f / sqrtf(ss / float(n) + eps);
 }
 
 // The RMSNorm's weight and scale applied to 4 elements of x, as the
