@@ -249,6 +249,7 @@ struct StreamPlan {
     uint32_t second_begin;
     RowLayout fmt[2];
     uint32_t late_norm;  // the staged norm's scale applied at each row's finish (StagedScale)
+    uint32_t n_early;    // a warp's slots asked for before the wait (1, or all where they hold its walk)
 };
 
 // A warp's walk over its items (chunk c of group g, in order) and the
@@ -349,7 +350,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
         for (uint32_t k = 0; k < p.n_slots; ++k) bulk::init(&full[warp][k]);
         bulk::init_done();
         // The weights do not depend on earlier kernels: the first chunk asked for before the wait.
-        if (ask.g < p.n_groups) {
+        for (uint32_t k = 0; k < p.n_early && ask.g < p.n_groups; ++k) {
             request(ask);
             advance(ask);
         }
@@ -363,7 +364,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
     // (bench/NOTES.md 28).
     auto ask_rest = [&] {
         if (lane == 0)
-            for (uint32_t k = 1; k < p.n_slots && ask.g < p.n_groups; ++k) {
+            for (uint32_t k = p.n_early; k < p.n_slots && ask.g < p.n_groups; ++k) {
                 request(ask);
                 advance(ask);
             }
@@ -574,6 +575,8 @@ void launch_rows(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_
             smem = smem_of();
             grid = resident(smem);
         }
+        static const bool walk_early = std::getenv("ORCD_WALK_EARLY") != nullptr;
+        p.n_early = walk_early && walk <= p.n_slots ? p.n_slots : 1;
         launch(kernel, grid, warps * 32, smem, stream, a, p);
     };
     if constexpr (kTwo || kR != kRows)
