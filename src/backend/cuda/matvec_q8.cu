@@ -470,7 +470,7 @@ void launch_rows(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_
     const uint32_t n_steps = args.cols / 32 / V::kUnits;
     MatvecArgs a = args;
     StreamPlan p{};
-    static const bool late_norm = std::getenv("ORCD_NORM_LATE") != nullptr;
+    static const bool late_norm = std::getenv("ORCD_NORM_EARLY") == nullptr;  // A/B: main's early scale
     p.late_norm = late_norm;
     p.n_groups = assign_segment_units(a, kOut);  // block_begin: a segment's first group
     if (p.n_groups == 0) return;
@@ -575,7 +575,7 @@ void launch_rows(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_
             smem = smem_of();
             grid = resident(smem);
         }
-        static const bool walk_early = std::getenv("ORCD_WALK_EARLY") != nullptr;
+        static const bool walk_early = std::getenv("ORCD_WALK_LATE") == nullptr;  // A/B: one slot early
         p.n_early = walk_early && walk <= p.n_slots ? p.n_slots : 1;
         launch(kernel, grid, warps * 32, smem, stream, a, p);
     };
