@@ -27,6 +27,7 @@
 #include "common/error.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <climits>
 #include <mutex>
 #include <string>
@@ -145,16 +146,17 @@ __device__ __forceinline__ void load_norm_w(NormW& nw, const MatvecArgs& a, uint
     }
 }
 
-// The staged norm's scale r is applied late: x * w is rounded without r (a
-// unit's bytes are the same up to the last bit of a product: scaling a unit
-// by r scales its amax and its step alike) and each row's sum is multiplied
-// by r at its finish, so the block's sum of squares is off the staging's
-// path: a warp rounds its units as soon as its own loads of x are in, and
-// one barrier ends the staging instead of three. Measured against the scale
-// applied before the rounding: Qwen2.5-0.5B Q4_K_M +2.9% / +1.1% at depth 0
+// The staged norm's scale r, where the kernel applies it: late, x * w is
+// rounded without r (a unit's bytes are the same up to the last bit of a
+// product: scaling a unit by r scales its amax and its step alike) and each
+// row's sum is multiplied by r at its finish, so the block's sum of squares
+// is off the staging's path: a warp rounds its units as soon as its own
+// loads of x are in, and one barrier ends the staging instead of three.
+// Measured against the scale applied before the rounding (main's earlier
+// behaviour, ORCD_NORM_EARLY): Qwen2.5-0.5B Q4_K_M +2.9% / +1.1% at depth 0
 // / 4096, Phi-3-mini Q4_K_M +2.1% / +1.7% on an H100 (bench/NOTES.md 50).
 // pending: r is formed after that barrier from the warps' partial sums in
-// `scratch` (norm_scale_of_partials, block_sum's order and bits); else r.
+// `scratch` (norm_scale_of_partials, block_sum's order and bits).
 struct StagedScale {
     float r;
     bool pending;
@@ -162,7 +164,7 @@ struct StagedScale {
 
 template <bool kPaired, class F>
 __device__ __forceinline__ StagedScale stage_x(XUnit* xs, const MatvecArgs& a, uint32_t n_units, const NormW& nw,
-                                               float* scratch, const F& loads_issued) {
+                                               float* scratch, bool late, const F& loads_issued) {
     if (!a.norm_w) {
         round_x<kPaired>(xs, a.x, n_units, nullptr, 1.0f, loads_issued);
         return {1.0f, false};
@@ -170,8 +172,8 @@ __device__ __forceinline__ StagedScale stage_x(XUnit* xs, const MatvecArgs& a, u
     const uint32_t per_pass = blockDim.x / 8;
     if (!norm_fused(a, n_units)) {
         const float scale = rms_scale(a.x, a.cols, a.norm_eps, true, scratch);
-        round_x<kPaired>(xs, a.x, n_units, a.norm_w, 1.0f, loads_issued);
-        return {scale, false};
+        round_x<kPaired>(xs, a.x, n_units, a.norm_w, late ? 1.0f : scale, loads_issued);
+        return {late ? scale : 1.0f, false};
     }
     const uint32_t lane = threadIdx.x & 31, g = lane & 7, first = (threadIdx.x >> 5) * 4;
     const float4* x4 = reinterpret_cast<const float4*>(a.x);
@@ -183,15 +185,19 @@ __device__ __forceinline__ StagedScale stage_x(XUnit* xs, const MatvecArgs& a, u
         v[k] = u < n_units ? x4[8 * u + g] : make_float4(0, 0, 0, 0);
     }
     loads_issued();
-    const float ss = warp_sum(sum_squares(v));
-    if (lane == 0) scratch[threadIdx.x >> 5] = ss;
+    float scale = 1.0f;
+    if (late) {
+        const float ss = warp_sum(sum_squares(v));
+        if (lane == 0) scratch[threadIdx.x >> 5] = ss;
+    } else {
+        scale = rms_scale_of(v, a.cols, a.norm_eps, scratch);
+    }
 #pragma unroll
     for (uint32_t k = 0; k < kStagePasses; ++k) {
         const uint32_t base = first + k * per_pass;
-        // x * 1 * w: the bits of round_x's unfused pass with scale 1.
-        if (base < n_units) round_team<kPaired>(xs, base + lane / 8, base + lane / 8 < n_units, g, scaled(v[k], w[k], 1.0f));
+        if (base < n_units) round_team<kPaired>(xs, base + lane / 8, base + lane / 8 < n_units, g, scaled(v[k], w[k], scale));
     }
-    return {1.0f, true};
+    return {1.0f, late};
 }
 
 // The dense product streams its weights through shared memory, each warp
@@ -245,6 +251,8 @@ struct StreamPlan {
     // second (a launch of two formats; one format: UINT_MAX).
     uint32_t second_begin;
     RowLayout fmt[2];
+    uint32_t late_norm;  // the staged norm's scale applied at each row's finish (StagedScale)
+    uint32_t n_early;    // a warp's slots asked for before the wait (1, or all where they hold its walk)
 };
 
 // A warp's walk over its items (chunk c of group g, in order) and the
@@ -345,7 +353,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
         for (uint32_t k = 0; k < p.n_slots; ++k) bulk::init(&full[warp][k]);
         bulk::init_done();
         // The weights do not depend on earlier kernels: the first chunk asked for before the wait.
-        if (ask.g < p.n_groups) {
+        for (uint32_t k = 0; k < p.n_early && ask.g < p.n_groups; ++k) {
             request(ask);
             advance(ask);
         }
@@ -359,18 +367,19 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
     // (bench/NOTES.md 28).
     auto ask_rest = [&] {
         if (lane == 0)
-            for (uint32_t k = 1; k < p.n_slots && ask.g < p.n_groups; ++k) {
+            for (uint32_t k = p.n_early; k < p.n_slots && ask.g < p.n_groups; ++k) {
                 request(ask);
                 advance(ask);
             }
     };
+    const bool late = p.late_norm != 0;
     StagedScale staged;
     if constexpr (kSlotsAfterStaging<V>) {
-        staged = stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, quant::NothingMore{});
+        staged = stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, late, quant::NothingMore{});
         __syncthreads();  // x staged; every warp's barriers initialised
         ask_rest();
     } else {
-        staged = stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, ask_rest);
+        staged = stage_x<V::kPairedX>(xs, a, n_units, nw, scratch, late, ask_rest);
         __syncthreads();  // x staged; every warp's barriers initialised
     }
     const float r = staged.pending ? norm_scale_of_partials(scratch, a.cols, a.norm_eps) : staged.r;
@@ -389,8 +398,9 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 1) q8_matvec_kernel(const Matv
         if (lane == 0) {
             MatvecSegment seg;
             const uint32_t r0 = first_row(use.g, seg);
+            if (late)
 #pragma unroll
-            for (int m = 0; m < kR; ++m) acc[m] *= r;  // the staged norm's scale (1 without a norm)
+                for (int m = 0; m < kR; ++m) acc[m] *= r;
             fin.store(a, seg, r0, acc);
         }
 #pragma unroll
@@ -463,6 +473,9 @@ void launch_rows(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_
     const uint32_t n_steps = args.cols / 32 / V::kUnits;
     MatvecArgs a = args;
     StreamPlan p{};
+    // Set, ORCD_NORM_EARLY gives the scale before the rounding (StagedScale): an A/B switch.
+    static const bool late_norm = std::getenv("ORCD_NORM_EARLY") == nullptr;
+    p.late_norm = late_norm;
     p.n_groups = assign_segment_units(a, kOut);  // block_begin: a segment's first group
     if (p.n_groups == 0) return;
     p.second_begin = kTwo ? a.seg[n_first].block_begin : UINT_MAX;
@@ -566,6 +579,13 @@ void launch_rows(const MatvecArgs& args, uint32_t n_first, const uint64_t (&row_
             smem = smem_of();
             grid = resident(smem);
         }
+        // A walk that fits its slots asks for all of them before the wait;
+        // ORCD_WALK_LATE (set) asks for one, the rest after x's loads. Measured
+        // level on Qwen2.5-0.5B and Phi-3-mini (bench/NOTES.md 51); kept as
+        // the configuration every GPU test ran with, until a build without
+        // it runs on a card.
+        static const bool walk_early = std::getenv("ORCD_WALK_LATE") == nullptr;
+        p.n_early = walk_early && walk <= p.n_slots ? p.n_slots : 1;
         launch(kernel, grid, warps * 32, smem, stream, a, p);
     };
     if constexpr (kTwo || kR != kRows)
