@@ -27,8 +27,8 @@
 #include "common/error.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <climits>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <type_traits>

@@ -9,6 +9,11 @@
 
 namespace orcd::cuda {
 
+// The scale from the sum of squares ss of the row's n elements.
+__device__ __forceinline__ float rms_scale_of_sum(float ss, uint32_t n, float eps) {
+    return 1.0f / sqrtf(ss / float(n) + eps);
+}
+
 // scale = 1 / sqrt(mean(x^2) + eps), as the reference. Every thread of the
 // block calls it and gets the scale. Each thread sums the squares of its
 // elements in index order (4 consecutive ones a pass, one 16-byte load when
@@ -29,8 +34,7 @@ __device__ __forceinline__ float rms_scale(const float* x, uint32_t n, float eps
 #pragma unroll 4
         for (uint32_t i = threadIdx.x; i < n; i += blockDim.x) ss += x[i] * x[i];
     }
-    ss = block_sum(ss, scratch);
-    return 1.0f / sqrtf(ss / float(n) + eps);
+    return rms_scale_of_sum(block_sum(ss, scratch), n, eps);
 }
 
 // rms_scale for a block whose threads hold their elements in registers:
@@ -51,7 +55,7 @@ __device__ __forceinline__ float sum_squares(const float4 (&v)[N]) {
 
 template <uint32_t N>
 __device__ __forceinline__ float rms_scale_of(const float4 (&v)[N], uint32_t n, float eps, float* scratch) {
-    return 1.0f / sqrtf(block_sum(sum_squares(v), scratch) / float(n) + eps);
+    return rms_scale_of_sum(block_sum(sum_squares(v), scratch), n, eps);
 }
 
 // The same scale from each warp's sum of its threads' sum_squares(), in
@@ -59,8 +63,7 @@ __device__ __forceinline__ float rms_scale_of(const float4 (&v)[N], uint32_t n, 
 // rms_scale_of's.
 __device__ __forceinline__ float norm_scale_of_partials(const float* scratch, uint32_t n, float eps) {
     const uint32_t lane = threadIdx.x & 31, n_warps = blockDim.x >> 5;
-    const float ss = warp_sum(lane < n_warps ? scratch[lane] : 0.0f);
-    return 1.0f / sqrtf(ss / float(n) + eps);
+    return rms_scale_of_sum(warp_sum(lane < n_warps ? scratch[lane] : 0.0f), n, eps);
 }
 
 // The RMSNorm's weight and scale applied to 4 elements of x, as the
