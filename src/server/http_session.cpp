@@ -88,8 +88,11 @@ void HttpSession::read_body() {
 
 void HttpSession::on_request(beast::error_code ec) {
     if (correlation_id_.empty()) correlation_id_ = correlation_id_for("");
-    // Once the header is in, its target picks the shape of an error answer.
-    const std::string_view target = parser_->is_header_done() ? parser_->get().target() : std::string_view();
+    // Once the request line is in, its target picks the shape of an error
+    // answer: the parser stores it before the fields, so a header refused
+    // for its Content-Length (over 1 MiB) is answered in its path's shape
+    // too. Before the request line the target is empty: /execute's shape.
+    const std::string_view target = parser_->get().target();
     if (ec && body_timed_out_) return respond(body_timeout_reply(ctx_.config.body_timeout_sec, port_, target));
     if (ec) {
         if (auto reply = reply_to_read_error(ec, port_, target)) return respond(*reply);

@@ -161,9 +161,10 @@ Served serve_bytes(std::string_view input, FakeWorker& worker, ClientMode mode, 
             if (!reply) http::read(stream, buffer, parser, ec);
         }
         if (correlation.empty()) correlation = server::correlation_id_for("");
-        // A header refused for its size was never routed: no target picks its shape.
-        const std::string target =
-            parser.is_header_done() && !reply ? std::string(parser.get().target()) : std::string();
+        // A header refused for its size was never routed: no target picks its
+        // shape. Otherwise the request line's target does, once it is parsed
+        // (as in the session: a Content-Length over the limit too).
+        const std::string target = !reply ? std::string(parser.get().target()) : std::string();
         if (reply) {
             // answered before the body was read
         } else if (ec) {

@@ -193,7 +193,10 @@ TEST(HttpFuzz, OpenAiSeedsGetTheirDocumentedAnswers) {
         EXPECT_EQ(body_of(r)["error"]["code"], "INVALID_REQUEST") << name;
         EXPECT_EQ(body_of(r)["error"]["type"], "invalid_request_error") << name;
     }
+    // Refused by its Content-Length, before the body is read: still the /v1/ shape.
     EXPECT_EQ(last("chat_too_large").status, 413);
+    EXPECT_EQ(body_of(last("chat_too_large"))["error"]["param"], "body");
+    EXPECT_EQ(body_of(last("chat_too_large"))["error"]["type"], "invalid_request_error");
     EXPECT_EQ(last("chat_short_body", {0, true}).status, 408);
     EXPECT_EQ(body_of(last("chat_short_body", {0, true}))["error"]["param"], "body");
     EXPECT_EQ(last("chat_get").status, 405);

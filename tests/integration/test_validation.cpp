@@ -251,6 +251,20 @@ TEST_F(Validation, BodyOverOneMebibyteIs413) {
     EXPECT_EQ(http_get(port(), "/health").json()["busy"], false);
 }
 
+// Refused by its Content-Length before the body is read, yet answered in the
+// shape of its path: OpenAI clients read error.message.
+TEST_F(Validation, BodyOverOneMebibyteUnderV1Is413InOpenAisShape) {
+    const std::string big = json{{"prompt", std::string((1 << 20) + 10, 'a')}}.dump();
+    const HttpResponse r = http_post_json(port(), "/v1/completions", big);
+    EXPECT_EQ(r.status, 413) << r.body;
+    const json body = r.json();
+    ASSERT_TRUE(body.contains("error")) << r.body;
+    EXPECT_EQ(body["error"]["code"], "INVALID_REQUEST");
+    EXPECT_EQ(body["error"]["param"], "body");
+    EXPECT_EQ(body["error"]["type"], "invalid_request_error");
+    EXPECT_EQ(http_get(port(), "/health").json()["busy"], false);
+}
+
 TEST_F(Validation, UnknownPathIs404) {
     const HttpResponse r = http_get(port(), "/nope");
     EXPECT_EQ(r.status, 404);
