@@ -305,7 +305,7 @@ typedef struct orcd_job orcd_job;
 
 typedef struct orcd_job_params {
     uint32_t max_tokens;          /* default 2048; >= 1                      */
-    float temperature;            /* default 1.0; 0 = greedy argmax          */
+    float temperature;            /* default 1.0; 0 (or < 1e-5) = greedy     */
     float top_p;                  /* default 1.0 (off); 0 keeps the best only*/
     int32_t top_k;                /* default 0 (off)                         */
     float min_p;                  /* default 0 (off)                         */

@@ -68,6 +68,7 @@ template <typename Tokenize>
 Job::Job(Model& model, const JobParams& params, Tokenize&& tokenize)
     : model_(model), params_(params), decoder_(model.tokenizer()), stop_(params.stop), created_(Clock::now()) {
     validate(params_, model_);
+    if (params_.sampling.temperature < kGreedyBelowTemperature) params_.sampling.temperature = 0.0f;
     if (!model_.try_acquire()) fail(ORCD_BUSY, "another job is running on this model");
     fault::job_started();
     try {

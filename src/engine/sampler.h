@@ -37,6 +37,13 @@ struct SamplingConfig {
     float frequency_penalty = 0.0f;  // -2..2; 0 = off
 };
 
+// A job takes a temperature above 0 and below this as 0 (greedy). Such a
+// draw is greedy already, but for logits less than ~1e-5 apart, and near
+// float's smallest a temperature overflows finite logits (l / T) to +inf:
+// the sampler's INVALID_REQUEST would then come after the stream started,
+// for a value the request checks let through. vLLM draws the same line.
+constexpr float kGreedyBelowTemperature = 1e-5f;
+
 struct Candidate {
     int32_t id;
     float logit;    // after penalty and temperature

@@ -39,7 +39,11 @@ protected:
         std::vector<int32_t> out;
         orcd_job_event ev{};
         do {
-            EXPECT_EQ(orcd_job_next(job, &ev), ORCD_OK) << orcd_last_error_detail();
+            const orcd_status st = orcd_job_next(job, &ev);
+            if (st != ORCD_OK) {  // a failed job ends here: ev.done is never set
+                ADD_FAILURE() << "orcd_job_next: " << orcd_last_error_detail();
+                break;
+            }
             out.push_back(ev.token);
         } while (!ev.done);
         orcd_job_free(job);
@@ -157,6 +161,25 @@ TEST_F(JobTokens, AFrequencyPenaltyChangesGreedyOutputAndZeroChangesNothing) {
     p.frequency_penalty = 2.0f;
     ASSERT_EQ(orcd_job_create(model_, "Once upon a time", 16, &p, &job), ORCD_OK);
     EXPECT_NE(run(job), plain);
+}
+
+// A temperature above 0 but below kGreedyBelowTemperature is greedy: the
+// same ids as 0, whatever the seed. 1e-40 divided 259 / T to +inf, and the
+// job failed after its first token.
+TEST_F(JobTokens, ATinyTemperatureIsGreedy) {
+    orcd_job* job = nullptr;
+    orcd_job_params p = greedy(24);
+    ASSERT_EQ(orcd_job_create(model_, "Once upon a time", 16, &p, &job), ORCD_OK);
+    const auto plain = run(job);
+    for (const float t : {1e-40f, 1e-30f, 9.9e-6f}) {
+        for (const uint64_t seed : {1u, 2u}) {
+            p.temperature = t;
+            p.seed = seed;
+            p.has_seed = 1;
+            ASSERT_EQ(orcd_job_create(model_, "Once upon a time", 16, &p, &job), ORCD_OK);
+            EXPECT_EQ(run(job), plain) << t << " seed " << seed;
+        }
+    }
 }
 
 TEST_F(JobTokens, BuildCommitIsAShortHashOrUnknown) {
