@@ -71,14 +71,14 @@ std::optional<Family> detect(std::string_view template_text) {
     return std::nullopt;
 }
 
-std::string describe_unknown(std::string_view t) {
+std::string describe_unknown(std::string_view t, std::string_view subject) {
     const char* looks = nullptr;
     if (has(t, "<|im_start|>")) looks = "ChatML";
     else if (has(t, "<|start_header_id|>")) looks = "Llama 3";
     else if (has(t, "<|channel|>")) looks = "GPT-OSS harmony";
     else if (has(t, "<|user|>")) looks = "Phi-3";
     else if (has(t, "[INST]")) looks = "[INST] (Llama 2 / Mistral)";
-    std::string out = "the model's chat template is not one this worker can render";
+    std::string out = std::string(subject) + " is not one this worker can render";
     if (looks) out += std::string(" (its markup looks like ") + looks + ", but the text differs from the known variants)";
     out += "; supported: ";
     for (size_t i = 0; i < kKnown.size(); ++i) {

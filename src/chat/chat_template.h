@@ -65,8 +65,10 @@ public:
 std::optional<Family> detect(std::string_view template_text);
 
 // For a template detect() does not know: a one-line explanation naming the
-// family its markup suggests, if any, and the families that are supported.
-std::string describe_unknown(std::string_view template_text);
+// family its markup suggests, if any, and the families that are supported;
+// `subject` names the template ("<subject> is not one this worker can render").
+std::string describe_unknown(std::string_view template_text,
+                             std::string_view subject = "the model's chat template");
 
 // Renders messages with add_generation_prompt = true. Throws TemplateError.
 std::vector<Segment> render(Family family, const std::vector<Message>& messages, const RenderOptions& options);

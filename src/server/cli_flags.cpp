@@ -2,13 +2,17 @@
 
 #include "uuid.h"
 
+#include "chat/chat_template.h"
+
 #include <boost/asio/ip/address.hpp>
 
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string_view>
 
 #include <unistd.h>
@@ -152,8 +156,17 @@ Config parse_flags(int argc, const char* const* argv) {
     if (auto v = take("--shutdown-timeout-sec"))
         cfg.shutdown_timeout_sec = parse_seconds("--shutdown-timeout-sec", *v, 0.0, 3600.0);
     if (auto v = take("--chat-template-file")) {
-        if (access(v->c_str(), R_OK) != 0) throw FlagError("--chat-template-file", "file is not readable: '" + *v + "'");
+        // Read and recognised here, before the model loads: a template the
+        // worker cannot render is a bad flag value (exit 2), not a model that
+        // refuses every chat request once it is up.
+        std::ifstream in(*v, std::ios::binary);
+        if (access(v->c_str(), R_OK) != 0 || !in) throw FlagError("--chat-template-file", "file is not readable: '" + *v + "'");
+        std::ostringstream text;
+        text << in.rdbuf();
+        if (!chat::detect(text.str()))
+            throw FlagError("--chat-template-file", chat::describe_unknown(text.str(), "the template in '" + *v + "'"));
         cfg.chat_template_path = *v;
+        cfg.chat_template_text = text.str();
     }
     if (auto v = take("--body-timeout-sec"))
         cfg.body_timeout_sec = parse_seconds("--body-timeout-sec", *v, 0.001, 3600.0);

@@ -16,6 +16,7 @@ enum class LogFormat { json, text };
 struct Config {
     std::string model_path;
     std::string chat_template_path;  // replaces the model's chat template when set
+    std::string chat_template_text;  // that file's text, read and recognised while parsing
     uint16_t port = 0;
     std::string worker_id;          // generated when --worker-id is absent
     orcd_device_kind device = ORCD_DEVICE_CUDA;

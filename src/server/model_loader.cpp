@@ -1,8 +1,6 @@
 #include "model_loader.h"
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 
 namespace orcd::server {
 namespace {
@@ -60,12 +58,7 @@ LoadedModel load_model(const Config& cfg, Logger& log) {
         f.cuda_runtime_version = version_string(dinfo.cuda_runtime_version);
     }
     std::optional<std::string> chat_template;
-    if (!cfg.chat_template_path.empty()) {
-        std::ifstream in(cfg.chat_template_path, std::ios::binary);
-        std::ostringstream text;
-        text << in.rdbuf();
-        chat_template = text.str();
-    }
+    if (!cfg.chat_template_path.empty()) chat_template = cfg.chat_template_text;
     f.chat = chat_setup(model, chat_template);
     log.info("model_load_complete", {{"model", f.name},
                                      {"chat_template", f.chat.family ? chat::family_name(*f.chat.family) : "none"},

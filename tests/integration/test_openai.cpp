@@ -138,6 +138,13 @@ TEST(OpenAi, AChatTemplateFileStandsForTheModelsOwn) {
         {"--model", test::stories_model(), "--port", "1", "--chat-template-file", "/nonexistent.jinja"}, 10s);
     EXPECT_EQ(bad.exit_code, 2) << bad.output;
     EXPECT_NE(bad.output.find("--chat-template-file"), std::string::npos) << bad.output;
+    // A readable file that is no template the worker knows: a bad flag value
+    // too, refused before the model loads, not a worker whose every chat
+    // request then blames the model.
+    const ProcessResult unknown = run_worker_to_exit(
+        {"--model", test::stories_model(), "--port", "1", "--chat-template-file", test::stories_model()}, 10s);
+    EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+    EXPECT_NE(unknown.output.find("--chat-template-file"), std::string::npos) << unknown.output;
 }
 
 TEST(OpenAi, VersionFlagPrintsTheBuildCommit) {
