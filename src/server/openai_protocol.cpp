@@ -38,6 +38,7 @@ json chat_token(const TokenChoice& t) {
     return {{"token", t.text}, {"logprob", finite_logprob(t.logprob)}, {"bytes", bytes_array(t.bytes)}};
 }
 
+// The code points that begin in s: its bytes that are not continuation bytes.
 size_t code_points(const std::string& s) {
     size_t n = 0;
     for (unsigned char c : s) n += (c & 0xC0) != 0x80;
@@ -104,13 +105,17 @@ json OpenAiProtocol::usage() const {
             {"total_tokens", prompt_tokens_ + completion_tokens_}};
 }
 
-// The logprobs gathered since the last answer, in the endpoint's format.
+// The logprobs of the tokens whose text the client has by now (their start
+// is below sent_bytes_), in the endpoint's format; the others stay pending.
 json OpenAiProtocol::take_logprobs() {
     if (!logprobs_) return nullptr;
+    size_t n = 0;
+    while (n < pending_.size() && pending_[n].start_byte < sent_bytes_) ++n;
     json out;
     if (chat()) {
         json content = json::array();
-        for (const StepLogprobs& s : pending_) {
+        for (size_t i = 0; i < n; ++i) {
+            const StepLogprobs& s = pending_[i].step;
             json t = chat_token(s.chosen);
             t["top_logprobs"] = json::array();
             for (const TokenChoice& c : s.top) t["top_logprobs"].push_back(chat_token(c));
@@ -120,17 +125,17 @@ json OpenAiProtocol::take_logprobs() {
     } else {
         out = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
                {"text_offset", json::array()}};
-        for (const StepLogprobs& s : pending_) {
+        for (size_t i = 0; i < n; ++i) {
+            const StepLogprobs& s = pending_[i].step;
             out["tokens"].push_back(s.chosen.text);
             out["token_logprobs"].push_back(finite_logprob(s.chosen.logprob));
             json top = json::object();
             for (const TokenChoice& c : s.top) top[c.text] = finite_logprob(c.logprob);
             out["top_logprobs"].push_back(std::move(top));
-            out["text_offset"].push_back(text_offset_);
-            text_offset_ += code_points(s.chosen.text);
+            out["text_offset"].push_back(pending_[i].text_offset);
         }
     }
-    pending_.clear();
+    pending_.erase(pending_.begin(), pending_.begin() + std::ptrdiff_t(n));
     return out;
 }
 
@@ -175,7 +180,12 @@ std::string OpenAiProtocol::started(const JobStarted& s) {
 
 std::string OpenAiProtocol::step(const JobStep& s) {
     ++completion_tokens_;
-    if (s.has_logprobs) pending_.push_back(s.logprobs);
+    if (s.has_logprobs) {
+        pending_.push_back({s.logprobs, decoded_bytes_, decoded_code_points_});
+        decoded_bytes_ += s.logprobs.chosen.bytes.size();
+        decoded_code_points_ += code_points(s.logprobs.chosen.bytes);
+    }
+    sent_bytes_ += s.text.size();
     if (!stream_) {
         text_ += s.text;
         return {};
@@ -194,10 +204,12 @@ std::string OpenAiProtocol::ended(const JobEnded& e) {
         json body = envelope(chat() ? "chat.completion" : "text_completion");
         body["choices"] = json::array({choice(text_, finish, true)});
         body["usage"] = usage();
+        pending_.clear();  // tokens whose text was never sent (a stop string, an end token)
         return response(200, body, false);
     }
     json last = envelope(chat() ? "chat.completion.chunk" : "text_completion");
     last["choices"] = json::array({choice("", finish, false)});
+    pending_.clear();
     std::string out = chunk(std::move(last));
     if (include_usage_) {
         json u = envelope(chat() ? "chat.completion.chunk" : "text_completion");

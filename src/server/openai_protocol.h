@@ -57,9 +57,23 @@ private:
     OpenAiIdentity id_;
     std::string correlation_id_;
     uint32_t prompt_tokens_ = 0, completion_tokens_ = 0;
-    std::string text_;                    // everything generated (non-streaming answer)
-    std::vector<StepLogprobs> pending_;   // logprobs not yet sent
-    size_t text_offset_ = 0;              // completions' text_offset, in code points
+    // A token's logprobs wait until the client has its text's first byte:
+    // they go with the chunk (or answer) whose text reaches the token's
+    // start, and a token whose text the client never gets (inside a matched
+    // stop string, or an end token without text) is dropped at the end. A
+    // token's start is counted in the bytes the job decodes (the tokens'
+    // own bytes in order); the text sent is those bytes, cut at a stop
+    // string, and never shorter where it repairs invalid UTF-8.
+    struct PendingLogprobs {
+        StepLogprobs step;
+        uint64_t start_byte;   // in the decoded bytes
+        uint64_t text_offset;  // completions' text_offset: code points before the token
+    };
+    std::string text_;                      // everything generated (non-streaming answer)
+    std::vector<PendingLogprobs> pending_;  // logprobs not yet sent
+    uint64_t decoded_bytes_ = 0;            // the tokens' bytes so far
+    uint64_t decoded_code_points_ = 0;      // code points begun in them
+    uint64_t sent_bytes_ = 0;               // text the client has (or the answer will carry)
 };
 
 }  // namespace orcd::server

@@ -10,6 +10,8 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace orcd::itest {
 namespace {
@@ -145,6 +147,82 @@ TEST(OpenAi, AChatTemplateFileStandsForTheModelsOwn) {
         {"--model", test::stories_model(), "--port", "1", "--chat-template-file", test::stories_model()}, 10s);
     EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
     EXPECT_NE(unknown.output.find("--chat-template-file"), std::string::npos) << unknown.output;
+}
+
+size_t code_points(const std::string& s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+// The choices of a streamed answer's `data:` lines, [DONE] aside.
+std::vector<json> streamed_choices(const std::string& body) {
+    std::vector<json> out;
+    std::istringstream in(body);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("data: {", 0) != 0) continue;
+        const json c = json::parse(line.substr(6));
+        if (!c["choices"].empty()) out.push_back(c["choices"][0]);
+    }
+    return out;
+}
+
+// A stop string that cuts a token's text leaves that token's logprobs (the
+// client has its first bytes) and drops the tokens inside the stop string:
+// every text_offset lies inside the text, and in a stream each token rides
+// with the chunk that brings its first byte.
+TEST(OpenAi, LogprobsCoverTheTokensWhoseTextIsSentWhereAStopStringCuts) {
+    WorkerProcess w;
+    const json ask = {{"prompt", "Once upon a time"}, {"max_tokens", 24}, {"temperature", 0}, {"logprobs", 1}};
+    const HttpResponse full = http_post_json(w.port(), "/v1/completions", ask.dump());
+    ASSERT_EQ(full.status, 200) << full.body;
+    const json lp = full.json()["choices"][0]["logprobs"];
+    const auto tokens = lp["tokens"].get<std::vector<std::string>>();
+    const std::string text = full.json()["choices"][0]["text"];
+    ASSERT_EQ(tokens.size(), 24u);
+    // A stop string made of token k's last byte and the next token's first
+    // two, found nowhere earlier in the text: it cuts token k after its
+    // first bytes (ASCII here, so bytes are code points).
+    size_t k = 0, cut = 0, start = 0;
+    std::string stop;
+    for (size_t i = 0, at = 0; i + 1 < tokens.size(); at += tokens[i].size(), ++i) {
+        if (tokens[i].size() < 2 || tokens[i + 1].size() < 2) continue;
+        const std::string s = tokens[i].substr(tokens[i].size() - 1) + tokens[i + 1].substr(0, 2);
+        if (text.find(s) != at + tokens[i].size() - 1) continue;
+        k = i, stop = s, start = at, cut = at + tokens[i].size() - 1;
+        break;
+    }
+    ASSERT_FALSE(stop.empty()) << "no token boundary to cut in: " << text;
+    ASSERT_EQ(code_points(text), text.size()) << "the test's offsets assume ASCII text";
+    json stopped = ask;
+    stopped["stop"] = json::array({stop});
+    const HttpResponse r = http_post_json(w.port(), "/v1/completions", stopped.dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json c = r.json()["choices"][0];
+    EXPECT_EQ(c["text"], text.substr(0, cut));
+    EXPECT_EQ(c["finish_reason"], "stop");
+    const auto got = c["logprobs"]["tokens"].get<std::vector<std::string>>();
+    EXPECT_EQ(got, std::vector<std::string>(tokens.begin(), tokens.begin() + std::ptrdiff_t(k + 1))) << stop;
+    const auto offsets = c["logprobs"]["text_offset"].get<std::vector<size_t>>();
+    ASSERT_EQ(offsets.size(), got.size());
+    EXPECT_EQ(offsets.back(), start);
+    for (const size_t o : offsets) EXPECT_LT(o, cut);
+
+    stopped["stream"] = true;
+    const HttpResponse s = http_post_json(w.port(), "/v1/completions", stopped.dump());
+    ASSERT_EQ(s.status, 200) << s.body;
+    std::string streamed;
+    std::vector<std::string> carried;
+    for (const json& ch : streamed_choices(s.body)) {
+        streamed += ch["text"].get<std::string>();
+        if (ch["logprobs"].is_null()) continue;
+        for (size_t i = 0; i < ch["logprobs"]["tokens"].size(); ++i) {
+            carried.push_back(ch["logprobs"]["tokens"][i]);
+            EXPECT_LT(ch["logprobs"]["text_offset"][i].get<size_t>(), streamed.size()) << ch;
+        }
+    }
+    EXPECT_EQ(streamed, text.substr(0, cut));
+    EXPECT_EQ(carried, got);
 }
 
 TEST(OpenAi, VersionFlagPrintsTheBuildCommit) {
