@@ -134,6 +134,10 @@ void JobRunner::run(ExecuteTask& task) {
     const ExecuteRequest& req = task.request;
     const uint32_t ctx = state_.facts().context_length;
     std::unique_lock engine(state_.engine_mutex(), std::defer_lock);
+    // The field the client gave its prompt in (OpenAI chat has no `prompt`),
+    // named by the refusals about the prompt.
+    const std::string field = task.segments ? "messages" : "prompt";
+    const std::string what = task.segments ? "the conversation" : "the prompt";
 
     // ---- 1. capacity: prompt tokens + max_tokens must fit the context ----
     size_t prompt_tokens = 0;
@@ -153,9 +157,8 @@ void JobRunner::run(ExecuteTask& task) {
         engine.unlock();
     } catch (const EngineError& e) {
         if (engine.owns_lock()) engine.unlock();
-        const char* field = task.segments ? "messages" : "prompt";
         if (e.code() == ORCD_INVALID_REQUEST)
-            return reject(task, 400, invalid_request_body(field, "tokenize", std::string("the ") + field + " cannot be tokenized"),
+            return reject(task, 400, invalid_request_body(field, "tokenize", what + " cannot be tokenized"),
                           Outcome::invalid_request);
         return reject(task, http_status_for(e.code()), error_body(e.name(), e.what(), e.retriable()),
                       outcome_of(e.code(), false));
@@ -170,6 +173,9 @@ void JobRunner::run(ExecuteTask& task) {
                                  true),
                       Outcome::unavailable);
     }
+    if (prompt_tokens == 0)  // e.g. a conversation the template renders to nothing
+        return reject(task, 400, invalid_request_body(field, "min_length", what + " encodes to no tokens"),
+                      Outcome::invalid_request);
     uint32_t max_tokens = 0;
     if (req.max_tokens) {
         max_tokens = *req.max_tokens;
@@ -183,8 +189,8 @@ void JobRunner::run(ExecuteTask& task) {
     } else {
         if (prompt_tokens >= ctx)
             return reject(task, 400,
-                          invalid_request_body("prompt", "context",
-                                               "the prompt's " + std::to_string(prompt_tokens) +
+                          invalid_request_body(field, "context",
+                                               what + "'s " + std::to_string(prompt_tokens) +
                                                    " tokens leave no room in the context length (" +
                                                    std::to_string(ctx) + ")"),
                           Outcome::invalid_request);

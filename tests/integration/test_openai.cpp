@@ -149,6 +149,25 @@ TEST(OpenAi, AChatTemplateFileStandsForTheModelsOwn) {
     EXPECT_NE(unknown.output.find("--chat-template-file"), std::string::npos) << unknown.output;
 }
 
+// A chat request's refusals about its prompt name `messages`, the field it
+// has, never `prompt` or `body`.
+TEST(OpenAi, RefusalsAboutTheConversationNameMessages) {
+    WorkerProcess w(with_args({"--chat-template-file", test::data_path("chat/templates/llama2.jinja"),
+                               "--ctx-size", "64"}));
+    // Llama 2's template renders a lone system message to nothing.
+    json e = openai_error(http_post_json(w.port(), "/v1/chat/completions",
+                                         chat({{{"role", "system"}, {"content", "Be brief."}}}).dump()),
+                          400);
+    EXPECT_EQ(e["param"], "messages") << e;
+    EXPECT_NE(e["message"].get<std::string>().find("no tokens"), std::string::npos) << e;
+    // No max_tokens, and a conversation that fills the context.
+    json long_chat = chat({{{"role", "user"}, {"content", std::string(400, 'a') + " b c d e f g h"}}});
+    long_chat.erase("max_tokens");
+    e = openai_error(http_post_json(w.port(), "/v1/chat/completions", long_chat.dump()), 400);
+    EXPECT_EQ(e["param"], "messages") << e;
+    EXPECT_NE(e["message"].get<std::string>().find("context length"), std::string::npos) << e;
+}
+
 size_t code_points(const std::string& s) {
     size_t n = 0;
     for (unsigned char c : s) n += (c & 0xC0) != 0x80;
