@@ -4,6 +4,7 @@
 #include "common/fault_injection.h"
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 namespace orcd {
@@ -40,6 +41,13 @@ uint64_t fnv1a(const float* data, size_t n) {
     const auto* b = reinterpret_cast<const unsigned char*>(data);
     for (size_t i = 0; i < n * sizeof(float); ++i) h = (h ^ b[i]) * 1099511628211ull;
     return h;
+}
+
+// "0.2 s", "300 s": the shortest text that reads back as the value.
+std::string seconds_text(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g s", s);
+    return buf;
 }
 
 double ms_since(std::chrono::steady_clock::time_point t) {
@@ -105,7 +113,7 @@ Job::~Job() {
 void Job::check_interrupts() const {
     if (cancelled_.load(std::memory_order_relaxed)) fail(ORCD_CANCELLED, "the job was cancelled");
     if (deadline_ && Clock::now() > *deadline_)
-        fail(ORCD_INFERENCE_TIMEOUT, "the job ran past its deadline of " + std::to_string(params_.timeout_seconds) + " s");
+        fail(ORCD_INFERENCE_TIMEOUT, "the job ran past its inference timeout of " + seconds_text(params_.timeout_seconds));
 }
 
 void Job::prefill() {

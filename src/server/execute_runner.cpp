@@ -33,10 +33,14 @@ void send(ExecuteTask& task, std::string bytes) {
     if (!bytes.empty()) task.sink->send(std::move(bytes));
 }
 
+// The code's message, then the detail where it adds something: a detail
+// that already begins with the message (the engine's "the job was
+// cancelled", "the job ran past its inference timeout of 0.2 s") stands alone.
 std::string error_message(orcd_status code, const std::string& detail) {
-    std::string m = orcd_error_message(code);
-    if (!detail.empty()) m += ": " + detail;
-    return m;
+    const std::string m = orcd_error_message(code);
+    if (detail.empty()) return m;
+    if (detail.rfind(m, 0) == 0) return detail;
+    return m + ": " + detail;
 }
 
 // A failure before the stream opened becomes an HTTP status: the client
