@@ -170,6 +170,44 @@ Reply models(const HttpRequest& req, WorkerPort& worker) {
     return error_reply(req.target(), 503, error_body("BUSY", "the worker is loading", true));
 }
 
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// A path segment with its %XX escapes decoded (the SDKs escape ids); a
+// malformed escape stays as it is.
+std::string percent_decoded(std::string_view s) {
+    std::string out;
+    const auto hex = hex_digit;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+            out += char(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+// GET /v1/models/{id} (the SDKs' models.retrieve): the loaded model's entry
+// of the list when the id is its id, else 404 as OpenAI answers.
+Reply model_by_id(const HttpRequest& req, std::string_view escaped_id, WorkerPort& worker) {
+    const std::string id = percent_decoded(escaped_id);
+    const auto doc = worker.models();
+    if (!doc) return error_reply(req.target(), 503, error_body("BUSY", "the worker is loading", true));
+    for (const json& m : (*doc)["data"])
+        if (m.value("id", "") == id) return json_reply(200, m);
+    return error_reply(req.target(), 404,
+                       // The id is not echoed: decoded, it may be any bytes.
+                       error_body("NOT_FOUND", "no model of that id: this worker serves '" +
+                                                   (*doc)["data"][0].value("id", "") + "'",
+                                  false));
+}
+
 }  // namespace
 
 void configure_parser(RequestParser& parser) {
@@ -250,6 +288,18 @@ Decision decide(const HttpRequest& req, const std::string& correlation_id, Worke
             case Endpoint::completions: return openai(OpenAiKind::completion, req, correlation_id, worker);
             case Endpoint::models: return models(req, worker);
         }
+    }
+    // One model's entry: /v1/models/{id}, the id one path segment.
+    constexpr std::string_view kModelPrefix = "/v1/models/";
+    if (target.rfind(kModelPrefix, 0) == 0 && target.size() > kModelPrefix.size() &&
+        target.find('/', kModelPrefix.size()) == std::string_view::npos) {
+        if (method != http::verb::get) {
+            Reply reply = error_reply(target, 405, error_body("METHOD_NOT_ALLOWED",
+                                                              std::string(kModelPrefix) + "{id} accepts GET only", false));
+            reply.allow = "GET";
+            return reply;
+        }
+        return model_by_id(req, target.substr(kModelPrefix.size()), worker);
     }
     return error_reply(target, 404, error_body("NOT_FOUND", "no such endpoint", false));
 }

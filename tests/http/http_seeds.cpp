@@ -231,6 +231,11 @@ std::vector<SeedRequest> http_seed_requests() {
     // ---- GET /v1/models, and paths under /v1 -----------------------------------------
     add("models", http_request_bytes("GET", "/v1/models", ""));
     add("models_post", post_json("/v1/models", "{}"));
+    add("model_by_id", http_request_bytes("GET", "/v1/models/llama", ""));
+    add("model_by_escaped_id", http_request_bytes("GET", "/v1/models/%6Clama", ""));
+    add("model_unknown_id", http_request_bytes("GET", "/v1/models/gpt-4o%FF", ""));
+    add("model_by_id_post", post_json("/v1/models/llama", "{}"));
+    add("model_nested_path", http_request_bytes("GET", "/v1/models/llama/extra", ""));
     add("models_head", "HEAD /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
     add("v1_unknown", http_request_bytes("GET", "/v1/embeddings", ""));
     add("v1_root", http_request_bytes("GET", "/v1", ""));

@@ -203,6 +203,16 @@ TEST(HttpFuzz, OpenAiSeedsGetTheirDocumentedAnswers) {
     EXPECT_EQ(last("completion_put").status, 405);
     EXPECT_EQ(last("models_post").status, 405);
     EXPECT_EQ(body_of(last("models_post"))["error"]["code"], "METHOD_NOT_ALLOWED");
+    // models.retrieve: the loaded model's entry, by its id (escaped or not).
+    for (const char* name : {"model_by_id", "model_by_escaped_id"}) {
+        EXPECT_EQ(last(name).status, 200) << name;
+        EXPECT_EQ(body_of(last(name))["id"], "llama") << name;
+        EXPECT_EQ(body_of(last(name))["object"], "model") << name;
+    }
+    EXPECT_EQ(last("model_unknown_id").status, 404);
+    EXPECT_EQ(body_of(last("model_unknown_id"))["error"]["code"], "NOT_FOUND");
+    EXPECT_EQ(last("model_by_id_post").status, 405);
+    EXPECT_EQ(last("model_nested_path").status, 404);
     EXPECT_EQ(last("v1_unknown").status, 404);
     EXPECT_EQ(body_of(last("v1_unknown"))["error"]["code"], "NOT_FOUND");
     EXPECT_EQ(last("v1_root").status, 404);

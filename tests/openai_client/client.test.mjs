@@ -94,6 +94,10 @@ test("models.list names the loaded model with its context length", async () => {
   assert.equal(page.data[0].object, "model");
   assert.equal(page.data[0].context_length, 2048);
   assert.equal(page.data[0].chat_template, "chatml");
+  // models.retrieve: the same entry by its id; another id is a 404.
+  const one = await client.models.retrieve(page.data[0].id);
+  assert.deepEqual(one, page.data[0]);
+  await assert.rejects(client.models.retrieve("no-such-model"), (e) => e instanceof OpenAI.NotFoundError);
 });
 
 test("chat, not streaming: message, finish_reason, usage, id and fingerprint", async () => {
