@@ -11,6 +11,10 @@ namespace orcd {
 
 namespace {
 
+// The most layers a model may declare (the largest published models have a
+// few hundred): more is a corrupt file.
+constexpr uint32_t kMaxLayers = 1024;
+
 [[noreturn]] void bad(const ModelConfig& c, const std::string& why) {
     fail(ORCD_MODEL_LOAD_FAILED, "invalid " + c.architecture + " hyper-parameters: " + why);
 }
@@ -68,25 +72,28 @@ void read_common_hparams(const gguf::File& f, ModelConfig& c) {
     c.architecture = std::string(f.get_string("general.architecture"));
     const std::string a = c.architecture + ".";
     c.name = std::string(f.try_string("general.name").value_or(""));
-    c.n_embd = uint32_t(f.get_uint(a + "embedding_length"));
-    c.n_layer = uint32_t(f.get_uint(a + "block_count"));
-    c.n_head = uint32_t(f.get_uint(a + "attention.head_count"));
-    c.n_head_kv = uint32_t(f.try_uint(a + "attention.head_count_kv").value_or(c.n_head));
-    c.n_ff = uint32_t(f.try_uint(a + "feed_forward_length").value_or(0));
-    c.n_ctx_train = uint32_t(f.get_uint(a + "context_length"));
+    c.n_embd = f.get_u32(a + "embedding_length");
+    c.n_layer = f.get_u32(a + "block_count");
+    // Checked before anything is sized by it (the per-layer lists here, the
+    // adapter's layer table): a corrupt count must not allocate first.
+    if (c.n_layer > kMaxLayers) bad(c, "block_count " + std::to_string(c.n_layer) + " is implausibly large");
+    c.n_head = f.get_u32(a + "attention.head_count");
+    c.n_head_kv = f.try_u32(a + "attention.head_count_kv").value_or(c.n_head);
+    c.n_ff = f.try_u32(a + "feed_forward_length").value_or(0);
+    c.n_ctx_train = f.get_u32(a + "context_length");
     c.n_vocab = uint32_t(f.get_array("tokenizer.ggml.tokens").arr.size());
     if (c.n_head == 0) bad(c, "attention.head_count is zero");
-    const std::optional<uint64_t> key_len = f.try_uint(a + "attention.key_length");
+    const std::optional<uint32_t> key_len = f.try_u32(a + "attention.key_length");
     if (!key_len && c.n_embd % c.n_head != 0) bad(c, "embedding_length is not a multiple of head_count");
     c.head_dim = uint32_t(key_len.value_or(c.n_embd / c.n_head));
-    const uint64_t v_len = f.try_uint(a + "attention.value_length").value_or(c.head_dim);
+    const uint32_t v_len = f.try_u32(a + "attention.value_length").value_or(c.head_dim);
     if (v_len != c.head_dim) bad(c, "attention.value_length differs from key_length (not supported)");
-    c.rope.dims = uint32_t(f.try_uint(a + "rope.dimension_count").value_or(c.head_dim));
+    c.rope.dims = f.try_u32(a + "rope.dimension_count").value_or(c.head_dim);
     c.rope.freq_base = float(f.try_float(a + "rope.freq_base").value_or(10000.0));
     c.attn_scale = 1.0f / std::sqrt(float(c.head_dim));
     c.layer_window.assign(c.n_layer, 0);
-    c.n_expert = uint32_t(f.try_uint(a + "expert_count").value_or(0));
-    c.n_expert_used = uint32_t(f.try_uint(a + "expert_used_count").value_or(0));
+    c.n_expert = f.try_u32(a + "expert_count").value_or(0);
+    c.n_expert_used = f.try_u32(a + "expert_used_count").value_or(0);
 }
 
 void read_rope_scaling(const gguf::File& f, ModelConfig& c) {
@@ -100,7 +107,7 @@ void read_rope_scaling(const gguf::File& f, ModelConfig& c) {
     if (factor < 0 || !std::isfinite(factor)) bad(c, "rope.scaling.factor must be positive");
     c.rope.freq_scale = factor == 0.0 ? 1.0f : float(1.0 / factor);
     if (type == "yarn") {
-        const uint32_t orig = uint32_t(f.try_uint(a + "rope.scaling.original_context_length").value_or(c.n_ctx_train));
+        const uint32_t orig = f.try_u32(a + "rope.scaling.original_context_length").value_or(c.n_ctx_train);
         const float attn_factor = float(f.try_float(a + "rope.scaling.attn_factor").value_or(1.0));
         // Defaults of the reference implementation: beta_fast 32, beta_slow 1,
         // extrapolation mix 1 for YaRN.
@@ -121,7 +128,7 @@ void validate_config(const ModelConfig& c) {
         c.n_ctx_train == 0)
         bad(c, "a dimension is zero");
     if (c.n_expert == 0 && c.n_ff == 0) bad(c, "feed_forward_length is zero");
-    if (c.n_embd > (1u << 16) || c.n_layer > 1024 || c.n_ff > (1u << 20) || c.n_vocab > (1u << 24) ||
+    if (c.n_embd > (1u << 16) || c.n_layer > kMaxLayers || c.n_ff > (1u << 20) || c.n_vocab > (1u << 24) ||
         c.head_dim > 1024 || c.n_head > 1024 || c.n_expert > 1024 || c.n_ff_expert > (1u << 20))
         bad(c, "a dimension is implausibly large");
     if (c.n_head % c.n_head_kv != 0) bad(c, "head_count is not a multiple of head_count_kv");

@@ -53,6 +53,7 @@ enum class ErrorKind {
     TensorOverlap,
     MissingKey,
     WrongKeyType,
+    DuplicateKey,
 };
 const char* error_kind_name(ErrorKind k);
 
@@ -128,6 +129,11 @@ public:
     std::optional<uint64_t> try_uint(std::string_view key) const;
     std::optional<double> try_float(std::string_view key) const;
     std::optional<bool> try_bool(std::string_view key) const;
+    // An unsigned value the model keeps in 32 bits (a dimension, a count):
+    // one above 2^32 - 1 throws WrongKeyType naming the key, where a cast
+    // would wrap it to a small, plausible number.
+    uint32_t get_u32(std::string_view key) const;
+    std::optional<uint32_t> try_u32(std::string_view key) const;
     // An array value of the given key, or throws MissingKey / WrongKeyType.
     const Value& get_array(std::string_view key) const;
     const TensorInfo& get_tensor(std::string_view name) const;  // throws MissingKey

@@ -247,6 +247,7 @@ const char* error_kind_name(ErrorKind k) {
         case ErrorKind::TensorOverlap: return "tensor overlap";
         case ErrorKind::MissingKey: return "missing key";
         case ErrorKind::WrongKeyType: return "wrong key type";
+        case ErrorKind::DuplicateKey: return "duplicate key";
     }
     return "?";
 }
@@ -341,9 +342,13 @@ void File::parse() {
     c.check_count(n_tensors, 32, "tensor");
 
     kv_.reserve(size_t(n_kv));
+    // A key given twice would be read as its first value by one reader and
+    // its last by another: refused, as duplicate tensor names are.
+    std::unordered_set<std::string_view> keys;
     for (uint64_t k = 0; k < n_kv; ++k) {
         KeyValue kv;
         kv.key = c.read_string("a metadata key");
+        if (!keys.insert(kv.key).second) error(ErrorKind::DuplicateKey, "duplicate metadata key '" + std::string(kv.key) + "'");
         const uint32_t t = c.read<uint32_t>("a metadata value type");
         if (!valid_value_type(t))
             error(ErrorKind::BadValueType, "key '" + std::string(kv.key) + "': unknown value type " + std::to_string(t));
@@ -470,6 +475,18 @@ std::optional<uint64_t> File::try_uint(std::string_view key) const {
 std::optional<double> File::try_float(std::string_view key) const {
     if (!find(key)) return std::nullopt;
     return get_float(key);
+}
+
+uint32_t File::get_u32(std::string_view key) const {
+    const uint64_t v = get_uint(key);
+    if (v > UINT32_MAX)
+        error(ErrorKind::WrongKeyType, "key '" + std::string(key) + "' is " + std::to_string(v) + ", above 2^32 - 1");
+    return uint32_t(v);
+}
+
+std::optional<uint32_t> File::try_u32(std::string_view key) const {
+    if (!find(key)) return std::nullopt;
+    return get_u32(key);
 }
 
 std::optional<bool> File::try_bool(std::string_view key) const {

@@ -1,8 +1,10 @@
 // Every error code of the C API that can occur without a GPU, provoked
 // through the C API itself, plus the error table and thread-local details.
+#include "common/chat_model.h"
 #include "common/fault_injection.h"
 #include "common/stories_capi.h"
 #include "common/test_paths.h"
+#include "gguf/gguf_writer.h"
 
 #include <orcd/orcd.h>
 
@@ -14,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,6 +108,38 @@ TEST(CApiErrors, ModelLoadFailedForMissingBadMagicTruncatedAndUnsupportedArchite
     EXPECT_EQ(orcd_model_load(dev, write_file("nokeys.gguf", gguf_with_arch("llama")).c_str(), nullptr, &m),
               ORCD_MODEL_LOAD_FAILED);
     EXPECT_NE(detail().find("missing key"), std::string::npos) << detail();
+    orcd_device_close(dev);
+}
+
+// Counts a corrupt file declares are refused before anything is sized by
+// them (a block_count of 2^32 - 1 once filled gigabytes of per-layer lists
+// before its check), and a 64-bit value is never wrapped to a plausible one.
+TEST(CApiErrors, CorruptCountsAreRefusedBeforeAnythingIsSizedByThem) {
+    orcd_device_params dp = orcd_device_default_params();
+    dp.kind = ORCD_DEVICE_CPU;
+    orcd_device* dev = nullptr;
+    ASSERT_EQ(orcd_device_open(&dp, &dev), ORCD_OK);
+    struct Case {
+        const char* name;
+        std::function<void(orcd::gguf::Writer&)> edit;
+        std::vector<std::string> says;
+    };
+    const std::vector<Case> cases = {
+        {"layers", [](orcd::gguf::Writer& w) { w.set_uint32("llama.block_count", 100000); },
+         {"block_count 100000 is implausibly large"}},
+        {"layers64", [](orcd::gguf::Writer& w) { w.set_uint64("llama.block_count", (1ull << 32) + 5); },
+         {"llama.block_count", "above 2^32 - 1"}},
+        {"ctx64", [](orcd::gguf::Writer& w) { w.set_uint64("llama.context_length", (1ull << 32) + 2048); },
+         {"llama.context_length", "above 2^32 - 1"}},
+    };
+    for (const Case& c : cases) {
+        const std::string path = orcd::test::write_with_metadata(
+            orcd::test::stories_model(), orcd::test::temp_dir() + "/" + c.name + ".gguf", c.edit);
+        orcd_model* m = nullptr;
+        EXPECT_EQ(orcd_model_load(dev, path.c_str(), nullptr, &m), ORCD_MODEL_LOAD_FAILED) << c.name;
+        for (const std::string& s : c.says) EXPECT_NE(detail().find(s), std::string::npos) << c.name << ": " << detail();
+        EXPECT_EQ(m, nullptr);
+    }
     orcd_device_close(dev);
 }
 

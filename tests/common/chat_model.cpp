@@ -12,11 +12,12 @@
 
 namespace orcd::test {
 
-std::string write_with_chat_template(const std::string& src, const std::string& dst, const std::string& chat_template) {
+std::string write_with_metadata(const std::string& src, const std::string& dst,
+                                const std::function<void(gguf::Writer&)>& edit) {
     const auto file = gguf::File::open(src);
     gguf::Writer w;
     w.copy_metadata(*file, "");
-    w.set_string("tokenizer.chat_template", chat_template);
+    edit(w);
     for (const gguf::TensorInfo& t : file->tensors())
         w.add_tensor(t.name, t.type, std::vector<uint64_t>(t.ne, t.ne + t.n_dims));
     const std::vector<uint8_t> bytes = w.to_memory([&](size_t i, uint8_t* out, uint64_t n) {
@@ -26,6 +27,10 @@ std::string write_with_chat_template(const std::string& src, const std::string& 
     out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
     if (!out) throw std::runtime_error("cannot write " + dst);
     return dst;
+}
+
+std::string write_with_chat_template(const std::string& src, const std::string& dst, const std::string& chat_template) {
+    return write_with_metadata(src, dst, [&](gguf::Writer& w) { w.set_string("tokenizer.chat_template", chat_template); });
 }
 
 std::string chatml_template() {

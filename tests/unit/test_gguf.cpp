@@ -368,6 +368,46 @@ TEST(GgufMalformed, DuplicateTensorNames) {
                  "duplicate tensor name 'same'");
 }
 
+TEST(GgufMalformed, DuplicateMetadataKeys) {
+    std::string b = header(3, 0, 2);
+    for (uint32_t v : {1u, 2u}) {
+        g::put_string(b, "llama.block_count");
+        g::put_u32(b, uint32_t(ValueType::UINT32));
+        g::put_u32(b, v);
+    }
+    expect_error(to_bytes(b), ErrorKind::DuplicateKey, "duplicate metadata key 'llama.block_count'");
+}
+
+// A dimension or count stored as uint64 reads as 32 bits only when it fits:
+// 2^32 + 5 is refused naming its key, never wrapped to 5.
+TEST(GgufMalformed, ThirtyTwoBitGettersRefuseLargerValues) {
+    for (const uint64_t v : {uint64_t(UINT32_MAX), (uint64_t(1) << 32) + 5}) {
+        std::string payload;
+        g::put_u64(payload, v);
+        const Bytes b = one_kv(uint32_t(ValueType::UINT64), payload);
+        const auto f = g::File::from_memory(b.data(), b.size());
+        EXPECT_EQ(f->get_uint("k"), v);
+        if (v <= UINT32_MAX) {
+            EXPECT_EQ(f->get_u32("k"), uint32_t(v));
+            EXPECT_EQ(f->try_u32("k"), std::optional<uint32_t>(uint32_t(v)));
+            continue;
+        }
+        for (const bool optional : {false, true}) {
+            try {
+                if (optional) (void)f->try_u32("k");
+                else (void)f->get_u32("k");
+                ADD_FAILURE() << "read " << v << " as 32 bits";
+            } catch (const g::GgufError& e) {
+                EXPECT_EQ(e.kind(), ErrorKind::WrongKeyType);
+                EXPECT_NE(std::string(e.what()).find("key 'k' is 4294967301, above 2^32 - 1"), std::string::npos)
+                    << e.what();
+            }
+        }
+    }
+    const Bytes b = one_kv(uint32_t(ValueType::UINT32), std::string(4, '\0'));
+    EXPECT_FALSE(g::File::from_memory(b.data(), b.size())->try_u32("absent").has_value());
+}
+
 TEST(GgufMalformed, RowNotAMultipleOfTheBlock) {
     expect_error(tensor_file({{"q", {16, 2}, uint32_t(g::TensorType::Q8_0), 0}}, 256), ErrorKind::BadTensor,
                  "block size 32");

@@ -87,12 +87,12 @@ public:
         c.norm = NormKind::Rms;
         c.norm_eps = float(f.get_float(a + "attention.layer_norm_rms_epsilon"));
         c.act = Activation::SwiGluOai;
-        c.n_ff_expert = uint32_t(f.get_uint(a + "expert_feed_forward_length"));
+        c.n_ff_expert = f.get_u32(a + "expert_feed_forward_length");
         if (c.n_expert == 0) fail(ORCD_MODEL_LOAD_FAILED, "gpt-oss.expert_count is missing or zero");
         // Sliding-window attention on every other layer, starting with layer 0
         // (the pattern of 2 the reference implementation hard-wires).
-        const uint32_t window = uint32_t(f.get_uint(a + "attention.sliding_window"));
-        const uint32_t pattern = uint32_t(f.try_uint(a + "attention.sliding_window_pattern").value_or(2));
+        const uint32_t window = f.get_u32(a + "attention.sliding_window");
+        const uint32_t pattern = f.try_u32(a + "attention.sliding_window_pattern").value_or(2);
         if (pattern == 0) fail(ORCD_MODEL_LOAD_FAILED, "gpt-oss.attention.sliding_window_pattern is zero");
         for (uint32_t l = 0; l < c.n_layer; ++l) c.layer_window[l] = l % pattern < pattern - 1 ? window : 0;
         c.attn_sinks = c.qkv_bias = c.out_bias = c.ffn_bias = true;
