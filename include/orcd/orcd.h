@@ -142,6 +142,10 @@ typedef struct orcd_model orcd_model;
 typedef void (*orcd_progress_fn)(void* user, int32_t percent,
                                  uint64_t bytes_done, uint64_t bytes_total);
 
+/* The most KV cache positions a model may be loaded with (n_ctx, or the
+ * model's own context length when n_ctx is 0). */
+#define ORCD_MAX_CONTEXT (1u << 20)
+
 typedef struct orcd_model_params {
     uint32_t n_ctx;             /* KV cache positions; 0 = model's context (default) */
     uint64_t load_chunk_bytes;  /* staging chunk for host->device copies; default 16 MiB */

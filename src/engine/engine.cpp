@@ -13,7 +13,6 @@ namespace orcd {
 
 namespace {
 
-constexpr uint32_t kMaxContext = 1u << 20;
 constexpr uint32_t kPrefillChunk = 512;  // tokens per forward() during prefill
 
 void copy_str(char* dst, size_t cap, std::string_view s) {
@@ -79,8 +78,15 @@ std::unique_ptr<Model> Model::load(Device& device, const std::string& path, cons
         fail(ORCD_MODEL_LOAD_FAILED, "'" + path + "': tokenizer and embedding disagree on the vocabulary size");
 
     const uint32_t n_ctx = params.n_ctx ? params.n_ctx : c.n_ctx_train;
-    if (n_ctx > kMaxContext)
-        fail(ORCD_INVALID_REQUEST, "context size " + std::to_string(n_ctx) + " exceeds the maximum " + std::to_string(kMaxContext));
+    if (params.n_ctx > ORCD_MAX_CONTEXT)
+        fail(ORCD_INVALID_REQUEST,
+             "context size " + std::to_string(n_ctx) + " exceeds the maximum " + std::to_string(ORCD_MAX_CONTEXT));
+    // The model's own length as the default: a file can state more than any
+    // cache here holds, and then the caller must ask for less.
+    if (n_ctx > ORCD_MAX_CONTEXT)
+        fail(ORCD_MODEL_LOAD_FAILED, "'" + path + "': the model's context_length " + std::to_string(n_ctx) +
+                                         " exceeds the maximum context " + std::to_string(ORCD_MAX_CONTEXT) +
+                                         ": load it with a smaller context size (n_ctx, worker-orcd --ctx-size)");
     if (c.learned_pos && n_ctx > c.n_ctx_train)
         fail(ORCD_INVALID_REQUEST, c.architecture + " has learned positions for " + std::to_string(c.n_ctx_train) +
                                        " tokens: the context size " + std::to_string(n_ctx) + " cannot exceed it");

@@ -6,7 +6,9 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -70,6 +72,10 @@ std::string usage() {
 }
 
 Config parse_flags(int argc, const char* const* argv) {
+    static const char* const known[] = {"--model", "--port", "--worker-id", "--device", "--gpu-device",
+                                        "--cpu-threads", "--load-chunk-mb", "--bind", "--ctx-size", "--max-tokens-out",
+                                        "--inference-timeout-sec", "--shutdown-timeout-sec", "--body-timeout-sec",
+                                        "--log-format", "--chat-template-file"};
     std::map<std::string, std::string> values;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
@@ -80,23 +86,18 @@ Config parse_flags(int argc, const char* const* argv) {
         if (auto eq = arg.find('='); eq != std::string::npos) {
             name = arg.substr(0, eq);
             value = arg.substr(eq + 1);
-        } else {
+        }
+        // Named before its value is looked for: an unknown flag last on the
+        // line is "unknown", not "needs a value".
+        if (std::find(std::begin(known), std::end(known), name) == std::end(known))
+            throw FlagError(name, "unknown flag");
+        if (arg.find('=') == std::string::npos) {
             if (i + 1 >= argc || std::string_view(argv[i + 1]).rfind("--", 0) == 0)
                 throw FlagError(name, "needs a value");
             value = argv[++i];
         }
         if (values.count(name)) throw FlagError(name, "given twice");
         values[name] = value;
-    }
-
-    static const char* const known[] = {"--model", "--port", "--worker-id", "--device", "--gpu-device",
-                                        "--cpu-threads", "--load-chunk-mb", "--bind", "--ctx-size", "--max-tokens-out",
-                                        "--inference-timeout-sec", "--shutdown-timeout-sec", "--body-timeout-sec",
-                                        "--log-format", "--chat-template-file"};
-    for (const auto& [name, value] : values) {
-        bool ok = false;
-        for (const char* k : known) ok = ok || name == k;
-        if (!ok) throw FlagError(name, "unknown flag");
     }
 
     Config cfg;
@@ -110,8 +111,10 @@ Config parse_flags(int argc, const char* const* argv) {
 
     if (auto v = take("--model")) {
         std::error_code ec;
-        if (v->empty() || !std::filesystem::is_regular_file(*v, ec))
+        if (v->empty() || !std::filesystem::exists(*v, ec))
             throw FlagError("--model", "no such file: '" + *v + "'");
+        if (!std::filesystem::is_regular_file(*v, ec))
+            throw FlagError("--model", "not a regular file: '" + *v + "'");
         if (access(v->c_str(), R_OK) != 0) throw FlagError("--model", "file is not readable: '" + *v + "'");
         cfg.model_path = *v;
     } else {
@@ -148,7 +151,7 @@ Config parse_flags(int argc, const char* const* argv) {
         if (ec) throw FlagError("--bind", "not an IP address: '" + *v + "'");
         cfg.bind = *v;
     }
-    if (auto v = take("--ctx-size")) cfg.ctx_size = static_cast<uint32_t>(parse_int("--ctx-size", *v, 1, 1 << 24));
+    if (auto v = take("--ctx-size")) cfg.ctx_size = static_cast<uint32_t>(parse_int("--ctx-size", *v, 1, ORCD_MAX_CONTEXT));
     if (auto v = take("--max-tokens-out"))
         cfg.max_tokens_out = static_cast<uint32_t>(parse_int("--max-tokens-out", *v, 1, 1 << 20));
     if (auto v = take("--inference-timeout-sec"))

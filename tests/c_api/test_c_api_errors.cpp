@@ -143,6 +143,29 @@ TEST(CApiErrors, CorruptCountsAreRefusedBeforeAnythingIsSizedByThem) {
     orcd_device_close(dev);
 }
 
+// A model stating a longer context than any cache here holds loads only with
+// a smaller one asked for; without, the refusal says what to ask.
+TEST(CApiErrors, AModelContextAboveTheMaximumNeedsASmallerOne) {
+    orcd_device_params dp = orcd_device_default_params();
+    dp.kind = ORCD_DEVICE_CPU;
+    orcd_device* dev = nullptr;
+    ASSERT_EQ(orcd_device_open(&dp, &dev), ORCD_OK);
+    const std::string path = orcd::test::write_with_metadata(
+        orcd::test::stories_model(), orcd::test::temp_dir() + "/long_ctx.gguf",
+        [](orcd::gguf::Writer& w) { w.set_uint32("llama.context_length", ORCD_MAX_CONTEXT + 1); });
+    orcd_model* m = nullptr;
+    EXPECT_EQ(orcd_model_load(dev, path.c_str(), nullptr, &m), ORCD_MODEL_LOAD_FAILED);
+    EXPECT_NE(detail().find("exceeds the maximum context"), std::string::npos) << detail();
+    EXPECT_NE(detail().find("n_ctx"), std::string::npos) << detail();
+    orcd_model_params mp = orcd_model_default_params();
+    mp.n_ctx = ORCD_MAX_CONTEXT + 1;
+    EXPECT_EQ(orcd_model_load(dev, path.c_str(), &mp, &m), ORCD_INVALID_REQUEST);
+    mp.n_ctx = 64;
+    ASSERT_EQ(orcd_model_load(dev, path.c_str(), &mp, &m), ORCD_OK) << detail();
+    orcd_model_free(m);
+    orcd_device_close(dev);
+}
+
 TEST(CApiErrors, CudaDeviceWithoutAGpuIsACudaErrorNeverAFallback) {
     orcd_device_params dp = orcd_device_default_params();
     dp.kind = ORCD_DEVICE_CUDA;

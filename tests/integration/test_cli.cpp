@@ -21,6 +21,7 @@ struct BadFlagCase {
     const char* name;
     std::vector<std::string> args;  // after --model/--port defaults are decided per case
     const char* flag;               // must appear in the error line
+    const char* says = "";          // and so must this, where the reason matters
 };
 
 std::vector<std::string> with_defaults(std::vector<std::string> args) {
@@ -48,6 +49,7 @@ TEST_P(BadFlag, ExitsTwoNamingTheFlag) {
     const ProcessResult r = run_worker_to_exit(with_defaults(c.args), 20s);
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find(c.flag), std::string::npos) << "error does not name " << c.flag << ": " << r.output;
+    EXPECT_NE(r.output.find(c.says), std::string::npos) << "error does not say " << c.says << ": " << r.output;
     EXPECT_EQ(r.output.find("\"event\":\"ready\""), std::string::npos) << r.output;
 }
 
@@ -71,7 +73,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadFlagCase{"BodyTimeoutZero", {"--body-timeout-sec", "0"}, "--body-timeout-sec"},
         BadFlagCase{"BadLogFormat", {"--log-format", "xml"}, "--log-format"},
         BadFlagCase{"LoadChunkZero", {"--load-chunk-mb", "0"}, "--load-chunk-mb"},
-        BadFlagCase{"UnknownFlag", {"--bogus", "1"}, "--bogus"},
+        BadFlagCase{"UnknownFlag", {"--bogus", "1"}, "--bogus", "unknown flag"},
+        BadFlagCase{"UnknownFlagLast", {"--bogus"}, "--bogus", "unknown flag"},
+        BadFlagCase{"CtxSizeAboveTheMaximum", {"--ctx-size", "2000000"}, "--ctx-size", "1..1048576"},
+        BadFlagCase{"ModelIsADirectory", {"--model", "/tmp"}, "--model", "not a regular file"},
         BadFlagCase{"FlagWithoutValue", {"--log-format"}, "--log-format"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
