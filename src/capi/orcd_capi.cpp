@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdio>
 #include <iterator>
+#include <new>
 #include <vector>
 #include <cstring>
 #include <exception>
@@ -213,7 +214,15 @@ orcd_status orcd_model_load(orcd_device* device, const char* path, const orcd_mo
         }
         auto m = std::make_unique<orcd_model>();
         m->device = device;
-        m->impl = orcd::Model::load(*device->impl, path, lp);
+        try {
+            m->impl = orcd::Model::load(*device->impl, path, lp);
+        } catch (const std::bad_alloc&) {
+            // At load, host memory running out is the model (or the CPU
+            // backend's KV cache) not fitting this host, not a bug.
+            orcd::fail(ORCD_MODEL_LOAD_FAILED, std::string("'") + path +
+                                                   "': host memory exhausted while loading the model and its context "
+                                                   "(a smaller context size needs less)");
+        }
         m->vocab.tok = &m->impl->tokenizer();
         *out = m.release();
     });

@@ -112,6 +112,19 @@ void expect_load_failure(const std::string& model_path) {
     EXPECT_EQ(r.output.find("\"event\":\"ready\""), std::string::npos) << r.output;
 }
 
+// Host memory running out at load (here the CPU backend's KV cache of a
+// million positions under a 1 GB address-space limit) is the model not
+// fitting this host: MODEL_LOAD_FAILED saying so, never INTERNAL.
+TEST(Cli, HostMemoryExhaustedAtLoadIsALoadFailure) {
+    const std::string cmd = "ulimit -v 1000000 && exec '" + worker_binary() + "' --model '" +
+                            orcd::test::stories_model() + "' --port " + std::to_string(free_port()) +
+                            " --device cpu --ctx-size 1048576";
+    const ProcessResult r = run_to_exit("/bin/sh", {"-c", cmd}, 30s);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("MODEL_LOAD_FAILED"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("host memory exhausted"), std::string::npos) << r.output;
+}
+
 TEST(Cli, CorruptModelExitsOne) { expect_load_failure(write_temp("garbage.gguf", std::string(4096, 'x'))); }
 
 TEST(Cli, TruncatedModelExitsOne) {
