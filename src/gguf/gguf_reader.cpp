@@ -289,10 +289,14 @@ std::unique_ptr<File> File::open(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) error(ErrorKind::Io, "cannot open '" + path + "': " + std::strerror(errno));
     struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         const int e = errno;
         ::close(fd);
-        error(ErrorKind::Io, "'" + path + "' is not a readable regular file" + (e ? std::string(": ") + std::strerror(e) : ""));
+        error(ErrorKind::Io, "cannot stat '" + path + "': " + std::strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {  // errno says nothing here: it may be stale
+        ::close(fd);
+        error(ErrorKind::Io, "'" + path + "' is not a regular file");
     }
     const size_t size = size_t(st.st_size);
     if (size == 0) {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -439,6 +440,17 @@ TEST(GgufMalformed, MissingFile) {
     } catch (const g::GgufError& e) {
         EXPECT_EQ(e.kind(), ErrorKind::Io);
         EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/model.gguf"), std::string::npos) << e.what();
+    }
+}
+
+TEST(GgufMalformed, ADirectoryIsNotARegularFile) {
+    errno = ENOMEM;  // a stale errno must not reach the message
+    try {
+        g::File::open("/tmp");
+        ADD_FAILURE() << "opened a directory";
+    } catch (const g::GgufError& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Io);
+        EXPECT_EQ(std::string(e.what()), "io error: '/tmp' is not a regular file");
     }
 }
 
