@@ -25,6 +25,15 @@ namespace {
 
 std::string detail() { return orcd_last_error_detail(); }
 
+// A CPU device for the load tests; nullptr (and a test failure) if it does not open.
+orcd_device* open_cpu_device() {
+    orcd_device_params dp = orcd_device_default_params();
+    dp.kind = ORCD_DEVICE_CPU;
+    orcd_device* dev = nullptr;
+    EXPECT_EQ(orcd_device_open(&dp, &dev), ORCD_OK) << detail();
+    return dev;
+}
+
 class CApi : public orcd::test::StoriesCapiTest {
 protected:
     orcd_status create(const orcd_job_params& p, orcd_job** job, const std::string& prompt = "Once upon a time") {
@@ -82,10 +91,8 @@ TEST(CApiErrors, CudaBuildVersionSaysWhetherTheBuildHasCuda) {
 }
 
 TEST(CApiErrors, ModelLoadFailedForMissingBadMagicTruncatedAndUnsupportedArchitecture) {
-    orcd_device_params dp = orcd_device_default_params();
-    dp.kind = ORCD_DEVICE_CPU;
-    orcd_device* dev = nullptr;
-    ASSERT_EQ(orcd_device_open(&dp, &dev), ORCD_OK);
+    orcd_device* dev = open_cpu_device();
+    ASSERT_NE(dev, nullptr);
     orcd_model* m = nullptr;
     EXPECT_EQ(orcd_model_load(dev, "/nonexistent/model.gguf", nullptr, &m), ORCD_MODEL_LOAD_FAILED);
     EXPECT_NE(detail().find("cannot open"), std::string::npos) << detail();
@@ -115,10 +122,8 @@ TEST(CApiErrors, ModelLoadFailedForMissingBadMagicTruncatedAndUnsupportedArchite
 // them (a block_count of 2^32 - 1 once filled gigabytes of per-layer lists
 // before its check), and a 64-bit value is never wrapped to a plausible one.
 TEST(CApiErrors, CorruptCountsAreRefusedBeforeAnythingIsSizedByThem) {
-    orcd_device_params dp = orcd_device_default_params();
-    dp.kind = ORCD_DEVICE_CPU;
-    orcd_device* dev = nullptr;
-    ASSERT_EQ(orcd_device_open(&dp, &dev), ORCD_OK);
+    orcd_device* dev = open_cpu_device();
+    ASSERT_NE(dev, nullptr);
     struct Case {
         const char* name;
         std::function<void(orcd::gguf::Writer&)> edit;
@@ -146,10 +151,8 @@ TEST(CApiErrors, CorruptCountsAreRefusedBeforeAnythingIsSizedByThem) {
 // A model stating a longer context than any cache here holds loads only with
 // a smaller one asked for; without, the refusal says what to ask.
 TEST(CApiErrors, AModelContextAboveTheMaximumNeedsASmallerOne) {
-    orcd_device_params dp = orcd_device_default_params();
-    dp.kind = ORCD_DEVICE_CPU;
-    orcd_device* dev = nullptr;
-    ASSERT_EQ(orcd_device_open(&dp, &dev), ORCD_OK);
+    orcd_device* dev = open_cpu_device();
+    ASSERT_NE(dev, nullptr);
     const std::string path = orcd::test::write_with_metadata(
         orcd::test::stories_model(), orcd::test::temp_dir() + "/long_ctx.gguf",
         [](orcd::gguf::Writer& w) { w.set_uint32("llama.context_length", ORCD_MAX_CONTEXT + 1); });
