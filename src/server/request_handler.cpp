@@ -5,6 +5,8 @@
 #include "openai_endpoint.h"
 #include "openai_protocol.h"
 
+#include "common/hex.h"
+
 #include <boost/asio/error.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/string.hpp>
@@ -170,20 +172,14 @@ Reply models(const HttpRequest& req, WorkerPort& worker) {
     return error_reply(req.target(), 503, error_body("BUSY", "the worker is loading", true));
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // A path segment with its %XX escapes decoded (the SDKs escape ids); a
 // malformed escape stays as it is.
 std::string percent_decoded(std::string_view s) {
     std::string out;
     for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
-            out += char(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
+        const int byte = s[i] == '%' && i + 2 < s.size() ? hex_byte(s[i + 1], s[i + 2]) : -1;
+        if (byte >= 0) {
+            out += char(byte);
             i += 2;
         } else {
             out += s[i];

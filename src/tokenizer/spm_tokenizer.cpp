@@ -1,6 +1,7 @@
 #include "tokenizer/spm_tokenizer.h"
 
 #include "common/error.h"
+#include "common/hex.h"
 
 #include <algorithm>
 #include <limits>
@@ -28,19 +29,10 @@ std::string unescape_spaces(std::string_view text) {
     return out;
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 // The byte a "<0xNN>" token stands for, or -1 when the text has another form.
 int parse_byte_token(std::string_view text) {
     if (text.size() != 6 || text.substr(0, 3) != "<0x" || text[5] != '>') return -1;
-    const int hi = hex_digit(text[3]);
-    const int lo = hex_digit(text[4]);
-    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+    return hex_byte(text[3], text[4]);
 }
 
 // Bytes llama.cpp takes as one character: it looks only at the lead byte's
