@@ -80,7 +80,7 @@ std::unique_ptr<Model> Model::load(Device& device, const std::string& path, cons
     const uint32_t n_ctx = params.n_ctx ? params.n_ctx : c.n_ctx_train;
     if (params.n_ctx > ORCD_MAX_CONTEXT)
         fail(ORCD_INVALID_REQUEST,
-             "context size " + std::to_string(n_ctx) + " exceeds the maximum " + std::to_string(ORCD_MAX_CONTEXT));
+             "context size " + std::to_string(params.n_ctx) + " exceeds the maximum " + std::to_string(ORCD_MAX_CONTEXT));
     // The model's own length as the default: a file can state more than any
     // cache here holds, and then the caller must ask for less.
     if (n_ctx > ORCD_MAX_CONTEXT)

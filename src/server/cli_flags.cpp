@@ -8,10 +8,10 @@
 
 #include <algorithm>
 #include <charconv>
-#include <iterator>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -82,16 +82,14 @@ Config parse_flags(int argc, const char* const* argv) {
         if (arg == "--help" || arg == "-h") throw HelpRequested{};
         if (arg == "--version") throw VersionRequested{};
         if (arg.rfind("--", 0) != 0) throw FlagError(arg, "unexpected argument");
-        std::string name = arg, value;
-        if (auto eq = arg.find('='); eq != std::string::npos) {
-            name = arg.substr(0, eq);
-            value = arg.substr(eq + 1);
-        }
+        const size_t eq = arg.find('=');
+        const std::string name = arg.substr(0, eq);
+        std::string value = eq == std::string::npos ? std::string() : arg.substr(eq + 1);
         // Named before its value is looked for: an unknown flag last on the
         // line is "unknown", not "needs a value".
         if (std::find(std::begin(known), std::end(known), name) == std::end(known))
             throw FlagError(name, "unknown flag");
-        if (arg.find('=') == std::string::npos) {
+        if (eq == std::string::npos) {
             if (i + 1 >= argc || std::string_view(argv[i + 1]).rfind("--", 0) == 0)
                 throw FlagError(name, "needs a value");
             value = argv[++i];
@@ -163,13 +161,12 @@ Config parse_flags(int argc, const char* const* argv) {
         // worker cannot render is a bad flag value (exit 2), not a model that
         // refuses every chat request once it is up.
         std::ifstream in(*v, std::ios::binary);
-        if (access(v->c_str(), R_OK) != 0 || !in) throw FlagError("--chat-template-file", "file is not readable: '" + *v + "'");
+        if (!in) throw FlagError("--chat-template-file", "file is not readable: '" + *v + "'");
         std::ostringstream text;
         text << in.rdbuf();
         if (!chat::detect(text.str()))
             throw FlagError("--chat-template-file", chat::describe_unknown(text.str(), "the template in '" + *v + "'"));
-        cfg.chat_template_path = *v;
-        cfg.chat_template_text = text.str();
+        cfg.chat_template = text.str();
     }
     if (auto v = take("--body-timeout-sec"))
         cfg.body_timeout_sec = parse_seconds("--body-timeout-sec", *v, 0.001, 3600.0);

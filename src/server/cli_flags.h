@@ -6,6 +6,7 @@
 #include <orcd/orcd.h>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -15,8 +16,9 @@ enum class LogFormat { json, text };
 
 struct Config {
     std::string model_path;
-    std::string chat_template_path;  // replaces the model's chat template when set
-    std::string chat_template_text;  // that file's text, read and recognised while parsing
+    // --chat-template-file's text, read and recognised while parsing: it
+    // replaces the model's chat template when set.
+    std::optional<std::string> chat_template;
     uint16_t port = 0;
     std::string worker_id;          // generated when --worker-id is absent
     orcd_device_kind device = ORCD_DEVICE_CUDA;

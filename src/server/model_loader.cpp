@@ -57,9 +57,7 @@ LoadedModel load_model(const Config& cfg, Logger& log) {
         f.sm = "sm_" + std::to_string(dinfo.sm_major) + std::to_string(dinfo.sm_minor);
         f.cuda_runtime_version = version_string(dinfo.cuda_runtime_version);
     }
-    std::optional<std::string> chat_template;
-    if (!cfg.chat_template_path.empty()) chat_template = cfg.chat_template_text;
-    f.chat = chat_setup(model, chat_template);
+    f.chat = chat_setup(model, cfg.chat_template);
     log.info("model_load_complete", {{"model", f.name},
                                      {"chat_template", f.chat.family ? chat::family_name(*f.chat.family) : "none"},
                                      {"architecture", f.architecture},
