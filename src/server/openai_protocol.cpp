@@ -1,5 +1,6 @@
 #include "openai_protocol.h"
 
+#include "request_validation.h"
 #include "sse.h"
 
 #include <cmath>
@@ -36,13 +37,6 @@ json bytes_array(const std::string& bytes) {
 
 json chat_token(const TokenChoice& t) {
     return {{"token", t.text}, {"logprob", finite_logprob(t.logprob)}, {"bytes", bytes_array(t.bytes)}};
-}
-
-// The code points that begin in s: its bytes that are not continuation bytes.
-size_t code_points(const std::string& s) {
-    size_t n = 0;
-    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-    return n;
 }
 
 }  // namespace
@@ -183,7 +177,7 @@ std::string OpenAiProtocol::step(const JobStep& s) {
     if (s.has_logprobs) {
         pending_.push_back({s.logprobs, decoded_bytes_, decoded_code_points_});
         decoded_bytes_ += s.logprobs.chosen.bytes.size();
-        decoded_code_points_ += code_points(s.logprobs.chosen.bytes);
+        decoded_code_points_ += count_code_points(s.logprobs.chosen.bytes);
     }
     sent_bytes_ += s.text.size();
     if (!stream_) {

@@ -48,7 +48,9 @@ std::vector<FieldError> validate_execute(const nlohmann::json& body, const Reque
 // /execute. Fills job_id and returns every violation (empty when valid).
 std::vector<FieldError> validate_cancel(const nlohmann::json& body, std::string& job_id);
 
-// Unicode code points in valid UTF-8 text.
+// The code points that begin in utf8: its bytes that are not continuation
+// bytes. For valid UTF-8 text, its code points; a character split across
+// pieces counts once, in the piece holding its lead byte.
 size_t count_code_points(std::string_view utf8);
 
 // A job id is 1..kMaxJobIdChars visible ASCII characters (0x21-0x7E): it
